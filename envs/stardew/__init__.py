@@ -1,0 +1,1 @@
+"""Stardew Valley's fishing minigame: the rules, the simulator and StardewFishing-v0."""

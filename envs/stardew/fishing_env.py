@@ -1,0 +1,197 @@
+"""StardewFishing-v0: the fishing minigame of Stardew Valley as a Gymnasium env."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.stardew import features as feats
+from envs.stardew import rules as R
+from envs.stardew.sim import FishingSim, GameConfig
+
+
+class StardewFishingEnv(gym.Env):
+    """
+    ## Description
+
+    The fishing minigame of Stardew Valley (``BobberBar``). A fish moves erratically up and down a
+    vertical track; the player holds the use-tool button to push the green bar up and releases it to
+    let the bar fall. While the fish is inside the bar the catch meter fills (+0.002 per tick),
+    otherwise it drains (-0.003). The fish is caught when the meter is full and escapes when it is
+    empty. By default the env runs an embedded simulator that follows the game's own rules tick for
+    tick (float32 arithmetic, .NET's random generator, versions 1.5.4 and 1.6); with
+    ``backend="socket"`` the same env drives the live game through the SMAPI bridge.
+
+    ## Action Space
+
+    ``Discrete(2)``, applied for ``frame_skip`` game ticks (1 by default; the game runs 60 ticks/s):
+
+    | Num | Action                        |
+    |-----|-------------------------------|
+    | 0   | release the button            |
+    | 1   | hold the button (bar goes up) |
+
+    ## Observation Space
+
+    ``Box(low, high, (K,), float32)``: the named features chosen by ``features=``, only what a player
+    can see (see :mod:`envs.stardew.features`). The default, scaled to about [-1, 1]:
+
+    | Num | Feature    | Meaning                                                        |
+    |-----|------------|----------------------------------------------------------------|
+    | 0   | bar_center | centre of the green bar, (bobberBarPos + H/2) / 284 - 1        |
+    | 1   | bar_speed  | bobberBarSpeed / 16                                            |
+    | 2   | bar_height | H / 284 - 1 (H = 96 + 8 x fishing level, + tackle)             |
+    | 3   | fish_pos   | bobberPosition / 284 - 1                                       |
+    | 4   | fish_vel   | the fish's movement over the last tick / 16                    |
+    | 5   | fish_rel   | fish minus the centre of the bar's catch window, / 284         |
+    | 6   | progress   | 2 x distanceFromCatching - 1                                   |
+    | 7   | in_bar     | +1 while the fish is in the bar, else -1                       |
+
+    With treasure on, ``treasure_visible``, ``treasure_pos`` and ``treasure_progress`` follow.
+    ``features="seed"`` gives exactly the seed mod's raw ``[bobberBarPos, bobberPosition,
+    bobberBarSpeed]``; any list of feature names is accepted.
+
+    ## Rewards
+
+    | reward=            | per step                                                                   |
+    |--------------------|----------------------------------------------------------------------------|
+    | ``"shaped"`` (def.) | 100 x change of progress; +10 on catch, +5 more if perfect; -10 on escape |
+    | ``"seed"``         | the raw distanceFromCatching after the step (the seed mod's reward)        |
+    | ``"sparse"``       | +1 on catch, -1 on escape, else 0                                          |
+
+    The shaped weights are set with ``reward_weights={"progress", "catch", "escape", "perfect"}``.
+
+    ## Starting State
+
+    The BobberBar as the game constructs it: fish at 508 heading to (100 - difficulty)% of the track,
+    bar resting at the bottom, progress 0.3 (0.1 for a player who never caught a fish). The 20
+    fade-in ticks, in which the game reads no input, are run by ``reset()`` unless
+    ``skip_fade_in=False``.
+
+    ## Episode End
+
+    | signal     | when                                                            |
+    |------------|-----------------------------------------------------------------|
+    | terminated | the fish is caught (progress reaches 1) or escapes (reaches 0)  |
+    | truncated  | ``max_ticks`` game ticks (20,000 by default) without either     |
+
+    ## Options (``gym.make`` keyword arguments)
+
+    | option          | default     | meaning                                                                |
+    |-----------------|-------------|------------------------------------------------------------------------|
+    | fish            | None        | None: uniform over the 60-fish table; a name or id; a list; or         |
+    |                 |             | ``{"difficulty": 95, "behavior": "dart"}``                             |
+    | level           | (0, 10)     | fishing level, or an inclusive range drawn uniformly per episode       |
+    | tackle          | ()          | names or ids: cork, trap, lead, barbed, treasure_hunter (691-695)      |
+    | treasure        | False       | a treasure chest in every minigame (True) or with a probability        |
+    | version         | "1.5"       | game rules "1.5" (1.5.4) or "1.6"                                      |
+    | training_rod    | False       | the Training Rod (taller bar below level 5, slower drain)              |
+    | caught_before   | True        | False: a first-ever fish (starts at 0.1, never drains)                 |
+    | frame_skip      | 1           | game ticks per step (action repeat)                                    |
+    | max_ticks       | 20000       | truncation cap in game ticks                                           |
+    | features        | "default"   | a preset ("default", "treasure", "seed") or a list of feature names    |
+    | reward          | "shaped"    | "shaped", "seed" or "sparse"                                           |
+    | backend         | "sim"       | "sim" (embedded simulator) or "socket" (live game bridge)              |
+    | render_mode     | None        | "human" (a pygame window at 60 fps) or "rgb_array"                     |
+
+    ## Info
+
+    The game's raw values under its own names: ``bobberBarPos``, ``bobberPosition``,
+    ``bobberBarSpeed``, ``bobberSpeed``, ``bobberBarHeight``, ``distanceFromCatching``,
+    ``bobberInBar``, ``buttonPressed``, ``perfect``, ``caught``, ``escaped``, treasure fields, and
+    ``fish``, ``fish_id``, ``difficulty``, ``motion_type``, ``fishing_level``, ``tick``.
+    """
+
+    metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 60}
+
+    def __init__(
+        self,
+        render_mode: str | None = None,
+        features: str | Sequence[str] | None = None,
+        backend: str = "sim",
+        host: str = "127.0.0.1",
+        port: int = 8765,
+        **game_options: Any,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode: {render_mode!r} not one of {self.metadata['render_modes']}")
+        if backend not in ("sim", "socket"):
+            raise ValueError(f"backend: {backend!r} not one of ['sim', 'socket']")
+        self.render_mode = render_mode
+        self.config = GameConfig(**game_options)
+        self.backend = backend
+        self._sim = FishingSim(1, self.config, features)
+        self.feature_names = self._sim.feature_names
+        low, high = feats.bounds(self.feature_names)
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self.action_space = spaces.Discrete(2)
+        self._renderer = None
+        self._action = np.zeros(1, dtype=np.int64)
+        self._remote = None
+        if backend == "socket":
+            from envs.stardew.bridge.client import RemoteGame  # local import: sim users never load it
+
+            self._remote = RemoteGame(host=host, port=port, sim=self._sim)
+
+    @property
+    def sim(self) -> FishingSim:
+        """The one-game simulator behind the env (its state mirrors the live game with the socket backend)."""
+        return self._sim
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if options:
+            # per-reset game options, e.g. options={"fish": "Legend", "level": 10}
+            self.config = dataclasses.replace(self.config, **options)
+            self._sim.configure(self.config)
+        if self._remote is not None:
+            obs, info = self._remote.reset(seed=seed, options=options)
+        else:
+            if seed is not None:
+                self._sim.reset(seeds=[seed])
+            elif self._sim.I[0, R.I_EPISODE] == 0:
+                self._sim.reset(seeds=[int(self.np_random.integers(0, 2**63))])
+            else:
+                self._sim.reset()
+            obs, info = self._sim.obs[0].copy(), self._sim.state_dict(0)
+        if self.render_mode == "human":
+            self.render()
+        return obs, info
+
+    def step(self, action):
+        if self._remote is not None:
+            obs, reward, terminated, truncated, info = self._remote.step(int(action))
+        else:
+            self._action[0] = action
+            sim = self._sim
+            sim.step(self._action, autoreset=False)
+            obs = sim.obs[0].copy()
+            reward = float(sim.reward[0])
+            terminated = bool(sim.terminated[0])
+            truncated = bool(sim.truncated[0])
+            info = sim.state_dict(0)
+        if self.render_mode == "human":
+            self.render()
+        return obs, reward, terminated, truncated, info
+
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode='rgb_array' or 'human'.")
+            return None
+        if self._renderer is None:
+            from envs.stardew.render import MinigameRenderer
+
+            self._renderer = MinigameRenderer(window=self.render_mode == "human", fps=self.metadata["render_fps"])
+        return self._renderer.draw(self._sim, 0)
+
+    def close(self):
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        if self._remote is not None:
+            self._remote.close()

@@ -1,0 +1,361 @@
+"""FishingSim: N fishing minigames stepped together (N = 1 for the scalar env).
+
+The simulator owns the state arrays of :mod:`envs.stardew.rules` and steps them with one compiled
+kernel. Game slot ``g`` seeded with ``s`` plays exactly the same episodes whether it runs alone or
+among 4096 others: each slot draws its episodes from its own stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+from envs.stardew import features as feats
+from envs.stardew import rules as R
+from envs.stardew.fish import Fish, FishChoice, resolve_fish
+
+TACKLE_IDS = {
+    "cork": 695,
+    "trap": 694,
+    "lead": 692,
+    "barbed": 691,
+    "treasure_hunter": 693,
+}
+_TACKLE_CFG = {695: R.C_CORK, 694: R.C_TRAP, 692: R.C_LEAD, 691: R.C_BARBED, 693: R.C_HUNTER}
+REWARDS = {"shaped": R.REWARD_SHAPED, "seed": R.REWARD_SEED, "sparse": R.REWARD_SPARSE}
+VERSIONS = {"1.5": 15, "1.5.4": 15, "1.6": 16}
+
+
+@dataclass
+class GameConfig:
+    """Everything that decides which minigames are played and how they are scored.
+
+    Shared by the scalar env, the vector env, the reference server and the screen game.
+    """
+
+    fish: FishChoice = None
+    level: int | tuple[int, int] = (0, 10)
+    tackle: Sequence[str | int] | Mapping[str | int, int] = ()
+    treasure: bool | float = False
+    version: str = "1.5"
+    training_rod: bool = False
+    caught_before: bool = True
+    deluxe_bait: bool = False
+    max_ticks: int = 20_000
+    frame_skip: int = 1
+    skip_fade_in: bool = True
+    reward: str = "shaped"
+    reward_weights: dict = field(default_factory=lambda: {"progress": 100.0, "catch": 10.0, "escape": 10.0,
+                                                          "perfect": 5.0})
+
+    def compile(self) -> tuple[np.ndarray, np.ndarray, list[Fish]]:
+        """-> (cfg_i, cfg_f, fish pool); raises ValueError naming the bad option."""
+        cfg_i = np.zeros(R.NCI, dtype=np.int64)
+        cfg_f = np.zeros(R.NCF, dtype=np.float64)
+        if self.version not in VERSIONS:
+            raise ValueError(f"version: {self.version!r} not one of {sorted(VERSIONS)}")
+        cfg_i[R.C_VERSION] = VERSIONS[self.version]
+        lo, hi = (self.level, self.level) if isinstance(self.level, (int, np.integer)) else tuple(self.level)
+        if not (0 <= int(lo) <= int(hi) <= 20):
+            raise ValueError(f"level: need 0 <= lo <= hi <= 20, got {self.level!r}")
+        cfg_i[R.C_LEVEL_LO], cfg_i[R.C_LEVEL_HI] = int(lo), int(hi)
+        cfg_i[R.C_BEGINNER_ROD] = int(bool(self.training_rod))
+        cfg_i[R.C_CAUGHT_BEFORE] = int(bool(self.caught_before))
+        cfg_i[R.C_DELUXE_BAIT] = int(bool(self.deluxe_bait))
+        items = self.tackle.items() if isinstance(self.tackle, Mapping) else ((t, 1) for t in self.tackle)
+        total = 0
+        for name, count in items:
+            tid = TACKLE_IDS.get(name, name) if isinstance(name, str) else int(name)
+            if isinstance(tid, str) and tid.isdigit():
+                tid = int(tid)
+            if tid not in _TACKLE_CFG:
+                raise ValueError(f"tackle: unknown {name!r}; known {sorted(TACKLE_IDS)} or ids {sorted(_TACKLE_CFG)}")
+            cfg_i[_TACKLE_CFG[tid]] += int(count)
+            total += int(count)
+        if cfg_i[R.C_VERSION] == 15 and total > 1:
+            raise ValueError("tackle: game version 1.5 has one tackle slot; use version='1.6' for two")
+        if total > 2:
+            raise ValueError("tackle: at most two pieces (1.6's Advanced Iridium Rod)")
+        if self.deluxe_bait and cfg_i[R.C_VERSION] != 16:
+            raise ValueError("deluxe_bait: Deluxe Bait exists in game version 1.6 only")
+        prob = float(self.treasure)
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f"treasure: a bool or a probability in [0, 1], got {self.treasure!r}")
+        cfg_f[R.CF_TREASURE_PROB] = prob
+        cfg_f[R.CF_PENALTY_MOD] = 1.0
+        if self.max_ticks < 1 or self.frame_skip < 1:
+            raise ValueError("max_ticks and frame_skip must be >= 1")
+        cfg_i[R.C_MAX_TICKS] = int(self.max_ticks)
+        cfg_i[R.C_FRAME_SKIP] = int(self.frame_skip)
+        cfg_i[R.C_SKIP_FADE_IN] = int(bool(self.skip_fade_in))
+        if self.reward not in REWARDS:
+            raise ValueError(f"reward: {self.reward!r} not one of {sorted(REWARDS)}")
+        cfg_i[R.C_REWARD] = REWARDS[self.reward]
+        w = {"progress": 100.0, "catch": 10.0, "escape": 10.0, "perfect": 5.0}
+        unknown = set(self.reward_weights) - set(w)
+        if unknown:
+            raise ValueError(f"reward_weights: unknown keys {sorted(unknown)}; known {sorted(w)}")
+        w.update(self.reward_weights)
+        cfg_f[R.CF_W_PROGRESS] = w["progress"]
+        cfg_f[R.CF_W_CATCH] = w["catch"]
+        cfg_f[R.CF_W_ESCAPE] = w["escape"]
+        cfg_f[R.CF_W_PERFECT] = w["perfect"]
+        return cfg_i, cfg_f, resolve_fish(self.fish)
+
+
+# columns of the per-game outcome row written when an episode ends
+O_STATUS, O_PERFECT, O_TICKS, O_FISH, O_LEVEL, O_TREASURE_CAUGHT = range(6)
+NO = 6
+
+
+# Every array of a simulator lives in one of two byte buffers, the game state and the configuration,
+# described by the layout L. The kernels take the two buffers instead of ~18 arrays because numba
+# spends ~0.1 us per argument on each call, which would dominate a single-game step.
+(L_N, L_K, L_P, L_F, L_I, L_R, L_E, L_OBS, L_FOBS, L_REW, L_OUT, L_TERM, L_TRUNC,
+ L_CI, L_CF, L_FD, L_FM, L_POOL, L_FEAT, L_STATE_BYTES, L_CFG_BYTES) = range(21)
+
+
+def _layout(n: int, k: int, p: int) -> np.ndarray:
+    L = np.zeros(21, dtype=np.int64)
+    L[L_N], L[L_K], L[L_P] = n, k, p
+    off = 0
+    for slot, nbytes in ((L_F, n * R.NF * 4), (L_I, n * R.NI * 8), (L_R, n * R.NR * 8), (L_E, n * 8),
+                         (L_OBS, n * k * 4), (L_FOBS, n * k * 4), (L_REW, n * 8), (L_OUT, n * NO * 8),
+                         (L_TERM, n), (L_TRUNC, n)):
+        L[slot] = off
+        off += (nbytes + 7) // 8 * 8
+    L[L_STATE_BYTES] = off
+    off = 0
+    for slot, nbytes in ((L_CI, R.NCI * 8), (L_CF, R.NCF * 8), (L_FD, p * 4), (L_FM, p * 8), (L_POOL, p * 8),
+                         (L_FEAT, k * 8)):
+        L[slot] = off
+        off += (nbytes + 7) // 8 * 8
+    L[L_CFG_BYTES] = off
+    return L
+
+
+@njit(cache=True, inline="always")
+def _views(S, C, L):
+    n, k, p = L[L_N], L[L_K], L[L_P]
+    F = S[L[L_F]:L[L_F] + n * R.NF * 4].view(np.float32).reshape((n, R.NF))
+    I = S[L[L_I]:L[L_I] + n * R.NI * 8].view(np.int64).reshape((n, R.NI))
+    Rs = S[L[L_R]:L[L_R] + n * R.NR * 8].view(np.int64).reshape((n, R.NR))
+    E = S[L[L_E]:L[L_E] + n * 8].view(np.uint64)
+    obs = S[L[L_OBS]:L[L_OBS] + n * k * 4].view(np.float32).reshape((n, k))
+    fobs = S[L[L_FOBS]:L[L_FOBS] + n * k * 4].view(np.float32).reshape((n, k))
+    rew = S[L[L_REW]:L[L_REW] + n * 8].view(np.float64)
+    out = S[L[L_OUT]:L[L_OUT] + n * NO * 8].view(np.int64).reshape((n, NO))
+    term = S[L[L_TERM]:L[L_TERM] + n].view(np.bool_)
+    trunc = S[L[L_TRUNC]:L[L_TRUNC] + n].view(np.bool_)
+    cfg_i = C[L[L_CI]:L[L_CI] + R.NCI * 8].view(np.int64)
+    cfg_f = C[L[L_CF]:L[L_CF] + R.NCF * 8].view(np.float64)
+    fd = C[L[L_FD]:L[L_FD] + p * 4].view(np.float32)
+    fm = C[L[L_FM]:L[L_FM] + p * 8].view(np.int64)
+    pool = C[L[L_POOL]:L[L_POOL] + p * 8].view(np.int64)
+    feat = C[L[L_FEAT]:L[L_FEAT] + k * 8].view(np.int64)
+    return F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat
+
+
+@njit(cache=True)
+def step_games(S, C, L, actions, autoreset):
+    """Step every game one env step (``frame_skip`` ticks) with its action."""
+    F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat = _views(S, C, L)
+    mode = cfg_i[R.C_REWARD]
+    skip = cfg_i[R.C_FRAME_SKIP]
+    max_ticks = cfg_i[R.C_MAX_TICKS]
+    for g in range(F.shape[0]):
+        pressed = actions[g] != 0
+        p0 = F[g, R.F_PROGRESS]
+        r = 0.0
+        for _ in range(skip):
+            R.tick(F, I, Rs, g, pressed, cfg_i)
+            if mode == R.REWARD_SEED:
+                r += F[g, R.F_PROGRESS]
+            if I[g, R.I_STATUS] != R.PLAYING:
+                break
+        st = I[g, R.I_STATUS]
+        if st == R.PLAYING and I[g, R.I_TICK] >= max_ticks:
+            st = R.TRUNCATED
+            I[g, R.I_STATUS] = st
+        if mode == R.REWARD_SHAPED:
+            r = cfg_f[R.CF_W_PROGRESS] * (F[g, R.F_PROGRESS] - p0)
+            if st == R.CAUGHT:
+                r += cfg_f[R.CF_W_CATCH] + cfg_f[R.CF_W_PERFECT] * I[g, R.I_PERFECT]
+            elif st == R.ESCAPED:
+                r -= cfg_f[R.CF_W_ESCAPE]
+        elif mode == R.REWARD_SPARSE:
+            r = 1.0 if st == R.CAUGHT else (-1.0 if st == R.ESCAPED else 0.0)
+        F[g, R.F_PREV_PROGRESS] = p0
+        rew[g] = r
+        term[g] = st == R.CAUGHT or st == R.ESCAPED
+        trunc[g] = st == R.TRUNCATED
+        if st != R.PLAYING:
+            out[g, O_STATUS] = st
+            out[g, O_PERFECT] = I[g, R.I_PERFECT] if st == R.CAUGHT else 0
+            out[g, O_TICKS] = I[g, R.I_TICK]
+            out[g, O_FISH] = I[g, R.I_FISH_INDEX]
+            out[g, O_LEVEL] = I[g, R.I_LEVEL]
+            out[g, O_TREASURE_CAUGHT] = I[g, R.I_TREASURE_CAUGHT]
+            if autoreset:
+                feats.write_obs(F, I, g, feat, fobs[g])
+                R.begin_episode(F, I, Rs, E, g, fd, fm, pool, cfg_i, cfg_f)
+        feats.write_obs(F, I, g, feat, obs[g])
+
+
+@njit(cache=True)
+def reset_games(S, C, L, idx, seeds, reseed):
+    """Begin a new episode in the games ``idx`` (reseeding their streams with ``seeds`` if ``reseed``)."""
+    F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat = _views(S, C, L)
+    for k in range(idx.shape[0]):
+        g = idx[k]
+        if reseed:
+            E[g] = seeds[k]
+        R.begin_episode(F, I, Rs, E, g, fd, fm, pool, cfg_i, cfg_f)
+        out[g, :] = 0
+        feats.write_obs(F, I, g, feat, obs[g])
+
+
+def seed_to_stream(seed: int) -> np.uint64:
+    """The episode stream a game slot seeded with ``seed`` starts from (same rule everywhere)."""
+    return np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF)
+
+
+class FishingSim:
+    """N fishing minigames with one configuration, stepped by one compiled kernel.
+
+    Arrays are public for fast callers (training loops, the vector env): ``obs`` (N, K) float32,
+    ``reward`` (N,) float64, ``terminated``/``truncated`` (N,) bool, ``final_obs`` (N, K) (the last
+    observation of an episode that just ended, when stepping with ``autoreset``), ``outcome`` (N, 6)
+    (status, perfect, ticks, fish row, level, treasure caught of the last episode that ended).
+    """
+
+    def __init__(self, num_games: int = 1, config: GameConfig | None = None,
+                 features: str | Sequence[str] | None = None):
+        if num_games < 1:
+            raise ValueError(f"num_games must be >= 1, got {num_games}")
+        self.configure(config or GameConfig())
+        if features is None:
+            features = "treasure" if self.cfg_f[R.CF_TREASURE_PROB] > 0 else "default"
+        self.feature_names = feats.resolve(features)
+        self.feat = feats.codes(self.feature_names)
+        n, k = num_games, len(self.feature_names)
+        self.num_games = n
+        self.L = _layout(n, k, len(self.pool_fish))
+        self._S = np.zeros(self.L[L_STATE_BYTES], dtype=np.uint8)
+        L, S = self.L, self._S
+
+        def view(slot, dtype, count, shape):
+            return S[L[slot]:L[slot] + count * np.dtype(dtype).itemsize].view(dtype).reshape(shape)
+
+        self.F = view(L_F, np.float32, n * R.NF, (n, R.NF))
+        self.I = view(L_I, np.int64, n * R.NI, (n, R.NI))
+        self.R = view(L_R, np.int64, n * R.NR, (n, R.NR))
+        self.E = view(L_E, np.uint64, n, (n,))
+        self.obs = view(L_OBS, np.float32, n * k, (n, k))
+        self.final_obs = view(L_FOBS, np.float32, n * k, (n, k))
+        self.reward = view(L_REW, np.float64, n, (n,))
+        self.outcome = view(L_OUT, np.int64, n * NO, (n, NO))
+        self.terminated = view(L_TERM, np.bool_, n, (n,))
+        self.truncated = view(L_TRUNC, np.bool_, n, (n,))
+        self._write_config()
+        self.E[:] = np.random.default_rng().integers(0, 2**63, n, dtype=np.uint64)  # until seeded
+        self._all = np.arange(n, dtype=np.int64)
+        self._actions = np.zeros(n, dtype=np.int64)
+
+    def configure(self, config: GameConfig) -> None:
+        """Play the next episodes under ``config`` (the games' streams and the features stay)."""
+        cfg_i, cfg_f, pool_fish = config.compile()
+        self.config, self.cfg_i, self.cfg_f, self.pool_fish = config, cfg_i, cfg_f, pool_fish
+        self.fish_diff = np.array([f.difficulty for f in pool_fish], dtype=np.float32)
+        self.fish_motion = np.array([f.motion for f in pool_fish], dtype=np.int64)
+        self.pool = np.arange(len(pool_fish), dtype=np.int64)
+        if hasattr(self, "_S"):
+            self.L[L_P] = len(pool_fish)
+            self._write_config()
+
+    def _write_config(self) -> None:
+        L = _layout(self.num_games, len(self.feature_names), len(self.pool_fish))
+        self.L[L_CI:L_CFG_BYTES + 1] = L[L_CI:L_CFG_BYTES + 1]
+        C = np.zeros(L[L_CFG_BYTES], dtype=np.uint8)
+        for slot, arr in ((L_CI, self.cfg_i), (L_CF, self.cfg_f), (L_FD, self.fish_diff), (L_FM, self.fish_motion),
+                          (L_POOL, self.pool), (L_FEAT, self.feat)):
+            C[L[slot]:L[slot] + arr.nbytes] = arr.view(np.uint8)
+        self._C = C
+
+    # -- episodes -----------------------------------------------------------------------------------
+    def reset(self, seeds: Sequence[int] | np.ndarray | None = None, idx: Sequence[int] | np.ndarray | None = None
+              ) -> np.ndarray:
+        """Begin new episodes in games ``idx`` (all by default); ``seeds`` reseeds their streams."""
+        idx = self._all if idx is None else np.asarray(idx, dtype=np.int64)
+        if seeds is None:
+            s = np.zeros(len(idx), dtype=np.uint64)
+        else:
+            s = np.array([seed_to_stream(x) for x in np.atleast_1d(seeds)], dtype=np.uint64)
+            if s.shape[0] != idx.shape[0]:
+                raise ValueError(f"reset: {s.shape[0]} seeds for {idx.shape[0]} games")
+        reset_games(self._S, self._C, self.L, idx, s, seeds is not None)
+        return self.obs
+
+    def step(self, actions: np.ndarray | Sequence[int], autoreset: bool = True) -> np.ndarray:
+        """One env step in every game; returns ``obs`` (rewards etc. are in the public arrays)."""
+        a = np.asarray(actions)
+        if a.dtype != np.int64:
+            a = a.astype(np.int64)
+        step_games(self._S, self._C, self.L, a, autoreset)
+        return self.obs
+
+    # -- what the game holds, by its own names ------------------------------------------------------
+    @property
+    def bobberBarPos(self) -> np.ndarray:  # noqa: N802 - the game's own name
+        return self.F[:, R.F_BAR_POS]
+
+    @property
+    def bobberPosition(self) -> np.ndarray:  # noqa: N802
+        return self.F[:, R.F_FISH_POS]
+
+    @property
+    def bobberBarSpeed(self) -> np.ndarray:  # noqa: N802
+        return self.F[:, R.F_BAR_SPEED]
+
+    @property
+    def bobberBarHeight(self) -> np.ndarray:  # noqa: N802
+        return self.I[:, R.I_HEIGHT]
+
+    @property
+    def distanceFromCatching(self) -> np.ndarray:  # noqa: N802
+        return self.F[:, R.F_PROGRESS]
+
+    def fish_of(self, g: int) -> Fish:
+        return self.pool_fish[int(self.I[g, R.I_FISH_INDEX])]
+
+    def state_dict(self, g: int) -> dict:
+        """Game g's raw values under the game's own names, plus what the episode is (info for envs)."""
+        f = self.F[g].tolist()
+        i = self.I[g].tolist()
+        fish = self.pool_fish[i[R.I_FISH_INDEX]]
+        return {
+            "bobberBarPos": f[R.F_BAR_POS],
+            "bobberPosition": f[R.F_FISH_POS],
+            "bobberBarSpeed": f[R.F_BAR_SPEED],
+            "bobberSpeed": f[R.F_FISH_SPEED],
+            "bobberBarHeight": i[R.I_HEIGHT],
+            "distanceFromCatching": f[R.F_PROGRESS],
+            "bobberInBar": bool(i[R.I_IN_BAR]),
+            "buttonPressed": bool(i[R.I_PRESSED]),
+            "perfect": bool(i[R.I_PERFECT]),
+            "caught": i[R.I_STATUS] == R.CAUGHT,
+            "escaped": i[R.I_STATUS] == R.ESCAPED,
+            "treasure": bool(i[R.I_TREASURE]),
+            "treasurePosition": f[R.F_TREASURE_POS],
+            "treasureCatchLevel": f[R.F_TREASURE_LEVEL],
+            "treasureCaught": bool(i[R.I_TREASURE_CAUGHT]),
+            "fish": fish.name,
+            "fish_id": fish.id,
+            "difficulty": fish.difficulty,
+            "motion_type": fish.behavior,
+            "fishing_level": i[R.I_LEVEL],
+            "tick": i[R.I_TICK],
+        }

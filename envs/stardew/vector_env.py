@@ -1,0 +1,89 @@
+"""StardewFishingVectorEnv: N fishing minigames as one Gymnasium vector env, stepped by one kernel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from envs.stardew import features as feats
+from envs.stardew.sim import O_FISH, O_LEVEL, O_PERFECT, O_STATUS, O_TICKS, FishingSim, GameConfig
+
+
+class StardewFishingVectorEnv(VectorEnv):
+    """
+    ``num_envs`` copies of StardewFishing-v0 (same spaces, rewards and options) stepped together.
+
+    | property          | value                                                                   |
+    |-------------------|-------------------------------------------------------------------------|
+    | action space      | ``MultiDiscrete([2] * num_envs)``                                       |
+    | observation space | ``Box(low, high, (num_envs, K), float32)``                              |
+    | seeding           | ``reset(seed=s)`` seeds game ``i`` with ``s + i`` (a list seeds each);  |
+    |                   | game ``i`` then plays exactly the episodes ``StardewFishing-v0`` plays  |
+    |                   | after ``reset(seed=s + i)`` followed by plain ``reset()`` calls         |
+    | autoreset         | Gymnasium 0.29 style, in the same step: a game whose episode ends       |
+    |                   | returns the first observation of its next episode; the last one is in   |
+    |                   | ``infos["final_observation"][i]`` and its outcome in                    |
+    |                   | ``infos["final_info"][i]`` (masks ``_final_observation``/``_final_info``)|
+
+    Training code that wants no Python per game reads the arrays of :attr:`sim` directly
+    (``sim.final_obs``, ``sim.outcome``) after ``step``.
+    """
+
+    metadata = {"render_modes": [], "autoreset_mode": "same-step"}
+
+    def __init__(self, num_envs: int, features: str | Sequence[str] | None = None, **game_options: Any):
+        self.sim = FishingSim(num_envs, GameConfig(**game_options), features)
+        low, high = feats.bounds(self.sim.feature_names)
+        single_obs = spaces.Box(low, high, dtype=np.float32)
+        super().__init__(num_envs, single_obs, spaces.Discrete(2))
+        self.single_observation_space = single_obs
+        self.observation_space = batch_space(single_obs, num_envs)
+        self.feature_names = self.sim.feature_names
+
+    def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
+        if seed is None:
+            seeds = np.random.default_rng().integers(0, 2**63, self.num_envs)
+        elif isinstance(seed, (int, np.integer)):
+            seeds = [int(seed) + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+        if options:
+            import dataclasses
+
+            self.sim.configure(dataclasses.replace(self.sim.config, **options))
+        obs = self.sim.reset(seeds=seeds).copy()
+        return obs, {}
+
+    def step(self, actions):
+        sim = self.sim
+        sim.step(actions, autoreset=True)
+        done = sim.terminated | sim.truncated
+        infos: dict[str, Any] = {}
+        if done.any():
+            final_obs = np.empty(self.num_envs, dtype=object)
+            final_info = np.empty(self.num_envs, dtype=object)
+            for i in np.flatnonzero(done):
+                final_obs[i] = sim.final_obs[i].copy()
+                o = sim.outcome[i]
+                final_info[i] = {
+                    "caught": int(o[O_STATUS]) == 1,
+                    "perfect": bool(o[O_PERFECT]),
+                    "tick": int(o[O_TICKS]),
+                    "fish": sim.pool_fish[int(o[O_FISH])].name,
+                    "fishing_level": int(o[O_LEVEL]),
+                }
+            infos = {
+                "final_observation": final_obs,
+                "_final_observation": done.copy(),
+                "final_info": final_info,
+                "_final_info": done.copy(),
+            }
+        return sim.obs.copy(), sim.reward.copy(), sim.terminated.copy(), sim.truncated.copy(), infos
+
+    def close_extras(self, **kwargs):
+        pass
