@@ -1,0 +1,213 @@
+"""How a hybrid action is laid out in the flat Box that SB3 and imitation store, and the wrapper that maps it.
+
+SB3 2.2.1 and imitation 1.0.1 refuse ``Dict`` action spaces. The hybrid agent therefore exposes one flat
+``Box`` whose first component carries the discrete action-type index, followed by every continuous parameter
+(the Dict's ``Box`` entries: pointer, drag_end, then others by name) and then every binary parameter (its ``MultiBinary`` entries)::
+
+    [ type | pointer_x pointer_y | drag_end_x drag_end_y | key_0 ... key_K-1 ]
+
+:class:`HybridLayout` records which parameters each type uses (so the distribution can mask the others), and
+converts actions both ways without loss: a Dict action with float32 parameters survives ``to_box`` then
+``to_dict`` bit for bit, and a canonical Box action (integer type, binary keys) survives the reverse.
+A plain ``Discrete(n)`` space is the degenerate case: n types, no parameters.
+
+The layout is a plain JSON-serialisable dict (``to_json``/``from_json``) so it can ride in SB3's zip and in the
+demo headers without pickle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+PREFERRED_ORDER = ("pointer", "drag_end", "keys")
+
+
+@dataclass(frozen=True)
+class HybridLayout:
+    """Type names, the parameter blocks and which blocks each type uses."""
+
+    type_names: tuple[str, ...]
+    # continuous blocks: (dict key, size, low, high); binary blocks: (dict key, size)
+    cont_blocks: tuple[tuple[str, int, tuple[float, ...], tuple[float, ...]], ...] = ()
+    bin_blocks: tuple[tuple[str, int], ...] = ()
+    # type name -> dict keys of the parameter blocks that type reads
+    params_used: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    type_key: str = "type"
+    discrete_only: bool = False  # the env's space is a plain Discrete(n)
+
+    # ---- sizes -------------------------------------------------------------------------------------------
+    @property
+    def n_types(self) -> int:
+        return len(self.type_names)
+
+    @property
+    def n_cont(self) -> int:
+        return sum(b[1] for b in self.cont_blocks)
+
+    @property
+    def n_bin(self) -> int:
+        return sum(b[1] for b in self.bin_blocks)
+
+    @property
+    def dim(self) -> int:
+        return 1 + self.n_cont + self.n_bin
+
+    def cont_mask(self) -> np.ndarray:
+        """(n_types, n_cont) float32: 1 where type t uses continuous dimension c."""
+        m = np.zeros((self.n_types, self.n_cont), dtype=np.float32)
+        for t, name in enumerate(self.type_names):
+            used = set(self.params_used.get(name, ()))
+            j = 0
+            for key, size, _, _ in self.cont_blocks:
+                if key in used:
+                    m[t, j:j + size] = 1.0
+                j += size
+        return m
+
+    def bin_mask(self) -> np.ndarray:
+        """(n_types, n_bin) float32: 1 where type t uses binary dimension b."""
+        m = np.zeros((self.n_types, self.n_bin), dtype=np.float32)
+        for t, name in enumerate(self.type_names):
+            used = set(self.params_used.get(name, ()))
+            j = 0
+            for key, size in self.bin_blocks:
+                if key in used:
+                    m[t, j:j + size] = 1.0
+                j += size
+        return m
+
+    # ---- spaces ------------------------------------------------------------------------------------------
+    def box_space(self) -> spaces.Box:
+        low = [0.0]
+        high = [float(self.n_types - 1)]
+        for _, _, lo, hi in self.cont_blocks:
+            low += list(lo)
+            high += list(hi)
+        for _, size in self.bin_blocks:
+            low += [0.0] * size
+            high += [1.0] * size
+        return spaces.Box(np.array(low, dtype=np.float32), np.array(high, dtype=np.float32), dtype=np.float32)
+
+    # ---- conversions -------------------------------------------------------------------------------------
+    def to_box(self, action: Mapping[str, Any] | int | np.integer) -> np.ndarray:
+        """Dict action (or an int for a Discrete space) -> flat float32 vector."""
+        out = np.zeros(self.dim, dtype=np.float32)
+        if self.discrete_only:
+            out[0] = float(int(action))
+            return out
+        out[0] = float(int(action[self.type_key]))
+        j = 1
+        for key, size, _, _ in self.cont_blocks:
+            out[j:j + size] = np.asarray(action[key], dtype=np.float32).reshape(size)
+            j += size
+        for key, size in self.bin_blocks:
+            out[j:j + size] = np.asarray(action[key]).reshape(size) > 0
+            j += size
+        return out
+
+    def type_of(self, box: np.ndarray) -> int:
+        return int(np.clip(np.rint(np.asarray(box, dtype=np.float64).reshape(-1)[0]), 0, self.n_types - 1))
+
+    def to_dict(self, box: np.ndarray) -> dict[str, Any] | int:
+        """Flat vector -> Dict action (an int for a Discrete space); continuous values clipped to their bounds."""
+        box = np.asarray(box, dtype=np.float32).reshape(-1)
+        t = self.type_of(box)
+        if self.discrete_only:
+            return t
+        out: dict[str, Any] = {self.type_key: t}
+        j = 1
+        for key, size, lo, hi in self.cont_blocks:
+            out[key] = np.clip(box[j:j + size], np.array(lo, np.float32), np.array(hi, np.float32)).astype(np.float32)
+            j += size
+        for key, size in self.bin_blocks:
+            out[key] = (box[j:j + size] > 0.5).astype(np.int8)
+            j += size
+        return out
+
+    # ---- construction / serialisation --------------------------------------------------------------------
+    @classmethod
+    def from_space(cls, space: gym.Space, type_names: Sequence[str] | None = None,
+                   params_used: Mapping[str, Sequence[str]] | None = None, type_key: str = "type") -> HybridLayout:
+        """Build from a ``Discrete`` or a ``Dict`` with one ``Discrete`` type entry, ``Box`` and ``MultiBinary`` entries.
+
+        ``params_used`` maps a type name to the Dict keys it reads; missing: every non-first type uses everything
+        (type 0 is taken to be "none").
+        """
+        if isinstance(space, spaces.Discrete):
+            names = tuple(type_names) if type_names is not None else tuple(str(i) for i in range(int(space.n)))
+            return cls(type_names=names, discrete_only=True)
+        if not isinstance(space, spaces.Dict) or type_key not in space.spaces:
+            raise ValueError(f"need a Discrete or a Dict with a {type_key!r} entry, got {space}")
+        n = int(space[type_key].n)
+        names = tuple(type_names) if type_names is not None else tuple(str(i) for i in range(n))
+        if len(names) != n:
+            raise ValueError(f"{len(names)} type names for Discrete({n})")
+        cont, binary = [], []
+        # gymnasium sorts a Dict's keys; put the pointer first, as the screen env documents it
+        order = sorted((k for k in space.spaces if k != type_key),
+                       key=lambda k: (PREFERRED_ORDER.index(k) if k in PREFERRED_ORDER else len(PREFERRED_ORDER), k))
+        for key in order:
+            sub = space[key]
+            if isinstance(sub, spaces.Box):
+                size = int(np.prod(sub.shape))
+                cont.append((key, size, tuple(float(x) for x in sub.low.reshape(-1)),
+                             tuple(float(x) for x in sub.high.reshape(-1))))
+            elif isinstance(sub, spaces.MultiBinary):
+                binary.append((key, int(np.prod(sub.shape))))
+            else:
+                raise ValueError(f"{key}: unsupported sub-space {sub}")
+        all_keys = tuple(order)
+        if params_used is None:
+            used = {name: (() if t == 0 else all_keys) for t, name in enumerate(names)}
+        else:
+            used = {name: tuple(params_used.get(name, ())) for name in names}
+        return cls(type_names=names, cont_blocks=tuple(cont), bin_blocks=tuple(binary), params_used=used,
+                   type_key=type_key)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type_names": list(self.type_names),
+            "cont_blocks": [[k, s, list(lo), list(hi)] for k, s, lo, hi in self.cont_blocks],
+            "bin_blocks": [[k, s] for k, s in self.bin_blocks],
+            "params_used": {k: list(v) for k, v in self.params_used.items()},
+            "type_key": self.type_key,
+            "discrete_only": self.discrete_only,
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> HybridLayout:
+        return cls(
+            type_names=tuple(d["type_names"]),
+            cont_blocks=tuple((k, int(s), tuple(lo), tuple(hi)) for k, s, lo, hi in d["cont_blocks"]),
+            bin_blocks=tuple((k, int(s)) for k, s in d["bin_blocks"]),
+            params_used={k: tuple(v) for k, v in d["params_used"].items()},
+            type_key=d.get("type_key", "type"),
+            discrete_only=bool(d.get("discrete_only", False)),
+        )
+
+
+def layout_of(space: gym.Space, spec: Any = None) -> HybridLayout:
+    """The layout of an env's action space; ``spec`` may be a ``HybridActionSpec`` (type names, params used)."""
+    if spec is not None:
+        return HybridLayout.from_space(space, type_names=list(spec.type_names),
+                                       params_used={k: tuple(v) for k, v in dict(spec.params_used).items()})
+    return HybridLayout.from_space(space)
+
+
+class HybridBoxWrapper(gym.ActionWrapper):
+    """Presents a Dict (or Discrete) action space as the flat Box of :class:`HybridLayout`; maps actions back."""
+
+    def __init__(self, env: gym.Env, layout: HybridLayout | None = None):
+        super().__init__(env)
+        spec = getattr(env.unwrapped, "action_spec", None)
+        self.layout = layout if layout is not None else layout_of(env.action_space, spec)
+        self.action_space = self.layout.box_space()
+
+    def action(self, action: np.ndarray) -> dict[str, Any] | int:
+        return self.layout.to_dict(action)

@@ -1,0 +1,187 @@
+"""The hybrid actor-critic for SB3 2.2.1: CNN per frame -> LSTM across the stack -> policy, value and Q heads.
+
+    (4, 84, 84) uint8 frames
+        -> CNN on each frame (shared weights)      -> (4, F)
+        -> LSTM across the 4 frames, last hidden    -> features (H)
+        -> mlp_extractor  pi branch -> action_net: [type logits | param means | key logits]  (HybridDistribution)
+                          vf branch -> value_net: V(s)      (PPO's critic)
+                                    -> q_net(vf latent, encode(a)): Q(s, a)   (trained by HybridPPO on TD(lambda)
+                                       targets of the rollouts; an auxiliary loss, see docs/hybrid.md)
+
+For vector observations (StardewFishing-v0) the same policy runs on SB3's FlattenExtractor (the "MLP variant").
+Saving: :func:`save_policy` writes a state_dict and a JSON of the constructor arguments; :func:`load_policy`
+rebuilds the module and loads the weights with ``torch.load(weights_only=True)`` (torch 2.13's default).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch as th
+from gymnasium import spaces
+from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor
+from torch import nn
+
+from agents.hybrid.distribution import HybridDistribution
+from agents.hybrid.layout import HybridLayout
+
+
+class FrameStackCNNLSTM(BaseFeaturesExtractor):
+    """A small Nature-style CNN on every frame of a (S, H, W) stack, then an LSTM over the S frame features."""
+
+    def __init__(self, observation_space: spaces.Box, cnn_dim: int = 128, lstm_hidden: int = 128):
+        super().__init__(observation_space, features_dim=lstm_hidden)
+        s, h, w = observation_space.shape
+        self.n_frames = s
+        self.cnn = nn.Sequential(
+            nn.Conv2d(1, 16, 8, stride=4), nn.ReLU(),
+            nn.Conv2d(16, 32, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with th.no_grad():
+            n_flat = self.cnn(th.zeros(1, 1, h, w)).shape[1]
+        self.proj = nn.Sequential(nn.Linear(n_flat, cnn_dim), nn.ReLU())
+        self.lstm = nn.LSTM(cnn_dim, lstm_hidden, batch_first=True)
+
+    def forward(self, obs: th.Tensor) -> th.Tensor:
+        n, s, h, w = obs.shape
+        z = self.proj(self.cnn(obs.reshape(n * s, 1, h, w))).reshape(n, s, -1)
+        _, (h_n, _) = self.lstm(z)
+        return h_n[-1]
+
+
+class HybridActorCriticPolicy(ActorCriticPolicy):
+    """ActorCriticPolicy over a :class:`HybridLayout` Box action; extra heads: ``q_net``.
+
+    Extra keyword arguments: ``layout`` (a HybridLayout or its JSON dict), ``q_net_arch`` (hidden sizes of Q).
+    Image observations get :class:`FrameStackCNNLSTM` unless another extractor is given.
+    """
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Box, lr_schedule, *args: Any,
+                 layout: HybridLayout | dict | None = None, q_net_arch: list[int] | None = None, **kwargs: Any):
+        if layout is None:
+            raise ValueError("HybridActorCriticPolicy needs layout= (agents.hybrid.layout.HybridLayout)")
+        self.layout = layout if isinstance(layout, HybridLayout) else HybridLayout.from_json(layout)
+        if action_space.shape != (self.layout.dim,):
+            raise ValueError(f"action space {action_space} does not match the layout (dim {self.layout.dim})")
+        self.q_net_arch = list(q_net_arch) if q_net_arch is not None else [64]
+        if "features_extractor_class" not in kwargs:
+            image = isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 3
+            kwargs["features_extractor_class"] = FrameStackCNNLSTM if image else FlattenExtractor
+        super().__init__(observation_space, action_space, lr_schedule, *args, **kwargs)
+
+    def _build(self, lr_schedule) -> None:
+        from functools import partial
+
+        self.action_dist = HybridDistribution(self.layout)
+        self._build_mlp_extractor()
+        self.action_net, self.log_std = self.action_dist.proba_distribution_net(
+            latent_dim=self.mlp_extractor.latent_dim_pi, log_std_init=self.log_std_init)
+        latent_vf = self.mlp_extractor.latent_dim_vf
+        self.value_net = nn.Linear(latent_vf, 1)
+        enc_dim = self.layout.n_types + self.layout.n_cont + self.layout.n_bin
+        layers: list[nn.Module] = []
+        last = latent_vf + enc_dim
+        for width in self.q_net_arch:
+            layers += [nn.Linear(last, width), nn.Tanh()]
+            last = width
+        layers.append(nn.Linear(last, 1))
+        self.q_net = nn.Sequential(*layers)
+        if self.ortho_init:
+            gains = {self.features_extractor: np.sqrt(2), self.mlp_extractor: np.sqrt(2), self.action_net: 0.01,
+                     self.value_net: 1.0, self.q_net: 1.0}
+            if not self.share_features_extractor:
+                del gains[self.features_extractor]
+                gains[self.pi_features_extractor] = np.sqrt(2)
+                gains[self.vf_features_extractor] = np.sqrt(2)
+            for module, gain in gains.items():
+                module.apply(partial(self.init_weights, gain=gain))
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_action_dist_from_latent(self, latent_pi: th.Tensor) -> HybridDistribution:
+        return self.action_dist.proba_distribution(self.action_net(latent_pi), self.log_std)
+
+    def q_values(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
+        """Q(s, a) from the critic's latent and the encoded hybrid action; shape (N,)."""
+        features = self.extract_features(obs, self.vf_features_extractor)
+        latent_vf = self.mlp_extractor.forward_critic(features)
+        x = th.cat([latent_vf, self.action_dist.encode(actions)], dim=-1)
+        return self.q_net(x).flatten()
+
+    def value_only(self, obs: th.Tensor) -> th.Tensor:
+        """V(s) with the shared features detached: trains the critic without moving the policy (BC warm start)."""
+        with th.no_grad():
+            features = self.extract_features(obs, self.vf_features_extractor)
+        return self.value_net(self.mlp_extractor.forward_critic(features)).flatten()
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(layout=self.layout.to_json(), q_net_arch=self.q_net_arch)
+        return data
+
+
+# ---- saving and loading without pickle -------------------------------------------------------------------
+_EXTRACTORS = {"FrameStackCNNLSTM": FrameStackCNNLSTM, "FlattenExtractor": FlattenExtractor}
+
+
+def _space_to_json(space: spaces.Box) -> dict[str, Any]:
+    return {"low": space.low.tolist(), "high": space.high.tolist(), "shape": list(space.shape),
+            "dtype": str(space.dtype)}
+
+
+def _space_from_json(d: dict[str, Any]) -> spaces.Box:
+    dtype = np.dtype(d["dtype"])
+    return spaces.Box(np.array(d["low"], dtype=dtype).reshape(d["shape"]),
+                      np.array(d["high"], dtype=dtype).reshape(d["shape"]), dtype=dtype)
+
+
+def policy_kwargs_for(observation_space: gym.Space, layout: HybridLayout, small: bool = False) -> dict[str, Any]:
+    """The policy kwargs every entry point uses (PPO, BC, save/load) for this observation space."""
+    image = isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 3
+    kw: dict[str, Any] = {"layout": layout.to_json(), "q_net_arch": [64]}
+    if image:
+        kw["features_extractor_class"] = FrameStackCNNLSTM
+        kw["features_extractor_kwargs"] = {"cnn_dim": 64, "lstm_hidden": 64} if small else {}
+        kw["net_arch"] = {"pi": [64], "vf": [64]}
+    else:
+        kw["net_arch"] = {"pi": [64, 64], "vf": [64, 64]}
+    return kw
+
+
+def save_policy(policy: HybridActorCriticPolicy, path: str | Path) -> Path:
+    """Write ``<path>.pt`` (state_dict) and ``<path>.json`` (spaces, layout, architecture). Returns the .pt path."""
+    path = Path(path).with_suffix("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "format": "stardew-rl/hybrid-policy", "version": 1,
+        "observation_space": _space_to_json(policy.observation_space),
+        "action_space": _space_to_json(policy.action_space),
+        "layout": policy.layout.to_json(),
+        "q_net_arch": policy.q_net_arch,
+        "net_arch": policy.net_arch,
+        "features_extractor_class": policy.features_extractor_class.__name__,
+        "features_extractor_kwargs": policy.features_extractor_kwargs,
+        "log_std_init": policy.log_std_init,
+    }
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    th.save(policy.state_dict(), path.with_suffix(".pt"))
+    return path.with_suffix(".pt")
+
+
+def load_policy(path: str | Path, device: str = "cpu") -> HybridActorCriticPolicy:
+    path = Path(path).with_suffix("")
+    meta = json.loads(path.with_suffix(".json").read_text())
+    policy = HybridActorCriticPolicy(
+        _space_from_json(meta["observation_space"]), _space_from_json(meta["action_space"]), lambda _: 0.0,
+        layout=meta["layout"], q_net_arch=meta["q_net_arch"], net_arch=meta["net_arch"],
+        features_extractor_class=_EXTRACTORS[meta["features_extractor_class"]],
+        features_extractor_kwargs=meta["features_extractor_kwargs"], log_std_init=meta["log_std_init"])
+    policy.load_state_dict(th.load(path.with_suffix(".pt"), map_location=device, weights_only=True))
+    policy.set_training_mode(False)
+    return policy.to(device)

@@ -1,0 +1,68 @@
+"""SB3 PPO with the hybrid policy's two extra training signals.
+
+- ``q_coef``: after each PPO update, one pass over the rollout fits the Q head to the rollout's TD(lambda) targets
+  (``rollout_buffer.returns`` = GAE advantage + V(s), an estimate of Q(s_t, a_t) for the action taken). Its gradient
+  flows into the shared CNN+LSTM: the Q head is an auxiliary loss. ``q_coef=0`` turns it off (for the comparison).
+- ``critic_warmup``: the first N updates train only the critic (features detached), so PPO started from BC's weights
+  does not tear the cloned policy apart with advantages from a random value head.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch as th
+from stable_baselines3 import PPO
+from torch.nn import functional as F
+
+from agents.hybrid.policy import HybridActorCriticPolicy
+
+
+class HybridPPO(PPO):
+    def __init__(self, *args: Any, q_coef: float = 0.5, critic_warmup: int = 0, **kwargs: Any):
+        self.q_coef = q_coef
+        self.critic_warmup = critic_warmup
+        self._updates_done = 0
+        super().__init__(*args, **kwargs)
+
+    def train(self) -> None:
+        policy = self.policy
+        if self._updates_done < self.critic_warmup:
+            self._critic_only()
+        else:
+            super().train()
+        self._updates_done += 1
+        if self.q_coef > 0 and isinstance(policy, HybridActorCriticPolicy):
+            self._train_q()
+
+    def _critic_only(self) -> None:
+        self.policy.set_training_mode(True)
+        losses = []
+        for _ in range(self.n_epochs):
+            for data in self.rollout_buffer.get(self.batch_size):
+                loss = F.mse_loss(data.returns, self.policy.value_only(data.observations))
+                self.policy.optimizer.zero_grad()
+                loss.backward()
+                th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+                self.policy.optimizer.step()
+                losses.append(loss.item())
+        self.logger.record("train/critic_warmup_loss", float(np.mean(losses)))
+
+    def _train_q(self) -> None:
+        self.policy.set_training_mode(True)
+        losses, preds, targets = [], [], []
+        for data in self.rollout_buffer.get(self.batch_size):
+            q = self.policy.q_values(data.observations, data.actions)
+            loss = self.q_coef * F.mse_loss(q, data.returns)
+            self.policy.optimizer.zero_grad()
+            loss.backward()
+            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self.policy.optimizer.step()
+            losses.append(loss.item() / self.q_coef)
+            preds.append(q.detach().cpu().numpy())
+            targets.append(data.returns.cpu().numpy())
+        y, p = np.concatenate(targets), np.concatenate(preds)
+        ev = 1.0 - np.var(y - p) / (np.var(y) + 1e-8)
+        self.logger.record("train/q_loss", float(np.mean(losses)))
+        self.logger.record("train/q_explained_variance", float(ev))

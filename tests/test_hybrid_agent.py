@@ -1,0 +1,172 @@
+"""The hybrid agent's pieces: the distribution's maths, the Dict <-> Box mapping, saving and reloading."""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch as th
+from gymnasium import spaces
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agents.hybrid.distribution import HybridDistribution
+from agents.hybrid.layout import HybridBoxWrapper, HybridLayout
+from agents.hybrid.policy import HybridActorCriticPolicy, load_policy, policy_kwargs_for, save_policy
+
+TYPES = ["none", "click", "drag", "key"]
+USED = {"none": [], "click": ["pointer"], "drag": ["pointer", "drag_end"], "key": ["keys"]}
+
+
+def dict_space(k: int = 3) -> spaces.Dict:
+    return spaces.Dict({
+        "type": spaces.Discrete(len(TYPES)),
+        "pointer": spaces.Box(-1, 1, (2,), np.float32),
+        "drag_end": spaces.Box(-1, 1, (2,), np.float32),
+        "keys": spaces.MultiBinary(k),
+    })
+
+
+def layout(k: int = 3) -> HybridLayout:
+    return HybridLayout.from_space(dict_space(k), TYPES, USED)
+
+
+def norm_lp(x: float, mu: float, sigma: float) -> float:
+    return -0.5 * ((x - mu) / sigma) ** 2 - math.log(sigma) - 0.5 * math.log(2 * math.pi)
+
+
+def bern_lp(k: float, logit: float) -> float:
+    p = 1 / (1 + math.exp(-logit))
+    return math.log(p if k > 0.5 else 1 - p)
+
+
+def bern_h(logit: float) -> float:
+    p = 1 / (1 + math.exp(-logit))
+    return -(p * math.log(p) + (1 - p) * math.log(1 - p))
+
+
+LOGITS = [0.1, 1.2, -0.4, 0.3]  # types
+MEANS = [0.2, -0.5, 0.7, 0.0]  # pointer x, y, drag_end x, y
+KEYL = [0.5, -1.0, 2.0]  # keys
+LOG_STD = [-0.3, 0.0, 0.4, -1.0]
+
+
+def dist() -> HybridDistribution:
+    d = HybridDistribution(layout())
+    return d.proba_distribution(th.tensor([LOGITS + MEANS + KEYL], dtype=th.float64),
+                                th.tensor(LOG_STD, dtype=th.float64))
+
+
+def test_log_prob_counts_only_the_parameters_of_the_chosen_type() -> None:
+    z = sum(math.exp(v) for v in LOGITS)
+    lcat = [v - math.log(z) for v in LOGITS]
+    sig = [math.exp(s) for s in LOG_STD]
+    a = [0.3, -0.2, 0.9, 0.1]
+    keys = [1.0, 0.0, 1.0]
+    cases = {
+        0: lcat[0],
+        1: lcat[1] + norm_lp(a[0], MEANS[0], sig[0]) + norm_lp(a[1], MEANS[1], sig[1]),
+        2: lcat[2] + sum(norm_lp(a[i], MEANS[i], sig[i]) for i in range(4)),
+        3: lcat[3] + sum(bern_lp(keys[i], KEYL[i]) for i in range(3)),
+    }
+    d = dist()
+    for t, expected in cases.items():
+        act = th.tensor([[float(t)] + a + keys], dtype=th.float64)
+        assert d.log_prob(act).item() == pytest.approx(expected, abs=1e-9), TYPES[t]
+
+
+def test_entropy_is_type_entropy_plus_expected_entropy_of_used_parameters() -> None:
+    z = sum(math.exp(v) for v in LOGITS)
+    p = [math.exp(v) / z for v in LOGITS]
+    h_cat = -sum(q * math.log(q) for q in p)
+    h_n = [0.5 * math.log(2 * math.pi * math.e) + s for s in LOG_STD]
+    h_b = sum(bern_h(v) for v in KEYL)
+    expected = h_cat + p[1] * (h_n[0] + h_n[1]) + p[2] * sum(h_n) + p[3] * h_b
+    assert dist().entropy().item() == pytest.approx(expected, abs=1e-9)
+
+
+def test_samples_and_modes_are_valid_layout_vectors() -> None:
+    d = dist()
+    s = d.sample()
+    assert s.shape == (1, 8) and float(s[0, 0]) in (0.0, 1.0, 2.0, 3.0)
+    assert set(s[0, 5:].tolist()) <= {0.0, 1.0}
+    m = d.mode()
+    assert m[0, 0].item() == 1.0  # argmax of LOGITS
+    assert m[0, 1:5].tolist() == pytest.approx(MEANS)
+    assert m[0, 5:].tolist() == [1.0, 0.0, 1.0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(t=st.integers(0, 3),
+       p=st.lists(st.floats(-1, 1, width=32), min_size=4, max_size=4),
+       k=st.lists(st.integers(0, 1), min_size=3, max_size=3))
+def test_dict_to_box_to_dict_round_trips_exactly(t: int, p: list[float], k: list[int]) -> None:
+    lay = layout()
+    a = {"type": t, "pointer": np.array(p[:2], np.float32), "drag_end": np.array(p[2:], np.float32),
+         "keys": np.array(k, np.int8)}
+    box = lay.to_box(a)
+    assert lay.box_space().contains(box)
+    back = lay.to_dict(box)
+    assert back["type"] == t
+    for key in ("pointer", "drag_end", "keys"):
+        assert np.array_equal(back[key], a[key]) and back[key].dtype == a[key].dtype
+    assert dict_space().contains(back)
+    assert np.array_equal(lay.to_box(back), box)  # and the other way round
+
+
+def test_box_actions_outside_the_bounds_map_to_the_nearest_valid_dict_action() -> None:
+    lay = layout()
+    back = lay.to_dict(np.array([7.4, 3.0, -2.0, 0.5, 0.5, 0.9, 0.2, -1.0], np.float32))
+    assert back["type"] == 3 and back["pointer"].tolist() == [1.0, -1.0] and back["keys"].tolist() == [1, 0, 0]
+
+
+def test_layout_survives_json_and_discrete_spaces_are_the_degenerate_case() -> None:
+    lay = layout()
+    assert HybridLayout.from_json(lay.to_json()) == lay
+    d = HybridLayout.from_space(spaces.Discrete(2))
+    assert d.dim == 1 and d.to_dict(d.to_box(1)) == 1
+
+
+class _DictEnv(gym.Env):
+    """A tiny env with the screen env's Dict action space; image observations."""
+
+    observation_space = spaces.Box(0, 255, (4, 84, 84), np.uint8)
+    action_space = dict_space()
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        assert self.action_space.contains(action)
+        return self.observation_space.sample(), float(action["type"] == 1), False, False, {}
+
+
+def test_wrapper_exposes_a_box_and_sends_dict_actions() -> None:
+    env = HybridBoxWrapper(_DictEnv(), layout())
+    assert isinstance(env.action_space, spaces.Box) and env.action_space.shape == (8,)
+    env.reset(seed=0)
+    _, r, *_ = env.step(np.array([1, 0, 0, 0, 0, 0, 0, 0], np.float32))
+    assert r == 1.0
+
+
+def test_saved_policy_reloads_and_acts_identically(tmp_path) -> None:
+    th.manual_seed(0)
+    env = HybridBoxWrapper(_DictEnv(), layout())
+    pol = HybridActorCriticPolicy(env.observation_space, env.action_space, lambda _: 1e-3,
+                                  **policy_kwargs_for(env.observation_space, env.layout, small=True))
+    save_policy(pol, tmp_path / "p")
+    again = load_policy(tmp_path / "p")
+    obs = np.stack([env.observation_space.sample() for _ in range(5)])
+    pol.set_training_mode(False)
+    a1, _ = pol.predict(obs, deterministic=True)
+    a2, _ = again.predict(obs, deterministic=True)
+    assert np.array_equal(a1, a2)
+    with th.no_grad():
+        o = th.as_tensor(obs)
+        act = th.as_tensor(a1)
+        for x, y in zip(pol.evaluate_actions(o, act), again.evaluate_actions(o, act), strict=True):
+            assert th.equal(x, y)
+        assert th.equal(pol.q_values(o, act), again.q_values(o, act))
