@@ -46,3 +46,39 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_env.py
+
+# --- hybrid agent (issue 6) ---
+# Bounded runs on 2 CPU cores; seeds and budgets are the ones docs/hybrid.md reports. HYBRID_STEPS sets PPO's budget.
+HYBRID_RUNS ?= runs/hybrid
+HYBRID_STEPS ?= 30000
+HYBRID_SEED ?= 0
+HYBRID := PYTHONPATH=$(CURDIR) nice -n 10 $(PY) -W ignore -m agents.hybrid.train
+
+.PHONY: record-demos demos-scripted train-bc train-ppo train-bc-ppo train-ppo-state hybrid-plots hybrid-gif
+
+record-demos: $(STAMP) $(SYSTEM_STAMP)  ## a person plays the game window; frames + input -> demos/human
+	PYTHONPATH=$(CURDIR) $(PY) -m agents.hybrid.record --out demos/human
+
+demos-scripted: $(STAMP)  ## the scripted controller's demonstrations shipped in demos/scripted
+	$(HYBRID) demos-scripted --out demos/scripted --episodes 60
+
+train-bc: $(STAMP)
+	$(HYBRID) bc --demos demos/scripted --out $(HYBRID_RUNS)/bc --seed $(HYBRID_SEED)
+
+train-ppo: $(STAMP)
+	$(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) --out $(HYBRID_RUNS)/ppo --seed $(HYBRID_SEED)
+
+train-bc-ppo: $(STAMP)
+	test -f $(HYBRID_RUNS)/bc/policy.pt || $(MAKE) train-bc
+	$(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) --init $(HYBRID_RUNS)/bc/policy --out $(HYBRID_RUNS)/bc_ppo \
+	  --lr 1e-4 --clip 0.1 --ent-coef 0.0 --critic-warmup 3 --seed $(HYBRID_SEED)
+
+train-ppo-state: $(STAMP)  ## the same agent code on the state-based StardewFishing-v0 (MLP variant)
+	$(HYBRID) ppo --env state --steps 300000 --n-steps 1024 --batch-size 1024 --lr 3e-4 --ent-coef 0.0 \
+	  --eval-every 100000 --eval-episodes 2000 --out $(HYBRID_RUNS)/ppo_state --seed $(HYBRID_SEED)
+
+hybrid-plots: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) -m agents.hybrid.plots --runs $(HYBRID_RUNS) --out docs/hybrid
+
+hybrid-gif: $(STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.plots gif --policy $(HYBRID_RUNS)/bc_ppo/policy --out docs/hybrid/agent.gif

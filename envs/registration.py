@@ -10,6 +10,7 @@ from __future__ import annotations
 ENVS = {
     "StardewFishing-v0": "envs.stardew.fishing_env:StardewFishingEnv",
     "ScreenGame-v0": "envs.screen.screen_env:ScreenGameEnv",
+    "FishingPixels-v0": "envs.games.fishing_pixels:FishingPixelsEnv",
 }
 
 

@@ -31,27 +31,44 @@ from agents.hybrid.distribution import HybridDistribution
 from agents.hybrid.layout import HybridLayout
 
 
+def is_frame_stack(space: gym.Space) -> bool:
+    """(S, H, W) gray or (S, H, W, C) colour uint8 frame stacks."""
+    return isinstance(space, spaces.Box) and len(space.shape) in (3, 4) and space.dtype == np.uint8
+
+
 class FrameStackCNNLSTM(BaseFeaturesExtractor):
-    """A small Nature-style CNN on every frame of a (S, H, W) stack, then an LSTM over the S frame features."""
+    """A small Nature-style CNN on every frame of a (S, H, W) or (S, H, W, C) stack, then an LSTM over the S frames.
+
+    SB3 scales (S, H, W) uint8 images to [0, 1] itself; (S, H, W, C) stacks are not images to SB3, so this extractor
+    divides them by 255.
+    """
 
     def __init__(self, observation_space: spaces.Box, cnn_dim: int = 128, lstm_hidden: int = 128):
         super().__init__(observation_space, features_dim=lstm_hidden)
-        s, h, w = observation_space.shape
+        shape = observation_space.shape
+        s, h, w = shape[:3]
+        self.channels = shape[3] if len(shape) == 4 else 1
+        self.colour = len(shape) == 4
         self.n_frames = s
         self.cnn = nn.Sequential(
-            nn.Conv2d(1, 16, 8, stride=4), nn.ReLU(),
+            nn.Conv2d(self.channels, 16, 8, stride=4), nn.ReLU(),
             nn.Conv2d(16, 32, 4, stride=2), nn.ReLU(),
             nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(),
             nn.Flatten(),
         )
         with th.no_grad():
-            n_flat = self.cnn(th.zeros(1, 1, h, w)).shape[1]
+            n_flat = self.cnn(th.zeros(1, self.channels, h, w)).shape[1]
         self.proj = nn.Sequential(nn.Linear(n_flat, cnn_dim), nn.ReLU())
         self.lstm = nn.LSTM(cnn_dim, lstm_hidden, batch_first=True)
 
     def forward(self, obs: th.Tensor) -> th.Tensor:
-        n, s, h, w = obs.shape
-        z = self.proj(self.cnn(obs.reshape(n * s, 1, h, w))).reshape(n, s, -1)
+        if self.colour:
+            n, s, h, w, c = obs.shape
+            x = obs.permute(0, 1, 4, 2, 3).reshape(n * s, c, h, w) / 255.0
+        else:
+            n, s, h, w = obs.shape
+            x = obs.reshape(n * s, 1, h, w)
+        z = self.proj(self.cnn(x)).reshape(n, s, -1)
         _, (h_n, _) = self.lstm(z)
         return h_n[-1]
 
@@ -72,7 +89,7 @@ class HybridActorCriticPolicy(ActorCriticPolicy):
             raise ValueError(f"action space {action_space} does not match the layout (dim {self.layout.dim})")
         self.q_net_arch = list(q_net_arch) if q_net_arch is not None else [64]
         if "features_extractor_class" not in kwargs:
-            image = isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 3
+            image = is_frame_stack(observation_space)
             kwargs["features_extractor_class"] = FrameStackCNNLSTM if image else FlattenExtractor
         super().__init__(observation_space, action_space, lr_schedule, *args, **kwargs)
 
@@ -143,7 +160,7 @@ def _space_from_json(d: dict[str, Any]) -> spaces.Box:
 
 def policy_kwargs_for(observation_space: gym.Space, layout: HybridLayout, small: bool = False) -> dict[str, Any]:
     """The policy kwargs every entry point uses (PPO, BC, save/load) for this observation space."""
-    image = isinstance(observation_space, spaces.Box) and len(observation_space.shape) == 3
+    image = is_frame_stack(observation_space)
     kw: dict[str, Any] = {"layout": layout.to_json(), "q_net_arch": [64]}
     if image:
         kw["features_extractor_class"] = FrameStackCNNLSTM

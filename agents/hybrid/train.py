@@ -1,0 +1,284 @@
+"""One entry point for the hybrid agent: scripted demos, BC, PPO, BC-then-PPO, evaluation.
+
+    python -m agents.hybrid.train demos-scripted --out demos/scripted --episodes 40
+    python -m agents.hybrid.train bc  --demos demos/scripted --out runs/hybrid/bc
+    python -m agents.hybrid.train ppo --env pixels --steps 30000 --out runs/hybrid/ppo
+    python -m agents.hybrid.train ppo --env pixels --steps 30000 --init runs/hybrid/bc/policy --out runs/hybrid/bc_ppo
+    python -m agents.hybrid.train ppo --env state --steps 200000 --out runs/hybrid/ppo_state
+    python -m agents.hybrid.train eval --policy runs/hybrid/bc/policy --episodes 100
+
+Every run writes ``policy.pt`` + ``policy.json`` (weights-only state_dict), ``curve.csv`` (env steps or BC epochs
+against the evaluation catch rate) and ``run.json`` (arguments, seeds, wall time, CPU count).
+Seeds: training envs ``seed*1000 + i``; scripted demos 100_000+; evaluation (held out) 900_000+.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch as th
+
+from agents.hybrid.demos import DemoWriter, load_trajectories, summarize
+from agents.hybrid.evaluate import evaluate_pixels, evaluate_state, policy_act_fn
+from agents.hybrid.layout import HybridBoxWrapper, HybridLayout
+from agents.hybrid.policy import HybridActorCriticPolicy, load_policy, policy_kwargs_for, save_policy
+
+DEMO_SEED = 100_000
+EVAL_SEED = 900_000
+STATE_EVAL_SEED = 5_000_000
+
+
+def _env_layout(env_name: str):
+    """(make_env(seed) -> wrapped env, layout, observation space)."""
+    if env_name == "pixels":
+        from envs.games.fishing_pixels import FishingPixelsEnv
+
+        def make(seed: int = 0):
+            e = HybridBoxWrapper(FishingPixelsEnv())
+            e.reset(seed=seed)
+            return e
+    elif env_name == "state":
+        from envs.stardew.fishing_env import StardewFishingEnv
+
+        def make(seed: int = 0):
+            e = HybridBoxWrapper(StardewFishingEnv(), HybridLayout.from_space(
+                __import__("gymnasium").spaces.Discrete(2), ["release", "hold"]))
+            e.reset(seed=seed)
+            return e
+    else:
+        raise ValueError(f"--env: {env_name!r} not one of pixels, state")
+    probe = make(0)
+    return make, probe.layout, probe.observation_space
+
+
+def _write_curve(path: Path, rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _eval(env_name: str, policy: Any, episodes: int) -> dict[str, Any]:
+    act = policy_act_fn(policy, deterministic=True)
+    if env_name == "pixels":
+        return evaluate_pixels(act, range(EVAL_SEED, EVAL_SEED + episodes), layout=policy.layout)
+    return evaluate_state(lambda o: np.clip(np.rint(act(o)[:, 0]), 0, 1).astype(np.int64),
+                          range(STATE_EVAL_SEED, STATE_EVAL_SEED + episodes))
+
+
+# ---- scripted demonstrations -----------------------------------------------------------------------------
+def cmd_demos_scripted(args: argparse.Namespace) -> None:
+    from agents.hybrid.scripted import naive_press
+    from envs.games.fishing_pixels import DEFAULT_ACTIONS, FishingPixelsEnv
+
+    env = FishingPixelsEnv()
+    spec = env.action_spec
+    layout = HybridLayout.from_space(env.action_space, spec.type_names, spec.params_used)
+    header = {"source": "scripted", "controller": "naive: hold while the fish is above the bar centre (pixels)",
+              "env": "FishingPixels-v0", "env_options": {"ticks_per_step": env.ticks_per_step},
+              "action_spec": DEFAULT_ACTIONS, "type_names": list(spec.type_names), "keys": list(spec.keys),
+              "layout": layout.to_json(), "preprocess": repr(env.pre), "frame_stack": env.stack.depth,
+              "ticks_per_step": env.ticks_per_step}
+    writer = DemoWriter(args.out, header)
+    rng = np.random.default_rng(args.seed)
+    caught = 0
+    for ep in range(args.episodes):
+        seed = DEMO_SEED + args.seed * 1000 + ep
+        obs, _ = env.reset(seed=seed)
+        writer.start(obs)
+        while True:
+            # the pointer where a person would hold the button: somewhere over the window
+            act = spec.make("hold", pointer=rng.uniform(-0.5, 0.5, 2)) if naive_press(env.render()) else spec.noop()
+            obs, r, term, trunc, info = env.step(act)
+            writer.add(act, r, obs)
+            if term or trunc:
+                break
+        caught += int(info["caught"])
+        writer.end(terminal=term, outcome="caught" if info["caught"] else "escaped" if term else "truncated",
+                   seed=seed)
+    print(json.dumps(summarize(args.out)))
+
+
+# ---- behavioural cloning -----------------------------------------------------------------------------------
+def cmd_bc(args: argparse.Namespace) -> None:
+    from imitation.algorithms import bc
+    from imitation.data import rollout
+
+    th.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    _, layout, obs_space = _env_layout("pixels")
+    trajs = load_trajectories(args.demos, layout)
+    if args.max_episodes:
+        trajs = trajs[:args.max_episodes]
+    transitions = rollout.flatten_trajectories(trajs)
+    policy = HybridActorCriticPolicy(obs_space, layout.box_space(), lambda _: args.lr,
+                                     **policy_kwargs_for(obs_space, layout, small=True))
+    trainer = bc.BC(observation_space=obs_space, action_space=layout.box_space(), rng=np.random.default_rng(args.seed),
+                    policy=policy, demonstrations=transitions, batch_size=args.batch_size,
+                    optimizer_kwargs={"lr": args.lr}, ent_weight=1e-3, l2_weight=0.0)
+    demo = summarize(args.demos)
+    rows = []
+    t0 = time.time()
+    for epoch in range(args.epochs + 1):
+        if epoch > 0:
+            trainer.train(n_epochs=1, log_interval=10**9, progress_bar=False)
+        if epoch % args.eval_every == 0 or epoch == args.epochs:
+            policy.set_training_mode(False)
+            ev = _eval("pixels", policy, args.eval_episodes)
+            rows.append({"epoch": epoch, "demo_samples_seen": epoch * len(transitions), "env_steps": 0,
+                         "catch_rate": ev["catch_rate"], "ci_lo": ev["ci95"][0], "ci_hi": ev["ci95"][1],
+                         "wall_s": round(time.time() - t0, 1)})
+            print(json.dumps(rows[-1]), flush=True)
+            _write_curve(out / "curve.csv", rows)
+    save_policy(policy, out / "policy")
+    (out / "run.json").write_text(json.dumps({"args": vars(args), "demos": demo, "transitions": len(transitions),
+                                              "final": rows[-1], "cpus": os.cpu_count()}, indent=1))
+
+
+# ---- PPO (from scratch or from BC's weights) -------------------------------------------------------------
+def cmd_ppo(args: argparse.Namespace) -> None:
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.hybrid.ppo import HybridPPO
+
+    th.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    make, layout, obs_space = _env_layout(args.env)
+    venv = DummyVecEnv([(lambda i=i: make(args.seed * 1000 + i)) for i in range(args.n_envs)])
+    venv.seed(args.seed * 1000)
+    pixels = args.env == "pixels"
+    model = HybridPPO(
+        HybridActorCriticPolicy, venv, seed=args.seed, q_coef=args.q_coef, critic_warmup=args.critic_warmup,
+        policy_kwargs=policy_kwargs_for(obs_space, layout, small=pixels),
+        n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs, learning_rate=args.lr,
+        gamma=0.99, gae_lambda=0.95, clip_range=args.clip, ent_coef=args.ent_coef, verbose=0,
+        tensorboard_log=str(out / "tb") if args.tensorboard else None)
+    if args.init:
+        init = load_policy(args.init)
+        missing = model.policy.load_state_dict(init.state_dict(), strict=True)
+        print(f"initialised from {args.init}: {missing}")
+    rows: list[dict[str, Any]] = []
+    t0 = time.time()
+
+    def evaluate(steps: int) -> None:
+        model.policy.set_training_mode(False)
+        ev = _eval(args.env, model.policy, args.eval_episodes)
+        rows.append({"env_steps": steps, "catch_rate": ev["catch_rate"], "ci_lo": ev["ci95"][0],
+                     "ci_hi": ev["ci95"][1], "wall_s": round(time.time() - t0, 1)})
+        print(json.dumps(rows[-1]), flush=True)
+        _write_curve(out / "curve.csv", rows)
+
+    class Every(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.next = args.eval_every
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps >= self.next:
+                evaluate(self.num_timesteps)
+                self.next += args.eval_every
+            return True
+
+        def _on_rollout_end(self) -> None:
+            logs = self.model.logger.name_to_value
+            if "train/q_explained_variance" in logs:
+                rows_q.append({"env_steps": self.num_timesteps, "q_ev": logs["train/q_explained_variance"],
+                               "v_ev": logs.get("train/explained_variance", float("nan"))})
+
+    rows_q: list[dict[str, Any]] = []
+    evaluate(0)
+    model.learn(total_timesteps=args.steps, callback=Every(), progress_bar=False)
+    if rows[-1]["env_steps"] < model.num_timesteps:
+        evaluate(model.num_timesteps)
+    save_policy(model.policy, out / "policy")
+    model.save(out / "ppo.zip")
+    if rows_q:
+        _write_curve(out / "q_head.csv", rows_q)
+    (out / "run.json").write_text(json.dumps({"args": vars(args), "final": rows[-1], "cpus": os.cpu_count(),
+                                              "wall_s": round(time.time() - t0, 1)}, indent=1))
+
+
+def evaluate_scripted(episodes: int, seed0: int = EVAL_SEED) -> dict[str, Any]:
+    """The naive scripted controller on the evaluation seeds (it reads the raw frame, like the demos)."""
+    from agents.hybrid.evaluate import wilson
+    from agents.hybrid.scripted import naive_press
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    env = FishingPixelsEnv()
+    hold, none = env.action_spec.make("hold"), env.action_spec.noop()
+    caught = 0
+    for s in range(seed0, seed0 + episodes):
+        env.reset(seed=s)
+        while True:
+            _, _, term, trunc, info = env.step(hold if naive_press(env.render()) else none)
+            if term or trunc:
+                break
+        caught += int(info["caught"])
+    return {"episodes": episodes, "caught": caught, "catch_rate": caught / episodes, "ci95": wilson(caught, episodes)}
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    if args.policy == "scripted":
+        print(json.dumps(evaluate_scripted(args.episodes)))
+        return
+    policy = load_policy(args.policy)
+    env = "state" if policy.layout.discrete_only else "pixels"
+    print(json.dumps(_eval(env, policy, args.episodes)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    # one thread: on 2 shared cores torch's default (2 threads) spins against the other processes and runs ~30x slower
+    th.set_num_threads(int(os.environ.get("HYBRID_THREADS", "1")))
+    p = argparse.ArgumentParser(prog="python -m agents.hybrid.train")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("demos-scripted")
+    d.add_argument("--out", default="demos/scripted")
+    d.add_argument("--episodes", type=int, default=40)
+    d.add_argument("--seed", type=int, default=0)
+    b = sub.add_parser("bc")
+    b.add_argument("--demos", default="demos/scripted")
+    b.add_argument("--out", default="runs/hybrid/bc")
+    b.add_argument("--epochs", type=int, default=8)
+    b.add_argument("--eval-every", type=int, default=2)
+    b.add_argument("--eval-episodes", type=int, default=48)
+    b.add_argument("--max-episodes", type=int, default=0)
+    b.add_argument("--batch-size", type=int, default=64)
+    b.add_argument("--lr", type=float, default=1e-3)
+    b.add_argument("--seed", type=int, default=0)
+    q = sub.add_parser("ppo")
+    q.add_argument("--env", default="pixels", choices=["pixels", "state"])
+    q.add_argument("--out", default="runs/hybrid/ppo")
+    q.add_argument("--init", default=None, help="a saved policy (BC's) to start from")
+    q.add_argument("--steps", type=int, default=30_000)
+    q.add_argument("--n-envs", type=int, default=8)
+    q.add_argument("--n-steps", type=int, default=128)
+    q.add_argument("--batch-size", type=int, default=256)
+    q.add_argument("--n-epochs", type=int, default=4)
+    q.add_argument("--lr", type=float, default=2.5e-4)
+    q.add_argument("--clip", type=float, default=0.2)
+    q.add_argument("--ent-coef", type=float, default=0.01)
+    q.add_argument("--q-coef", type=float, default=0.5)
+    q.add_argument("--critic-warmup", type=int, default=0)
+    q.add_argument("--eval-every", type=int, default=10_000)
+    q.add_argument("--eval-episodes", type=int, default=48)
+    q.add_argument("--tensorboard", action="store_true")
+    q.add_argument("--seed", type=int, default=0)
+    e = sub.add_parser("eval")
+    e.add_argument("--policy", required=True, help="a saved policy, or 'scripted' for the demonstrator")
+    e.add_argument("--episodes", type=int, default=100)
+    args = p.parse_args(argv)
+    {"demos-scripted": cmd_demos_scripted, "bc": cmd_bc, "ppo": cmd_ppo, "eval": cmd_eval}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

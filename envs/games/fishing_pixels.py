@@ -1,0 +1,139 @@
+"""FishingPixels-v0: the fishing game window's task, offscreen and as fast as the CPU allows.
+
+The same task the hybrid agent plays through ``ScreenGame-v0`` on the window, minus the screen:
+
+* frames: :meth:`envs.games.fishing.FishingGame.frame` (the window's own drawing code, lamp included), through the
+  same :class:`~envs.screen.preprocess.FramePreprocessor` (84x84, INTER_AREA) and a 4-deep
+  :class:`~envs.screen.preprocess.FrameStack`: observation ``Box(0, 255, (4, 84, 84, 3), uint8)``, oldest first.
+  Colour by default (``grayscale=True`` gives ``(4, 84, 84)``): in OpenCV's gray the fish (RGB 250,150,40 -> 167)
+  and the green bar (94,220,54 -> 163) are the same grey, so a gray frame hides the fish whenever it is in the bar
+  (only its 2-pixel eye remains); the window must then be captured with the same ``grayscale=False``;
+* actions: the same :class:`~envs.screen.actions.HybridActionSpec` Dict (built from the seed-style dict
+  ``action_space=``; default ``{"keys": ["c"], "mouse": {"actions": ["hold"]}}``: types none / hold / key);
+* input semantics as the window sees them: the reel button is down for every tick of a step whose type is ``hold``
+  (left button held) or ``key`` with a reel key (``c``, ``space``) set; ``none``/``move`` release it; ``click`` and
+  ``drag`` press and release within the step, which the window (it polls the button once per 60 Hz tick) sees as
+  released, so they are no press here either;
+* timing: one env step is ``ticks_per_step`` game ticks (default 2: 30 steps/s, the rate the agent plays the window
+  at), action applied for the whole step, frame taken at its end;
+* reward: 100 x the change of the catch meter over the step, +10 on a catch, -10 on an escape (the meter is what the
+  window's green bar shows; offscreen it is read from the game's state instead of its pixels);
+* episode: one minigame (catch or escape ends it; ``max_steps`` truncates).
+
+``info`` carries the game's state (``distanceFromCatching``, ``caught``, ``escaped``, ``fish``...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.games.fishing import REEL_KEYS, FishingGame
+from envs.screen.actions import HybridActionSpec
+from envs.screen.preprocess import FramePreprocessor, FrameStack
+from envs.stardew.sim import GameConfig
+
+DEFAULT_ACTIONS: dict[str, Any] = {"keys": ["c"], "mouse": {"actions": ["hold"]}}
+
+
+class FishingPixelsEnv(gym.Env):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
+
+    def __init__(self, action_space: Mapping[str, Any] | None = None, ticks_per_step: int = 2,
+                 frame_stack: int = 4, size: tuple[int, int] = (84, 84), interpolation: str = "area",
+                 grayscale: bool = False,
+                 max_steps: int = 2000, render_mode: str | None = None, **game_options: Any):
+        self.action_spec = HybridActionSpec.from_seed_dict(dict(action_space or DEFAULT_ACTIONS))
+        self.action_space = self.action_spec.space
+        self.ticks_per_step = int(ticks_per_step)
+        self.max_steps = int(max_steps)
+        self.render_mode = render_mode
+        self.pre = FramePreprocessor(size=size, grayscale=grayscale, interpolation=interpolation)
+        self.stack = FrameStack(frame_stack)
+        self.observation_space = spaces.Box(0, 255, (frame_stack, *self.pre.shape), np.uint8)
+        self.game = FishingGame(GameConfig(**game_options), seed=0, pause_ticks=1)
+        self._press_types = {i for i, n in enumerate(self.action_spec.type_names) if n == "hold"}
+        self._key_type = self.action_spec.type_names.index("key") if "key" in self.action_spec.type_names else -1
+        self._reel_key_idx = [i for i, k in enumerate(self.action_spec.keys) if k in REEL_KEYS]
+        self._steps = 0
+        self._last_frame: np.ndarray | None = None
+
+    def pressed(self, action: Mapping[str, Any]) -> bool:
+        """Whether the reel button is down during a step with this action (as the game window sees it)."""
+        t = int(np.asarray(action["type"]).reshape(()))
+        if t in self._press_types:
+            return True
+        if t == self._key_type:
+            k = np.asarray(action["keys"]).reshape(-1)
+            return bool(any(k[i] for i in self._reel_key_idx))
+        return False
+
+    def frame(self) -> np.ndarray:
+        """The game's picture, RGB (600, 168, 3): ``FishingGame.frame()`` bit for bit, without its slow copy."""
+        import pygame
+
+        surf = self.game._draw()
+        buf = pygame.image.tobytes(surf, "RGB")
+        return np.frombuffer(buf, np.uint8).reshape(surf.get_height(), surf.get_width(), 3)
+
+    def _obs(self, first: bool = False) -> np.ndarray:
+        self._last_frame = self.frame()
+        f = self.pre(self._last_frame)
+        return self.stack.reset(f) if first else self.stack.push(f)
+
+    def _progress(self) -> float:
+        return float(self.game.sim.F[0][_F_PROGRESS])
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self.game.reset(seed)
+        else:
+            while self.game.paused:  # the next fish of the same stream
+                self.game.tick(False)
+        self._steps = 0
+        self._episodes0 = self.game.episodes
+        return self._obs(first=True), self._info()
+
+    def _info(self) -> dict:
+        st = self.game.sim.state_dict(0)
+        return {k: st[k] for k in ("distanceFromCatching", "caught", "escaped", "perfect", "fish", "difficulty",
+                                   "fishing_level", "tick")}
+
+    def step(self, action: Mapping[str, Any]):
+        pressed = self.pressed(action)
+        before = self._progress()
+        done = False
+        for _ in range(self.ticks_per_step):
+            self.game.tick(pressed)
+            if self.game.episodes != self._episodes0:
+                done = True
+                break
+        self._steps += 1
+        info = self._info()
+        if done:
+            caught = self.game.last_outcome == "caught"
+            after = 1.0 if caught else 0.0
+            info.update(caught=caught, escaped=self.game.last_outcome == "escaped")
+            reward = 100.0 * (after - before) + (10.0 if caught else -10.0)
+        else:
+            reward = 100.0 * (self._progress() - before)
+        obs = self._obs()
+        truncated = not done and self._steps >= self.max_steps
+        return obs, float(reward), done, truncated, info
+
+    def render(self):
+        return self._last_frame
+
+    def close(self):
+        if self.game.renderer is not None:
+            self.game.renderer.close()
+
+
+from envs.stardew import rules as _R  # noqa: E402
+
+_F_PROGRESS = _R.F_PROGRESS
