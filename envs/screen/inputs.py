@@ -12,6 +12,7 @@ pynput is imported when a :class:`PynputInput` or :class:`StopSwitch` is created
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -188,8 +189,15 @@ class StopSwitch:
 
     def stop(self) -> None:
         if self._listener is not None:
-            self._listener.stop()
-            self._listener.join(timeout=2.0)
+            lst = self._listener
+            lst.stop()
+            # pynput's X11 listener disables its RECORD context without flushing, so its thread lingers
+            # until the next input event (and dies noisily when the X server goes away): flush it
+            # through the listener's own stop connection (pynput 1.8 internals; harmless if absent).
+            with contextlib.suppress(Exception):
+                lst._display_stop.record_disable_context(lst._context)
+                lst._display_stop.flush()
+            lst.join(timeout=2.0)
             self._listener = None
 
 
