@@ -103,6 +103,8 @@ class ScreenGameEnv(gym.Env):
     | `reset_hook`        | None             | `callable(env)` run by reset                                          |
     | `reset_timeout_s`   | 10.0             | reset waits at most this long for the end condition to clear          |
     | `drag_steps`        | 8                | pointer moves between a drag's start and end                          |
+    | `preprocessor`      | None             | a `FramePreprocessor` to use (overrides the three frame options):     |
+    |                     |                  | pass the one used for training, so train and play match exactly       |
 
     ## Info
 
@@ -140,6 +142,7 @@ class ScreenGameEnv(gym.Env):
         reset_hook: Callable[[ScreenGameEnv], None] | None = None,
         reset_timeout_s: float = 10.0,
         drag_steps: int = 8,
+        preprocessor: FramePreprocessor | None = None,
         render_mode: str | None = None,
     ):
         super().__init__()
@@ -153,7 +156,7 @@ class ScreenGameEnv(gym.Env):
             else HybridActionSpec.from_seed_dict(action_space)
         self.action_space = self.spec_actions.space
         self.type_names = self.spec_actions.type_names
-        self.preprocess = FramePreprocessor(frame_size, grayscale, interpolation)
+        self.preprocess = preprocessor or FramePreprocessor(frame_size, grayscale, interpolation)
         self.frames = FrameStack(stack)
         self.observation_space = spaces.Box(0, 255, (stack, *self.preprocess.shape), np.uint8)
         self.reward_fn = reward

@@ -50,3 +50,15 @@ def test_frame_stack_fills_with_the_first_frame_and_drops_the_oldest():
     for i in range(1, 6):
         out = s.push(f[i])
     assert [int(x[0, 0]) for x in out] == [2, 3, 4, 5]
+
+
+def test_gray_weights_separate_the_fish_from_the_bar_and_agree_across_channel_orders(rgb_frame):
+    from envs.stardew.render import BAR, FISH
+
+    luma = FramePreprocessor(size=(1, 1))
+    red = FramePreprocessor(size=(1, 1), gray_weights=(0.6, 0.3, 0.1))
+    px = {c: np.full((1, 1, 3), c, np.uint8) for c in (BAR, FISH)}
+    assert abs(int(luma(px[FISH])[0, 0]) - int(luma(px[BAR])[0, 0])) < 8
+    assert abs(int(red(px[FISH])[0, 0]) - int(red(px[BAR])[0, 0])) > 50
+    p = FramePreprocessor(gray_weights=(0.6, 0.3, 0.1))
+    np.testing.assert_array_equal(p(rgb_frame), p(cv2.cvtColor(rgb_frame, cv2.COLOR_RGB2BGRA)))
