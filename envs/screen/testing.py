@@ -91,12 +91,13 @@ class Xvfb:
 class GameWindow:
     """Runs ``python -m envs.games.fishing`` on ``display`` with a state file; stops it on exit.
 
-    :meth:`state` returns the latest JSON state line (the game's raw values, counters, the input it
+    ``timeout_s`` bounds the start: a cold numba cache compiles the game's kernels first (about 15 s
+    on a loaded 2-core machine). :meth:`state` returns the latest JSON state line (the game's raw values, counters, the input it
     holds); :meth:`events` returns every input event the window has received since ``since``.
     """
 
     def __init__(self, display: str, args: tuple[str, ...] = (), max_seconds: float = 300.0,
-                 timeout_s: float = 20.0):
+                 timeout_s: float = 90.0):
         self.display = display
         self.args = tuple(args)
         self.max_seconds = max_seconds
