@@ -82,8 +82,9 @@ def scripted_action(spec: HybridActionSpec, frame: np.ndarray) -> dict:
     return spec.noop()
 
 
-def play(seconds: float, env: ScreenGameEnv | None = None) -> dict:
-    """Run the scripted controller on the window for ``seconds``; returns counts of episode ends."""
+def play(seconds: float, env: ScreenGameEnv | None = None, until_caught: int | None = None) -> dict:
+    """Run the scripted controller on the window for ``seconds`` (or until ``until_caught`` catches);
+    returns counts of episode ends."""
     own = env is None
     env = env or make_fishing_screen_env()
     out = {"episodes": 0, "caught": 0, "escaped": 0, "steps": 0, "overruns": 0, "return": 0.0}
@@ -99,6 +100,8 @@ def play(seconds: float, env: ScreenGameEnv | None = None) -> dict:
                 full = meter_probe().value(env.render())
                 out["caught" if full >= 0.999 else "escaped"] += int(term)
                 out["overruns"] += info["overruns"]
+                if until_caught is not None and out["caught"] >= until_caught:
+                    break
                 env.reset()
     finally:
         if own:
