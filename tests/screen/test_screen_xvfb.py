@@ -186,9 +186,9 @@ def test_scripted_pixel_policy_catches_fish_through_screengame(fishing_window):
     before = fishing_window.state()["caught_total"]
     env = env_for(fishing_window)
     try:
-        out = play(40.0, env, until_caught=2)
+        out = play(60.0, env, until_caught=2)
     finally:
         env.close()
-    after = fishing_window.state()
-    assert out["caught"] >= 2, out  # within a 40 s bound; an episode of this fish takes about 6 s
-    assert after["caught_total"] - before >= out["caught"]
+    assert out["caught"] >= 2, out  # within a 60 s bound; an episode of this fish takes about 6 s
+    # the game process itself counted the catches the env saw in its pixels
+    assert fishing_window.wait_for(lambda s: s["caught_total"] - before >= out["caught"], 2.0) is not None
