@@ -5,9 +5,9 @@ window, real XTEST input).
         with GameWindow(x.display) as game:  # python -m envs.games.fishing --state-file ...
             game.state()                   # the game's latest state, read back from its process
 
-The pytest fixtures ``xvfb`` (session) and ``fishing_window`` in ``tests/screen/conftest.py`` wrap
-these; other test folders can use them with ``pytest_plugins = ["tests.screen.conftest"]`` or call
-these classes directly.
+The pytest fixtures ``xvfb`` (session) and ``fishing_window`` in :mod:`envs.screen.pytest_plugin` wrap
+these; a test folder's conftest imports them with
+``from envs.screen.pytest_plugin import fishing_window, xvfb  # noqa: F401``.
 """
 
 from __future__ import annotations

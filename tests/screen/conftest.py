@@ -1,31 +1,4 @@
-"""Fixtures for tests that need a real X server and the real fishing window.
+"""Real-X-server fixtures (``xvfb``, ``fishing_window``): defined in envs/screen/pytest_plugin.py so
+other test folders import them the same way."""
 
-``xvfb`` (session): a private Xvfb on a free display (``-displayfd``), ``xset r off``; this process's
-``DISPLAY`` points at it while the session runs. ``fishing_window`` (module): ``python -m
-envs.games.fishing`` on that display, with its state read back through
-:class:`envs.screen.testing.GameWindow`. Other test folders can reuse them with
-``pytest_plugins = ["tests.screen.conftest"]`` in their conftest (or use envs.screen.testing directly).
-"""
-
-from __future__ import annotations
-
-import pytest
-
-from envs.screen.testing import GameWindow, Xvfb
-
-# an easy fish at level 10 (a long bar): the scripted pixel controller catches it reliably
-FISHING_ARGS = ("--fish", "Carp", "--level", "10", "--seed", "3", "--pause", "20")
-
-
-@pytest.fixture(scope="session")
-def xvfb():
-    if not Xvfb.available():
-        pytest.skip("Xvfb is not installed (make system-deps installs it)")
-    with Xvfb() as x:
-        yield x
-
-
-@pytest.fixture(scope="module")
-def fishing_window(xvfb):
-    with GameWindow(xvfb.display, FISHING_ARGS, max_seconds=240) as g:
-        yield g
+from envs.screen.pytest_plugin import FISHING_ARGS, fishing_window, xvfb  # noqa: F401
