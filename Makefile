@@ -47,6 +47,19 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_env.py
 
+# --- screen env (issue 5) ---
+.PHONY: bench-screen play-fishing test-screen
+
+bench-screen: $(STAMP) $(SYSTEM_STAMP)
+	$(PY) benchmarks/bench_screen.py
+
+# the fishing minigame in a window (needs a display): hold the mouse button, C or space to reel
+play-fishing: $(STAMP)
+	$(PY) -m envs.games.fishing
+
+test-screen: $(STAMP) $(SYSTEM_STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests/screen
+
 # --- hybrid agent (issue 6) ---
 # Bounded runs on 2 CPU cores; seeds and budgets are the ones docs/hybrid.md reports. HYBRID_STEPS sets PPO's budget.
 HYBRID_RUNS ?= runs/hybrid

@@ -195,14 +195,14 @@ def main(argv: list[str] | None = None) -> int:
             pressed = mouse_down or any(k in keys_down for k in REEL_KEYS)
             game.tick(pressed)
             game._draw()
-            renderer.show()  # flips and keeps 60 Hz
-            if out is not None:
+            if out is not None:  # written before the flip: the state is never behind the picture
                 st = game.state
                 st["t"] = time.monotonic()
                 st["events"] = events
                 st["keys_down"] = sorted(keys_down)
                 st["mouse_down"] = mouse_down
                 out.write(json.dumps(st) + "\n")
+            renderer.show()  # flips, then sleeps to keep 60 Hz
             if t_end is not None and time.monotonic() > t_end:
                 running = False
     except KeyboardInterrupt:

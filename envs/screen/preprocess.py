@@ -42,10 +42,14 @@ class FramePreprocessor:
         ``"area"`` (default; averages, keeps thin lines visible), ``"linear"``, ``"nearest"``, ``"cubic"``.
     channel_order:
         How input channels are ordered; ``"auto"``: 4 channels are BGRA, 3 are RGB (see module doc).
+    gray_weights:
+        ``(r, g, b)`` weights for the gray value instead of OpenCV's luma (0.299, 0.587, 0.114). Colours
+        of equal luma become one gray (in the fishing game the orange fish and the green bar differ by
+        4 gray levels under luma); weights such as ``(0.6, 0.3, 0.1)`` keep them apart.
     """
 
     def __init__(self, size: tuple[int, int] = (84, 84), grayscale: bool = True, interpolation: str = "area",
-                 channel_order: str = "auto"):
+                 channel_order: str = "auto", gray_weights: tuple[float, float, float] | None = None):
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation: {interpolation!r} not one of {INTERPOLATIONS}")
         if channel_order not in ORDERS:
@@ -57,6 +61,10 @@ class FramePreprocessor:
         self.grayscale = bool(grayscale)
         self.interpolation = interpolation
         self.channel_order = channel_order
+        self.gray_weights = None if gray_weights is None else tuple(float(w) for w in gray_weights)
+        if self.gray_weights is not None and (len(self.gray_weights) != 3 or min(self.gray_weights) < 0):
+            raise ValueError(f"gray_weights: need three non-negative (r, g, b) weights, got {gray_weights!r}")
+        self._gray_matrix = None if self.gray_weights is None else np.array([self.gray_weights], np.float32)
         cv2 = _cv2()
         self._interp = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST,
                         "cubic": cv2.INTER_CUBIC}[interpolation]
@@ -85,7 +93,12 @@ class FramePreprocessor:
         if frame.dtype != np.uint8:
             raise TypeError(f"frame: expected uint8, got {frame.dtype}")
         o = self._order(frame, order)
-        if self.grayscale:
+        if self.grayscale and self._gray_matrix is not None and o != "gray":
+            # to RGB first (exact), then one weighted sum: the same result for every input order
+            to_rgb = {"bgra": cv2.COLOR_BGRA2RGB, "rgba": cv2.COLOR_RGBA2RGB, "bgr": cv2.COLOR_BGR2RGB}
+            rgb = frame if o == "rgb" else cv2.cvtColor(frame, to_rgb[o])
+            img = cv2.transform(rgb, self._gray_matrix)
+        elif self.grayscale:
             codes = {"bgra": cv2.COLOR_BGRA2GRAY, "rgba": cv2.COLOR_RGBA2GRAY, "bgr": cv2.COLOR_BGR2GRAY,
                      "rgb": cv2.COLOR_RGB2GRAY}
             img = frame if o == "gray" else cv2.cvtColor(frame, codes[o])
@@ -100,7 +113,8 @@ class FramePreprocessor:
 
     def __repr__(self) -> str:
         return (f"FramePreprocessor(size={self.size}, grayscale={self.grayscale}, "
-                f"interpolation={self.interpolation!r}, channel_order={self.channel_order!r})")
+                f"interpolation={self.interpolation!r}, channel_order={self.channel_order!r}, "
+                f"gray_weights={self.gray_weights!r})")
 
 
 class FrameStack:
