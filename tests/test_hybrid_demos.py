@@ -6,8 +6,8 @@ import numpy as np
 
 from agents.hybrid.demos import DemoWriter, load_trajectories, read_episode
 from agents.hybrid.layout import HybridLayout
-from agents.hybrid.scripted import naive_press
 from envs.games.fishing_pixels import FishingPixelsEnv
+from envs.games.fishing_screen import scripted_action
 
 
 def test_offscreen_frames_are_the_windows_frames_through_the_same_preprocessing() -> None:
@@ -22,7 +22,9 @@ def test_only_hold_and_reel_keys_press_the_button() -> None:
     env = FishingPixelsEnv()
     spec = env.action_spec
     assert env.pressed(spec.make("hold")) and env.pressed(spec.make("key", keys=["c"]))
-    assert not env.pressed(spec.noop()) and not env.pressed(spec.make("key", keys=[0]))
+    assert env.pressed(spec.make("key", keys=["space"]))
+    assert not env.pressed(spec.noop()) and not env.pressed(spec.make("key", keys=[0, 0]))
+    assert not env.pressed(spec.make("click")) and not env.pressed(spec.make("drag"))
 
 
 def test_demo_files_reload_as_the_observations_and_actions_recorded(tmp_path) -> None:
@@ -36,7 +38,9 @@ def test_demo_files_reload_as_the_observations_and_actions_recorded(tmp_path) ->
     seen, acts = [obs], []
     rng = np.random.default_rng(0)
     while True:
-        a = spec.make("hold", pointer=rng.uniform(-1, 1, 2)) if naive_press(env.render()) else spec.noop()
+        a = scripted_action(spec, env.render())
+        if a["type"] != 0:  # a person's pointer is somewhere: put it anywhere, it must survive the file
+            a = spec.make("hold", pointer=rng.uniform(-1, 1, 2))
         obs, r, term, trunc, _ = env.step(a)
         w.add(a, r, obs)
         seen.append(obs)

@@ -75,27 +75,27 @@ def _eval(env_name: str, policy: Any, episodes: int) -> dict[str, Any]:
 
 # ---- scripted demonstrations -----------------------------------------------------------------------------
 def cmd_demos_scripted(args: argparse.Namespace) -> None:
-    from agents.hybrid.scripted import naive_press
     from envs.games.fishing_pixels import DEFAULT_ACTIONS, FishingPixelsEnv
+    from envs.games.fishing_screen import scripted_action
 
     env = FishingPixelsEnv()
     spec = env.action_spec
     layout = HybridLayout.from_space(env.action_space, spec.type_names, spec.params_used)
-    header = {"source": "scripted", "controller": "naive: hold while the fish is above the bar centre (pixels)",
+    header = {"source": "scripted",
+              "controller": "envs.games.fishing_screen.scripted_action: hold C while the fish is above the bar "
+                            "centre (read from pixels)",
               "env": "FishingPixels-v0", "env_options": {"ticks_per_step": env.ticks_per_step},
               "action_spec": DEFAULT_ACTIONS, "type_names": list(spec.type_names), "keys": list(spec.keys),
               "layout": layout.to_json(), "preprocess": repr(env.pre), "frame_stack": env.stack.depth,
               "ticks_per_step": env.ticks_per_step}
     writer = DemoWriter(args.out, header)
-    rng = np.random.default_rng(args.seed)
     caught = 0
     for ep in range(args.episodes):
         seed = DEMO_SEED + args.seed * 1000 + ep
         obs, _ = env.reset(seed=seed)
         writer.start(obs)
         while True:
-            # the pointer where a person would hold the button: somewhere over the window
-            act = spec.make("hold", pointer=rng.uniform(-0.5, 0.5, 2)) if naive_press(env.render()) else spec.noop()
+            act = scripted_action(spec, env.render())
             obs, r, term, trunc, info = env.step(act)
             writer.add(act, r, obs)
             if term or trunc:
@@ -119,6 +119,7 @@ def cmd_bc(args: argparse.Namespace) -> None:
     if args.max_episodes:
         trajs = trajs[:args.max_episodes]
     transitions = rollout.flatten_trajectories(trajs)
+    del trajs
     policy = HybridActorCriticPolicy(obs_space, layout.box_space(), lambda _: args.lr,
                                      **policy_kwargs_for(obs_space, layout, small=True))
     trainer = bc.BC(observation_space=obs_space, action_space=layout.box_space(), rng=np.random.default_rng(args.seed),
@@ -211,16 +212,15 @@ def cmd_ppo(args: argparse.Namespace) -> None:
 def evaluate_scripted(episodes: int, seed0: int = EVAL_SEED) -> dict[str, Any]:
     """The naive scripted controller on the evaluation seeds (it reads the raw frame, like the demos)."""
     from agents.hybrid.evaluate import wilson
-    from agents.hybrid.scripted import naive_press
     from envs.games.fishing_pixels import FishingPixelsEnv
+    from envs.games.fishing_screen import scripted_action
 
     env = FishingPixelsEnv()
-    hold, none = env.action_spec.make("hold"), env.action_spec.noop()
     caught = 0
     for s in range(seed0, seed0 + episodes):
         env.reset(seed=s)
         while True:
-            _, _, term, trunc, info = env.step(hold if naive_press(env.render()) else none)
+            _, _, term, trunc, info = env.step(scripted_action(env.action_spec, env.render()))
             if term or trunc:
                 break
         caught += int(info["caught"])

@@ -9,7 +9,8 @@ The same task the hybrid agent plays through ``ScreenGame-v0`` on the window, mi
   and the green bar (94,220,54 -> 163) are the same grey, so a gray frame hides the fish whenever it is in the bar
   (only its 2-pixel eye remains); the window must then be captured with the same ``grayscale=False``;
 * actions: the same :class:`~envs.screen.actions.HybridActionSpec` Dict (built from the seed-style dict
-  ``action_space=``; default ``{"keys": ["c"], "mouse": {"actions": ["hold"]}}``: types none / hold / key);
+  ``action_space=``; default the window example's ``FISHING_ACTIONS``: types none / click / drag / hold / key,
+  keys ``c`` and ``space``);
 * input semantics as the window sees them: the reel button is down for every tick of a step whose type is ``hold``
   (left button held) or ``key`` with a reel key (``c``, ``space``) set; ``none``/``move`` release it; ``click`` and
   ``drag`` press and release within the step, which the window (it polls the button once per 60 Hz tick) sees as
@@ -33,11 +34,13 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.games.fishing import REEL_KEYS, FishingGame
+from envs.games.fishing_screen import FISHING_ACTIONS
 from envs.screen.actions import HybridActionSpec
 from envs.screen.preprocess import FramePreprocessor, FrameStack
 from envs.stardew.sim import GameConfig
 
-DEFAULT_ACTIONS: dict[str, Any] = {"keys": ["c"], "mouse": {"actions": ["hold"]}}
+# the window example's action dict (envs.games.fishing_screen.FISHING_ACTIONS): types none/click/drag/hold/key
+DEFAULT_ACTIONS: dict[str, Any] = FISHING_ACTIONS
 
 
 class FishingPixelsEnv(gym.Env):

@@ -1,0 +1,108 @@
+"""A trained hybrid policy plays the real game window through ScreenGame-v0 (the transfer measurement).
+
+    python -m agents.hybrid.play --policy runs/hybrid/bc_ppo/policy --episodes 20 --xvfb
+    python -m agents.hybrid.play --policy scripted --episodes 20 --xvfb     # the demonstrator, same window
+
+``--xvfb`` starts a private X server and the game window (``python -m envs.games.fishing``, the full fish
+population, levels 0..10, seeded) and reads catches back from the game process itself; without it the policy
+plays whatever window of class ``stardew-fishing`` is on ``$DISPLAY``. Frames come through the same
+FramePreprocessor options the policy was trained with (colour 84x84, INTER_AREA); 30 steps/s, as offscreen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import numpy as np
+import torch as th
+
+from agents.hybrid.evaluate import wilson
+
+
+def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float = 600.0,
+                gif_frames: list | None = None) -> dict[str, Any]:
+    """Play ``episodes`` minigames on the window (``policy``: a HybridActorCriticPolicy or "scripted")."""
+    from envs.games.fishing_screen import make_fishing_screen_env, meter_probe, scripted_action
+
+    own = env is None
+    env = env or make_fishing_screen_env(grayscale=False, stop_hotkey=None)
+    layout = None if policy == "scripted" else policy.layout
+    if layout is not None and env.observation_space.shape != policy.observation_space.shape:
+        raise ValueError(f"window frames {env.observation_space.shape} != policy {policy.observation_space.shape}")
+    out = {"episodes": 0, "caught": 0, "escaped": 0, "truncated": 0, "steps": 0, "overruns": 0,
+           "step_time_ms": []}
+    t_end = time.monotonic() + max_seconds
+    try:
+        obs, _ = env.reset()
+        while out["episodes"] < episodes and time.monotonic() < t_end:
+            if layout is None:
+                act = scripted_action(env.spec_actions, env.render())
+            else:
+                with th.no_grad():
+                    box, _ = policy.predict(obs[None], deterministic=True)
+                act = layout.to_dict(box[0])
+            obs, _, term, trunc, info = env.step(act)
+            out["steps"] += 1
+            out["step_time_ms"].append(1000 * info["step_time_s"])
+            if gif_frames is not None and len(gif_frames) < 600:
+                gif_frames.append(env.render())
+            if term or trunc:
+                out["episodes"] += 1
+                if term:
+                    full = meter_probe().value(env.render()) >= 0.999
+                    out["caught" if full else "escaped"] += 1
+                else:
+                    out["truncated"] += 1
+                out["overruns"] += info["overruns"]
+                obs, _ = env.reset()
+    finally:
+        if own:
+            env.close()
+    st = out.pop("step_time_ms")
+    n = max(1, out["episodes"])
+    out.update(catch_rate=out["caught"] / n, ci95=wilson(out["caught"], n),
+               step_time_ms_median=float(np.median(st)) if st else None)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m agents.hybrid.play")
+    p.add_argument("--policy", required=True, help="a saved policy (policy.pt/.json) or 'scripted'")
+    p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--max-seconds", type=float, default=600)
+    p.add_argument("--seed", type=int, default=900_000)
+    p.add_argument("--xvfb", action="store_true", help="start Xvfb and the game window here")
+    p.add_argument("--out", default=None, help="write the result JSON here")
+    args = p.parse_args(argv)
+    th.set_num_threads(1)
+    policy: Any = "scripted"
+    if args.policy != "scripted":
+        from agents.hybrid.policy import load_policy
+
+        policy = load_policy(args.policy)
+    if args.xvfb:
+        from envs.screen.testing import GameWindow, Xvfb
+
+        with Xvfb() as x, GameWindow(x.display, ("--seed", str(args.seed), "--pause", "20"),
+                                     max_seconds=args.max_seconds + 60) as g:
+            before = g.state()
+            res = play_window(policy, args.episodes, max_seconds=args.max_seconds)
+            time.sleep(0.3)
+            after = g.state()
+            res["game_counted"] = {"caught": after["caught_total"] - before["caught_total"],
+                                   "escaped": after["escaped_total"] - before["escaped_total"]}
+    else:
+        res = play_window(policy, args.episodes, max_seconds=args.max_seconds)
+    res["policy"] = args.policy
+    print(json.dumps(res))
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(res, f, indent=1)
+
+
+
+if __name__ == "__main__":
+    main()
