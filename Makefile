@@ -61,37 +61,54 @@ test-screen: $(STAMP) $(SYSTEM_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests/screen
 
 # --- hybrid agent (issue 6) ---
-# Bounded runs on 2 CPU cores; seeds and budgets are the ones docs/hybrid.md reports. HYBRID_STEPS sets PPO's budget.
+# Bounded runs on 2 shared CPU cores; the seeds and budgets docs/hybrid.md reports. HYBRID_STEPS: PPO's budget.
 HYBRID_RUNS ?= runs/hybrid
-HYBRID_STEPS ?= 30000
+HYBRID_STEPS ?= 20000
 HYBRID_SEED ?= 0
 HYBRID := PYTHONPATH=$(CURDIR) nice -n 10 $(PY) -W ignore -m agents.hybrid.train
+HYBRID_BCPPO := --lr 1e-4 --clip 0.1 --ent-coef 0.0 --critic-warmup 3 --eval-every 5000 --eval-episodes 48
 
-.PHONY: record-demos demos-scripted train-bc train-ppo train-bc-ppo train-ppo-state hybrid-plots hybrid-gif
+.PHONY: record-demos demos-scripted train-bc train-ppo train-bc-ppo train-bc-ppo-noq train-ppo-state \
+	hybrid-eval hybrid-window hybrid-plots hybrid-gif
 
-record-demos: $(STAMP) $(SYSTEM_STAMP)  ## a person plays the game window; frames + input -> demos/human
+record-demos: $(STAMP) $(SYSTEM_STAMP)  ## a person plays the game window (start it first: make play-fishing)
 	PYTHONPATH=$(CURDIR) $(PY) -m agents.hybrid.record --out demos/human
 
 demos-scripted: $(STAMP)  ## the scripted controller's demonstrations shipped in demos/scripted
 	$(HYBRID) demos-scripted --out demos/scripted --episodes 60
 
 train-bc: $(STAMP)
-	$(HYBRID) bc --demos demos/scripted --out $(HYBRID_RUNS)/bc --seed $(HYBRID_SEED)
+	$(HYBRID) bc --demos demos/scripted --out $(HYBRID_RUNS)/bc --epochs 12 --seed $(HYBRID_SEED)
 
 train-ppo: $(STAMP)
-	$(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) --out $(HYBRID_RUNS)/ppo --seed $(HYBRID_SEED)
+	$(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) --eval-every 5000 --eval-episodes 48 \
+	  --out $(HYBRID_RUNS)/ppo --seed $(HYBRID_SEED)
 
 train-bc-ppo: $(STAMP)
 	test -f $(HYBRID_RUNS)/bc/policy.pt || $(MAKE) train-bc
-	$(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) --init $(HYBRID_RUNS)/bc/policy --out $(HYBRID_RUNS)/bc_ppo \
-	  --lr 1e-4 --clip 0.1 --ent-coef 0.0 --critic-warmup 3 --seed $(HYBRID_SEED)
+	$(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) --init $(HYBRID_RUNS)/bc/policy $(HYBRID_BCPPO) \
+	  --q-coef 0.5 --out $(HYBRID_RUNS)/bc_ppo --seed $(HYBRID_SEED)
+
+train-bc-ppo-noq: $(STAMP)  ## the Q-head ablation: the same run with the Q loss off
+	test -f $(HYBRID_RUNS)/bc/policy.pt || $(MAKE) train-bc
+	$(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) --init $(HYBRID_RUNS)/bc/policy $(HYBRID_BCPPO) \
+	  --q-coef 0 --out $(HYBRID_RUNS)/bc_ppo_noq --seed $(HYBRID_SEED)
 
 train-ppo-state: $(STAMP)  ## the same agent code on the state-based StardewFishing-v0 (MLP variant)
-	$(HYBRID) ppo --env state --steps 300000 --n-steps 1024 --batch-size 1024 --lr 3e-4 --ent-coef 0.0 \
-	  --eval-every 100000 --eval-episodes 2000 --out $(HYBRID_RUNS)/ppo_state --seed $(HYBRID_SEED)
+	$(HYBRID) ppo --env state --steps 1000000 --n-steps 1024 --batch-size 1024 --lr 3e-4 --ent-coef 0.0 \
+	  --eval-every 250000 --eval-episodes 2000 --out $(HYBRID_RUNS)/ppo_state --seed $(HYBRID_SEED)
+
+hybrid-eval: $(STAMP)  ## every pixel policy and the demonstrator on the same 200 held-out seeds
+	for p in scripted $(HYBRID_RUNS)/bc/policy $(HYBRID_RUNS)/ppo/policy $(HYBRID_RUNS)/bc_ppo/policy \
+	  $(HYBRID_RUNS)/bc_ppo_noq/policy; do $(HYBRID) eval --policy $$p --episodes 200; done
+
+hybrid-window: $(STAMP) $(SYSTEM_STAMP)  ## the policies play the real window (Xvfb) through ScreenGame-v0
+	for p in scripted $(HYBRID_RUNS)/bc/policy $(HYBRID_RUNS)/bc_ppo/policy; do \
+	  PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.play --policy $$p --episodes 20 --xvfb; done
 
 hybrid-plots: $(STAMP)
-	PYTHONPATH=$(CURDIR) $(PY) -m agents.hybrid.plots --runs $(HYBRID_RUNS) --out docs/hybrid
+	PYTHONPATH=$(CURDIR) $(PY) -m agents.hybrid.plots curves --runs $(HYBRID_RUNS) --out docs/hybrid
 
-hybrid-gif: $(STAMP)
-	PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.plots gif --policy $(HYBRID_RUNS)/bc_ppo/policy --out docs/hybrid/agent.gif
+hybrid-gif: $(STAMP) $(SYSTEM_STAMP)
+	PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.plots gif --window --policy $(HYBRID_RUNS)/bc_ppo/policy \
+	  --out docs/hybrid/agent.gif

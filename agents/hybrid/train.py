@@ -65,6 +65,13 @@ def _write_curve(path: Path, rows: list[dict[str, Any]]) -> None:
         w.writerows(rows)
 
 
+def _read_curve(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    with open(path) as f:
+        return [dict(r) for r in csv.DictReader(f)]
+
+
 def _eval(env_name: str, policy: Any, episodes: int) -> dict[str, Any]:
     act = policy_act_fn(policy, deterministic=True)
     if env_name == "pixels":
@@ -122,16 +129,21 @@ def cmd_bc(args: argparse.Namespace) -> None:
     del trajs
     policy = HybridActorCriticPolicy(obs_space, layout.box_space(), lambda _: args.lr,
                                      **policy_kwargs_for(obs_space, layout, small=True))
+    prior: list[dict[str, Any]] = []
+    if args.init:  # continue a BC run: its weights and its curve
+        policy.load_state_dict(load_policy(args.init).state_dict())
+        prior = _read_curve(Path(args.init).parent / "curve.csv")
     trainer = bc.BC(observation_space=obs_space, action_space=layout.box_space(), rng=np.random.default_rng(args.seed),
                     policy=policy, demonstrations=transitions, batch_size=args.batch_size,
                     optimizer_kwargs={"lr": args.lr}, ent_weight=1e-3, l2_weight=0.0)
     demo = summarize(args.demos)
-    rows = []
-    t0 = time.time()
-    for epoch in range(args.epochs + 1):
+    rows = list(prior)
+    e0 = int(prior[-1]["epoch"]) if prior else 0
+    t0 = time.time() - (float(prior[-1]["wall_s"]) if prior else 0.0)
+    for epoch in range(e0 + (1 if prior else 0), e0 + args.epochs + 1):
         if epoch > 0:
             trainer.train(n_epochs=1, log_interval=10**9, progress_bar=False)
-        if epoch % args.eval_every == 0 or epoch == args.epochs:
+        if epoch % args.eval_every == 0 or epoch == e0 + args.epochs:
             policy.set_training_mode(False)
             ev = _eval("pixels", policy, args.eval_episodes)
             rows.append({"epoch": epoch, "demo_samples_seen": epoch * len(transitions), "env_steps": 0,
@@ -155,7 +167,9 @@ def cmd_ppo(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     make, layout, obs_space = _env_layout(args.env)
-    venv = DummyVecEnv([(lambda i=i: make(args.seed * 1000 + i)) for i in range(args.n_envs)])
+    from stable_baselines3.common.monitor import Monitor
+
+    venv = DummyVecEnv([(lambda i=i: Monitor(make(args.seed * 1000 + i))) for i in range(args.n_envs)])
     venv.seed(args.seed * 1000)
     pixels = args.env == "pixels"
     model = HybridPPO(
@@ -174,8 +188,11 @@ def cmd_ppo(args: argparse.Namespace) -> None:
     def evaluate(steps: int) -> None:
         model.policy.set_training_mode(False)
         ev = _eval(args.env, model.policy, args.eval_episodes)
+        eps = list(model.ep_info_buffer)
         rows.append({"env_steps": steps, "catch_rate": ev["catch_rate"], "ci_lo": ev["ci95"][0],
-                     "ci_hi": ev["ci95"][1], "wall_s": round(time.time() - t0, 1)})
+                     "ci_hi": ev["ci95"][1], "wall_s": round(time.time() - t0, 1),
+                     "train_ep_return": round(float(np.mean([e["r"] for e in eps])), 2) if eps else float("nan"),
+                     "train_episodes": len(eps)})
         print(json.dumps(rows[-1]), flush=True)
         _write_curve(out / "curve.csv", rows)
 
@@ -248,12 +265,13 @@ def main(argv: list[str] | None = None) -> None:
     b = sub.add_parser("bc")
     b.add_argument("--demos", default="demos/scripted")
     b.add_argument("--out", default="runs/hybrid/bc")
-    b.add_argument("--epochs", type=int, default=8)
+    b.add_argument("--epochs", type=int, default=12)
     b.add_argument("--eval-every", type=int, default=2)
     b.add_argument("--eval-episodes", type=int, default=48)
     b.add_argument("--max-episodes", type=int, default=0)
     b.add_argument("--batch-size", type=int, default=64)
     b.add_argument("--lr", type=float, default=1e-3)
+    b.add_argument("--init", default=None, help="continue from a saved BC policy (and its curve.csv)")
     b.add_argument("--seed", type=int, default=0)
     q = sub.add_parser("ppo")
     q.add_argument("--env", default="pixels", choices=["pixels", "state"])

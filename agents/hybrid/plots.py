@@ -1,0 +1,141 @@
+"""Figures for docs/hybrid.md: learning curves (PNG) and a GIF of the trained agent playing.
+
+    python -m agents.hybrid.plots curves --runs runs/hybrid --out docs/hybrid
+    python -m agents.hybrid.plots gif --policy runs/hybrid/bc_ppo/policy --out docs/hybrid/agent.gif [--window]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _read(path: Path) -> list[dict[str, float]]:
+    if not path.exists():
+        return []
+    with open(path) as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def curves(runs: Path, out: Path, demonstrator: float | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    fig, (ax_bc, ax) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 2]})
+    bc = _read(runs / "bc" / "curve.csv")
+    if bc:
+        ax_bc.errorbar([r["epoch"] for r in bc], [100 * r["catch_rate"] for r in bc],
+                       yerr=[[100 * (r["catch_rate"] - r["ci_lo"]) for r in bc],
+                             [100 * (r["ci_hi"] - r["catch_rate"]) for r in bc]], marker="o", capsize=3, label="BC")
+    for name, label in (("ppo", "PPO from scratch (Q head on)"), ("ppo_noq", "PPO from scratch (Q head off)"),
+                        ("bc_ppo", "BC then PPO")):
+        rows = _read(runs / name / "curve.csv")
+        if rows:
+            ax.errorbar([r["env_steps"] for r in rows], [100 * r["catch_rate"] for r in rows],
+                        yerr=[[100 * (r["catch_rate"] - r["ci_lo"]) for r in rows],
+                              [100 * (r["ci_hi"] - r["catch_rate"]) for r in rows]], marker="o", capsize=3,
+                        label=label)
+    if bc:
+        ax.axhline(100 * bc[-1]["catch_rate"], color="grey", ls=":", label="BC alone (0 env steps)")
+    for a in (ax_bc, ax):
+        if demonstrator is not None:
+            a.axhline(100 * demonstrator, color="k", ls="--", label="scripted demonstrator")
+        a.set_ylabel("catch rate, % (held-out seeds, 95% CI)")
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
+    ax_bc.set_xlabel("BC epochs over the scripted demos")
+    ax.set_xlabel("environment steps (FishingPixels-v0, 30 steps/s)")
+    ax_bc.set_title("Behavioural cloning")
+    ax.set_title("PPO vs BC then PPO")
+    fig.tight_layout()
+    path = out / "learning_curves.png"
+    fig.savefig(path, dpi=110)
+    state = _read(runs / "ppo_state" / "curve.csv")
+    if state:
+        fig, a = plt.subplots(figsize=(5, 3.5))
+        a.errorbar([r["env_steps"] for r in state], [100 * r["catch_rate"] for r in state],
+                   yerr=[[100 * (r["catch_rate"] - r["ci_lo"]) for r in state],
+                         [100 * (r["ci_hi"] - r["catch_rate"]) for r in state]], marker="o", capsize=3)
+        a.set_xlabel("environment steps (StardewFishing-v0, 60 Hz)")
+        a.set_ylabel("catch rate, %")
+        a.set_title("Hybrid PPO, MLP variant, state env")
+        a.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / "ppo_state_curve.png", dpi=110)
+    return path
+
+
+def write_gif(frames: list[np.ndarray], path: Path, fps: int = 15, scale: float = 0.5, every: int = 2) -> Path:
+    from PIL import Image
+
+    imgs = []
+    for f in frames[::every]:
+        im = Image.fromarray(np.asarray(f)[..., :3])
+        imgs.append(im.resize((int(im.width * scale), int(im.height * scale)), Image.BILINEAR)
+                    .convert("P", palette=Image.ADAPTIVE, colors=32))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0, optimize=True)
+    return path
+
+
+def gif(policy_path: str, out: Path, steps: int = 300, window: bool = False, seed: int = 900_003) -> dict[str, Any]:
+    import torch as th
+
+    from agents.hybrid.policy import load_policy
+
+    policy = load_policy(policy_path)
+    frames: list[np.ndarray] = []
+    if window:
+        from agents.hybrid.play import play_window
+        from envs.screen.testing import GameWindow, Xvfb
+
+        with Xvfb() as x, GameWindow(x.display, ("--seed", str(seed), "--pause", "20"), max_seconds=120):
+            res = play_window(policy, episodes=2, max_seconds=40, gif_frames=frames)
+    else:
+        from envs.games.fishing_pixels import FishingPixelsEnv
+
+        env = FishingPixelsEnv()
+        obs, _ = env.reset(seed=seed)
+        res = {"episodes": 0, "caught": 0}
+        for _ in range(steps):
+            with th.no_grad():
+                a, _ = policy.predict(obs[None], deterministic=True)
+            obs, _, term, trunc, info = env.step(policy.layout.to_dict(a[0]))
+            frames.append(env.render().copy())
+            if term or trunc:
+                res["episodes"] += 1
+                res["caught"] += int(info["caught"])
+                obs, _ = env.reset()
+    write_gif(frames, out)
+    return res
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m agents.hybrid.plots")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("curves")
+    c.add_argument("--runs", default="runs/hybrid")
+    c.add_argument("--out", default="docs/hybrid")
+    c.add_argument("--demonstrator", type=float, default=None, help="demonstrator catch rate (0..1)")
+    g = sub.add_parser("gif")
+    g.add_argument("--policy", required=True)
+    g.add_argument("--out", default="docs/hybrid/agent.gif")
+    g.add_argument("--window", action="store_true", help="record the real window under Xvfb")
+    g.add_argument("--steps", type=int, default=300)
+    args = p.parse_args(argv)
+    if args.cmd == "curves":
+        print(curves(Path(args.runs), Path(args.out), args.demonstrator))
+    else:
+        print(json.dumps(gif(args.policy, Path(args.out), args.steps, args.window)))
+
+
+if __name__ == "__main__":
+    main()
