@@ -188,7 +188,7 @@ def cmd_ppo(args: argparse.Namespace) -> None:
     def evaluate(steps: int) -> None:
         model.policy.set_training_mode(False)
         ev = _eval(args.env, model.policy, args.eval_episodes)
-        eps = list(model.ep_info_buffer)
+        eps = list(model.ep_info_buffer or [])
         rows.append({"env_steps": steps, "catch_rate": ev["catch_rate"], "ci_lo": ev["ci95"][0],
                      "ci_hi": ev["ci95"][1], "wall_s": round(time.time() - t0, 1),
                      "train_ep_return": round(float(np.mean([e["r"] for e in eps])), 2) if eps else float("nan"),
