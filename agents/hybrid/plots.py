@@ -35,8 +35,9 @@ def curves(runs: Path, out: Path, demonstrator: float | None = None) -> Path:
         ax_bc.errorbar([r["epoch"] for r in bc], [100 * r["catch_rate"] for r in bc],
                        yerr=[[100 * (r["catch_rate"] - r["ci_lo"]) for r in bc],
                              [100 * (r["ci_hi"] - r["catch_rate"]) for r in bc]], marker="o", capsize=3, label="BC")
-    for name, label in (("ppo", "PPO from scratch (Q head on)"), ("ppo_noq", "PPO from scratch (Q head off)"),
-                        ("bc_ppo", "BC then PPO")):
+    for name, label in (("ppo", "PPO from scratch (Q head on)"),
+                        ("bc_ppo", "BC then PPO (lr 1e-4, Q head on)"), ("bc_ppo_noq", "BC then PPO (lr 1e-4, Q head off)"),
+                        ("bc_ppo_lr3e-5", "BC then PPO (lr 3e-5, Q head on)")):
         rows = _read(runs / name / "curve.csv")
         if rows:
             ax.errorbar([r["env_steps"] for r in rows], [100 * r["catch_rate"] for r in rows],
@@ -86,7 +87,8 @@ def write_gif(frames: list[np.ndarray], path: Path, fps: int = 15, scale: float 
     return path
 
 
-def gif(policy_path: str, out: Path, steps: int = 300, window: bool = False, seed: int = 900_003) -> dict[str, Any]:
+def gif(policy_path: str, out: Path, steps: int = 300, window: bool = False, seed: int = 900_003,
+        episodes: int = 3, fish: str | None = None, level: int | None = None) -> dict[str, Any]:
     import torch as th
 
     from agents.hybrid.policy import load_policy
@@ -97,8 +99,10 @@ def gif(policy_path: str, out: Path, steps: int = 300, window: bool = False, see
         from agents.hybrid.play import play_window
         from envs.screen.testing import GameWindow, Xvfb
 
-        with Xvfb() as x, GameWindow(x.display, ("--seed", str(seed), "--pause", "20"), max_seconds=120):
-            res = play_window(policy, episodes=2, max_seconds=40, gif_frames=frames)
+        args = ("--seed", str(seed), "--pause", "20") + (("--fish", fish) if fish else ()) \
+            + (("--level", str(level)) if level is not None else ())
+        with Xvfb() as x, GameWindow(x.display, args, max_seconds=120):
+            res = play_window(policy, episodes=episodes, max_seconds=40, gif_frames=frames)
     else:
         from envs.games.fishing_pixels import FishingPixelsEnv
 
@@ -130,11 +134,16 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("--out", default="docs/hybrid/agent.gif")
     g.add_argument("--window", action="store_true", help="record the real window under Xvfb")
     g.add_argument("--steps", type=int, default=300)
+    g.add_argument("--seed", type=int, default=900_003)
+    g.add_argument("--episodes", type=int, default=3)
+    g.add_argument("--fish", default=None, help="window only: one fish (default: the population)")
+    g.add_argument("--level", type=int, default=None)
     args = p.parse_args(argv)
     if args.cmd == "curves":
         print(curves(Path(args.runs), Path(args.out), args.demonstrator))
     else:
-        print(json.dumps(gif(args.policy, Path(args.out), args.steps, args.window)))
+        print(json.dumps(gif(args.policy, Path(args.out), args.steps, args.window, args.seed, args.episodes,
+                                     args.fish, args.level)))
 
 
 if __name__ == "__main__":

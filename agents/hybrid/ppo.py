@@ -5,6 +5,9 @@
   flows into the shared CNN+LSTM: the Q head is an auxiliary loss. ``q_coef=0`` turns it off (for the comparison).
 - ``critic_warmup``: the first N updates train only the critic (features detached), so PPO started from BC's weights
   does not tear the cloned policy apart with advantages from a random value head.
+- ``demos`` + ``bc_coef``: after each PPO update, ``bc_batches`` minibatches of the demonstrations' negative
+  log-likelihood (x ``bc_coef``): PPO keeps being pulled towards the demonstrator while it improves on it
+  (the DAPG/"BC-regularised PPO" idea). ``bc_coef=0`` is plain PPO.
 """
 
 from __future__ import annotations
@@ -20,9 +23,15 @@ from agents.hybrid.policy import HybridActorCriticPolicy
 
 
 class HybridPPO(PPO):
-    def __init__(self, *args: Any, q_coef: float = 0.5, critic_warmup: int = 0, **kwargs: Any):
+    def __init__(self, *args: Any, q_coef: float = 0.5, critic_warmup: int = 0,
+                 demos: tuple[np.ndarray, np.ndarray] | None = None, bc_coef: float = 0.0, bc_batches: int = 8,
+                 **kwargs: Any):
         self.q_coef = q_coef
         self.critic_warmup = critic_warmup
+        self.demos = demos
+        self.bc_coef = bc_coef
+        self.bc_batches = bc_batches
+        self._demo_rng = np.random.default_rng(0)
         self._updates_done = 0
         super().__init__(*args, **kwargs)
 
@@ -35,6 +44,24 @@ class HybridPPO(PPO):
         self._updates_done += 1
         if self.q_coef > 0 and isinstance(policy, HybridActorCriticPolicy):
             self._train_q()
+        if self.bc_coef > 0 and self.demos is not None:
+            self._train_bc()
+
+    def _train_bc(self) -> None:
+        obs, acts = self.demos
+        losses = []
+        for _ in range(self.bc_batches):
+            idx = self._demo_rng.integers(0, len(obs), self.batch_size)
+            o = th.as_tensor(obs[idx], device=self.device)
+            a = th.as_tensor(acts[idx], device=self.device)
+            _, log_prob, _ = self.policy.evaluate_actions(o, a)
+            loss = -self.bc_coef * log_prob.mean()
+            self.policy.optimizer.zero_grad()
+            loss.backward()
+            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self.policy.optimizer.step()
+            losses.append(loss.item() / self.bc_coef)
+        self.logger.record("train/bc_neglogp", float(np.mean(losses)))
 
     def _critic_only(self) -> None:
         self.policy.set_training_mode(True)

@@ -172,8 +172,14 @@ def cmd_ppo(args: argparse.Namespace) -> None:
     venv = DummyVecEnv([(lambda i=i: Monitor(make(args.seed * 1000 + i))) for i in range(args.n_envs)])
     venv.seed(args.seed * 1000)
     pixels = args.env == "pixels"
+    demos = None
+    if args.bc_coef > 0:
+        trajs = load_trajectories(args.demos, layout)
+        demos = (np.concatenate([t.obs[:-1] for t in trajs]), np.concatenate([t.acts for t in trajs]))
+        del trajs
     model = HybridPPO(
         HybridActorCriticPolicy, venv, seed=args.seed, q_coef=args.q_coef, critic_warmup=args.critic_warmup,
+        demos=demos, bc_coef=args.bc_coef,
         policy_kwargs=policy_kwargs_for(obs_space, layout, small=pixels),
         n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs, learning_rate=args.lr,
         gamma=0.99, gae_lambda=0.95, clip_range=args.clip, ent_coef=args.ent_coef, verbose=0,
@@ -287,6 +293,8 @@ def main(argv: list[str] | None = None) -> None:
     q.add_argument("--ent-coef", type=float, default=0.01)
     q.add_argument("--q-coef", type=float, default=0.5)
     q.add_argument("--critic-warmup", type=int, default=0)
+    q.add_argument("--bc-coef", type=float, default=0.0, help="BC loss on --demos after each PPO update")
+    q.add_argument("--demos", default="demos/scripted")
     q.add_argument("--eval-every", type=int, default=10_000)
     q.add_argument("--eval-episodes", type=int, default=48)
     q.add_argument("--tensorboard", action="store_true")
