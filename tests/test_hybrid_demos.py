@@ -57,3 +57,23 @@ def test_demo_files_reload_as_the_observations_and_actions_recorded(tmp_path) ->
         back = layout.to_dict(box)
         assert back["type"] == a["type"] and np.array_equal(back["pointer"], a["pointer"])
     assert (arrays["type"] == 0).any()  # no-op steps are recorded too
+
+
+def test_hybrid_ppo_updates_offscreen_with_q_and_demo_losses(tmp_path) -> None:
+    import torch as th
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.hybrid.layout import HybridBoxWrapper
+    from agents.hybrid.policy import HybridActorCriticPolicy, policy_kwargs_for
+    from agents.hybrid.ppo import HybridPPO
+
+    th.set_num_threads(1)
+    env = HybridBoxWrapper(FishingPixelsEnv())
+    demo_obs = np.stack([env.reset(seed=1)[0]] * 8)
+    demo_acts = np.stack([env.layout.to_box(env.unwrapped.action_spec.make("key", keys=["c"]))] * 8)
+    model = HybridPPO(HybridActorCriticPolicy, DummyVecEnv([lambda: env]), n_steps=16, batch_size=8, n_epochs=1,
+                      critic_warmup=1, q_coef=0.5, demos=(demo_obs, demo_acts), bc_coef=1.0, bc_batches=2,
+                      policy_kwargs=policy_kwargs_for(env.observation_space, env.layout, small=True), seed=0)
+    model.learn(total_timesteps=32)
+    logs = model.logger.name_to_value
+    assert {"train/q_loss", "train/bc_neglogp"} <= set(logs)
