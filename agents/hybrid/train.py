@@ -72,8 +72,8 @@ def _read_curve(path: Path) -> list[dict[str, Any]]:
         return [dict(r) for r in csv.DictReader(f)]
 
 
-def _eval(env_name: str, policy: Any, episodes: int) -> dict[str, Any]:
-    act = policy_act_fn(policy, deterministic=True)
+def _eval(env_name: str, policy: Any, episodes: int, deterministic: bool = True) -> dict[str, Any]:
+    act = policy_act_fn(policy, deterministic=deterministic)
     if env_name == "pixels":
         return evaluate_pixels(act, range(EVAL_SEED, EVAL_SEED + episodes), layout=policy.layout)
     return evaluate_state(lambda o: np.clip(np.rint(act(o)[:, 0]), 0, 1).astype(np.int64),
@@ -182,7 +182,7 @@ def cmd_ppo(args: argparse.Namespace) -> None:
         demos=demos, bc_coef=args.bc_coef,
         policy_kwargs=policy_kwargs_for(obs_space, layout, small=pixels),
         n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs, learning_rate=args.lr,
-        gamma=0.99, gae_lambda=0.95, clip_range=args.clip, ent_coef=args.ent_coef, verbose=0,
+        gamma=0.99, gae_lambda=0.95, clip_range=args.clip, ent_coef=args.ent_coef, vf_coef=args.vf_coef, verbose=0,
         tensorboard_log=str(out / "tb") if args.tensorboard else None)
     if args.init:
         init = load_policy(args.init)
@@ -256,7 +256,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
         return
     policy = load_policy(args.policy)
     env = "state" if policy.layout.discrete_only else "pixels"
-    print(json.dumps(_eval(env, policy, args.episodes)))
+    th.manual_seed(0)
+    print(json.dumps(_eval(env, policy, args.episodes, deterministic=not args.stochastic)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -293,6 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     q.add_argument("--ent-coef", type=float, default=0.01)
     q.add_argument("--q-coef", type=float, default=0.5)
     q.add_argument("--critic-warmup", type=int, default=0)
+    q.add_argument("--vf-coef", type=float, default=0.5)
     q.add_argument("--bc-coef", type=float, default=0.0, help="BC loss on --demos after each PPO update")
     q.add_argument("--demos", default="demos/scripted")
     q.add_argument("--eval-every", type=int, default=10_000)
@@ -302,6 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     e = sub.add_parser("eval")
     e.add_argument("--policy", required=True, help="a saved policy, or 'scripted' for the demonstrator")
     e.add_argument("--episodes", type=int, default=100)
+    e.add_argument("--stochastic", action="store_true", help="sample actions instead of the mode")
     args = p.parse_args(argv)
     {"demos-scripted": cmd_demos_scripted, "bc": cmd_bc, "ppo": cmd_ppo, "eval": cmd_eval}[args.cmd](args)
 
