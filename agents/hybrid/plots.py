@@ -60,7 +60,7 @@ def curves(runs: Path, out: Path, demonstrator: float | None = None) -> Path:
     fig.tight_layout()
     path = out / "learning_curves.png"
     fig.savefig(path, dpi=110)
-    state = _read(runs / "ppo_state" / "curve.csv")
+    state = _read(runs / "ppo_state_1m" / "curve.csv") or _read(runs / "ppo_state" / "curve.csv")
     if state:
         fig, a = plt.subplots(figsize=(5, 3.5))
         a.errorbar([r["env_steps"] for r in state], [100 * r["catch_rate"] for r in state],
