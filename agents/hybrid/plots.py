@@ -38,7 +38,8 @@ def curves(runs: Path, out: Path, demonstrator: float | None = None) -> Path:
     for name, label in (("ppo", "PPO from scratch (Q head on)"),
                         ("bc_ppo", "BC then PPO (lr 1e-4, Q head on)"), ("bc_ppo_noq", "BC then PPO (lr 1e-4, Q head off)"),
                         ("bc_ppo_lr3e-5", "BC then PPO (lr 3e-5, Q head on)"),
-                        ("bc_ppo_bcreg", "BC then PPO + BC loss on demos (lr 1e-4, Q on)")):
+                        ("bc_ppo_bcreg", "BC then PPO + BC loss on demos (lr 1e-4, Q on)"),
+                        ("bc_ppo_vf005", "BC then PPO, vf/q coef 0.05 (lr 1e-4)")):
         rows = _read(runs / name / "curve.csv")
         if rows:
             ax.errorbar([r["env_steps"] for r in rows], [100 * r["catch_rate"] for r in rows],
