@@ -81,7 +81,7 @@ train-bc: $(STAMP)
 	$(HYBRID) bc --demos demos/scripted --out $(HYBRID_RUNS)/bc --epochs 12 --seed $(HYBRID_SEED)
 
 train-ppo: $(STAMP)
-	$(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) --eval-every 5000 --eval-episodes 48 \
+	$(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) --eval-every 5000 --eval-episodes 32 \
 	  --out $(HYBRID_RUNS)/ppo --seed $(HYBRID_SEED)
 
 train-bc-ppo: $(STAMP)
@@ -107,8 +107,8 @@ hybrid-window: $(STAMP) $(SYSTEM_STAMP)  ## the policies play the real window (X
 	  PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.play --policy $$p --episodes 20 --xvfb; done
 
 hybrid-plots: $(STAMP)
-	PYTHONPATH=$(CURDIR) $(PY) -m agents.hybrid.plots curves --runs $(HYBRID_RUNS) --out docs/hybrid
+	PYTHONPATH=$(CURDIR) $(PY) -m agents.hybrid.plots curves --runs $(HYBRID_RUNS) --out docs/hybrid --demonstrator 0.41
 
 hybrid-gif: $(STAMP) $(SYSTEM_STAMP)
-	PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.plots gif --window --policy $(HYBRID_RUNS)/bc_ppo/policy \
-	  --out docs/hybrid/agent.gif
+	PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.plots gif --window --policy $(HYBRID_RUNS)/bc/policy \
+	  --fish Carp --level 10 --seed 3 --episodes 2 --out docs/hybrid/agent_bc_window.gif
