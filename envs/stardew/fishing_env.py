@@ -131,7 +131,6 @@ class StardewFishingEnv(gym.Env):
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self.action_space = spaces.Discrete(2)
         self._renderer = None
-        self._action = np.zeros(1, dtype=np.int64)
         self._remote = None
         if backend == "socket":
             from envs.stardew.bridge.client import RemoteGame  # local import: sim users never load it
@@ -167,9 +166,8 @@ class StardewFishingEnv(gym.Env):
         if self._remote is not None:
             obs, reward, terminated, truncated, info = self._remote.step(int(action))
         else:
-            self._action[0] = action
             sim = self._sim
-            sim.step(self._action, autoreset=False)
+            sim.play_one(action)
             obs = sim.obs[0].copy()
             reward = float(sim.reward[0])
             terminated = bool(sim.terminated[0])
