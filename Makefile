@@ -46,3 +46,16 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_env.py
+
+# --- screen env (issue 5) ---
+.PHONY: bench-screen play-fishing test-screen
+
+bench-screen: $(STAMP) $(SYSTEM_STAMP)
+	$(PY) benchmarks/bench_screen.py
+
+# the fishing minigame in a window (needs a display): hold the mouse button, C or space to reel
+play-fishing: $(STAMP)
+	$(PY) -m envs.games.fishing
+
+test-screen: $(STAMP) $(SYSTEM_STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests/screen

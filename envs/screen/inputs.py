@@ -1,0 +1,206 @@
+"""Sending hybrid actions as mouse and keyboard input, and the stop switch.
+
+:class:`InputController` turns an action of a :class:`~envs.screen.actions.HybridActionSpec` into
+presses, releases and moves on a backend, keeping track of what is held so that keys held across
+steps are not re-tapped and everything can be released at once (:meth:`InputController.release_all`,
+thread-safe: the stop switch calls it from its listener thread).
+
+Backends: :class:`PynputInput` (pynput; on X11 it sends through XTEST, which reaches a window
+with no window manager and no focus) and :class:`DryRunInput` (records what would be sent).
+pynput is imported when a :class:`PynputInput` or :class:`StopSwitch` is created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from envs.screen.actions import HybridActionSpec
+from envs.screen.capture import Region
+
+KEY_ALIASES = {"escape": "esc", "control": "ctrl", "return": "enter", "del": "delete", "spacebar": "space"}
+
+
+class DryRunInput:
+    """Records input instead of sending it: :attr:`events` is a list of tuples
+    ``("move", x, y)``, ``("button", name, down)``, ``("key", name, down)``."""
+
+    def __init__(self):
+        self.events: list[tuple] = []
+
+    def move(self, x: int, y: int) -> None:
+        self.events.append(("move", int(x), int(y)))
+
+    def button(self, name: str, down: bool) -> None:
+        self.events.append(("button", name, bool(down)))
+
+    def key(self, name: str, down: bool) -> None:
+        self.events.append(("key", name, bool(down)))
+
+    def close(self) -> None:
+        pass
+
+
+class PynputInput:
+    """Mouse and keyboard through pynput (XTEST on X11)."""
+
+    def __init__(self):
+        from pynput import keyboard, mouse
+
+        self._kb_mod, self._mouse_mod = keyboard, mouse
+        self._kb = keyboard.Controller()
+        self._mouse = mouse.Controller()
+        self._keys: dict[str, object] = {}
+
+    def resolve_key(self, name: str):
+        if name not in self._keys:
+            kb = self._kb_mod
+            n = KEY_ALIASES.get(name.lower(), name) if len(name) > 1 else name
+            if len(n) == 1:
+                k = kb.KeyCode.from_char(n)
+            else:
+                try:
+                    k = kb.Key[n.lower()]
+                except KeyError:
+                    raise ValueError(f"unknown key {name!r}: a single character or a pynput Key name") from None
+            self._keys[name] = k
+        return self._keys[name]
+
+    def move(self, x: int, y: int) -> None:
+        self._mouse.position = (int(x), int(y))
+
+    def button(self, name: str, down: bool) -> None:
+        b = getattr(self._mouse_mod.Button, name)
+        (self._mouse.press if down else self._mouse.release)(b)
+
+    def key(self, name: str, down: bool) -> None:
+        k = self.resolve_key(name)
+        (self._kb.press if down else self._kb.release)(k)
+
+    def close(self) -> None:
+        # drop the controllers now, so their X connections close while the display is still there
+        self._kb = None
+        self._mouse = None
+
+
+class InputController:
+    """Applies hybrid actions on a backend (see :mod:`envs.screen.actions` for what each type sends)."""
+
+    def __init__(self, spec: HybridActionSpec, backend, drag_steps: int = 8, drag_step_s: float = 0.0):
+        self.spec = spec
+        self.backend = backend
+        self.drag_steps = max(1, int(drag_steps))
+        self.drag_step_s = float(drag_step_s)
+        self.held_keys: list[str] = []
+        self.button_held = False
+        self.enabled = True
+        self._lock = threading.RLock()
+
+    def apply(self, action: Mapping, region: Region) -> None:
+        with self._lock:
+            if not self.enabled:
+                return
+            spec, b = self.spec, self.backend
+            t = spec.type_of(action)
+            if t != "key":
+                self._release_keys()
+            if t != "hold" and self.button_held:
+                b.button("left", False)
+                self.button_held = False
+            size = region.size
+
+            def at(p):
+                x, y = spec.to_pixels(p, size)
+                return region.left + x, region.top + y
+
+            if t == "move":
+                b.move(*at(action["pointer"]))
+            elif t == "click":
+                b.move(*at(action["pointer"]))
+                b.button("left", True)
+                b.button("left", False)
+            elif t == "drag":
+                x0, y0 = at(action["pointer"])
+                x1, y1 = at(action["drag_end"])
+                b.move(x0, y0)
+                b.button("left", True)
+                for i in range(1, self.drag_steps + 1):
+                    f = i / self.drag_steps
+                    if self.drag_step_s:
+                        time.sleep(self.drag_step_s)
+                    b.move(int(round(x0 + f * (x1 - x0))), int(round(y0 + f * (y1 - y0))))
+                b.button("left", False)
+            elif t == "hold":
+                b.move(*at(action["pointer"]))
+                if not self.button_held:
+                    b.button("left", True)
+                    self.button_held = True
+            elif t == "key":
+                want = list(spec.held_keys(action))
+                for k in reversed(self.held_keys):
+                    if k not in want:
+                        b.key(k, False)
+                self.held_keys = [k for k in self.held_keys if k in want]
+                for k in want:
+                    if k not in self.held_keys:
+                        b.key(k, True)
+                        self.held_keys.append(k)
+
+    def _release_keys(self) -> None:
+        for k in reversed(self.held_keys):
+            self.backend.key(k, False)
+        self.held_keys = []
+
+    def release_all(self) -> None:
+        """Release every held key and button now (idempotent, thread-safe)."""
+        with self._lock:
+            self._release_keys()
+            if self.button_held:
+                self.backend.button("left", False)
+                self.button_held = False
+
+    @property
+    def holding(self) -> bool:
+        return bool(self.held_keys) or self.button_held
+
+
+class StopSwitch:
+    """A global hotkey (pynput ``GlobalHotKeys`` syntax, e.g. ``"<f12>"`` or ``"<ctrl>+<alt>+q"``) that
+    calls ``on_stop`` from its listener thread and sets :attr:`pressed`."""
+
+    def __init__(self, hotkey: str, on_stop: Callable[[], None]):
+        from pynput import keyboard
+
+        self.hotkey = hotkey
+        self.pressed = threading.Event()
+        self._on_stop = on_stop
+
+        def fire():
+            self.pressed.set()
+            self._on_stop()
+
+        self._listener = keyboard.GlobalHotKeys({hotkey: fire})
+        self._listener.start()
+        self._listener.wait()
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            lst = self._listener
+            lst.stop()
+            # pynput's X11 listener disables its RECORD context without flushing, so its thread lingers
+            # until the next input event (and dies noisily when the X server goes away): flush it
+            # through the listener's own stop connection (pynput 1.8 internals; harmless if absent).
+            with contextlib.suppress(Exception):
+                lst._display_stop.record_disable_context(lst._context)
+                lst._display_stop.flush()
+            lst.join(timeout=2.0)
+            self._listener = None
+
+
+def as_action(spec: HybridActionSpec, action: Mapping) -> dict:
+    """A copy of ``action`` with numpy values (for info / logs)."""
+    return {k: np.array(action[k]) for k in ("type", "pointer", "drag_end", "keys") if k in action}

@@ -1,0 +1,388 @@
+"""ScreenGame-v0: a live game on the screen as a Gymnasium env."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.screen.actions import HybridActionSpec
+from envs.screen.capture import MssCapture, Region, ReplayCapture
+from envs.screen.inputs import DryRunInput, InputController, PynputInput, StopSwitch
+from envs.screen.preprocess import FramePreprocessor, FrameStack
+
+
+class StopRequested(RuntimeError):
+    """Raised by ``step`` after the stop switch was pressed (``on_stop="raise"``)."""
+
+
+class ScreenGameEnv(gym.Env):
+    """
+    ## Description
+
+    Any game visible on the screen as a Gymnasium env: the observation is the game's picture, the
+    actions are mouse and keyboard input, and the reward is whatever the user reads from the picture.
+    Frames are grabbed with mss (XShm on X11) from a screen rectangle or from an X11 window found by
+    its class or title (the capture follows the window when it moves), converted to 84x84 grayscale
+    with OpenCV and stacked 4 deep. Input goes through pynput (XTEST on X11, which reaches a window
+    with no window manager and without focus). Steps run in real time at a fixed period.
+
+    ## Action Space
+
+    A ``Dict`` built from the seed README's ``action_space`` description by
+    :class:`~envs.screen.actions.HybridActionSpec` (see that module for exactly what each type sends)::
+
+        {"keys": ["w", "a", "s", "d", "space"],
+         "mouse": {"min_pos": [0, 0], "max_pos": [640, 480], "actions": ["click", "drag"]}}
+
+    | Key        | Space                         | Meaning                                                        |
+    |------------|-------------------------------|----------------------------------------------------------------|
+    | `type`     | `Discrete(n)`                 | index into `type_names`: none, (move), click, drag, (hold), key |
+    | `pointer`  | `Box(-1, 1, (2,), float32)`   | x, y relative to the region; -1 = `min_pos`, +1 = `max_pos`     |
+    | `drag_end` | `Box(-1, 1, (2,), float32)`   | where a drag ends (used by `drag` only)                         |
+    | `keys`     | `MultiBinary(len(keys))`      | keys held during a `key` step (used by `key` only)              |
+
+    Each type ignores the parameters it does not use. Keys set on consecutive ``key`` steps stay
+    down (not re-tapped); any other type releases them. ``hold`` keeps the left button down over
+    consecutive ``hold`` steps.
+
+    ## Observation Space
+
+    `Box(0, 255, (stack, 84, 84), uint8)`: the last `stack` frames (oldest first) of the region,
+    grayscale, resized with `INTER_AREA` (`(stack, h, w, 3)` RGB with `grayscale=False`). The same
+    :class:`~envs.screen.preprocess.FramePreprocessor` turns offscreen RGB frames into identical arrays.
+
+    ## Rewards
+
+    From ``reward``: any object with ``calculate_reward(current_frame, previous_frames, action)``
+    (the seed's signature; frames are full-resolution RGB arrays, ``previous_frames`` oldest first,
+    ``action`` the dict just applied), or a :class:`~envs.screen.rewards.ProbeReward` composed of
+    pixel probes (``MeanColour``, ``TemplateMatch``, ``BarFill``). ``None``: reward 0.
+
+    ## Episode End
+
+    | Condition   | When                                                                              |
+    |-------------|-----------------------------------------------------------------------------------|
+    | terminated  | ``reward.is_terminated(current_frame, previous_frames)`` returns True               |
+    | truncated   | ``reward.is_truncated(...)`` returns True, or ``max_episode_steps`` steps were taken |
+    | stop switch | the hotkey was pressed: input is released at once; ``step`` raises `StopRequested`  |
+    |             | (``on_stop="raise"``) or returns ``truncated=True`` with ``info["stopped"]``         |
+
+    ``reset`` releases everything held, calls ``reset_hook(env)`` if given (e.g. to start a new round
+    in the game), then waits up to ``reset_timeout_s`` while the termination check still holds.
+
+    ## Arguments
+
+    | Argument            | Default          | Meaning                                                              |
+    |---------------------|------------------|----------------------------------------------------------------------|
+    | `action_space`      | required         | the seed's dict, or a `HybridActionSpec`                              |
+    | `region`            | None             | `(left, top, width, height)` of the screen to capture                 |
+    | `monitor`           | None             | an mss monitor index (1 = first screen); used when no region/window   |
+    | `window_class`      | None             | capture the X11 window with this WM_CLASS (follows it when it moves)  |
+    | `window_title`      | None             | ... or whose title contains this                                       |
+    | `window_wait_s`     | 5.0              | how long to wait for the window to appear                             |
+    | `reward`            | None             | reward/termination object (see Rewards)                               |
+    | `step_hz`           | 15.0             | steps per second; `None`: no pacing (replay / tests)                  |
+    | `frame_size`        | (84, 84)         | observation frame (height, width)                                    |
+    | `grayscale`         | True             | gray or RGB frames                                                    |
+    | `interpolation`     | "area"           | OpenCV resize: area, linear, nearest, cubic                           |
+    | `stack`             | 4                | frames stacked                                                        |
+    | `input`             | "pynput"         | "pynput", "dry-run", or a backend object (move/button/key/close)      |
+    | `capture`           | "mss"            | "mss", or a capture object (e.g. `ReplayCapture`)                     |
+    | `stop_hotkey`       | "<f12>"          | pynput GlobalHotKeys string; None disables (off with dry-run input)   |
+    | `on_stop`           | "raise"          | "raise" or "truncate"                                                 |
+    | `max_episode_steps` | None             | truncate after this many steps                                        |
+    | `reset_hook`        | None             | `callable(env)` run by reset                                          |
+    | `reset_timeout_s`   | 10.0             | reset waits at most this long for the end condition to clear          |
+    | `drag_steps`        | 8                | pointer moves between a drag's start and end                          |
+    | `preprocessor`      | None             | a `FramePreprocessor` to use (overrides the three frame options):     |
+    |                     |                  | pass the one used for training, so train and play match exactly       |
+
+    ## Info
+
+    ``step_time_s`` (start of the step to its frame), ``overrun_s`` (how late the step began or its
+    frame was taken against the fixed schedule), ``overruns`` (count this episode), ``region``,
+    ``action_type``, ``held_keys``, ``button_held``, ``stopped``, ``frame_time`` (monotonic seconds).
+
+    ## Safety
+
+    Everything held is released on ``reset``, ``close``, an exception inside ``step``, Ctrl+C
+    (a SIGINT handler is installed while the env is open, in the main thread) and the stop switch.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
+
+    def __init__(
+        self,
+        action_space: Mapping | HybridActionSpec,
+        region: Region | tuple[int, int, int, int] | None = None,
+        monitor: int | None = None,
+        window_class: str | None = None,
+        window_title: str | None = None,
+        window_wait_s: float = 5.0,
+        reward: Any = None,
+        step_hz: float | None = 15.0,
+        frame_size: tuple[int, int] = (84, 84),
+        grayscale: bool = True,
+        interpolation: str = "area",
+        stack: int = 4,
+        input: str | Any = "pynput",  # noqa: A002 - the natural name for the option
+        capture: str | Any = "mss",
+        stop_hotkey: str | None = "<f12>",
+        on_stop: str = "raise",
+        max_episode_steps: int | None = None,
+        reset_hook: Callable[[ScreenGameEnv], None] | None = None,
+        reset_timeout_s: float = 10.0,
+        drag_steps: int = 8,
+        preprocessor: FramePreprocessor | None = None,
+        render_mode: str | None = None,
+    ):
+        super().__init__()
+        if on_stop not in ("raise", "truncate"):
+            raise ValueError(f"on_stop: {on_stop!r} not 'raise' or 'truncate'")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode: {render_mode!r} not one of {self.metadata['render_modes']}")
+        if step_hz is not None and step_hz <= 0:
+            raise ValueError("step_hz must be > 0 or None")
+        self.spec_actions = action_space if isinstance(action_space, HybridActionSpec) \
+            else HybridActionSpec.from_seed_dict(action_space)
+        self.action_space = self.spec_actions.space
+        self.type_names = self.spec_actions.type_names
+        self.preprocess = preprocessor or FramePreprocessor(frame_size, grayscale, interpolation)
+        self.frames = FrameStack(stack)
+        self.observation_space = spaces.Box(0, 255, (stack, *self.preprocess.shape), np.uint8)
+        self.reward_fn = reward
+        self.period = None if step_hz is None else 1.0 / float(step_hz)
+        self.max_episode_steps = max_episode_steps
+        self.reset_hook = reset_hook
+        self.reset_timeout_s = float(reset_timeout_s)
+        self.on_stop = on_stop
+        self.render_mode = render_mode
+        self.metadata = {**self.metadata, "render_fps": step_hz or 15}
+
+        self._capture = None
+        self._backend = None
+        self._stop_switch = None
+        self._old_sigint = None
+        try:
+            if capture == "mss":
+                self._capture = MssCapture(region, monitor, window_class, window_title, wait_s=window_wait_s)
+            elif isinstance(capture, str):
+                raise ValueError(f"capture: {capture!r} not 'mss' or a capture object")
+            else:
+                self._capture = capture
+            if input == "pynput":
+                self._backend = PynputInput()
+            elif input in ("dry-run", "dry_run", "dryrun"):
+                self._backend = DryRunInput()
+                stop_hotkey = None
+            elif isinstance(input, str):
+                raise ValueError(f"input: {input!r} not 'pynput', 'dry-run' or a backend object")
+            else:
+                self._backend = input
+            self.input = InputController(self.spec_actions, self._backend, drag_steps=drag_steps)
+            self.stopped = threading.Event()
+            if stop_hotkey:
+                self._stop_switch = StopSwitch(stop_hotkey, self.stop)
+            self._install_sigint()
+        except BaseException:
+            self.close()
+            raise
+        self._history: deque[np.ndarray] = deque(maxlen=max(1, stack))
+        self._rgb: np.ndarray | None = None
+        self._t_next: float | None = None
+        self._steps = 0
+        self._overruns = 0
+
+    # -- safety --------------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """The stop switch: disable input and release everything now (safe from any thread)."""
+        self.stopped.set()
+        self.input.enabled = False
+        self.input.release_all()
+
+    def resume(self) -> None:
+        """Re-enable input after the stop switch."""
+        self.stopped.clear()
+        self.input.enabled = True
+
+    def release_all(self) -> None:
+        self.input.release_all()
+
+    def _install_sigint(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        old = signal.getsignal(signal.SIGINT)
+
+        def handler(signum, frame):
+            with contextlib.suppress(Exception):
+                self.input.release_all()
+            if old is signal.SIG_IGN:
+                return
+            if callable(old):
+                old(signum, frame)
+            else:
+                raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, handler)
+        self._old_sigint = old
+
+    # -- frames --------------------------------------------------------------------------------------
+    def _grab(self) -> tuple[np.ndarray, np.ndarray]:
+        raw = self._capture.grab()
+        order = getattr(self._capture, "order", "rgb")
+        obs_frame = self.preprocess(raw, order=order)
+        if order == "rgb":
+            rgb = raw
+        else:
+            import cv2
+
+            code = {"bgra": cv2.COLOR_BGRA2RGB, "rgba": cv2.COLOR_RGBA2RGB, "bgr": cv2.COLOR_BGR2RGB}[order]
+            rgb = cv2.cvtColor(raw, code)
+        return obs_frame, rgb
+
+    def _check_end(self, rgb: np.ndarray) -> tuple[bool, bool]:
+        prev = list(self._history)
+        f = self.reward_fn
+        term = bool(f.is_terminated(rgb, prev)) if f is not None and hasattr(f, "is_terminated") else False
+        trunc = bool(f.is_truncated(rgb, prev)) if f is not None and hasattr(f, "is_truncated") else False
+        return term, trunc
+
+    def _region(self) -> Region:
+        return self._capture.region()
+
+    # -- gymnasium API -------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        try:
+            self.input.release_all()
+            if hasattr(self._capture, "rewind"):
+                self._capture.rewind()
+            if self.reward_fn is not None and hasattr(self.reward_fn, "reset"):
+                self.reward_fn.reset()
+            if self.reset_hook is not None:
+                self.reset_hook(self)
+            self._history.clear()
+            obs_frame, rgb = self._grab()
+            deadline = time.monotonic() + self.reset_timeout_s
+            wait = (options or {}).get("wait", True)
+            while wait and any(self._check_end(rgb)) and time.monotonic() < deadline:
+                time.sleep(self.period or 0.01)
+                obs_frame, rgb = self._grab()
+            self._rgb = rgb
+            self._history.append(rgb)
+            obs = self.frames.reset(obs_frame)
+        except BaseException:
+            self.input.release_all()
+            raise
+        self._steps = 0
+        self._overruns = 0
+        self._t_next = time.monotonic()
+        return obs, {"region": tuple(self._region().__dict__.values()), "stopped": self.stopped.is_set()}
+
+    def step(self, action):
+        if self._t_next is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        if self.stopped.is_set() and self.on_stop == "raise":
+            raise StopRequested("the stop switch was pressed; call env.resume() to go on")
+        try:
+            t0 = time.monotonic()
+            overrun = 0.0
+            if self.period is not None:
+                late = t0 - self._t_next
+                if late > 0.002:
+                    overrun += late
+                start = max(t0, self._t_next)
+                if start > t0:
+                    time.sleep(start - t0)
+            else:
+                start = t0
+            region = self._region()
+            self.input.apply(action, region)
+            if self.period is not None:
+                end_due = start + self.period
+                now = time.monotonic()
+                if now < end_due:
+                    time.sleep(end_due - now)
+            obs_frame, rgb = self._grab()
+            t_frame = time.monotonic()
+            if self.period is not None:
+                late_frame = t_frame - (start + self.period)
+                if late_frame > 0.002:
+                    overrun += late_frame
+                self._t_next = max(start + self.period, t_frame)
+            else:
+                self._t_next = t_frame
+            if overrun > 0:
+                self._overruns += 1
+            obs = self.frames.push(obs_frame)
+            prev = list(self._history)
+            reward = 0.0
+            if self.reward_fn is not None:
+                reward = float(self.reward_fn.calculate_reward(rgb, prev, action))
+            terminated, truncated = self._check_end(rgb)
+            self._history.append(rgb)
+            self._rgb = rgb
+            self._steps += 1
+            if self.max_episode_steps is not None and self._steps >= self.max_episode_steps:
+                truncated = True
+            stopped = self.stopped.is_set()
+            if stopped:
+                truncated = True
+            if terminated or truncated:
+                self.input.release_all()
+        except BaseException:
+            self.input.release_all()
+            raise
+        info = {
+            "step_time_s": t_frame - start,
+            "overrun_s": overrun,
+            "overruns": self._overruns,
+            "region": (region.left, region.top, region.width, region.height),
+            "action_type": self.spec_actions.type_of(action),
+            "held_keys": tuple(self.input.held_keys),
+            "button_held": self.input.button_held,
+            "stopped": stopped,
+            "frame_time": t_frame,
+        }
+        return obs, reward, terminated, truncated, info
+
+    def render(self):
+        if self.render_mode == "rgb_array":
+            return None if self._rgb is None else self._rgb.copy()
+        return None
+
+    def close(self) -> None:
+        inp = getattr(self, "input", None)
+        if inp is not None:
+            with contextlib.suppress(Exception):
+                inp.release_all()
+        if getattr(self, "_stop_switch", None) is not None:
+            self._stop_switch.stop()
+            self._stop_switch = None
+        if getattr(self, "_old_sigint", None) is not None:
+            with contextlib.suppress(ValueError):  # not the main thread
+                signal.signal(signal.SIGINT, self._old_sigint)
+            self._old_sigint = None
+        if getattr(self, "_capture", None) is not None:
+            self._capture.close()
+            self._capture = None
+        if getattr(self, "_backend", None) is not None:
+            self._backend.close()
+            self._backend = None
+        super().close()
+
+    def __del__(self):
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+__all__ = ["ScreenGameEnv", "StopRequested", "ReplayCapture", "Region"]

@@ -1,0 +1,174 @@
+"""ScreenGameEnv's logic without a display: file-replay capture and dry-run input."""
+
+from __future__ import annotations
+
+import time
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from envs.games.fishing import FishingGame
+from envs.games.fishing_screen import FISHING_ACTIONS, fishing_reward, meter_probe, read_fish_and_bar
+from envs.screen.capture import ReplayCapture
+from envs.screen.rewards import BarFill, MeanColour, TemplateMatch
+from envs.screen.screen_env import ScreenGameEnv, StopRequested
+from envs.stardew.render import BAR, FISH, TRACK_Y
+
+
+@pytest.fixture(scope="module")
+def frames():
+    g = FishingGame(seed=7)
+    out = []
+    for t in range(40):
+        g.tick(t % 3 == 0)
+        out.append(g.frame())
+    return out
+
+
+def make_env(frames, **kw):
+    opts = dict(action_space=FISHING_ACTIONS, capture=ReplayCapture(frames), input="dry-run", step_hz=None)
+    opts.update(kw)
+    return ScreenGameEnv(**opts)
+
+
+def test_check_env_passes_with_replay_capture_and_dry_run_input(frames):
+    env = make_env(frames, reward=fishing_reward())
+    check_env(env, skip_render_check=True)
+    env.close()
+
+
+def test_gym_make_builds_screengame_v0(frames, tmp_path):
+    path = tmp_path / "frames.npz"
+    np.savez(path, frames=np.stack(frames))
+    env = gym.make("ScreenGame-v0", action_space=FISHING_ACTIONS, capture=ReplayCapture(str(path)),
+                   input="dry-run", step_hz=None)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8
+    assert env.observation_space.contains(obs)
+    env.close()
+
+
+def test_actions_reach_the_input_backend_in_region_coordinates(frames):
+    env = make_env(frames)
+    env.reset()
+    spec = env.unwrapped.spec_actions
+    env.step(spec.make("click", pointer=[1, -1]))
+    env.step(spec.make("key", keys=["c"]))
+    env.step(spec.make("key", keys=["c"]))
+    ev = env.unwrapped._backend.events
+    assert ev[:3] == [("move", 167, 0), ("button", "left", True), ("button", "left", False)]
+    assert ev[3:] == [("key", "c", True)]
+    env.close()
+    assert ev[-1] == ("key", "c", False)
+
+
+def test_reset_releases_what_is_held(frames):
+    env = make_env(frames)
+    env.reset()
+    spec = env.spec_actions
+    env.step(spec.make("key", keys=["c", "space"]))
+    env.reset()
+    assert env._backend.events[-2:] == [("key", "space", False), ("key", "c", False)]
+    env.close()
+
+
+def test_an_exception_inside_step_releases_held_input(frames):
+    class Boom:
+        n = 0
+
+        def calculate_reward(self, current_frame, previous_frames, action):
+            self.n += 1
+            if self.n == 2:
+                raise RuntimeError("boom")
+            return 0.0
+
+    env = make_env(frames, reward=Boom())
+    env.reset()
+    env.step(env.spec_actions.make("key", keys=["c"]))
+    with pytest.raises(RuntimeError, match="boom"):
+        env.step(env.spec_actions.make("key", keys=["c"]))
+    assert env._backend.events == [("key", "c", True), ("key", "c", False)]
+    env.close()
+
+
+def test_stop_releases_input_and_halts_the_agent(frames):
+    env = make_env(frames)
+    env.reset()
+    env.step(env.spec_actions.make("key", keys=["c"]))
+    env.stop()
+    assert env._backend.events[-1] == ("key", "c", False)
+    with pytest.raises(StopRequested):
+        env.step(env.spec_actions.make("key", keys=["c"]))
+    env.close()
+    env2 = make_env(frames, on_stop="truncate")
+    env2.reset()
+    env2.stop()
+    *_, trunc, info = env2.step(env2.spec_actions.make("key", keys=["c"]))
+    assert trunc and info["stopped"] and env2._backend.events == []
+    env2.close()
+
+
+def test_fixed_period_steps_and_overruns_are_reported(frames):
+    env = make_env(frames, step_hz=50.0)
+    env.reset()
+    t0 = time.monotonic()
+    for _ in range(5):
+        *_, info = env.step(env.spec_actions.noop())
+    assert time.monotonic() - t0 >= 5 * 0.02 - 0.005
+    assert info["overruns"] == 0 or info["overrun_s"] >= 0
+    time.sleep(0.1)  # the agent was slow: the next step starts late
+    *_, info = env.step(env.spec_actions.noop())
+    assert info["overrun_s"] >= 0.07 and info["overruns"] >= 1
+    env.close()
+
+
+def test_meter_probe_reads_the_catch_progress_from_pixels():
+    g = FishingGame(seed=11)
+    for t in range(200):
+        g.tick(t % 2 == 0)
+        if t % 20 == 0:
+            p = g.state["distanceFromCatching"]
+            assert abs(meter_probe().value(g.frame()) - p) <= 2 / 568
+
+
+def test_probe_reward_ends_when_the_meter_fills_or_empties():
+    g = FishingGame(seed=3, pause_ticks=30)
+    rf = fishing_reward()
+    prev = [g.frame()]
+    total, ended = 0.0, None
+    for _ in range(60 * 120):
+        st = g.sim.state_dict(0)
+        g.tick(st["bobberPosition"] + 30 < st["bobberBarPos"] + st["bobberBarHeight"] / 2)
+        if g.paused:
+            f = g.frame()
+            total += rf.calculate_reward(f, prev, None)
+            ended = rf.is_terminated(f, prev)
+            break
+    assert g.last_outcome in ("caught", "escaped")
+    assert ended
+    full = meter_probe().value(f)
+    assert (full >= 0.999) == (g.last_outcome == "caught")
+
+
+def test_fish_and_bar_are_read_from_pixels_where_the_game_has_them():
+    g = FishingGame(seed=2)
+    for t in range(90):
+        g.tick(t % 4 == 0)
+    st = g.state
+    fish_y, bar_y = read_fish_and_bar(g.frame())
+    assert abs(fish_y - (TRACK_Y + st["bobberPosition"] + 30)) <= 2
+    assert abs(bar_y - (TRACK_Y + st["bobberBarPos"] + st["bobberBarHeight"] / 2)) <= 2
+
+
+def test_colour_template_and_fill_probes():
+    img = np.zeros((100, 100, 3), np.uint8)
+    img[20:40, 20:40] = BAR
+    img[60:100, 80:90] = FISH  # a bar 40% full from the bottom
+    assert MeanColour((20, 20, 20, 20), BAR).value(img) == pytest.approx(1.0)
+    assert MeanColour((0, 0, 10, 10), BAR).value(img) < 0.7
+    tm = TemplateMatch(img[15:45, 15:45].copy())
+    assert tm.value(img) == pytest.approx(1.0, abs=1e-4)
+    assert BarFill((80, 0, 10, 100), empty=(0, 0, 0)).value(img) == pytest.approx(0.4)
+    assert BarFill((80, 0, 10, 100), fill=[FISH], start="top").value(img) == pytest.approx(0.4)

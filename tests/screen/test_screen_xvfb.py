@@ -1,0 +1,194 @@
+"""ScreenGame-v0 on the real fishing window under a real X server (Xvfb started by the fixtures).
+
+No mocks: frames come from mss, input goes through pynput/XTEST, and what the game did is read
+back from the game process's state file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from envs.games.fishing import LAMP_ON, LAMP_RECT, WM_CLASS
+from envs.games.fishing_screen import make_fishing_screen_env, play, read_fish_and_bar
+from envs.screen.capture import MssCapture
+from envs.screen.screen_env import ScreenGameEnv, StopRequested
+from envs.stardew.render import BAR, HEIGHT, TRACK_Y, WIDTH
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def env_for(window, **kw) -> ScreenGameEnv:
+    opts = dict(stop_hotkey=None, step_hz=30.0)
+    opts.update(kw)
+    return make_fishing_screen_env(**opts)
+
+
+def test_frames_show_the_game_window(fishing_window):
+    env = env_for(fishing_window)
+    try:
+        obs, info = env.reset()
+        assert obs.shape == (4, 84, 84) and obs.dtype == np.uint8 and obs.std() > 5
+        assert info["region"][2:] == (WIDTH, HEIGHT)
+        frame = env.render()
+        st = fishing_window.state()
+        fish_y, bar_y = read_fish_and_bar(frame)
+        # the bar's centre in the frame is where the game's state says (give or take a few ticks)
+        assert abs(bar_y - (TRACK_Y + st["bobberBarPos"] + st["bobberBarHeight"] / 2)) < 60
+        assert (np.abs(frame.astype(int) - BAR) <= 3).all(axis=2).sum() > 500
+    finally:
+        env.close()
+
+
+def test_held_key_reels_the_bar_up_and_is_not_retapped(fishing_window):
+    env = env_for(fishing_window)
+    try:
+        env.reset()
+        spec = env.spec_actions
+        fishing_window.wait_for(lambda s: not s["paused"], 5)
+        t0 = time.monotonic()
+        for _ in range(20):
+            env.step(spec.make("key", keys=["c"]))
+        st = fishing_window.state()
+        assert st["keys_down"] == ["c"] and (st["buttonPressed"] or st["paused"])
+        downs = [e for e in fishing_window.events(t0) if e["type"] == "keydown" and e["key"] == "c"]
+        assert len(downs) == 1  # held across 20 steps: one press
+        assert (np.abs(env.render()[LAMP_RECT[1]:LAMP_RECT[1] + 8, LAMP_RECT[0]:LAMP_RECT[0] + 16].astype(int)
+                       - LAMP_ON) <= 3).all()
+        env.step(spec.noop())
+        st = fishing_window.wait_for(lambda s: s["keys_down"] == [] and not s["pressed"], 2)
+        assert st is not None
+    finally:
+        env.close()
+
+
+def test_mouse_hold_presses_the_reel_button_and_click_arrives(fishing_window):
+    env = env_for(fishing_window)
+    try:
+        env.reset()
+        spec = env.spec_actions
+        t0 = time.monotonic()
+        env.step(spec.make("click", pointer=[0.0, 0.0]))
+        for _ in range(5):
+            env.step(spec.make("hold", pointer=[0.0, 0.0]))
+        st = fishing_window.wait_for(lambda s: s["mouse_down"] and s["pressed"], 2)
+        assert st is not None
+        env.step(spec.noop())
+        assert fishing_window.wait_for(lambda s: not s["mouse_down"], 2) is not None
+        ev = [e for e in fishing_window.events(t0) if e["type"] in ("mousedown", "mouseup")]
+        x, y = spec.to_pixels([0.0, 0.0], (WIDTH, HEIGHT))
+        assert ev[0] == {"type": "mousedown", "button": 1, "pos": [x, y]}
+        assert ev[1] == {"type": "mouseup", "button": 1, "pos": [x, y]}
+        assert [e["type"] for e in ev[2:]] == ["mousedown", "mouseup"]
+    finally:
+        env.close()
+
+
+def test_drag_arrives_as_press_motion_release(fishing_window):
+    env = env_for(fishing_window)
+    try:
+        env.reset()
+        spec = env.spec_actions
+        t0 = time.monotonic()
+        env.step(spec.make("drag", pointer=[-0.5, -0.8], drag_end=[0.5, 0.8]))
+        env.step(spec.noop())
+        time.sleep(0.1)
+        ev = [e for e in fishing_window.events(t0) if e["type"] in ("mousedown", "mouseup", "motion")]
+        a = spec.to_pixels([-0.5, -0.8], (WIDTH, HEIGHT))
+        b = spec.to_pixels([0.5, 0.8], (WIDTH, HEIGHT))
+        downs = [e for e in ev if e["type"] == "mousedown"]
+        ups = [e for e in ev if e["type"] == "mouseup"]
+        assert downs[0]["pos"] == list(a) and ups[-1]["pos"] == list(b)
+        i0, i1 = ev.index(downs[0]), ev.index(ups[-1])
+        dragged = [e for e in ev[i0:i1] if e["type"] == "motion" and e["buttons"][0] == 1]
+        assert len(dragged) >= 2 and dragged[-1]["pos"] == list(b)
+    finally:
+        env.close()
+
+
+def test_key_combination_arrives_with_its_modifier(fishing_window):
+    env = ScreenGameEnv({"keys": ["ctrl", "x"]}, window_class=WM_CLASS, stop_hotkey=None, step_hz=30.0)
+    try:
+        env.reset()
+        t0 = time.monotonic()
+        for _ in range(3):
+            env.step(env.spec_actions.make("key", keys=["ctrl", "x"]))
+        env.step(env.spec_actions.noop())
+        time.sleep(0.1)
+        ev = [e for e in fishing_window.events(t0) if e["type"] in ("keydown", "keyup")]
+        assert [(e["type"], e["key"]) for e in ev] == [
+            ("keydown", "left ctrl"), ("keydown", "x"), ("keyup", "x"), ("keyup", "left ctrl")]
+        assert ev[1]["mod"] & 0x0040  # KMOD_LCTRL: x arrived while ctrl was down
+    finally:
+        env.close()
+
+
+def test_stop_switch_hotkey_releases_everything_and_halts(fishing_window, xvfb):
+    env = env_for(fishing_window, stop_hotkey="<f12>")
+    try:
+        env.reset()
+        spec = env.spec_actions
+        for _ in range(3):
+            env.step(spec.make("key", keys=["c", "space"]))
+        env.step(spec.make("hold", pointer=[0, 0]))  # and the mouse button
+        env.step(spec.make("hold", pointer=[0, 0]))
+        assert fishing_window.wait_for(lambda s: s["mouse_down"], 2) is not None
+        # a person presses the hotkey: another process, through the X server
+        subprocess.run(["xdotool", "key", "F12"], env={**os.environ, "DISPLAY": xvfb.display}, check=True,
+                       timeout=10)
+        st = fishing_window.wait_for(lambda s: not s["mouse_down"] and s["keys_down"] == [], 3)
+        assert st is not None and env.stopped.is_set()
+        with pytest.raises(StopRequested):
+            env.step(spec.make("key", keys=["c"]))
+        time.sleep(0.1)
+        assert fishing_window.state()["keys_down"] == []
+    finally:
+        env.close()
+
+
+def test_ctrl_c_releases_held_keys(fishing_window):
+    env = env_for(fishing_window)
+    try:
+        env.reset()
+        env.step(env.spec_actions.make("key", keys=["c"]))
+        assert fishing_window.wait_for(lambda s: s["keys_down"] == ["c"], 2) is not None
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)
+        assert fishing_window.wait_for(lambda s: s["keys_down"] == [], 2) is not None
+    finally:
+        env.close()
+
+
+def test_capture_follows_the_window_when_it_moves(fishing_window, xvfb):
+    cap = MssCapture(window_class=WM_CLASS)
+    try:
+        r0 = cap.region()
+        dpy = {**os.environ, "DISPLAY": xvfb.display}
+        subprocess.run(["xdotool", "windowmove", str(cap.window_id), "20", "30"], env=dpy, check=True, timeout=10)
+        deadline = time.monotonic() + 3
+        while (cap.region().left, cap.region().top) != (20, 30):
+            assert time.monotonic() < deadline, f"region stayed at {cap.region()} (was {r0})"
+            time.sleep(0.05)
+        assert read_fish_and_bar(cap.grab()[..., [2, 1, 0]]) is not None
+        subprocess.run(["xdotool", "windowmove", str(cap.window_id), str(r0.left), str(r0.top)], env=dpy,
+                       check=True, timeout=10)
+    finally:
+        cap.close()
+
+
+def test_scripted_pixel_policy_catches_fish_through_screengame(fishing_window):
+    before = fishing_window.state()["caught_total"]
+    env = env_for(fishing_window)
+    try:
+        out = play(60.0, env, until_caught=2)
+    finally:
+        env.close()
+    assert out["caught"] >= 2, out  # within a 60 s bound; an episode of this fish takes about 6 s
+    # the game process itself counted the catches the env saw in its pixels
+    assert fishing_window.wait_for(lambda s: s["caught_total"] - before >= out["caught"], 2.0) is not None
