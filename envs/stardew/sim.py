@@ -159,13 +159,38 @@ def _views(S, C, L):
     return F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat
 
 
+@njit(cache=True, inline="always")
+def end_step(F, I, g, p0, seed_sum, cfg_i, cfg_f):
+    """Finish an env step of game g after its ticks: truncation, reward, ``F_PREV_PROGRESS``.
+
+    ``p0`` is the progress before the step, ``seed_sum`` the sum of the progress after each of its
+    ticks (the "seed" reward). Returns ``(reward, status)``. Shared by :func:`step_games` and the
+    socket backend (:mod:`envs.stardew.bridge.client`), so both score a step identically.
+    """
+    st = I[g, R.I_STATUS]
+    if st == R.PLAYING and I[g, R.I_TICK] >= cfg_i[R.C_MAX_TICKS]:
+        st = R.TRUNCATED
+        I[g, R.I_STATUS] = st
+    mode = cfg_i[R.C_REWARD]
+    r = seed_sum
+    if mode == R.REWARD_SHAPED:
+        r = cfg_f[R.CF_W_PROGRESS] * (F[g, R.F_PROGRESS] - p0)
+        if st == R.CAUGHT:
+            r += cfg_f[R.CF_W_CATCH] + cfg_f[R.CF_W_PERFECT] * I[g, R.I_PERFECT]
+        elif st == R.ESCAPED:
+            r -= cfg_f[R.CF_W_ESCAPE]
+    elif mode == R.REWARD_SPARSE:
+        r = 1.0 if st == R.CAUGHT else (-1.0 if st == R.ESCAPED else 0.0)
+    F[g, R.F_PREV_PROGRESS] = p0
+    return r, st
+
+
 @njit(cache=True)
 def step_games(S, C, L, actions, autoreset):
     """Step every game one env step (``frame_skip`` ticks) with its action."""
     F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat = _views(S, C, L)
     mode = cfg_i[R.C_REWARD]
     skip = cfg_i[R.C_FRAME_SKIP]
-    max_ticks = cfg_i[R.C_MAX_TICKS]
     for g in range(F.shape[0]):
         pressed = actions[g] != 0
         p0 = F[g, R.F_PROGRESS]
@@ -176,19 +201,7 @@ def step_games(S, C, L, actions, autoreset):
                 r += F[g, R.F_PROGRESS]
             if I[g, R.I_STATUS] != R.PLAYING:
                 break
-        st = I[g, R.I_STATUS]
-        if st == R.PLAYING and I[g, R.I_TICK] >= max_ticks:
-            st = R.TRUNCATED
-            I[g, R.I_STATUS] = st
-        if mode == R.REWARD_SHAPED:
-            r = cfg_f[R.CF_W_PROGRESS] * (F[g, R.F_PROGRESS] - p0)
-            if st == R.CAUGHT:
-                r += cfg_f[R.CF_W_CATCH] + cfg_f[R.CF_W_PERFECT] * I[g, R.I_PERFECT]
-            elif st == R.ESCAPED:
-                r -= cfg_f[R.CF_W_ESCAPE]
-        elif mode == R.REWARD_SPARSE:
-            r = 1.0 if st == R.CAUGHT else (-1.0 if st == R.ESCAPED else 0.0)
-        F[g, R.F_PREV_PROGRESS] = p0
+        r, st = end_step(F, I, g, p0, r, cfg_i, cfg_f)
         rew[g] = r
         term[g] = st == R.CAUGHT or st == R.ESCAPED
         trunc[g] = st == R.TRUNCATED
