@@ -160,7 +160,7 @@ def _views(S, C, L):
 
 
 @njit(cache=True, inline="always")
-def end_step(F, I, g, p0, seed_sum, cfg_i, cfg_f):
+def end_step(F, I, g, p0, seed_sum, cfg_i, cfg_f):  # noqa: E741 - the state arrays' names
     """Finish an env step of game g after its ticks: truncation, reward, ``F_PREV_PROGRESS``.
 
     ``p0`` is the progress before the step, ``seed_sum`` the sum of the progress after each of its
