@@ -274,3 +274,23 @@ def test_recording_works_on_the_simulator_backend_too(tmp_path):
     obs, _ = env.reset(seed=0)
     n = len(play(env, obs))
     assert len((tmp_path / "sim.csv").read_text().splitlines()) == n
+
+
+def test_reset_options_reach_the_reference_server_and_stay_identical_to_the_simulator():
+    with GameServer(GameConfig(**GAME), port=0) as server:
+        remote = socket_env(server.port)
+        local = StardewFishingEnv(**GAME)
+        try:
+            for options in ({"fish": "Legend", "level": 10}, {"fish": "Sunfish", "level": (2, 4), "treasure": True}):
+                o_r, i_r = remote.reset(seed=9, options=options)
+                o_l, i_l = local.reset(seed=9, options=options)
+                np.testing.assert_array_equal(o_r, o_l)
+                assert i_r["fish"] == i_l["fish"] == options["fish"]
+                for a in [1, 0] * 40:
+                    r, s = remote.step(a), local.step(a)
+                    np.testing.assert_array_equal(r[0], s[0])
+                    assert r[1:4] == s[1:4]
+                    if s[2]:
+                        break
+        finally:
+            remote.close()

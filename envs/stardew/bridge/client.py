@@ -23,7 +23,8 @@ Real-time semantics (the live game, or ``serve --realtime``)
 
     In lock-step (``serve`` default) the game waits for each answer, so late and missed are 0.
 
-``reset()`` connects if needed, sends a ``reset`` hint, and waits (``reset_timeout``) for the next
+``reset()`` connects if needed, sends a ``reset`` hint (with the seed and the game options of
+``reset(options=...)``, which the reference server applies and the game ignores), and waits (``reset_timeout``) for the next
 minigame the client sees from its start; it answers the fade-in states with "release" and returns
 at the first playing state (or the first fade-in state with ``skip_fade_in=False``). A minigame in
 flight when ``reset()`` is called is not returned. ``step()`` waits at most ``timeout`` seconds for
@@ -50,6 +51,7 @@ from envs.stardew import rules as R
 from envs.stardew.bridge import protocol as P
 from envs.stardew.sim import FishingSim, end_step
 
+GAME_OPTIONS = {"fish", "level", "tackle", "treasure", "version", "training_rod", "caught_before", "deluxe_bait"}
 FADE_IN_TICKS = 20  # the BobberBar's fade-in: 20 updates of +0.05 scale
 CLIENT_NAME = "stardew-rl 0.1.0"
 
@@ -168,12 +170,16 @@ class RemoteGame:
         """Wait for the next minigame; -> (obs, info) at its first playing state."""
         if not self.connected:
             self.connect()
-        return self._guard(self._reset, seed)
+        return self._guard(self._reset, seed, options)
 
-    def _reset(self, seed: int | None) -> tuple[np.ndarray, dict]:
+    def _reset(self, seed: int | None, options: dict | None) -> tuple[np.ndarray, dict]:
         assert self.conn is not None
         self.in_episode = False
-        self.conn.send({"type": "reset", "seed": None if seed is None else int(seed)})
+        request: dict[str, Any] = {"type": "reset", "seed": None if seed is None else int(seed)}
+        if options:
+            request["options"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()
+                                  if k in GAME_OPTIONS}
+        self.conn.send(request)
         stale = self._current
         fresh: int | None = None
         skip_fade_in = self.sim.config.skip_fade_in

@@ -71,7 +71,9 @@ Agent -> game:
   action that arrives after the next update ran is late and applies from the update after.
 * ``{"type": "reset", "seed": 123}``: a hint that the agent wants a new minigame. The reference
   server starts one at once (seeded, ``seed`` may be null) and drops any minigame in flight; the
-  mod ignores it (a player or an auto-caster starts minigames). Optional field ``config``.
+  mod ignores it (a player or an auto-caster starts minigames). Optional field ``options``: the
+  game options of ``env.reset(options=...)`` (fish, level, tackle, treasure, ...), which the
+  reference server applies to the minigames that follow.
 * ``{"type": "bye"}``: the agent is leaving; the game side closes the connection.
 
 Either side: ``{"type": "error", "code": "...", "message": "..."}`` then close.

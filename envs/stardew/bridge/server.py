@@ -12,7 +12,11 @@ Modes
     identical to the simulator backend's.
     ``realtime``: ticks run at ``tick_hz`` (60) whether or not the agent answered; the press the
     game applies is the last one received. A new minigame starts ``gap`` seconds after the last one
-    ended (a player casting again) or at once when a ``reset`` arrives while none is open.
+    ended (a player casting again) or at once when a ``reset`` arrives while none is open (a reset
+    during a minigame is ignored: it plays on, as in the game).
+
+A ``reset`` may carry ``options`` (the env's ``reset(options=...)``: fish, level, tackle, treasure,
+version, training_rod, caught_before, deluxe_bait), applied to the minigames that follow.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from envs.stardew.sim import TACKLE_IDS, FishingSim, GameConfig, seed_to_stream
 
 _TACKLE_BY_CFG = {R.C_CORK: 695, R.C_TRAP: 694, R.C_LEAD: 692, R.C_BARBED: 691, R.C_HUNTER: 693}
 assert set(_TACKLE_BY_CFG.values()) == set(TACKLE_IDS.values())
+# the options a reset message may carry: what decides the minigame, not how the agent scores it
+GAME_OPTIONS = {"fish", "level", "tackle", "treasure", "version", "training_rod", "caught_before", "deluxe_bait"}
 
 
 class GameServer:
@@ -162,7 +168,9 @@ class GameServer:
         else:
             self._realtime(conn)
 
-    def _begin(self, seed: Any) -> None:
+    def _begin(self, seed: Any, options: Any = None) -> None:
+        if options:
+            self._configure(options)
         if seed is None:
             self.sim.reset()
         else:
@@ -171,6 +179,18 @@ class GameServer:
         self.in_minigame = True
         self.press = False
         self.stats["minigames"] += 1
+
+    def _configure(self, options: Any) -> None:
+        """Apply a ``reset``'s game options (the env's ``reset(options=...)``) to the next minigames."""
+        if not isinstance(options, dict) or set(options) - GAME_OPTIONS:
+            raise P.MalformedMessage(f"reset: options must be an object with keys among {sorted(GAME_OPTIONS)}")
+        try:
+            config = dataclasses.replace(self.config, **options)
+            self.sim.configure(config)
+        except (TypeError, ValueError) as e:
+            raise P.MalformedMessage(f"reset: bad options: {e}") from None
+        self.config = config
+        self.tackle = [tid for c, tid in _TACKLE_BY_CFG.items() for _ in range(int(self.sim.cfg_i[c]))]
 
     def _phase(self) -> str:
         i = self.sim.I[0]
@@ -246,7 +266,7 @@ class GameServer:
             if kind == "error":
                 raise P.RemoteError(msg["code"], msg["message"])
             if kind == "reset":
-                self._begin(msg.get("seed"))
+                self._begin(msg.get("seed"), msg.get("options"))
                 sent_at = self._send_state(conn)
                 last_sent = self.tick
                 self._after_send(conn)
@@ -293,8 +313,8 @@ class GameServer:
                     if self.in_minigame:
                         self.press = msg["press"]
                         self.action_tick = msg["tick"]
-                elif kind == "reset":
-                    pending_reset.append(msg.get("seed"))
+                elif kind == "reset" and not self.in_minigame:  # a minigame in flight plays on
+                    pending_reset.append((msg.get("seed"), msg.get("options")))
             if time.perf_counter() - heard > self.idle_timeout:
                 self._send_error(conn, "timeout", f"no message from the agent for {self.idle_timeout} s")
                 return
@@ -309,7 +329,7 @@ class GameServer:
             else:
                 self.tick += 1
                 if pending_reset or self.tick - self._ended_at >= self.gap_ticks:
-                    self._begin(pending_reset[-1] if pending_reset else None)
+                    self._begin(*(pending_reset[-1] if pending_reset else (None, None)))
                     pending_reset.clear()
                 elif (self.tick - self._ended_at) % round(self.tick_hz) == 0:
                     conn.send(self.state_message())  # heartbeat while waiting
