@@ -12,6 +12,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from bridge_helpers import FakeGame, hello, playing_state
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from envs.stardew.bridge import protocol as P
 from envs.stardew.bridge.record import RecordingWrapper
@@ -66,10 +68,24 @@ def test_frames_round_trip_and_unknown_fields_and_types_are_ignored():
     (b'{"type": "state", "tick": 1, "minigame": 1, "bar_tick": 1, "phase": "playing"}', "applied_tick"),
     (b'{"type": "action", "tick": 1, "press": NaN}', "NaN"),
     (b"\xff\xfe", "UTF-8"),
+    (b"[" * 30000 + b"]" * 30000, "deeply"),
 ])
 def test_malformed_messages_raise_errors_that_say_what_is_wrong(body, words):
     with pytest.raises(P.MalformedMessage, match=words):
         P.decode(body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=200),
+                 st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                              lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                              max_leaves=12).map(lambda v: json.dumps(v).encode())))
+def test_any_frame_body_decodes_to_a_message_or_raises_malformed_message(body):
+    try:
+        msg = P.decode(body)
+    except P.MalformedMessage:
+        return
+    assert isinstance(msg, dict) and isinstance(msg["type"], str)
 
 
 def test_encoding_refuses_a_message_over_the_size_limit():

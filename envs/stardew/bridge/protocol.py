@@ -188,6 +188,8 @@ def decode(body: bytes) -> dict[str, Any]:
         raise MalformedMessage(f"frame is not UTF-8: {e}") from None
     except ValueError as e:
         raise MalformedMessage(f"frame is not JSON: {e} (starts {body[:40]!r})") from None
+    except RecursionError:
+        raise MalformedMessage("frame nests JSON too deeply") from None
     if not isinstance(msg, dict):
         raise MalformedMessage(f"message must be a JSON object, got {type(msg).__name__}")
     kind = msg.get("type")
