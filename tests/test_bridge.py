@@ -96,7 +96,8 @@ def test_encoding_refuses_a_message_over_the_size_limit():
 # --- episodes against the reference server --------------------------------------------------------------
 
 @pytest.mark.parametrize("options", [{}, {"reward": "seed", "frame_skip": 3, "features": "seed"},
-                                     {"fish": None, "level": (0, 10), "treasure": 1.0, "version": "1.6"}])
+                                     {"fish": None, "level": (0, 10), "treasure": 1.0, "version": "1.6"},
+                                     {"skip_fade_in": False, "reward": "sparse"}])
 def test_lockstep_episodes_over_the_socket_are_identical_to_the_simulator(options):
     game = {**GAME, **options}
     features = game.pop("features", None)
