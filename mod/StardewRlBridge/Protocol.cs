@@ -543,6 +543,9 @@ namespace StardewRlBridge
                     continue;
                 }
                 c.NoDelay = true;
+                // the game thread sends; an agent that stops reading (the socket buffer full) must not stall the
+                // game: a send that cannot complete within 50 ms drops the agent instead
+                c.SendTimeout = 50;
                 NetworkStream s = c.GetStream();
                 lock (sync)
                 {
