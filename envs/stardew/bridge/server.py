@@ -48,7 +48,7 @@ class GameServer:
     ``max_connections`` ends serving after that many connections; ``idle_timeout`` closes a
     connection whose agent sent nothing for that long (a hung agent never blocks the server).
     ``stats`` holds the measured state-to-action round trips (s) and the ticks that ran without
-    the answer to the previous state (late).
+    the answer to the previous state (late), in all and per connection (``per_connection``).
     """
 
     def __init__(self, config: GameConfig | None = None, host: str = P.DEFAULT_HOST, port: int = P.DEFAULT_PORT,
@@ -74,7 +74,8 @@ class GameServer:
         self.verbose = verbose
         self.tackle = [tid for c, tid in _TACKLE_BY_CFG.items() for _ in range(int(self.sim.cfg_i[c]))]
         self.stats: dict[str, Any] = {"round_trips": [], "late_ticks": 0, "minigame_ticks": 0, "minigames": 0,
-                                      "connections": 0}
+                                      "connections": 0, "per_connection": []}
+        self._cstats: dict[str, Any] = {"round_trips": [], "late_ticks": 0, "minigame_ticks": 0}
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
@@ -129,6 +130,8 @@ class GameServer:
                     break
                 served += 1
                 self.stats["connections"] = served
+                self._cstats = {"round_trips": [], "late_ticks": 0, "minigame_ticks": 0}
+                self.stats["per_connection"].append(self._cstats)
                 conn = P.Connection(sock, peer=f"agent {addr[0]}:{addr[1]}")
                 self._log(f"agent connected from {addr[0]}:{addr[1]}")
                 try:
@@ -237,7 +240,12 @@ class GameServer:
         self._action[0] = 1 if self.press else 0
         self.sim.step(self._action, autoreset=False)
         self.stats["minigame_ticks"] += 1
+        self._cstats["minigame_ticks"] += 1
         self._conn_ticks += 1
+
+    def _round_trip(self, seconds: float) -> None:
+        self.stats["round_trips"].append(seconds)
+        self._cstats["round_trips"].append(seconds)
 
     def _after_send(self, conn: P.Connection) -> None:
         if self.in_minigame and self._phase() in P.END_PHASES:
@@ -271,7 +279,7 @@ class GameServer:
                 last_sent = self.tick
                 self._after_send(conn)
             elif kind == "action" and self.in_minigame and msg["tick"] == last_sent:
-                self.stats["round_trips"].append(time.perf_counter() - sent_at)
+                self._round_trip(time.perf_counter() - sent_at)
                 self.press = msg["press"]
                 self.action_tick = msg["tick"]
                 self._update()
@@ -308,7 +316,7 @@ class GameServer:
                     raise P.RemoteError(msg["code"], msg["message"])
                 if kind == "action":
                     if msg["tick"] == last_sent and not answered:
-                        self.stats["round_trips"].append(heard - sent_at)
+                        self._round_trip(heard - sent_at)
                         answered = True
                     if self.in_minigame:
                         self.press = msg["press"]
@@ -325,6 +333,7 @@ class GameServer:
             if self.in_minigame:
                 if not answered:
                     self.stats["late_ticks"] += 1
+                    self._cstats["late_ticks"] += 1
                 self._update()
             else:
                 self.tick += 1
