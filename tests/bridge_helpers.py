@@ -81,3 +81,18 @@ class FakeGame:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def episode_states(config: GameConfig | None = None, seed: int = 1, press: bool = False) -> list[dict[str, Any]]:
+    """Every state message of one whole minigame (fade-in to the end) played with a constant press."""
+    server = GameServer(config or GameConfig(fish="Pufferfish", level=5), port=0)
+    try:
+        server._begin(seed)
+        server.press = press
+        states = [server.state_message()]
+        while states[-1]["phase"] not in P.END_PHASES:
+            server._update()
+            states.append(server.state_message())
+        return states
+    finally:
+        server.stop()

@@ -11,7 +11,7 @@ import time
 import gymnasium as gym
 import numpy as np
 import pytest
-from bridge_helpers import FakeGame, hello, playing_state
+from bridge_helpers import FakeGame, episode_states, hello, playing_state
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -261,6 +261,25 @@ def test_a_disconnect_mid_episode_keeps_completed_episodes_and_reset_reconnects(
     assert len(rows) == lengths[0] + lengths[2]
     episodes = [json.loads(line) for line in jsonl_path.open()]
     assert [e["steps"] for e in episodes] == [lengths[0], lengths[2]]
+
+
+def test_a_game_that_streams_ahead_then_sends_garbage_keeps_the_finished_episode(tmp_path):
+    # the whole minigame is already in the socket when the agent steps: real-time semantics take the
+    # newest state (the agent missed those ticks), the episode ends, then a malformed frame arrives
+    states = episode_states(seed=3)
+    frames = [P.encode(hello()), *map(P.encode, states), (7).to_bytes(4, "big") + b"garbage"]
+    with FakeGame(frames) as peer:
+        env = RecordingWrapper(socket_env(peer.port), csv_path=tmp_path / "r.csv", jsonl_path=tmp_path / "r.jsonl")
+        obs, info = env.reset()
+        obs, reward, terminated, truncated, info = env.step(1)
+        assert terminated and info["escaped"] and info["missed_ticks"] == len(states) - 22
+        assert info["late"] is True  # the fake game never applied the press
+        with pytest.raises(P.MalformedMessage, match="not JSON"):
+            env.reset()
+        env.close()
+    assert len((tmp_path / "r.csv").read_text().splitlines()) == 1
+    (ep,) = [json.loads(line) for line in (tmp_path / "r.jsonl").open()]
+    assert ep["outcome"] == "escaped" and ep["missed_ticks"] == len(states) - 22
 
 
 # --- recording ------------------------------------------------------------------------------------------
