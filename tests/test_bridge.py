@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -330,3 +331,21 @@ def test_reset_options_reach_the_reference_server_and_stay_identical_to_the_simu
                         break
         finally:
             remote.close()
+
+
+def test_an_onnx_policy_with_the_seed_contract_plays_over_the_bridge(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_bridge import OnnxPolicy, make_tiny_onnx
+
+    model = tmp_path / "tiny_q.onnx"
+    make_tiny_onnx(model)
+    policy = OnnxPolicy(model)
+    assert policy.name == "0"
+    with GameServer(GameConfig(**GAME), port=0) as server:
+        env = socket_env(server.port, features="seed")
+        obs, _ = env.reset(seed=6)
+        steps = play(env, obs, policy=policy)
+        env.close()
+    assert steps[-1][2]
