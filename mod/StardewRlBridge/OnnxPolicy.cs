@@ -73,18 +73,20 @@ namespace StardewRlBridge
             NamedOnnxValue input = inputIsDouble
                 ? NamedOnnxValue.CreateFromTensor(inputName, new DenseTensor<double>(new double[] { barPos, fishPos, barSpeed }, inputShape))
                 : NamedOnnxValue.CreateFromTensor(inputName, new DenseTensor<float>(new[] { barPos, fishPos, barSpeed }, inputShape));
-            using var results = session.Run(new[] { input });
-            var first = results.First();
             double q0, q1;
-            if (first.Value is Tensor<double> td)
+            using (var results = session.Run(new[] { input }))
             {
-                var a = td.ToArray();
-                q0 = a[0]; q1 = a[1];
-            }
-            else
-            {
-                var a = first.AsTensor<float>().ToArray();
-                q0 = a[0]; q1 = a[1];
+                var first = results.First();
+                if (first.Value is Tensor<double> td)
+                {
+                    var a = td.ToArray();
+                    q0 = a[0]; q1 = a[1];
+                }
+                else
+                {
+                    var a = first.AsTensor<float>().ToArray();
+                    q0 = a[0]; q1 = a[1];
+                }
             }
             return q1 > q0;
         }
