@@ -27,7 +27,8 @@ Real-time semantics (the live game, or ``serve --realtime``)
 ``reset(options=...)``, which the reference server applies and the game ignores), and waits (``reset_timeout``) for the next
 minigame the client sees from its start; it answers the fade-in states with "release" and returns
 at the first playing state (or the first fade-in state with ``skip_fade_in=False``). A minigame in
-flight when ``reset()`` is called is not returned. ``step()`` waits at most ``timeout`` seconds for
+flight when ``reset()`` is called is not returned. If the connection turns out to have died while
+the agent was idle, ``reset()`` reconnects once by itself. ``step()`` waits at most ``timeout`` seconds for
 a state. Errors are :mod:`envs.stardew.bridge.protocol`'s: :class:`BridgeTimeout`,
 :class:`ConnectionLost`, :class:`VersionMismatch`, :class:`MalformedMessage`,
 :class:`MessageTooLarge`, :class:`RemoteError`. After any of them the connection is closed and the
@@ -168,8 +169,16 @@ class RemoteGame:
     # -- reset ---------------------------------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
         """Wait for the next minigame; -> (obs, info) at its first playing state."""
-        if not self.connected:
+        fresh = not self.connected
+        if fresh:
             self.connect()
+        try:
+            return self._guard(self._reset, seed, options)
+        except (P.ConnectionLost, P.RemoteError):
+            if fresh:
+                raise
+        # the connection had died while idle (the game restarted, or dropped a silent agent): once more
+        self.connect()
         return self._guard(self._reset, seed, options)
 
     def _reset(self, seed: int | None, options: dict | None) -> tuple[np.ndarray, dict]:
