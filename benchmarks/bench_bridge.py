@@ -143,6 +143,40 @@ def run(mode: str, policy, features: str | None, steps: int, tmp: Path) -> dict:
             "episodes": episodes, "steps": steps}
 
 
+_ECHO = """
+import socket, sys
+srv = socket.create_server(("127.0.0.1", 0)); print(srv.getsockname()[1], flush=True)
+c, _ = srv.accept(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+while True:
+    d = c.recv(64)
+    if not d: break
+    c.sendall(d)
+"""
+
+
+def baseline_ping_pong(n: int) -> tuple[float, float, float]:
+    """The machine's floor: 8-byte ping-pong with a bare Python echo process (no JSON, no env)."""
+    import socket
+
+    proc = subprocess.Popen([sys.executable, "-c", _ECHO], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            times = []
+            for i in range(n + 200):
+                t = time.perf_counter()
+                s.sendall(b"pingpong")
+                got = 0
+                while got < 8:
+                    got += len(s.recv(64))
+                if i >= 200:
+                    times.append(time.perf_counter() - t)
+    finally:
+        proc.wait(timeout=10)
+    return pct(times)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ticks", type=int, default=3000, help="real-time steps per policy (60 per second)")
@@ -160,6 +194,9 @@ def main() -> int:
               f"load average {load:.1f})")
         print(f"{'policy':<22} {'mode':<13} {'steps':>6} {'median ms':>10} {'p99 ms':>8} {'max ms':>8} "
               f"{'late':>5} {'missed':>7}")
+        med, p99, mx = baseline_ping_pong(args.lockstep_steps)
+        print(f"{'(baseline: raw echo)':<22} {'ping-pong':<13} {args.lockstep_steps:>6} {med:>10.3f} {p99:>8.3f} "
+              f"{mx:>8.3f}     -       -   (two bare processes, 8-byte messages: the machine's floor)")
         for name, pol, feats in policies:
             r = run("lockstep", pol, feats, args.lockstep_steps, tmp)
             med, p99, mx = r["step"]

@@ -58,6 +58,11 @@ CLIENT_NAME = "stardew-rl 0.1.0"
 
 _MOTION = {name: i for i, name in enumerate(R.MOTION_NAMES)}
 _STATUS = {"caught": R.CAUGHT, "escaped": R.ESCAPED}
+_F_COLS = np.array([R.F_BAR_POS, R.F_BAR_SPEED, R.F_FISH_POS, R.F_PREV_FISH_POS, R.F_FISH_SPEED, R.F_FISH_TARGET,
+                    R.F_FSA, R.F_PROGRESS, R.F_DIFFICULTY, R.F_TREASURE_POS, R.F_TREASURE_LEVEL,
+                    R.F_TREASURE_TIMER, R.F_TREASURE_SCALE, R.F_SCALE])
+_I_COLS = np.array([R.I_HEIGHT, R.I_FADE_IN, R.I_PRESSED, R.I_IN_BAR, R.I_PERFECT, R.I_TREASURE, R.I_TREASURE_CAUGHT,
+                    R.I_LEVEL, R.I_TICK, R.I_MOTION, R.I_FISH_INDEX])
 
 
 class RemoteGame:
@@ -79,6 +84,7 @@ class RemoteGame:
         self.late_total = 0
         self.missed_total = 0
         self.connections = 0
+        self._fish_rows: dict[tuple, int] = {}  # (fish_id, name) -> row of sim.pool_fish
 
     # -- connection ----------------------------------------------------------------------------------
     @property
@@ -164,7 +170,7 @@ class RemoteGame:
 
     def _send_action(self, tick: int, press: bool) -> None:
         assert self.conn is not None
-        self.conn.send({"type": "action", "tick": tick, "press": press})
+        self.conn.send_frame(P.encode_action(tick, press))
 
     # -- reset ---------------------------------------------------------------------------------------
     def reset(self, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict]:
@@ -184,6 +190,7 @@ class RemoteGame:
     def _reset(self, seed: int | None, options: dict | None) -> tuple[np.ndarray, dict]:
         assert self.conn is not None
         self.in_episode = False
+        self._fish_rows.clear()  # reset(options=...) may have changed the env's fish pool
         request: dict[str, Any] = {"type": "reset", "seed": None if seed is None else int(seed)}
         if options:
             request["options"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()
@@ -300,42 +307,35 @@ class RemoteGame:
     # -- mirroring -----------------------------------------------------------------------------------
     def _mirror(self, m: dict[str, Any]) -> None:
         """Write a state message into sim row 0 (float32 fields exactly as the game holds them)."""
-        sim = self.sim
-        F, I = sim.F, sim.I  # noqa: E741 - the simulator's names
-        f32 = np.float32
-        F[0, R.F_BAR_POS] = f32(m["bobberBarPos"])
-        F[0, R.F_BAR_SPEED] = f32(m["bobberBarSpeed"])
-        F[0, R.F_FISH_POS] = f32(m["bobberPosition"])
-        F[0, R.F_PREV_FISH_POS] = f32(m.get("lastBobberPosition", m["bobberPosition"]))
-        F[0, R.F_FISH_SPEED] = f32(m.get("bobberSpeed", 0.0))
-        F[0, R.F_FISH_TARGET] = f32(m.get("bobberTargetPosition", -1.0))
-        F[0, R.F_FSA] = f32(m.get("floaterSinkerAcceleration", 0.0))
-        F[0, R.F_PROGRESS] = f32(m["distanceFromCatching"])
-        F[0, R.F_DIFFICULTY] = f32(m["difficulty"])
-        F[0, R.F_TREASURE_POS] = f32(m.get("treasurePosition", 0.0))
-        F[0, R.F_TREASURE_LEVEL] = f32(m.get("treasureCatchLevel", 0.0))
-        F[0, R.F_TREASURE_TIMER] = f32(m.get("treasureAppearTimer", 0.0))
-        F[0, R.F_TREASURE_SCALE] = f32(m.get("treasureScale", 0.0))
-        F[0, R.F_SCALE] = f32(m.get("fadeInScale", 1.0 if m["phase"] != "fade-in" else 0.0))
-        I[0, R.I_HEIGHT] = m["bobberBarHeight"]
-        I[0, R.I_FADE_IN] = 1 if m["phase"] == "fade-in" else 0
-        I[0, R.I_PRESSED] = int(m["buttonPressed"])
-        I[0, R.I_IN_BAR] = int(m["bobberInBar"])
-        I[0, R.I_PERFECT] = int(m["perfect"])
-        I[0, R.I_TREASURE] = int(bool(m.get("treasure", False)))
-        I[0, R.I_TREASURE_CAUGHT] = int(bool(m.get("treasureCaught", False)))
-        I[0, R.I_LEVEL] = m["fishing_level"]
-        I[0, R.I_TICK] = m["bar_tick"]
-        I[0, R.I_MOTION] = _MOTION.get(str(m.get("motion_type", "mixed")).lower(), R.MIXED)
-        I[0, R.I_FISH_INDEX] = self._fish_index(m)
+        g = m.get
+        fish_pos = m["bobberPosition"]
+        playing_scale = 0.0 if m["phase"] == "fade-in" else 1.0
+        # one vectorized store each: numpy rounds every value to float32 as np.float32(x) does
+        self.sim.F[0, _F_COLS] = (
+            m["bobberBarPos"], m["bobberBarSpeed"], fish_pos, g("lastBobberPosition", fish_pos),
+            g("bobberSpeed", 0.0), g("bobberTargetPosition", -1.0), g("floaterSinkerAcceleration", 0.0),
+            m["distanceFromCatching"], m["difficulty"], g("treasurePosition", 0.0), g("treasureCatchLevel", 0.0),
+            g("treasureAppearTimer", 0.0), g("treasureScale", 0.0), g("fadeInScale", playing_scale),
+        )
+        self.sim.I[0, _I_COLS] = (
+            m["bobberBarHeight"], m["phase"] == "fade-in", m["buttonPressed"], m["bobberInBar"], m["perfect"],
+            bool(g("treasure", False)), bool(g("treasureCaught", False)), m["fishing_level"], m["bar_tick"],
+            _MOTION.get(str(g("motion_type", "mixed")).lower(), R.MIXED), self._fish_index(m),
+        )
 
     def _fish_index(self, m: dict[str, Any]) -> int:
-        fid = m.get("fish_id")
-        name = m.get("fish")
-        for k, fish in enumerate(self.sim.pool_fish):
-            if str(fish.id) == str(fid) and (name is None or fish.name == name):
-                return k
-        return 0  # not in the env's pool: info's fish fields come from the message
+        key = (str(m.get("fish_id")), m.get("fish"))
+        k = self._fish_rows.get(key)
+        if k is None:
+            k = 0  # not in the env's pool: info's fish fields come from the message
+            for row, fish in enumerate(self.sim.pool_fish):
+                if str(fish.id) == key[0] and (key[1] is None or fish.name == key[1]):
+                    k = row
+                    break
+            if len(self._fish_rows) > 1024:
+                self._fish_rows.clear()
+            self._fish_rows[key] = k
+        return k
 
     def _info(self, m: dict[str, Any]) -> dict[str, Any]:
         info = self.sim.state_dict(0)

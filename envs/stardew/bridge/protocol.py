@@ -89,6 +89,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import select
 import socket
 import struct
 import time
@@ -176,6 +177,12 @@ def encode(msg: dict[str, Any]) -> bytes:
     return HEADER.pack(len(body)) + body
 
 
+def encode_action(tick: int, press: bool) -> bytes:
+    """The frame of an ``action`` message (the hot path of every step: no json.dumps)."""
+    body = b'{"type":"action","tick":%d,"press":%s}' % (tick, b"true" if press else b"false")
+    return HEADER.pack(len(body)) + body
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -239,19 +246,43 @@ class Connection:
         self._buf = bytearray()
         self.closed = False
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # non-blocking for good: a read tries recv first and waits (poll) only when nothing is there,
+        # so the hot path costs no timeout bookkeeping syscalls
+        sock.setblocking(False)
+        self._poller = select.poll() if hasattr(select, "poll") else None
+        if self._poller is not None:
+            self._poller.register(sock, select.POLLIN)
+
+    def _wait(self, timeout: float | None, write: bool = False) -> bool:
+        """Wait until the socket is readable (writable); False on timeout."""
+        if self._poller is not None and not write:
+            return bool(self._poller.poll(None if timeout is None else max(0, int(timeout * 1000 + 0.999))))
+        r, w, _ = select.select([] if write else [self.sock], [self.sock] if write else [], [], timeout)
+        return bool(r or w)
 
     # -- sending -------------------------------------------------------------------------------------
     def send(self, msg: dict[str, Any]) -> None:
         self.send_frame(encode(msg))
 
-    def send_frame(self, frame: bytes) -> None:
+    def send_frame(self, frame: bytes, timeout: float = 5.0) -> None:
         if self.closed:
             raise ConnectionLost(f"connection to {self.peer} is closed")
+        view = memoryview(frame)
+        deadline = None
         try:
-            self.sock.settimeout(5.0)
-            self.sock.sendall(frame)
-        except TimeoutError:
-            raise BridgeTimeout(f"{self.peer} did not read for 5 s (send buffer full)") from None
+            while view:
+                try:
+                    n = self.sock.send(view)
+                except BlockingIOError:
+                    n = 0
+                if n:
+                    view = view[n:]
+                    continue
+                if deadline is None:
+                    deadline = time.monotonic() + timeout
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._wait(left, write=True):
+                    raise BridgeTimeout(f"{self.peer} did not read for {timeout:g} s (send buffer full)")
         except OSError as e:
             self.closed = True
             raise ConnectionLost(f"connection to {self.peer} lost while sending: {e}") from None
@@ -274,14 +305,12 @@ class Connection:
         del buf[:4 + n]
         return decode(body)
 
-    def _fill(self, timeout: float | None) -> None:
+    def _read(self) -> bool:
+        """Append what has arrived to the buffer; False if nothing was there."""
         try:
-            self.sock.settimeout(timeout)
             data = self.sock.recv(262_144)
-        except TimeoutError:
-            raise BridgeTimeout(f"no message from {self.peer} within {timeout:.3g} s") from None
-        except BlockingIOError:
-            return
+        except (BlockingIOError, InterruptedError):
+            return False
         except OSError as e:
             self.closed = True
             raise ConnectionLost(f"connection to {self.peer} lost: {e}") from None
@@ -289,6 +318,7 @@ class Connection:
             self.closed = True
             raise ConnectionLost(f"{self.peer} closed the connection")
         self._buf += data
+        return True
 
     def recv(self, timeout: float | None) -> dict[str, Any]:
         """The next message, waiting at most ``timeout`` seconds (None: forever)."""
@@ -299,10 +329,13 @@ class Connection:
             raise ConnectionLost(f"connection to {self.peer} is closed")
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if left == 0.0:
-                raise BridgeTimeout(f"no complete message from {self.peer} within {timeout:.3g} s")
-            self._fill(left)
+            if not self._read():
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise BridgeTimeout(f"no complete message from {self.peer} within {timeout:.3g} s")
+                if not self._wait(left):
+                    raise BridgeTimeout(f"no complete message from {self.peer} within {timeout:.3g} s")
+                continue
             msg = self._take()
             if msg is not None:
                 return msg
@@ -312,18 +345,8 @@ class Connection:
         msg = self._take()
         if msg is not None or self.closed:
             return msg
-        try:
-            self.sock.settimeout(0.0)
-            data = self.sock.recv(262_144)
-        except (BlockingIOError, TimeoutError):
+        if not self._read():
             return None
-        except OSError as e:
-            self.closed = True
-            raise ConnectionLost(f"connection to {self.peer} lost: {e}") from None
-        if not data:
-            self.closed = True
-            raise ConnectionLost(f"{self.peer} closed the connection")
-        self._buf += data
         return self._take()
 
     def close(self) -> None:
