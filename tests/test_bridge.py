@@ -352,11 +352,11 @@ def test_an_onnx_policy_with_the_seed_contract_plays_over_the_bridge(tmp_path):
 
 
 def test_reset_reconnects_by_itself_when_the_game_dropped_an_idle_agent():
-    with GameServer(GameConfig(**GAME), port=0, idle_timeout=0.3) as server:
+    with GameServer(GameConfig(**GAME), port=0, idle_timeout=0.6) as server:
         env = socket_env(server.port)
         obs, _ = env.reset(seed=7)
         assert play(env, obs)[-1][2]
-        time.sleep(0.8)  # the server drops the silent agent
+        time.sleep(1.5)  # the server drops the silent agent
         obs, info = env.reset(seed=8)
         assert play(env, obs)[-1][2]
         env.close()
