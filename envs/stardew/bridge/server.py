@@ -40,6 +40,10 @@ assert set(_TACKLE_BY_CFG.values()) == set(TACKLE_IDS.values())
 GAME_OPTIONS = {"fish", "level", "tackle", "treasure", "version", "training_rod", "caught_before", "deluxe_bait"}
 
 
+def _conn_stats() -> dict[str, Any]:
+    return {"round_trips": [], "late_ticks": 0, "late_ticks_server_behind": 0, "minigame_ticks": 0}
+
+
 class GameServer:
     """Serves simulated minigames to one agent connection at a time.
 
@@ -48,7 +52,9 @@ class GameServer:
     ``max_connections`` ends serving after that many connections; ``idle_timeout`` closes a
     connection whose agent sent nothing for that long (a hung agent never blocks the server).
     ``stats`` holds the measured state-to-action round trips (s) and the ticks that ran without
-    the answer to the previous state (late), in all and per connection (``per_connection``).
+    the answer to the previous state (late; ``late_ticks_server_behind`` counts those where the
+    server itself had stalled and ran the tick less than half a period after the state, catching up
+    as the game's fixed time step does), in all and per connection (``per_connection``).
     """
 
     def __init__(self, config: GameConfig | None = None, host: str = P.DEFAULT_HOST, port: int = P.DEFAULT_PORT,
@@ -73,9 +79,8 @@ class GameServer:
         self.drop_after_ticks = drop_after_ticks  # tests: drop the connection after this many minigame ticks
         self.verbose = verbose
         self.tackle = [tid for c, tid in _TACKLE_BY_CFG.items() for _ in range(int(self.sim.cfg_i[c]))]
-        self.stats: dict[str, Any] = {"round_trips": [], "late_ticks": 0, "minigame_ticks": 0, "minigames": 0,
-                                      "connections": 0, "per_connection": []}
-        self._cstats: dict[str, Any] = {"round_trips": [], "late_ticks": 0, "minigame_ticks": 0}
+        self.stats: dict[str, Any] = {**_conn_stats(), "minigames": 0, "connections": 0, "per_connection": []}
+        self._cstats: dict[str, Any] = _conn_stats()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
@@ -130,7 +135,7 @@ class GameServer:
                     break
                 served += 1
                 self.stats["connections"] = served
-                self._cstats = {"round_trips": [], "late_ticks": 0, "minigame_ticks": 0}
+                self._cstats = _conn_stats()
                 self.stats["per_connection"].append(self._cstats)
                 conn = P.Connection(sock, peer=f"agent {addr[0]}:{addr[1]}")
                 self._log(f"agent connected from {addr[0]}:{addr[1]}")
@@ -334,6 +339,9 @@ class GameServer:
                 if not answered:
                     self.stats["late_ticks"] += 1
                     self._cstats["late_ticks"] += 1
+                    if now - sent_at < 0.5 * period:  # the server itself fell behind and is catching up
+                        self.stats["late_ticks_server_behind"] += 1
+                        self._cstats["late_ticks_server_behind"] += 1
                 self._update()
             else:
                 self.tick += 1
