@@ -34,8 +34,8 @@ def scripted_player(tmp_path_factory) -> Path:
     return exe
 
 
-def start(exe: Path, minigames: int) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen(["mono", str(exe), "0", str(minigames)], stdout=subprocess.PIPE,
+def start(exe: Path, minigames: int, mode: str = "lockstep") -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen(["mono", str(exe), "0", str(minigames), mode], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline()
     assert line.startswith("LISTENING "), line + proc.stderr.read()
@@ -62,6 +62,33 @@ def test_csharp_game_side_plays_full_minigames_with_the_python_env(scripted_play
         out, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, out + err
         assert "DONE minigames=2" in out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_csharp_game_side_in_real_time_holds_the_last_press_and_the_env_keeps_up(scripted_player):
+    proc, port = start(scripted_player, minigames=1, mode="realtime")
+    try:
+        env = StardewFishingEnv(backend="socket", port=port)
+        env._remote.timeout = 10.0
+        env._remote.reset_timeout = 20.0
+        obs, info = env.reset()
+        assert env._remote.hello["mode"] == "realtime"
+        steps = 0
+        for _ in range(5_000):  # releasing: the scripted fish escapes in about two seconds at 60 Hz
+            obs, reward, terminated, truncated, info = env.step(0)
+            steps += 1
+            if terminated or truncated:
+                break
+        assert terminated and info["escaped"]
+        # keeping up at 60 Hz: nearly every step answered its tick (a loaded CI machine may stall once or twice)
+        assert env._remote.missed_total <= steps // 10
+        env.close()
+        out, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, out + err
+        assert "DONE minigames=1 caught=0 escaped=1" in out
     finally:
         if proc.poll() is None:
             proc.kill()

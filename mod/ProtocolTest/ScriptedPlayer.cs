@@ -2,12 +2,14 @@
 //
 // Build and run (what tests/test_bridge_csharp.py does):
 //   mcs -out:ScriptedPlayer.exe mod/StardewRlBridge/Protocol.cs mod/ProtocolTest/ScriptedPlayer.cs
-//   mono ScriptedPlayer.exe [port (0: any free port)] [minigames (default 2)]
+//   mono ScriptedPlayer.exe [port (0: any free port)] [minigames (default 2)] [lockstep|realtime]
 //
 // It plays the role the SMAPI mod plays in the game: listens on 127.0.0.1, says hello, and streams one
 // state per tick of a simplified BobberBar (fade-in, the bar's gravity and bounce, a fish on a
-// deterministic path, the catch meter), in lock-step: each tick waits for the action echoing the
-// previous state's tick and applies its press. It starts a minigame when the agent sends "reset".
+// deterministic path, the catch meter). In lock-step (default) each tick waits for the action echoing
+// the previous state's tick and applies its press; in real time it ticks at 60 Hz like the game and
+// applies the latest press received (held), as the mod does. It starts a minigame when the agent
+// sends "reset".
 // Prints "LISTENING <port>" first and "DONE ..." at the end; exit code 0 when every minigame ended
 // and every action echoed the tick it answered, 1 otherwise.
 
@@ -22,7 +24,8 @@ static class ScriptedPlayer
     {
         int port = args.Length > 0 ? int.Parse(args[0]) : 0;
         int minigames = args.Length > 1 ? int.Parse(args[1]) : 2;
-        var server = new BridgeServer(port, "ScriptedPlayer (mono)", "1.5.4", "1.5", "lockstep", 60.0,
+        bool realtime = args.Length > 2 && args[2] == "realtime";
+        var server = new BridgeServer(port, "ScriptedPlayer (mono)", "1.5.4", "1.5", realtime ? "realtime" : "lockstep", 60.0,
                                       s => Console.Error.WriteLine(s));
         server.Start();
         Console.WriteLine("LISTENING " + server.Port);
@@ -33,7 +36,9 @@ static class ScriptedPlayer
             return 1;
         }
         long tick = 1000;
-        int caught = 0, escaped = 0, totalTicks = 0;
+        int caught = 0, escaped = 0, totalTicks = 0, heldTicks = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        double nextMs = 0;
         for (int m = 1; m <= minigames; m++)
         {
             long? seed;
@@ -44,6 +49,7 @@ static class ScriptedPlayer
             }
             var game = new Minigame(m, seed ?? m);
             server.ReleasePress();
+            nextMs = clock.Elapsed.TotalMilliseconds;
             while (true)
             {
                 tick++;
@@ -54,6 +60,24 @@ static class ScriptedPlayer
                 }
                 if (game.Phase == "caught" || game.Phase == "escaped")
                     break;
+                if (realtime)
+                {
+                    // the game never waits: sleep to the next 60 Hz tick, then apply whatever press is held
+                    nextMs = Math.Max(nextMs + 1000.0 / 60.0, clock.Elapsed.TotalMilliseconds - 250);
+                    int sleep = (int)(nextMs - clock.Elapsed.TotalMilliseconds);
+                    if (sleep > 0) System.Threading.Thread.Sleep(sleep);
+                    if (!server.Connected)
+                    {
+                        Console.WriteLine("FAIL agent lost at tick " + tick);
+                        return 1;
+                    }
+                    bool held;
+                    long heldTick = server.GetAction(out held);
+                    if (heldTick != tick) heldTicks++;
+                    game.Update(held, heldTick);
+                    totalTicks++;
+                    continue;
+                }
                 if (!server.WaitForAction(tick, 10000))
                 {
                     Console.WriteLine("FAIL no action answering tick " + tick);
@@ -80,7 +104,7 @@ static class ScriptedPlayer
         for (int i = 0; i < 50 && server.Connected && !server.ByeReceived; i++)
             System.Threading.Thread.Sleep(20);
         Console.WriteLine("DONE minigames=" + minigames + " caught=" + caught + " escaped=" + escaped + " ticks=" + totalTicks
-                          + " actions=" + server.ActionsReceived);
+                          + " actions=" + server.ActionsReceived + " held_ticks=" + heldTicks);
         server.Dispose();
         return 0;
     }
