@@ -218,3 +218,10 @@ def test_rgb_render_draws_the_bar_and_fish_where_the_game_has_them():
     assert abs(bar_rows.min() - (rd.TRACK_Y + info["bobberBarPos"])) <= 3
     fish_rows = np.flatnonzero(np.all(img[:, rd.TRACK_X + rd.TRACK_W // 2] == rd.FISH, axis=1))
     assert abs(fish_rows.mean() - (rd.TRACK_Y + info["bobberPosition"] + rd.FISH_OFFSET)) <= 3
+
+
+def test_socket_backend_takes_its_timeouts_as_options():
+    env = gym.make("StardewFishing-v0", backend="socket", port=1, socket_timeouts={"timeout": 0.5, "reset_timeout": 2})
+    remote = env.unwrapped.remote
+    assert (remote.port, remote.timeout, remote.reset_timeout) == (1, 0.5, 2)
+    env.close()
