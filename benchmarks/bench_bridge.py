@@ -119,7 +119,7 @@ def run(mode: str, policy, features: str | None, steps: int, tmp: Path) -> dict:
     finally:
         env.close()
     gc.collect()
-    gc.freeze()  # as a real-time agent should: see docs/bridge.md, "Latency"
+    gc.freeze()  # as a real-time agent should: see the README, bridge section, "Latency"
     env = StardewFishingEnv(backend="socket", port=port, features=features, **GAME)
     try:
         obs, _ = env.reset(seed=1)
