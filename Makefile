@@ -60,6 +60,20 @@ play-fishing: $(STAMP)
 test-screen: $(STAMP) $(SYSTEM_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests/screen
 
+# --- bridge (issue 4) ---
+.PHONY: bench-bridge serve-bridge test-bridge
+
+# state-to-action round trip on loopback, lock-step and at 60 Hz, with and without an ONNX policy
+bench-bridge: $(STAMP)
+	$(PY) benchmarks/bench_bridge.py
+
+# the reference game server in real time on 127.0.0.1:8765 (try the socket env without the game)
+serve-bridge: $(STAMP)
+	$(PY) -m envs.stardew.serve --realtime
+
+test-bridge: $(STAMP) $(SYSTEM_STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_bridge.py tests/test_bridge_csharp.py
+
 # --- hybrid agent (issue 6) ---
 # Bounded runs on 2 shared CPU cores; the seeds and budgets docs/hybrid.md reports. HYBRID_STEPS: PPO's budget.
 HYBRID_RUNS ?= runs/hybrid

@@ -80,7 +80,7 @@ class StardewFishingEnv(gym.Env):
     | terminated | the fish is caught (progress reaches 1) or escapes (reaches 0)  |
     | truncated  | ``max_ticks`` game ticks (20,000 by default) without either     |
 
-    ## Options (``gym.make`` keyword arguments)
+    ## Options (``gym.make`` keyword arguments; the game options also per episode via ``reset(options=...)``)
 
     | option          | default     | meaning                                                                |
     |-----------------|-------------|------------------------------------------------------------------------|
@@ -97,6 +97,9 @@ class StardewFishingEnv(gym.Env):
     | features        | "default"   | a preset ("default", "treasure", "seed") or a list of feature names    |
     | reward          | "shaped"    | "shaped", "seed" or "sparse"                                           |
     | backend         | "sim"       | "sim" (embedded simulator) or "socket" (live game bridge)              |
+    | host, port      | 127.0.0.1,  | the game's bridge address (socket backend)                             |
+    |                 | 8765        |                                                                        |
+    | socket_timeouts | None        | {"timeout", "reset_timeout", "connect_timeout"} in seconds             |
     | render_mode     | None        | "human" (a pygame window at 60 fps) or "rgb_array"                     |
 
     ## Info
@@ -116,6 +119,7 @@ class StardewFishingEnv(gym.Env):
         backend: str = "sim",
         host: str = "127.0.0.1",
         port: int = 8765,
+        socket_timeouts: dict[str, float] | None = None,
         **game_options: Any,
     ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -131,17 +135,22 @@ class StardewFishingEnv(gym.Env):
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self.action_space = spaces.Discrete(2)
         self._renderer = None
-        self._action = np.zeros(1, dtype=np.int64)
         self._remote = None
         if backend == "socket":
             from envs.stardew.bridge.client import RemoteGame  # local import: sim users never load it
 
-            self._remote = RemoteGame(host=host, port=port, sim=self._sim)
+            # keys: timeout (per tick), reset_timeout (waiting for a minigame), connect_timeout; seconds
+            self._remote = RemoteGame(host=host, port=port, sim=self._sim, **(socket_timeouts or {}))
 
     @property
     def sim(self) -> FishingSim:
         """The one-game simulator behind the env (its state mirrors the live game with the socket backend)."""
         return self._sim
+
+    @property
+    def remote(self):
+        """The socket backend's :class:`~envs.stardew.bridge.client.RemoteGame` (None on the simulator)."""
+        return self._remote
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
@@ -167,9 +176,8 @@ class StardewFishingEnv(gym.Env):
         if self._remote is not None:
             obs, reward, terminated, truncated, info = self._remote.step(int(action))
         else:
-            self._action[0] = action
             sim = self._sim
-            sim.step(self._action, autoreset=False)
+            sim.play_one(action)
             obs = sim.obs[0].copy()
             reward = float(sim.reward[0])
             terminated = bool(sim.terminated[0])

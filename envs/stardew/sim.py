@@ -7,6 +7,7 @@ among 4096 others: each slot draws its episodes from its own stream.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -159,13 +160,42 @@ def _views(S, C, L):
     return F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat
 
 
+@njit(cache=True, inline="always")
+def end_step(F, I, g, p0, seed_sum, cfg_i, cfg_f):  # noqa: E741 - the state arrays' names
+    """Finish an env step of game g after its ticks: truncation, reward, ``F_PREV_PROGRESS``.
+
+    ``p0`` is the progress before the step, ``seed_sum`` the sum of the progress after each of its
+    ticks (the "seed" reward). Returns ``(reward, status)``. Shared by :func:`play` and the
+    socket backend (:mod:`envs.stardew.bridge.client`), so both score a step identically.
+    """
+    st = I[g, R.I_STATUS]
+    if st == R.PLAYING and I[g, R.I_TICK] >= cfg_i[R.C_MAX_TICKS]:
+        st = R.TRUNCATED
+        I[g, R.I_STATUS] = st
+    mode = cfg_i[R.C_REWARD]
+    r = seed_sum
+    if mode == R.REWARD_SHAPED:
+        r = cfg_f[R.CF_W_PROGRESS] * (F[g, R.F_PROGRESS] - p0)
+        if st == R.CAUGHT:
+            r += cfg_f[R.CF_W_CATCH] + cfg_f[R.CF_W_PERFECT] * I[g, R.I_PERFECT]
+        elif st == R.ESCAPED:
+            r -= cfg_f[R.CF_W_ESCAPE]
+    elif mode == R.REWARD_SPARSE:
+        r = 1.0 if st == R.CAUGHT else (-1.0 if st == R.ESCAPED else 0.0)
+    F[g, R.F_PREV_PROGRESS] = p0
+    return r, st
+
+
 @njit(cache=True)
-def step_games(S, C, L, actions, autoreset):
-    """Step every game one env step (``frame_skip`` ticks) with its action."""
-    F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat = _views(S, C, L)
+def play(F, I, Rs, cfg_i, cfg_f, feat, actions, obs, rew, term, trunc, out):
+    """One env step of every game: ``frame_skip`` ticks, the reward, the end flags and the observation.
+
+    Games that end stay ended (the caller decides about autoreset). The scalar env calls this
+    directly, with the arrays of its single game, since building the array views of
+    :func:`step_games` costs more than one game's tick.
+    """
     mode = cfg_i[R.C_REWARD]
     skip = cfg_i[R.C_FRAME_SKIP]
-    max_ticks = cfg_i[R.C_MAX_TICKS]
     for g in range(F.shape[0]):
         pressed = actions[g] != 0
         p0 = F[g, R.F_PROGRESS]
@@ -176,19 +206,7 @@ def step_games(S, C, L, actions, autoreset):
                 r += F[g, R.F_PROGRESS]
             if I[g, R.I_STATUS] != R.PLAYING:
                 break
-        st = I[g, R.I_STATUS]
-        if st == R.PLAYING and I[g, R.I_TICK] >= max_ticks:
-            st = R.TRUNCATED
-            I[g, R.I_STATUS] = st
-        if mode == R.REWARD_SHAPED:
-            r = cfg_f[R.CF_W_PROGRESS] * (F[g, R.F_PROGRESS] - p0)
-            if st == R.CAUGHT:
-                r += cfg_f[R.CF_W_CATCH] + cfg_f[R.CF_W_PERFECT] * I[g, R.I_PERFECT]
-            elif st == R.ESCAPED:
-                r -= cfg_f[R.CF_W_ESCAPE]
-        elif mode == R.REWARD_SPARSE:
-            r = 1.0 if st == R.CAUGHT else (-1.0 if st == R.ESCAPED else 0.0)
-        F[g, R.F_PREV_PROGRESS] = p0
+        r, st = end_step(F, I, g, p0, r, cfg_i, cfg_f)
         rew[g] = r
         term[g] = st == R.CAUGHT or st == R.ESCAPED
         trunc[g] = st == R.TRUNCATED
@@ -199,10 +217,20 @@ def step_games(S, C, L, actions, autoreset):
             out[g, O_FISH] = I[g, R.I_FISH_INDEX]
             out[g, O_LEVEL] = I[g, R.I_LEVEL]
             out[g, O_TREASURE_CAUGHT] = I[g, R.I_TREASURE_CAUGHT]
-            if autoreset:
-                feats.write_obs(F, I, g, feat, fobs[g])
-                R.begin_episode(F, I, Rs, E, g, fd, fm, pool, cfg_i, cfg_f)
         feats.write_obs(F, I, g, feat, obs[g])
+
+
+@njit(cache=True)
+def step_games(S, C, L, actions, autoreset):
+    """Step every game one env step with its action; games that end begin anew if ``autoreset``."""
+    F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat = _views(S, C, L)
+    play(F, I, Rs, cfg_i, cfg_f, feat, actions, obs, rew, term, trunc, out)
+    if autoreset:
+        for g in range(F.shape[0]):
+            if term[g] or trunc[g]:
+                fobs[g, :] = obs[g, :]
+                R.begin_episode(F, I, Rs, E, g, fd, fm, pool, cfg_i, cfg_f)
+                feats.write_obs(F, I, g, feat, obs[g])
 
 
 @njit(cache=True)
@@ -215,6 +243,9 @@ def reset_games(S, C, L, idx, seeds, reseed):
             E[g] = seeds[k]
         R.begin_episode(F, I, Rs, E, g, fd, fm, pool, cfg_i, cfg_f)
         out[g, :] = 0
+        term[g] = False
+        trunc[g] = False
+        rew[g] = 0.0
         feats.write_obs(F, I, g, feat, obs[g])
 
 
@@ -261,8 +292,14 @@ class FishingSim:
         self.terminated = view(L_TERM, np.bool_, n, (n,))
         self.truncated = view(L_TRUNC, np.bool_, n, (n,))
         self._write_config()
+        self._play_entry = None
+        self._static: list = [None] * n
+        self._rows: dict = {}  # g -> (F[g], I[g]) views, made once  # per slot: (episode number, the episode's fixed info)
         self.E[:] = np.random.default_rng().integers(0, 2**63, n, dtype=np.uint64)  # until seeded
         self._all = np.arange(n, dtype=np.int64)
+        self._action = np.zeros(1, dtype=np.int64)
+        self._play_args = (self.F[:1], self.I[:1], self.R[:1], self.cfg_i, self.cfg_f, self.feat, self._action,
+                           self.obs[:1], self.reward[:1], self.terminated[:1], self.truncated[:1], self.outcome[:1])
         self._actions = np.zeros(n, dtype=np.int64)
 
     def configure(self, config: GameConfig) -> None:
@@ -273,6 +310,7 @@ class FishingSim:
         self.fish_motion = np.array([f.motion for f in pool_fish], dtype=np.int64)
         self.pool = np.arange(len(pool_fish), dtype=np.int64)
         if hasattr(self, "_S"):
+            self._play_args = self._play_args[:3] + (cfg_i, cfg_f) + self._play_args[5:]
             self.L[L_P] = len(pool_fish)
             self._write_config()
 
@@ -298,6 +336,17 @@ class FishingSim:
                 raise ValueError(f"reset: {s.shape[0]} seeds for {idx.shape[0]} games")
         reset_games(self._S, self._C, self.L, idx, s, seeds is not None)
         return self.obs
+
+    def play_one(self, action: int) -> None:
+        """Game 0 only, no autoreset: the scalar env's fast path (see :func:`play`)."""
+        self._action[0] = action
+        if self._play_entry is None:
+            play(*self._play_args)
+            # numba's typed entry point skips the dispatcher's argument typing (~0.3 us of a ~3 us step)
+            sig = play.signatures[-1]
+            self._play_entry = getattr(play.overloads.get(sig), "entry_point", None) or play
+        else:
+            self._play_entry(*self._play_args)
 
     def step(self, actions: np.ndarray | Sequence[int], autoreset: bool = True) -> np.ndarray:
         """One env step in every game; returns ``obs`` (rewards etc. are in the public arrays)."""
@@ -332,30 +381,47 @@ class FishingSim:
         return self.pool_fish[int(self.I[g, R.I_FISH_INDEX])]
 
     def state_dict(self, g: int) -> dict:
-        """Game g's raw values under the game's own names, plus what the episode is (info for envs)."""
-        f = self.F[g].tolist()
-        i = self.I[g].tolist()
-        fish = self.pool_fish[i[R.I_FISH_INDEX]]
+        """Game g's raw values under the game's own names, plus what the episode is (the envs' info)."""
+        rows = self._rows.get(g)
+        if rows is None:
+            rows = self._rows[g] = (self.F[g], self.I[g])
+        (bar, fish, bar_speed, fish_speed, progress, tpos, tlevel) = _F_INFO(rows[0].tolist())
+        (in_bar, pressed, perfect, status, tcaught, tick, episode) = _I_INFO(rows[1].tolist())
+        static = self._static[g]
+        if static is None or static[0] != episode:
+            static = self._static[g] = (episode, self._episode_info(g))
         return {
-            "bobberBarPos": f[R.F_BAR_POS],
-            "bobberPosition": f[R.F_FISH_POS],
-            "bobberBarSpeed": f[R.F_BAR_SPEED],
-            "bobberSpeed": f[R.F_FISH_SPEED],
-            "bobberBarHeight": i[R.I_HEIGHT],
-            "distanceFromCatching": f[R.F_PROGRESS],
-            "bobberInBar": bool(i[R.I_IN_BAR]),
-            "buttonPressed": bool(i[R.I_PRESSED]),
-            "perfect": bool(i[R.I_PERFECT]),
-            "caught": i[R.I_STATUS] == R.CAUGHT,
-            "escaped": i[R.I_STATUS] == R.ESCAPED,
-            "treasure": bool(i[R.I_TREASURE]),
-            "treasurePosition": f[R.F_TREASURE_POS],
-            "treasureCatchLevel": f[R.F_TREASURE_LEVEL],
-            "treasureCaught": bool(i[R.I_TREASURE_CAUGHT]),
+            "bobberBarPos": bar,
+            "bobberPosition": fish,
+            "bobberBarSpeed": bar_speed,
+            "bobberSpeed": fish_speed,
+            "distanceFromCatching": progress,
+            "bobberInBar": in_bar == 1,
+            "buttonPressed": pressed == 1,
+            "perfect": perfect == 1,
+            "caught": status == R.CAUGHT,
+            "escaped": status == R.ESCAPED,
+            "treasurePosition": tpos,
+            "treasureCatchLevel": tlevel,
+            "treasureCaught": tcaught == 1,
+            "tick": tick,
+            **static[1],
+        }
+
+    def _episode_info(self, g: int) -> dict:
+        fish = self.pool_fish[int(self.I[g, R.I_FISH_INDEX])]
+        return {
+            "bobberBarHeight": int(self.I[g, R.I_HEIGHT]),
+            "treasure": bool(self.I[g, R.I_TREASURE]),
             "fish": fish.name,
             "fish_id": fish.id,
             "difficulty": fish.difficulty,
             "motion_type": fish.behavior,
-            "fishing_level": i[R.I_LEVEL],
-            "tick": i[R.I_TICK],
+            "fishing_level": int(self.I[g, R.I_LEVEL]),
         }
+
+
+_F_INFO = operator.itemgetter(R.F_BAR_POS, R.F_FISH_POS, R.F_BAR_SPEED, R.F_FISH_SPEED, R.F_PROGRESS, R.F_TREASURE_POS,
+                              R.F_TREASURE_LEVEL)
+_I_INFO = operator.itemgetter(R.I_IN_BAR, R.I_PRESSED, R.I_PERFECT, R.I_STATUS, R.I_TREASURE_CAUGHT, R.I_TICK,
+                              R.I_EPISODE)

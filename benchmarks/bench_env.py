@@ -1,0 +1,95 @@
+"""Simulator speed, measured beside Gymnasium's CartPole-v1 in the same run (the ratio is the figure).
+
+    make bench            # or: python benchmarks/bench_env.py [--seconds 2]
+
+Prints single-env steps/s through ``gym.make`` and through the bare env/simulator for both, and the
+batched simulator's env-steps/s at 1, 256 and 4096 games (random actions, autoreset on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import gymnasium as gym
+import numpy as np
+
+from envs.stardew.sim import FishingSim, GameConfig
+
+
+def interleaved_steps_per_second(loops: dict, seconds: float, rounds: int = 6) -> dict:
+    """Steps/s of each ``name -> (step, reset)`` loop, measured in alternating short rounds so that
+    every loop sees the same machine load; the best round of each counts."""
+    best = dict.fromkeys(loops, 0.0)
+    for _ in range(rounds):
+        for name, (step, reset) in loops.items():
+            reset()
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds / rounds:
+                for k in range(1000):
+                    if step(k):
+                        reset()
+                n += 1000
+            best[name] = max(best[name], n / (time.perf_counter() - t0))
+    return best
+
+
+def env_loop(env):
+    actions = np.random.default_rng(0).integers(0, 2, 1000).tolist()
+
+    def step(k):
+        _, _, term, trunc, _ = env.step(actions[k])
+        return term or trunc
+
+    return step, lambda: env.reset(seed=0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores; numpy {np.__version__}, gymnasium {gym.__version__}")
+
+    # warm up numba's compiled kernels (cached on disk after the first run)
+    warm = gym.make("StardewFishing-v0")
+    warm.reset(seed=0)
+    warm.step(0)
+
+    sim = FishingSim(1, GameConfig())
+    acts = np.random.default_rng(0).integers(0, 2, (1000, 1))
+    loops = {
+        "CartPole-v1 via gym.make": env_loop(gym.make("CartPole-v1")),
+        "StardewFishing-v0 via gym.make": env_loop(gym.make("StardewFishing-v0")),
+        "CartPole-v1 bare env": env_loop(gym.make("CartPole-v1").unwrapped),
+        "StardewFishing-v0 bare env": env_loop(gym.make("StardewFishing-v0").unwrapped),
+        "FishingSim(1).step (bare simulator)": (lambda k: sim.step(acts[k]) is None, lambda: sim.reset(seeds=[0])),
+    }
+    rows = list(interleaved_steps_per_second(loops, args.seconds * len(loops)).items())
+
+    print(f"\n{'single env':<40}{'steps/s':>14}")
+    for name, sps in rows:
+        print(f"{name:<40}{sps:>14,.0f}")
+    cart_make, fish_make, cart_bare, fish_bare = (r[1] for r in rows[:4])
+    print(f"\nratio StardewFishing-v0 / CartPole-v1 via gym.make: {fish_make / cart_make:.2f}")
+    print(f"ratio StardewFishing-v0 / CartPole-v1 bare env:     {fish_bare / cart_bare:.2f}")
+
+    print(f"\n{'batched simulator (autoreset)':<40}{'env-steps/s':>14}")
+    for n in (1, 256, 4096):
+        sim = FishingSim(n, GameConfig())
+        sim.reset(seeds=range(n))
+        actions = np.random.default_rng(1).integers(0, 2, (64, n))
+        sim.step(actions[0])
+        best = 0.0
+        for _ in range(3):
+            steps, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < args.seconds / 3:
+                for k in range(64):
+                    sim.step(actions[k])
+                steps += 64
+            best = max(best, steps * n / (time.perf_counter() - t0))
+        print(f"{f'{n} games':<40}{best:>14,.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The live-game bridge: wire protocol, socket client, reference game server, recording."""

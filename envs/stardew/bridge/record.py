@@ -1,0 +1,172 @@
+"""Recording transitions: the seed mod's 8-column CSV and the project's per-episode JSONL.
+
+:class:`RecordingWrapper` wraps any ``StardewFishing-v0`` (socket or simulator backend) and records
+every transition, whatever chooses the actions: a trained policy, a scripted one, or a person
+playing the live game while the mod runs in observe mode (``ApplyActions: false``; the press
+recorded is then the player's, because it is read from the game).
+
+Both files are appended one whole episode at a time, flushed and fsync'ed when the episode ends
+(terminated or truncated), so a crash or a lost connection loses at most the episode in flight.
+An episode abandoned by ``reset()`` or ended by an exception is not written.
+
+CSV (``csv_path``), exactly the seed mod's ``replayMemory.csv``: no header, one row per step::
+
+    oldBarPos, oldFishPos, oldBarSpeed, newBarPos, newFishPos, newBarSpeed, reward, action
+
+raw game values (px, px/tick); ``reward`` is the raw ``distanceFromCatching`` after the step (the
+seed's reward, whatever reward the env is set to); ``action`` is 1/0, the press the game actually
+applied in the step's last tick (``buttonPressed``), not the policy's wish (they differ when an
+action arrived late, or when a person plays).
+
+JSONL (``jsonl_path``): one JSON object per line, one line per episode::
+
+    {"format": "stardew-rl-episode", "version": 1, "episode": 3, "backend": "socket",
+     "fish": "Pufferfish", "fish_id": 128, "difficulty": 80, "motion_type": "floater",
+     "fishing_level": 5, "bobberBarHeight": 136, "outcome": "caught", "perfect": false,
+     "steps": 412, "return": 31.2, "late_steps": 0, "missed_ticks": 0,
+     "features": ["bar_center", ...], "obs0": [...],
+     "columns": {"action": [...], "applied_press": [...], "reward": [...], "tick": [...],
+                 "bobberBarPos": [...], "bobberPosition": [...], "bobberBarSpeed": [...],
+                 "bobberSpeed": [...], "distanceFromCatching": [...], "bobberInBar": [...],
+                 "treasurePosition": [...], "treasureCatchLevel": [...], "obs": [[...], ...]}}
+
+Column ``k`` describes step ``k``: the policy's ``action``, then what the game reported after it.
+``obs0`` is the observation ``reset()`` returned, ``columns.obs[k]`` the one after step ``k``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+COLUMNS = ("bobberBarPos", "bobberPosition", "bobberBarSpeed", "bobberSpeed", "distanceFromCatching",
+           "bobberInBar", "treasurePosition", "treasureCatchLevel")
+EPISODE_KEYS = ("fish", "fish_id", "difficulty", "motion_type", "fishing_level", "bobberBarHeight")
+
+
+class EpisodeRecorder:
+    """Buffers one episode's transitions and appends them to the CSV and/or JSONL at its end."""
+
+    def __init__(self, csv_path: str | os.PathLike | None = None, jsonl_path: str | os.PathLike | None = None,
+                 backend: str = "sim", features: tuple[str, ...] = ()):
+        if csv_path is None and jsonl_path is None:
+            raise ValueError("EpisodeRecorder: give csv_path, jsonl_path or both")
+        self.csv_path = Path(csv_path) if csv_path is not None else None
+        self.jsonl_path = Path(jsonl_path) if jsonl_path is not None else None
+        for p in (self.csv_path, self.jsonl_path):
+            if p is not None:
+                p.parent.mkdir(parents=True, exist_ok=True)
+        self.backend = backend
+        self.features = list(features)
+        self.episodes_written = 0
+        self._info0: dict[str, Any] | None = None
+        self._obs0: list[float] = []
+        self._rows: list[tuple] = []
+        self._cols: dict[str, list] = {}
+        self._prev: dict[str, Any] | None = None
+
+    @property
+    def in_flight(self) -> int:
+        """Steps buffered for the episode in progress (lost if it never ends)."""
+        return len(self._rows)
+
+    def begin(self, obs: np.ndarray, info: dict[str, Any]) -> None:
+        self.discard()
+        self._info0 = dict(info)
+        self._obs0 = np.asarray(obs, dtype=np.float64).tolist()
+        self._prev = info
+
+    def discard(self) -> None:
+        self._info0 = None
+        self._prev = None
+        self._rows = []
+        self._cols = {k: [] for k in ("action", "applied_press", "reward", "tick", "late", "missed_ticks", "obs",
+                                      *COLUMNS)}
+
+    def add(self, action: Any, obs: np.ndarray, reward: float, info: dict[str, Any]) -> None:
+        if self._prev is None:
+            raise RuntimeError("EpisodeRecorder.add() before begin()")
+        old, new = self._prev, info
+        applied = int(bool(new.get("buttonPressed", False)))
+        self._rows.append((old["bobberBarPos"], old["bobberPosition"], old["bobberBarSpeed"], new["bobberBarPos"],
+                           new["bobberPosition"], new["bobberBarSpeed"], new["distanceFromCatching"], applied))
+        c = self._cols
+        c["action"].append(int(action))
+        c["applied_press"].append(applied)
+        c["reward"].append(float(reward))
+        c["tick"].append(int(new.get("tick", 0)))
+        c["late"].append(bool(new.get("late", False)))
+        c["missed_ticks"].append(int(new.get("missed_ticks", 0)))
+        c["obs"].append(np.asarray(obs, dtype=np.float64).tolist())
+        for k in COLUMNS:
+            v = new.get(k, 0.0)
+            c[k].append(v if isinstance(v, bool) else float(v))
+        self._prev = new
+
+    def end(self, outcome: str) -> None:
+        """Write the buffered episode (outcome: caught, escaped or truncated) and flush to disk."""
+        if self._info0 is None:
+            return
+        last = self._prev or {}
+        if self.csv_path is not None:
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\n")
+            for row in self._rows:
+                w.writerow([repr(float(x)) if i < 7 else x for i, x in enumerate(row)])
+            _append(self.csv_path, buf.getvalue())
+        if self.jsonl_path is not None:
+            rec: dict[str, Any] = {"format": "stardew-rl-episode", "version": 1, "episode": self.episodes_written,
+                                   "backend": self.backend}
+            for k in EPISODE_KEYS:
+                v = self._info0.get(k)
+                rec[k] = v.item() if isinstance(v, np.generic) else v
+            rec.update(outcome=outcome, perfect=bool(last.get("perfect", False)) and outcome == "caught",
+                       steps=len(self._rows), **{"return": float(sum(self._cols["reward"]))},
+                       late_steps=int(sum(self._cols["late"])), missed_ticks=int(sum(self._cols["missed_ticks"])),
+                       features=self.features, obs0=self._obs0, columns=self._cols)
+            _append(self.jsonl_path, json.dumps(rec, separators=(",", ":")) + "\n")
+        self.episodes_written += 1
+        self.discard()
+
+
+def _append(path: Path, text: str) -> None:
+    with open(path, "a", encoding="utf-8", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+class RecordingWrapper(gym.Wrapper):
+    """Records every transition of the wrapped env (see the module docstring for the formats)."""
+
+    def __init__(self, env: gym.Env, csv_path: str | os.PathLike | None = None,
+                 jsonl_path: str | os.PathLike | None = None):
+        super().__init__(env)
+        base = env.unwrapped
+        self.recorder = EpisodeRecorder(csv_path, jsonl_path, backend=getattr(base, "backend", "sim"),
+                                        features=tuple(getattr(base, "feature_names", ())))
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict]:
+        self.recorder.discard()
+        obs, info = self.env.reset(**kwargs)
+        self.recorder.begin(obs, info)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
+        try:
+            obs, reward, terminated, truncated, info = self.env.step(action)
+        except BaseException:
+            self.recorder.discard()  # the episode in flight is lost; completed ones are on disk
+            raise
+        self.recorder.add(action, obs, reward, info)
+        if terminated or truncated:
+            outcome = "caught" if info.get("caught") else ("escaped" if info.get("escaped") else "truncated")
+            self.recorder.end(outcome)
+        return obs, reward, terminated, truncated, info

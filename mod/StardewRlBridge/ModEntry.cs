@@ -1,0 +1,259 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.IO;
+using System.Text;
+using StardewModdingAPI;
+using StardewModdingAPI.Events;
+using StardewValley;
+using StardewValley.Menus;
+
+namespace StardewRlBridge
+{
+    /// <summary>
+    /// The stardew-rl bridge mod. Each update tick while the fishing minigame (BobberBar) is open:
+    ///   UpdateTicking: decide the press for this update (the agent's latest action, or the ONNX policy's
+    ///                  decision from the last state) and arm the Harmony input patch;
+    ///   (the game runs BobberBar.update, which reads the use-tool button through the patch)
+    ///   UpdateTicked:  read BobberBar's fields and send one "state" message (bridge/observe modes), or run the
+    ///                  ONNX policy on them (onnx mode).
+    /// The game never waits: an action that arrives after an update started applies from the next one.
+    /// </summary>
+    public sealed class ModEntry : Mod
+    {
+        private ModConfig config;
+        private BridgeServer server;
+        private OnnxPolicy policy;
+
+        private BobberBar bar;          // the open minigame, or null
+        private int minigame;           // minigames opened since the game started
+        private int barTick;            // updates since this BobberBar opened
+        private float lastFishPos;
+        private bool ended;             // the end state of this minigame was sent
+        private long appliedTick = -1;  // the action applied in the current update
+        private bool appliedPress;
+        private bool policyPress;       // onnx mode: the decision for the next update
+        private long lastWaitingTick;
+        private readonly List<string> csvRows = new List<string>();
+        private float[] prev;           // onnx/CSV: previous [barPos, fishPos, barSpeed]
+
+        public override void Entry(IModHelper helper)
+        {
+            config = helper.ReadConfig<ModConfig>();
+            string mode = (config.Mode ?? "bridge").Trim().ToLowerInvariant();
+            config.Mode = mode;
+            if (mode != "bridge" && mode != "observe" && mode != "onnx")
+            {
+                Monitor.Log($"config.json: Mode '{config.Mode}' is not bridge, observe or onnx; using bridge.", LogLevel.Warn);
+                config.Mode = "bridge";
+            }
+            if (config.Mode != "observe")
+                InputPatch.Apply(ModManifest.UniqueID);
+
+            if (config.Mode == "onnx")
+            {
+                policy = new OnnxPolicy(Path.Combine(helper.DirectoryPath, config.ModelPath), Monitor);
+            }
+            else
+            {
+                string rules = Game1.version.StartsWith("1.5") ? "1.5" : "1.6";
+                server = new BridgeServer(config.Port, "Stardew Valley", Game1.version, rules, "realtime", 60.0,
+                                          msg => Monitor.Log(msg, LogLevel.Debug));
+                server.Start();
+                Monitor.Log($"Bridge listening on 127.0.0.1:{server.Port} ({config.Mode} mode, game {Game1.version}).", LogLevel.Info);
+            }
+            helper.Events.Display.MenuChanged += OnMenuChanged;
+            helper.Events.GameLoop.UpdateTicking += OnUpdateTicking;
+            helper.Events.GameLoop.UpdateTicked += OnUpdateTicked;
+            helper.Events.GameLoop.OneSecondUpdateTicked += OnOneSecond;
+            helper.Events.GameLoop.ReturnedToTitle += (s, e) => CloseMinigame();
+        }
+
+        // -- minigame lifecycle ------------------------------------------------------------------------
+        private void OnMenuChanged(object sender, MenuChangedEventArgs e)
+        {
+            if (e.NewMenu is BobberBar newBar)
+            {
+                bar = newBar;
+                minigame++;
+                barTick = 0;
+                ended = false;
+                lastFishPos = Get<float>("bobberPosition");
+                policyPress = false;
+                prev = null;
+                csvRows.Clear();
+                server?.ReleasePress();
+            }
+            else if (e.OldMenu is BobberBar)
+            {
+                CloseMinigame();
+            }
+        }
+
+        private void CloseMinigame()
+        {
+            if (bar != null && !ended)
+                SendWaiting(Game1.ticks); // closed without a result: the agent ends the episode as truncated
+            FlushCsv();
+            bar = null;
+            InputPatch.Active = false;
+        }
+
+        // -- before the update: what press this update sees --------------------------------------------
+        private void OnUpdateTicking(object sender, UpdateTickingEventArgs e)
+        {
+            if (bar == null || config.Mode == "observe")
+            {
+                InputPatch.Active = false;
+                return;
+            }
+            if (config.Mode == "onnx")
+            {
+                appliedPress = policyPress;
+                appliedTick = e.Ticks - 1;
+            }
+            else
+            {
+                appliedTick = server.GetAction(out appliedPress);
+                if (!server.Connected)
+                    appliedPress = false; // no agent: leave the player's input alone
+            }
+            InputPatch.Down = appliedPress;
+            InputPatch.Active = config.Mode == "onnx" ? policy.Ready : server.Connected;
+        }
+
+        // -- after the update: read the state --------------------------------------------------------------
+        private void OnUpdateTicked(object sender, UpdateTickedEventArgs e)
+        {
+            if (bar == null || ended || Game1.activeClickableMenu != bar)
+                return;
+            barTick++;
+            float barPos = Get<float>("bobberBarPos");
+            float fishPos = Get<float>("bobberPosition");
+            float barSpeed = Get<float>("bobberBarSpeed");
+            float progress = Get<float>("distanceFromCatching");
+            bool fadeIn = Get<bool>("fadeIn");
+            string phase = progress >= 1f ? "caught" : progress <= 0f ? "escaped" : fadeIn ? "fade-in" : "playing";
+            bool pressed = Get<bool>("buttonPressed");
+
+            if (config.RecordCsv.Length > 0 && prev != null && phase != "fade-in")
+                csvRows.Add(string.Join(",", F(prev[0]), F(prev[1]), F(prev[2]), F(barPos), F(fishPos), F(barSpeed), F(progress),
+                                        pressed ? "1" : "0"));
+            prev = new[] { barPos, fishPos, barSpeed };
+
+            if (config.Mode == "onnx")
+            {
+                policyPress = phase == "playing" && policy.Act(barPos, fishPos, barSpeed);
+            }
+            else
+            {
+                var w = new JsonWriter()
+                    .Add("type", "state").Add("tick", (long)e.Ticks).Add("minigame", minigame).Add("bar_tick", barTick)
+                    .Add("phase", phase).Add("applied_tick", appliedTick).Add("applied_press", appliedPress && InputPatch.Active)
+                    .Add("bobberBarPos", barPos).Add("bobberBarSpeed", barSpeed).Add("bobberBarHeight", Get<int>("bobberBarHeight"))
+                    .Add("bobberPosition", fishPos).Add("lastBobberPosition", lastFishPos)
+                    .Add("bobberSpeed", Get<float>("bobberSpeed")).Add("bobberTargetPosition", Get<float>("bobberTargetPosition"))
+                    .Add("floaterSinkerAcceleration", Get<float>("floaterSinkerAcceleration"))
+                    .Add("distanceFromCatching", progress).Add("bobberInBar", Get<bool>("bobberInBar"))
+                    .Add("buttonPressed", pressed).Add("perfect", Get<bool>("perfect"))
+                    .Add("treasure", Get<bool>("treasure")).Add("treasurePosition", Get<float>("treasurePosition"))
+                    .Add("treasureCatchLevel", Get<float>("treasureCatchLevel")).Add("treasureCaught", Get<bool>("treasureCaught"))
+                    .Add("treasureAppearTimer", Get<float>("treasureAppearTimer")).Add("treasureScale", Get<float>("treasureScale"))
+                    .Add("fadeInScale", Get<float>("scale"));
+                AddFish(w);
+                server.Send(w.ToString());
+            }
+            lastFishPos = fishPos;
+            if (phase == "caught" || phase == "escaped")
+            {
+                ended = true;
+                InputPatch.Active = false;
+                FlushCsv();
+            }
+        }
+
+        private void AddFish(JsonWriter w)
+        {
+            string fishId = Get<string>("whichFish") ?? "";
+            string name = fishId;
+            try
+            {
+                name = ItemRegistry.GetDataOrErrorItem(fishId).DisplayName;
+            }
+            catch (Exception)
+            {
+                // keep the id as the name
+            }
+            string bare = fishId.StartsWith("(O)") ? fishId.Substring(3) : fishId;
+            int motion = Get<int>("motionType");
+            string[] motions = { "mixed", "dart", "smooth", "sinker", "floater" };
+            var bobbers = Get<List<string>>("bobbers") ?? new List<string>();
+            var tackle = new List<int>();
+            foreach (string b in bobbers)
+            {
+                string id = b.StartsWith("(O)") ? b.Substring(3) : b;
+                if (int.TryParse(id, NumberStyles.Integer, CultureInfo.InvariantCulture, out int t))
+                    tackle.Add(t);
+            }
+            if (int.TryParse(bare, NumberStyles.Integer, CultureInfo.InvariantCulture, out int numericId))
+                w.Add("fish_id", numericId);
+            else
+                w.Add("fish_id", fishId);
+            w.Add("fish", name).Add("difficulty", Get<float>("difficulty"))
+             .Add("motion_type", motion >= 0 && motion < motions.Length ? motions[motion] : "mixed")
+             .Add("fishing_level", Game1.player?.FishingLevel ?? 0).Add("tackle", tackle.ToArray())
+             .Add("fishing_rod", Game1.player?.CurrentTool?.DisplayName ?? "");
+        }
+
+        // -- once a second: heartbeat while waiting, model reload ------------------------------------------
+        private void OnOneSecond(object sender, OneSecondUpdateTickedEventArgs e)
+        {
+            policy?.ReloadIfChanged();
+            if (server != null && bar == null)
+                SendWaiting(e.Ticks);
+        }
+
+        private void SendWaiting(long tick)
+        {
+            if (server == null || tick == lastWaitingTick)
+                return;
+            lastWaitingTick = tick;
+            server.Send(new JsonWriter().Add("type", "state").Add("tick", tick).Add("minigame", minigame).Add("bar_tick", 0)
+                                        .Add("phase", "waiting").ToString());
+        }
+
+        // -- helpers -----------------------------------------------------------------------------------------
+        /// <summary>A BobberBar field by the game's name (public in 1.6, private in 1.5; reflection reads both).</summary>
+        private T Get<T>(string field)
+        {
+            var f = Helper.Reflection.GetField<T>(bar, field, required: false);
+            return f == null ? default : f.GetValue();
+        }
+
+        private static string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+        private void FlushCsv()
+        {
+            if (config.RecordCsv.Length == 0 || csvRows.Count == 0)
+                return;
+            try
+            {
+                string path = Path.Combine(Helper.DirectoryPath, config.RecordCsv);
+                var sb = new StringBuilder();
+                foreach (string row in csvRows)
+                    sb.Append(row).Append('\n');
+                using (var stream = new FileStream(path, FileMode.Append, FileAccess.Write))
+                {
+                    byte[] bytes = Encoding.UTF8.GetBytes(sb.ToString());
+                    stream.Write(bytes, 0, bytes.Length);
+                    stream.Flush(true);
+                }
+            }
+            catch (Exception e)
+            {
+                Monitor.Log($"Could not append to {config.RecordCsv}: {e.Message}", LogLevel.Error);
+            }
+            csvRows.Clear();
+        }
+    }
+}

@@ -1,0 +1,98 @@
+"""Helpers for the bridge tests: scripted game peers on real loopback sockets (no mocks)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+from envs.stardew.bridge import protocol as P
+from envs.stardew.bridge.server import GameServer
+from envs.stardew.sim import GameConfig
+
+
+def hello(protocol: int = P.PROTOCOL_VERSION, rules: str = "1.5", **extra: Any) -> dict[str, Any]:
+    return {"type": "hello", "protocol": protocol, "role": "game", "game": "test peer",
+            "game_version": "1.5.4" if rules == "1.5" else "1.6.15", "rules": rules, "mode": "lockstep",
+            "tick_hz": 60, **extra}
+
+
+def playing_state(config: GameConfig | None = None, seed: int = 1, ticks: int = 20) -> dict[str, Any]:
+    """A genuine state message, built by the reference server's own encoder (not started)."""
+    server = GameServer(config or GameConfig(fish="Pufferfish", level=5), port=0)
+    try:
+        server._begin(seed)
+        for _ in range(ticks):
+            server._update()
+        return server.state_message()
+    finally:
+        server.stop()
+
+
+class FakeGame:
+    """A scripted game side: accepts one agent, sends ``frames`` (raw bytes, malformed ones too),
+    then keeps the connection open (reading and discarding) until ``hold`` seconds pass or the
+    agent leaves. ``close_after_frames`` closes right after sending instead. Stops by itself."""
+
+    def __init__(self, frames: list[bytes], hold: float = 5.0, close_after_frames: bool = False):
+        self.frames = frames
+        self.hold = hold
+        self.close_after_frames = close_after_frames
+        self.received = bytearray()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(5.0)
+        self.port = self._server.getsockname()[1]
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            conn, _ = self._server.accept()
+        except OSError:
+            return
+        with conn:
+            try:
+                for frame in self.frames:
+                    conn.sendall(frame)
+                if self.close_after_frames:
+                    return
+                conn.settimeout(0.05)
+                end = time.monotonic() + self.hold
+                while time.monotonic() < end and not self._done.is_set():
+                    try:
+                        data = conn.recv(65536)
+                    except TimeoutError:
+                        continue
+                    if not data:
+                        return
+                    self.received += data
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=5.0)
+        self._server.close()
+
+    def __enter__(self) -> FakeGame:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def episode_states(config: GameConfig | None = None, seed: int = 1, press: bool = False) -> list[dict[str, Any]]:
+    """Every state message of one whole minigame (fade-in to the end) played with a constant press."""
+    server = GameServer(config or GameConfig(fish="Pufferfish", level=5), port=0)
+    try:
+        server._begin(seed)
+        server.press = press
+        states = [server.state_message()]
+        while states[-1]["phase"] not in P.END_PHASES:
+            server._update()
+            states.append(server.state_message())
+        return states
+    finally:
+        server.stop()

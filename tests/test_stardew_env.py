@@ -1,0 +1,227 @@
+"""StardewFishing-v0 as users reach it: gym.make, the checkers, seeding, options, the vector env."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+from envs.stardew import rules as R
+from envs.stardew.fish import fish_table
+from envs.stardew.sim import FishingSim, GameConfig
+from envs.stardew.vector_env import StardewFishingVectorEnv
+
+INFO_KEYS = {
+    "bobberBarPos", "bobberPosition", "bobberBarSpeed", "bobberSpeed", "bobberBarHeight", "distanceFromCatching",
+    "perfect", "caught", "fish", "difficulty", "motion_type", "fishing_level", "tick",
+}
+
+
+def test_gym_make_works_in_a_fresh_interpreter_with_no_other_import():
+    code = 'import gymnasium as gym; e = gym.make("StardewFishing-v0"); print(e.reset(seed=0)[0].shape)'
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(8,)"
+
+
+def test_module_qualified_id_imports_the_package():
+    env = gym.make("envs:StardewFishing-v0")
+    assert env.unwrapped.spec.id == "StardewFishing-v0"
+
+
+def test_envs_package_never_imports_the_agents_stack():
+    code = (
+        "import sys, gymnasium as gym; e = gym.make('StardewFishing-v0'); e.reset(seed=0); e.step(1);"
+        "from envs.stardew import vector_env, render;"
+        "bad = [m for m in ('torch', 'stable_baselines3', 'imitation', 'agents') if m in sys.modules]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"features": "seed", "reward": "seed"}, {"treasure": True, "frame_skip": 4}])
+def test_gymnasium_and_sb3_checkers_pass(kwargs):
+    gym_check_env(gym.make("StardewFishing-v0", **kwargs).unwrapped)
+    sb3_check_env(gym.make("StardewFishing-v0", **kwargs))
+
+
+def test_info_carries_the_game_values_under_the_game_names():
+    env = gym.make("StardewFishing-v0", fish="Legend", level=7)
+    _, info = env.reset(seed=3)
+    assert set(info) >= INFO_KEYS
+    assert info["fish"] == "Legend" and info["difficulty"] == 110 and info["motion_type"] == "mixed"
+    assert info["fishing_level"] == 7 and info["bobberBarHeight"] == 96 + 8 * 7
+    _, _, _, _, info = env.step(1)
+    assert set(info) >= INFO_KEYS and info["buttonPressed"] is True
+
+
+def test_seed_features_are_exactly_the_raw_game_values():
+    env = gym.make("StardewFishing-v0", features="seed")
+    obs, info = env.reset(seed=5)
+    for _ in range(30):
+        obs, _, _, _, info = env.step(1)
+    assert obs.tolist() == pytest.approx([info["bobberBarPos"], info["bobberPosition"], info["bobberBarSpeed"]])
+
+
+def test_seed_reward_is_the_raw_progress():
+    env = gym.make("StardewFishing-v0", reward="seed")
+    env.reset(seed=1)
+    _, reward, _, _, info = env.step(0)
+    assert reward == pytest.approx(info["distanceFromCatching"])
+
+
+def test_shaped_reward_sums_to_progress_change_plus_end_bonus():
+    env = gym.make("StardewFishing-v0", fish="Carp", level=10)
+    _, info = env.reset(seed=2)
+    p0, total = info["distanceFromCatching"], 0.0
+    done = False
+    while not done:
+        _, r, term, trunc, info = env.step(int(info["bobberPosition"] + 30 < info["bobberBarPos"] + 60))
+        total += r
+        done = term or trunc
+    bonus = (10 + 5 * info["perfect"]) if info["caught"] else -10
+    assert total == pytest.approx(100 * (info["distanceFromCatching"] - p0) + bonus, abs=1e-3)
+
+
+def test_reset_with_the_same_seed_replays_the_same_episode():
+    env = gym.make("StardewFishing-v0")
+
+    def play():
+        obs, _ = env.reset(seed=11)
+        traj = [obs]
+        for k in range(300):
+            obs, r, term, trunc, _ = env.step(k % 4 == 0)
+            traj.append(obs)
+            if term or trunc:
+                break
+        return np.array(traj)
+
+    assert np.array_equal(play(), play())
+
+
+def test_scalar_env_and_batched_slots_play_identical_trajectories_across_episodes():
+    seeds = [0, 17, 99]
+    n_steps = 2500  # several episodes per slot
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, 2, (n_steps, len(seeds)))
+    batched = FishingSim(len(seeds), GameConfig())
+    batched.reset(seeds=seeds)
+    b_obs, b_rew, b_done = [], [], []
+    for t in range(n_steps):
+        batched.step(actions[t], autoreset=True)
+        b_obs.append(batched.obs.copy())
+        b_rew.append(batched.reward.copy())
+        b_done.append(batched.terminated | batched.truncated)
+    b_obs, b_rew, b_done = np.array(b_obs), np.array(b_rew), np.array(b_done)
+    assert b_done.sum() >= 3 * len(seeds)
+    for g, seed in enumerate(seeds):
+        env = gym.make("StardewFishing-v0")
+        env.reset(seed=seed)
+        for t in range(n_steps):
+            obs, r, term, trunc, _ = env.step(int(actions[t, g]))
+            assert r == b_rew[t, g]
+            if term or trunc:
+                assert b_done[t, g]
+                obs, _ = env.reset()
+            assert np.array_equal(obs, b_obs[t, g]), (seed, t)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    actions=st.lists(st.integers(0, 1), min_size=1, max_size=600),
+    fish=st.sampled_from([f.name for f in fish_table()]),
+    level=st.integers(0, 10),
+    seed=st.integers(0, 2**32),
+    version=st.sampled_from(["1.5", "1.6"]),
+)
+def test_bar_and_fish_stay_on_their_tracks_for_any_actions(actions, fish, level, seed, version):
+    sim = FishingSim(1, GameConfig(fish=fish, level=level, version=version, treasure=0.5))
+    sim.reset(seeds=[seed])
+    h = int(sim.I[0, R.I_HEIGHT])
+    for a in actions:
+        sim.step(np.array([a]), autoreset=True)
+        assert 0 <= sim.F[0, R.F_BAR_POS] <= 568 - h
+        assert 0 <= sim.F[0, R.F_FISH_POS] <= 532
+        assert 0 <= sim.F[0, R.F_PROGRESS] <= 1
+        assert -1.5 <= sim.F[0, R.F_FSA] <= 1.5
+        assert -1 <= sim.F[0, R.F_FISH_TARGET] <= 548
+
+
+def test_fish_can_be_chosen_by_name_id_list_or_as_a_custom_fish():
+    env = gym.make("StardewFishing-v0", fish=["Legend", 128])
+    names = {env.reset(seed=s)[1]["fish"] for s in range(30)}
+    assert names == {"Legend", "Pufferfish"}
+    _, info = gym.make("StardewFishing-v0", fish={"difficulty": 95, "behavior": "dart"}).reset(seed=0)
+    assert info["difficulty"] == 95 and info["motion_type"] == "dart"
+    _, info = gym.make("StardewFishing-v0", level=(3, 3)).reset(seed=0)
+    assert info["fishing_level"] == 3
+
+
+def test_reset_options_switch_the_fish_for_the_next_episode():
+    env = gym.make("StardewFishing-v0")
+    _, info = env.reset(seed=0, options={"fish": "Octopus", "level": 2})
+    assert info["fish"] == "Octopus" and info["fishing_level"] == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"fish": "Moby Dick"}, "fish: no fish 'Moby Dick'"),
+        ({"level": (5, 2)}, "level:"),
+        ({"tackle": ["anchor"]}, "tackle: unknown 'anchor'"),
+        ({"tackle": ["cork", "trap"]}, "one tackle slot"),
+        ({"version": "1.7"}, "version:"),
+        ({"features": ["bar_center", "x-ray"]}, "unknown feature 'x-ray'"),
+        ({"reward": "money"}, "reward:"),
+    ],
+)
+def test_bad_options_raise_errors_that_name_the_option(kwargs, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        gym.make("StardewFishing-v0", **kwargs)
+
+
+def test_vector_env_autoresets_in_the_same_step_and_reports_the_final_observation():
+    venv = StardewFishingVectorEnv(8)
+    obs, _ = venv.reset(seed=0)
+    assert obs.shape == (8, 8) and venv.observation_space.contains(obs)
+    ended = 0
+    for _ in range(3000):
+        obs, rew, term, trunc, infos = venv.step(np.ones(8, dtype=np.int64))
+        if "final_observation" in infos:
+            for i in np.flatnonzero(infos["_final_observation"]):
+                ended += 1
+                assert infos["final_observation"][i].shape == (8,)
+                assert isinstance(infos["final_info"][i]["caught"], bool)
+                assert obs[i][6] == pytest.approx(2 * 0.3 - 1)  # the new episode starts at progress 0.3
+    assert ended >= 8
+
+
+def test_rgb_render_draws_the_bar_and_fish_where_the_game_has_them():
+    from envs.stardew import render as rd
+
+    env = gym.make("StardewFishing-v0", render_mode="rgb_array")
+    _, info = env.reset(seed=4)
+    for _ in range(40):
+        _, _, _, _, info = env.step(1)
+    img = env.render()
+    assert img.shape == (rd.HEIGHT, rd.WIDTH, 3) and img.dtype == np.uint8
+    column = img[:, rd.TRACK_X + 4]
+    bar_rows = np.flatnonzero(np.all(column == rd.BAR, axis=1))
+    assert abs(bar_rows.min() - (rd.TRACK_Y + info["bobberBarPos"])) <= 3
+    fish_rows = np.flatnonzero(np.all(img[:, rd.TRACK_X + rd.TRACK_W // 2] == rd.FISH, axis=1))
+    assert abs(fish_rows.mean() - (rd.TRACK_Y + info["bobberPosition"] + rd.FISH_OFFSET)) <= 3
+
+
+def test_socket_backend_takes_its_timeouts_as_options():
+    env = gym.make("StardewFishing-v0", backend="socket", port=1, socket_timeouts={"timeout": 0.5, "reset_timeout": 2})
+    remote = env.unwrapped.remote
+    assert (remote.port, remote.timeout, remote.reset_timeout) == (1, 0.5, 2)
+    env.close()
