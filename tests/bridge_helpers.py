@@ -44,6 +44,7 @@ class FakeGame:
         self._server.settimeout(5.0)
         self.port = self._server.getsockname()[1]
         self._done = threading.Event()
+        self.all_sent = threading.Event()  # every frame is in the socket
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -56,6 +57,7 @@ class FakeGame:
             try:
                 for frame in self.frames:
                     conn.sendall(frame)
+                self.all_sent.set()
                 if self.close_after_frames:
                     return
                 conn.settimeout(0.05)
