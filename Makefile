@@ -75,7 +75,7 @@ test-bridge: $(STAMP) $(SYSTEM_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_bridge.py tests/test_bridge_csharp.py
 
 # --- hybrid agent (issue 6) ---
-# Bounded runs on 2 shared CPU cores; the seeds and budgets docs/hybrid.md reports. HYBRID_STEPS: PPO's budget.
+# Bounded runs on 2 shared CPU cores; the seeds and budgets the README reports. HYBRID_STEPS: PPO's budget.
 HYBRID_RUNS ?= runs/hybrid
 HYBRID_STEPS ?= 20000
 HYBRID_SEED ?= 0

@@ -1,4 +1,4 @@
-"""Figures for docs/hybrid.md: learning curves (PNG) and a GIF of the trained agent playing.
+"""Figures for the README's hybrid-agent section: learning curves (PNG) and a GIF of the trained agent playing.
 
     python -m agents.hybrid.plots curves --runs runs/hybrid --out docs/hybrid
     python -m agents.hybrid.plots gif --policy runs/hybrid/bc_ppo/policy --out docs/hybrid/agent.gif [--window]

@@ -6,7 +6,7 @@
         -> mlp_extractor  pi branch -> action_net: [type logits | param means | key logits]  (HybridDistribution)
                           vf branch -> value_net: V(s)      (PPO's critic)
                                     -> q_net(vf latent, encode(a)): Q(s, a)   (trained by HybridPPO on TD(lambda)
-                                       targets of the rollouts; an auxiliary loss, see docs/hybrid.md)
+                                       targets of the rollouts; an auxiliary loss, see the README)
 
 For vector observations (StardewFishing-v0) the same policy runs on SB3's FlattenExtractor (the "MLP variant").
 Saving: :func:`save_policy` writes a state_dict and a JSON of the constructor arguments; :func:`load_policy`
