@@ -46,3 +46,26 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_env.py
+
+# --- DQN, evaluation, export (issue 3) ---
+.PHONY: train-dqn train-dqn-smoke evaluate export-onnx bench-inference
+# Trains both policies into runs/dqn/{best,seed}/ (resumable; about 30 min on 2 cores).
+# DQN_SEED_LEVELS chooses the seed-contract model's fishing levels, e.g. `make train-dqn DQN_SEED_LEVELS=5,10`.
+DQN_SEED_LEVELS ?= 0,10
+train-dqn: $(STAMP)
+	nice -n 10 $(PY) -m agents.dqn.train --preset best
+	nice -n 10 $(PY) -m agents.dqn.train --preset seed --set level=$(DQN_SEED_LEVELS)
+
+train-dqn-smoke: $(STAMP)
+	$(PY) -m agents.dqn.train --preset smoke --fresh
+
+# Writes exported/*.onnx from runs/dqn/{seed,best}/best.pt (trains first when there is no training output).
+export-onnx: $(STAMP)
+	@if [ ! -f runs/dqn/best/best.pt ] || [ ! -f runs/dqn/seed/best.pt ]; then $(MAKE) train-dqn; fi
+	$(PY) -m agents.dqn.export
+
+evaluate: $(STAMP)
+	$(PY) -m agents.evaluate
+
+bench-inference: $(STAMP)
+	$(PY) benchmarks/bench_inference.py
