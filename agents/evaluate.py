@@ -161,8 +161,11 @@ def main(argv: list[str] | None = None) -> None:
     (out / "evaluation.json").write_text(json.dumps(res, indent=2))
     (out / "evaluation.md").write_text(md)
     files = plots(res, out)
+    from agents.dqn.model_card import write_model_card
+
+    card = write_model_card(res)
     print(md.split("\n## Catch % by fish")[0])
-    print("wrote", out / "evaluation.json", out / "evaluation.md", *files)
+    print("wrote", out / "evaluation.json", out / "evaluation.md", *files, *([card] if card else []))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,8 @@ def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameCon
     feats = features if features is not None else getattr(policy, "features", None) or "default"
     sim = FishingSim(n, cfg, feats)
     sim.reset(seeds=np.arange(seed0, seed0 + n))
+    if hasattr(policy, "reset"):
+        policy.reset()
     done = np.zeros(n, dtype=bool)
     out = np.zeros((n, sim.outcome.shape[1]), dtype=np.int64)
     steps = 0

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 class DQNConfig:
     name: str = "best"  # the run's folder: runs/dqn/<name>
     features: str | tuple[str, ...] = "default"  # observation: a preset of envs.stardew.features
+    stack: int = 1  # observations of the last `stack` ticks as input (2: the fish's acceleration is visible)
     level: tuple[int, int] = (0, 10)  # fishing levels trained on
     fish: str | int | list | None = None  # fish pool (None: all 60 rod fish)
     seed: int = 1
@@ -20,6 +21,9 @@ class DQNConfig:
     reward_weights: dict = field(
         default_factory=lambda: {"progress": 100.0, "catch": 10.0, "escape": 10.0, "perfect": 5.0}
     )
+    perfect_loss_penalty: float = 0.0  # extra reward on the tick a game loses its perfect catch (negated)
+    hard_fraction: float = 0.0  # share of the games that play only hard fish (curriculum weight)
+    hard_min_difficulty: int = 85
     eps_start: float = 1.0
     eps_end: float = 0.01
     eps_fraction: float = 0.25  # of total_steps over which epsilon decays linearly
@@ -44,7 +48,7 @@ class DQNConfig:
     checkpoint_every: int = 1_000_000
     log_every: int = 50_000
     max_minutes: float = 0.0  # stop after this wall time (0: no limit); the run stays resumable
-    torch_threads: int = 2
+    torch_threads: int = 1  # more threads stall badly when the 2 cores are shared
     csv_replay: tuple[str, ...] = ()  # seed-mod CSV logs to pre-fill the buffer with (seed features only)
 
     def replace(self, **kw) -> DQNConfig:

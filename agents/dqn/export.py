@@ -53,6 +53,9 @@ def export_model(q: QNetwork, path: Path, seed_contract: bool, train_info: dict)
     meta = {
         "policy_name": "dqn_seed_contract" if seed_contract else "dqn_best",
         "feature_names": json.dumps(names),
+        "frame_stack": str(q.stack),
+        "input_layout": (f"[features at tick t, features at tick t-1, ...] ({q.stack} ticks x {len(names)} "
+                         "features, newest first; at an episode's start the first observation fills the history)"),
         "feature_scaling": json.dumps(scaling),
         "input_note": ("raw game values; the network applies (x - loc) / scale itself" if seed_contract else
                        "features exactly as envs.stardew.features.write_obs computes them (see feature_scaling."
@@ -70,7 +73,7 @@ def export_model(q: QNetwork, path: Path, seed_contract: bool, train_info: dict)
                                "AutoFisher-SV drop-in: Q(release), Q(hold) from raw (bobberBarPos, bobberPosition, "
                                "bobberBarSpeed)")
     else:
-        model = build_mlp_onnx(layers, "obs", ["N", len(names)], "q", ["N", 2], meta,
+        model = build_mlp_onnx(layers, "obs", ["N", len(names) * q.stack], "q", ["N", 2], meta,
                                "stardew-rl best DQN: Q(release), Q(hold) from the named visible features")
     save_model(model, path)
     return model
@@ -110,6 +113,9 @@ def verify(path: Path, q: QNetwork, seed_contract: bool, eval_episodes: int = 30
         assert len(inp) == 1 and inp[0].name == "0" and inp[0].type == "tensor(double)" and inp[0].shape == [3], contract
         assert len(outp) == 1 and outp[0].type == "tensor(double)" and outp[0].shape == [2], contract
     states = verification_states(q.feature_names)
+    if q.stack > 1:  # histories: this tick's features beside earlier ones (shuffled rows keep it general)
+        rng = np.random.default_rng(1)
+        states = np.concatenate([states] + [states[rng.permutation(len(states))] for _ in range(q.stack - 1)], 1)
     with torch.no_grad():
         ref = q.double()(torch.from_numpy(states)).numpy()
     q.float()

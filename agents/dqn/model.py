@@ -8,6 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.dqn.frames import FrameStack  # noqa: F401  (re-exported)
+
 # raw game values -> about [-1, 1]: x' = (x - loc) / scale. Scaled features of envs.stardew.features
 # are already in about [-1, 1] and pass unchanged.
 RAW_SCALING: dict[str, tuple[float, float]] = {
@@ -27,14 +29,16 @@ def input_scaling(feature_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]
 class QNetwork(nn.Module):
     """Q(s, .) for the two actions (0 release, 1 hold) from the named features."""
 
-    def __init__(self, feature_names: Sequence[str], hidden: Sequence[int] = (256, 256), dueling: bool = True):
+    def __init__(self, feature_names: Sequence[str], hidden: Sequence[int] = (256, 256), dueling: bool = True,
+                 stack: int = 1):
         super().__init__()
         self.feature_names = tuple(feature_names)
-        loc, scale = input_scaling(self.feature_names)
+        self.stack = stack  # input = features of the last `stack` ticks, newest first
+        loc, scale = input_scaling(self.feature_names * stack)
         self.register_buffer("loc", torch.tensor(loc, dtype=torch.float32))
         self.register_buffer("inv_scale", torch.tensor(1.0 / scale, dtype=torch.float32))
         layers: list[nn.Module] = []
-        d = len(self.feature_names)
+        d = len(self.feature_names) * stack
         for h in hidden:
             layers += [nn.Linear(d, h), nn.ReLU()]
             d = h

@@ -17,6 +17,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from agents.dqn.frames import FrameStack
+
 OPSET = 13
 IR_VERSION = 8
 
@@ -80,6 +82,7 @@ class OnnxPolicy:
         self.model = onnx.load(str(self.path))
         self.meta = metadata(self.model)
         self.features = tuple(json.loads(self.meta["feature_names"]))
+        self.frames = FrameStack(int(self.meta.get("frame_stack", "1")))
         self.layers = layers_from_onnx(self.model)
         self.engine = engine
         self.name = self.meta.get("policy_name", self.path.stem)
@@ -106,5 +109,8 @@ class OnnxPolicy:
             return self.session.run(None, {self.input_name: x})[0]
         return np.stack([self.session.run(None, {self.input_name: row})[0] for row in x])
 
+    def reset(self) -> None:
+        self.frames.reset()
+
     def act(self, sim) -> np.ndarray:
-        return self.q_values(sim.obs).argmax(axis=1).astype(np.int64)
+        return self.q_values(self.frames.push(sim.obs)).argmax(axis=1).astype(np.int64)

@@ -28,25 +28,93 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from agents.dqn.config import PRESETS, DQNConfig
-from agents.dqn.model import QNetwork
+from agents.dqn.model import FrameStack, QNetwork
 from agents.dqn.replay import NStepCollector, ReplayBuffer, csv_transitions, load_seed_csv
 from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
 from envs.stardew import features as feats
+from envs.stardew import rules as R
+from envs.stardew.fish import fish_table
 from envs.stardew.sim import FishingSim
 
 RUNS = Path("runs/dqn")
 
 
 class GreedyPolicy:
-    """act(sim): argmax of a Q-network on the simulator's observations."""
+    """act(sim): argmax of a Q-network on the simulator's observations (stacked as it was trained).
+
+    Holds the frame history; call ``reset()`` before a new set of episodes (run_episodes does).
+    """
 
     def __init__(self, q: QNetwork):
         self.q = q
         self.features = q.feature_names
+        self.frames = FrameStack(q.stack)
+
+    def reset(self) -> None:
+        self.frames.reset()
 
     @torch.no_grad()
     def act(self, sim: FishingSim) -> np.ndarray:
-        return self.q(torch.from_numpy(sim.obs)).argmax(dim=1).numpy()
+        x = self.frames.push(sim.obs)
+        return self.q(torch.from_numpy(x)).argmax(dim=1).numpy()
+
+
+class Games:
+    """The training games: ``num_games`` FishingSims' games side by side, a ``hard_fraction`` of them
+    playing only fish of difficulty >= ``hard_min_difficulty`` (a curriculum weight on hard fish).
+
+    After ``step`` the arrays ``obs, reward, terminated, truncated, final_obs, outcome`` cover all
+    games; ``reward`` includes ``perfect_loss_penalty`` on the tick a game loses its perfect catch.
+    """
+
+    def __init__(self, cfg: DQNConfig, names: tuple[str, ...]):
+        game = protocol_config(fish=cfg.fish, level=tuple(cfg.level), frame_skip=cfg.frame_skip,
+                               reward="shaped", reward_weights=dict(cfg.reward_weights))
+        n_hard = int(round(cfg.hard_fraction * cfg.num_games))
+        self.sims = [FishingSim(cfg.num_games - n_hard, game, names)]
+        if n_hard:
+            hard = [f.id for f in fish_table() if f.difficulty >= cfg.hard_min_difficulty]
+            self.sims.append(FishingSim(n_hard, dataclasses.replace(game, fish=hard), names))
+        self.penalty = cfg.perfect_loss_penalty
+        self.n = cfg.num_games
+        self.frames = FrameStack(cfg.stack)
+
+    def reset(self, seed0: int) -> None:
+        k = 0
+        for s in self.sims:
+            s.reset(seeds=seed0 + k + np.arange(s.num_games))
+            k += s.num_games
+        self.frames.reset()
+        self._gather()
+        self.obs = self.frames.push(self.obs)
+        self.perfect = self._perfect()
+
+    def _perfect(self) -> np.ndarray:
+        return np.concatenate([s.I[:, R.I_PERFECT] != 0 for s in self.sims])
+
+    def _gather(self) -> None:
+        cat = np.concatenate if len(self.sims) > 1 else (lambda xs: xs[0].copy())
+        self.obs = cat([s.obs for s in self.sims])
+        self.reward = cat([s.reward for s in self.sims])
+        self.terminated = cat([s.terminated for s in self.sims])
+        self.truncated = cat([s.truncated for s in self.sims])
+        self.final_obs = cat([s.final_obs for s in self.sims])
+        self.outcome = cat([s.outcome for s in self.sims])
+
+    def step(self, action: np.ndarray) -> None:
+        k = 0
+        for s in self.sims:
+            s.step(action[k:k + s.num_games])
+            k += s.num_games
+        self._gather()
+        ended = self.terminated | self.truncated
+        self.final_obs = self.frames.peek(self.final_obs)
+        self.obs = self.frames.push(self.obs, ended)
+        perfect = self._perfect()
+        if self.penalty:
+            lost = self.perfect & ~perfect & ~ended
+            self.reward = self.reward - self.penalty * lost
+        self.perfect = perfect
 
 
 def evaluate_dev(q: QNetwork, cfg: DQNConfig) -> dict:
@@ -69,18 +137,16 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
     names = feats.resolve(cfg.features)
 
     # -- the games: training seeds lie below the dev and test ranges --------------------------------
-    game = protocol_config(fish=cfg.fish, level=tuple(cfg.level), frame_skip=cfg.frame_skip,
-                           reward="shaped", reward_weights=dict(cfg.reward_weights))
-    sim = FishingSim(cfg.num_games, game, names)
-    sim.reset(seeds=cfg.seed * 1_000_000 + np.arange(cfg.num_games))
+    sim = Games(cfg, names)
+    sim.reset(cfg.seed * 1_000_000)
     n = cfg.num_games
 
     # -- networks, optimiser, memory --------------------------------------------------------------
-    q = QNetwork(names, cfg.hidden, cfg.dueling)
-    q_target = QNetwork(names, cfg.hidden, cfg.dueling)
+    q = QNetwork(names, cfg.hidden, cfg.dueling, cfg.stack)
+    q_target = QNetwork(names, cfg.hidden, cfg.dueling, cfg.stack)
     q_target.load_state_dict(q.state_dict())
     opt = torch.optim.Adam(q.parameters(), lr=cfg.lr, eps=1e-5)
-    rb = ReplayBuffer(cfg.buffer_size, len(names), seed=cfg.seed)
+    rb = ReplayBuffer(cfg.buffer_size, len(names) * cfg.stack, seed=cfg.seed)
     nstep = NStepCollector(cfg.n_step, cfg.gamma)
     step, updates, best_score, best_eval = 0, 0, -1.0, None
     elapsed_before = 0.0
@@ -96,10 +162,10 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
         rb.load_state(st["replay"])
         step, updates, best_score, best_eval = st["step"], st["updates"], st["best_score"], st["best_eval"]
         elapsed_before = st["elapsed"]
-        sim.reset(seeds=cfg.seed * 1_000_000 + 500_000 + step // n + np.arange(n))
+        sim.reset(cfg.seed * 1_000_000 + 500_000 + step // n)
         print(f"resumed {ckpt} at step {step:,}")
     elif cfg.csv_replay:
-        if tuple(names) != feats.PRESETS["seed"]:
+        if tuple(names) != feats.PRESETS["seed"] or cfg.stack != 1:
             raise ValueError("csv_replay: the seed mod's CSV holds the seed features only (features='seed')")
         for path in cfg.csv_replay:
             rb.add(*csv_transitions(load_seed_csv(path), cfg.gamma, cfg.reward_weights["progress"]))
@@ -110,6 +176,7 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
 
     def save(path: Path, with_replay: bool) -> None:
         st = {"config": dataclasses.asdict(cfg), "feature_names": list(names), "hidden": list(cfg.hidden),
+              "stack": cfg.stack,
               "dueling": cfg.dueling, "q": q.state_dict(), "step": step, "updates": updates,
               "best_score": best_score, "best_eval": best_eval, "elapsed": elapsed_before + time.time() - t0}
         if with_replay:
@@ -123,7 +190,7 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
     ep_returns, ep_catch, ep_perfect, ep_ret_acc = [], [], [], np.zeros(n)
     next_log, next_eval, next_ckpt = step + cfg.log_every, step + cfg.eval_every, step + cfg.checkpoint_every
     bar = tqdm(total=cfg.total_steps, initial=step, unit="step", unit_scale=True, disable=not progress,
-               desc=cfg.name)
+               desc=cfg.name, mininterval=5.0)
     loss_v = torch.zeros(())
     while step < cfg.total_steps:
         # -- act: epsilon-greedy over all games ---------------------------------------------------
@@ -136,7 +203,7 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
         sim.step(action)
         ended = sim.terminated | sim.truncated
         next_obs = np.where(ended[:, None], sim.final_obs, sim.obs)
-        tr = nstep.push(obs, action, sim.reward.copy(), next_obs, sim.terminated.copy(), ended)
+        tr = nstep.push(obs, action, sim.reward, next_obs, sim.terminated, ended)
         if tr is not None:
             rb.add(*tr)
         ep_ret_acc += sim.reward
@@ -223,7 +290,7 @@ def _cores() -> int:
 def load_q(path: str | Path) -> QNetwork:
     """A trained Q-network from ``best.pt`` / ``checkpoint.pt``."""
     st = torch.load(path, weights_only=False)
-    q = QNetwork(st["feature_names"], st["hidden"], st["dueling"])
+    q = QNetwork(st["feature_names"], st["hidden"], st["dueling"], st.get("stack", 1))
     q.load_state_dict(st["q"])
     q.eval()
     return q

@@ -211,7 +211,7 @@ class LeadController(Controller):
 
     name = "lead"
 
-    def __init__(self, lead: float = 4.0, kd: float = 2.0, kq: float = 1.0, c: float = 1.0, offset: float = 0.0):
+    def __init__(self, lead: float = 2.0, kd: float = 2.5, kq: float = 2.0, c: float = 0.5, offset: float = 0.0):
         self.lead, self.kd, self.kq, self.c, self.offset = lead, kd, kq, c, offset
 
     def __call__(self, v: Visible) -> np.ndarray:
