@@ -22,8 +22,9 @@ SMOKE = PRESETS["smoke"].replace(total_steps=100_000, eval_every=50_000, checkpo
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     out = {}
-    for name, features in (("smoke_rich", "default"), ("smoke_seed", "seed")):
-        out[name] = (root / name, train(SMOKE.replace(name=name, features=features), root / name, progress=False))
+    for name, features, stack in (("smoke_rich", "default", 2), ("smoke_seed", "seed", 1)):
+        cfg = SMOKE.replace(name=name, features=features, stack=stack, hard_fraction=0.25, perfect_loss_penalty=5.0)
+        out[name] = (root / name, train(cfg, root / name, progress=False))
     return out
 
 
@@ -47,7 +48,9 @@ def test_training_resumes_from_its_checkpoint(runs, tmp_path):
     run_dir, summary = runs["smoke_rich"]
     copy = tmp_path / "resume"
     shutil.copytree(run_dir, copy)
-    more = train(SMOKE.replace(name="smoke_rich", total_steps=SMOKE.total_steps + 20_000), copy, progress=False)
+    cfg = json.loads((run_dir / "config.json").read_text())
+    cfg = SMOKE.replace(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
+    more = train(cfg.replace(total_steps=SMOKE.total_steps + 20_000), copy, progress=False)
     assert summary["env_steps"] < more["env_steps"] <= summary["env_steps"] + 20_000 + SMOKE.num_games
     assert more["updates"] > summary["updates"]
 
@@ -90,8 +93,20 @@ def test_rich_export_carries_its_features_in_metadata(exported):
                             "progress", "in_bar")
     scaling = json.loads(pol.meta["feature_scaling"])
     assert set(scaling) == set(pol.features)
+    assert pol.meta["frame_stack"] == "2"
     assert report["max_abs_diff"] <= 1e-6 and report["argmax_agreement"] == 1.0
     # the numpy engine used by `make evaluate` computes what onnxruntime computes
-    x = np.random.default_rng(0).uniform(-1, 1, (500, 8))
+    x = np.random.default_rng(0).uniform(-1, 1, (500, 16))
     ref = OnnxPolicy(path, engine="onnxruntime").q_values(x)
     np.testing.assert_allclose(pol.q_values(x), ref, atol=1e-9)
+
+
+def test_frame_stack_keeps_the_newest_first_and_restarts_at_episode_ends():
+    from agents.dqn.frames import FrameStack
+
+    fs = FrameStack(2)
+    a = fs.push(np.array([[1.0], [10.0]]))
+    np.testing.assert_array_equal(a, [[1, 1], [10, 10]])
+    b = fs.push(np.array([[2.0], [20.0]]), new_episode=np.array([False, True]))
+    np.testing.assert_array_equal(b, [[2, 1], [20, 20]])
+    np.testing.assert_array_equal(fs.peek(np.array([[3.0], [30.0]])), [[3, 2], [30, 20]])
