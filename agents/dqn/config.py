@@ -24,6 +24,12 @@ class DQNConfig:
     perfect_loss_penalty: float = 0.0  # extra reward on the tick a game loses its perfect catch (negated)
     hard_fraction: float = 0.0  # share of the games that play only hard fish (curriculum weight)
     hard_min_difficulty: int = 85
+    # demonstrations (DQfD-style): a share of the games is played by a hand-written controller, and a
+    # large-margin loss on those transitions keeps the greedy policy from falling below the demonstrator
+    demo_controller: str = ""  # a name of envs.stardew.controllers ("" = none)
+    demo_fraction: float = 0.0  # share of the games the demonstrator plays
+    margin: float = 0.8
+    margin_weight: float = 1.0
     eps_start: float = 1.0
     eps_end: float = 0.01
     eps_fraction: float = 0.25  # of total_steps over which epsilon decays linearly

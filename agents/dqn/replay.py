@@ -18,24 +18,25 @@ class ReplayBuffer:
         self.action = np.zeros(capacity, dtype=np.int64)
         self.ret = np.zeros(capacity, dtype=np.float32)
         self.disc = np.zeros(capacity, dtype=np.float32)  # gamma^m, or 0 after a terminal state
+        self.demo = np.zeros(capacity, dtype=bool)  # the action came from a demonstrator
         self.pos = 0
         self.size = 0
         self.rng = np.random.default_rng(seed)
 
-    def add(self, obs, action, ret, next_obs, disc) -> None:
+    def add(self, obs, action, ret, next_obs, disc, demo=False) -> None:
         n = len(action)
         idx = (self.pos + np.arange(n)) % self.capacity
         self.obs[idx], self.action[idx], self.ret[idx] = obs, action, ret
-        self.next_obs[idx], self.disc[idx] = next_obs, disc
+        self.next_obs[idx], self.disc[idx], self.demo[idx] = next_obs, disc, demo
         self.pos = int((self.pos + n) % self.capacity)
         self.size = min(self.size + n, self.capacity)
 
     def sample(self, batch: int):
         i = self.rng.integers(0, self.size, batch)
-        return self.obs[i], self.action[i], self.ret[i], self.next_obs[i], self.disc[i]
+        return self.obs[i], self.action[i], self.ret[i], self.next_obs[i], self.disc[i], self.demo[i]
 
     def state(self) -> dict:
-        return {k: getattr(self, k) for k in ("obs", "next_obs", "action", "ret", "disc", "pos", "size")}
+        return {k: getattr(self, k) for k in ("obs", "next_obs", "action", "ret", "disc", "demo", "pos", "size")}
 
     def load_state(self, st: dict) -> None:
         for k, v in st.items():

@@ -33,6 +33,7 @@ from agents.dqn.replay import NStepCollector, ReplayBuffer, csv_transitions, loa
 from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
 from envs.stardew import features as feats
 from envs.stardew import rules as R
+from envs.stardew.controllers import Visible, make_controller
 from envs.stardew.fish import fish_table
 from envs.stardew.sim import FishingSim
 
@@ -78,6 +79,15 @@ class Games:
         self.penalty = cfg.perfect_loss_penalty
         self.n = cfg.num_games
         self.frames = FrameStack(cfg.stack)
+        self.n_demo = int(round(cfg.demo_fraction * cfg.num_games)) if cfg.demo_controller else 0
+        self.demonstrator = make_controller(cfg.demo_controller) if self.n_demo else None
+        self.is_demo = np.zeros(cfg.num_games, dtype=bool)
+        self.is_demo[:self.n_demo] = True
+
+    def demo_actions(self) -> np.ndarray:
+        """The demonstrator's actions for the first ``n_demo`` games (main simulator)."""
+        v = Visible.from_sim(self.sims[0])
+        return self.demonstrator(v)[: self.n_demo]
 
     def reset(self, seed0: int) -> None:
         k = 0
@@ -200,12 +210,14 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
             greedy = q(torch.from_numpy(obs)).argmax(dim=1).numpy()
         explore = rng.random(n) < eps
         action = np.where(explore, rng.integers(0, 2, n), greedy)
+        if sim.n_demo:
+            action[: sim.n_demo] = sim.demo_actions()
         sim.step(action)
         ended = sim.terminated | sim.truncated
         next_obs = np.where(ended[:, None], sim.final_obs, sim.obs)
         tr = nstep.push(obs, action, sim.reward, next_obs, sim.terminated, ended)
         if tr is not None:
-            rb.add(*tr)
+            rb.add(*tr, demo=sim.is_demo)
         ep_ret_acc += sim.reward
         if ended.any():
             ep_returns.extend(ep_ret_acc[ended].tolist())
@@ -222,7 +234,7 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
             for g in opt.param_groups:
                 g["lr"] = lr
             for _ in range(cfg.gradient_steps):
-                o, a, r, no, d = (torch.from_numpy(x) for x in rb.sample(cfg.batch_size))
+                o, a, r, no, d, demo = (torch.from_numpy(x) for x in rb.sample(cfg.batch_size))
                 with torch.no_grad():
                     if cfg.double:
                         na = q(no).argmax(dim=1, keepdim=True)
@@ -230,8 +242,14 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
                     else:
                         nq = q_target(no).max(dim=1).values
                     target = r + d * nq
-                pred = q(o).gather(1, a.unsqueeze(1)).squeeze(1)
+                q_all = q(o)
+                pred = q_all.gather(1, a.unsqueeze(1)).squeeze(1)
                 loss_v = F.smooth_l1_loss(pred, target)
+                if demo.any():  # DQfD large-margin loss: the demonstrated action must lead by `margin`
+                    qd, ad = q_all[demo], a[demo]
+                    margins = torch.full_like(qd, cfg.margin).scatter(1, ad.unsqueeze(1), 0.0)
+                    lm = (qd + margins).max(dim=1).values - qd.gather(1, ad.unsqueeze(1)).squeeze(1)
+                    loss_v = loss_v + cfg.margin_weight * lm.mean() * demo.float().mean()
                 opt.zero_grad()
                 loss_v.backward()
                 torch.nn.utils.clip_grad_norm_(q.parameters(), cfg.max_grad_norm)

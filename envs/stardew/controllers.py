@@ -227,11 +227,30 @@ class LeadController(Controller):
         return press.astype(np.int64)
 
 
+class SeedInputController(LeadController):
+    """The lead controller restricted to the seed mod's three inputs (bobberBarPos, bobberPosition,
+    bobberBarSpeed): no fish movement (one frame shows none) and an assumed bar height (the inputs do not
+    carry it). A baseline for, and the demonstrator of, the seed-contract model.
+    """
+
+    name = "lead_seed"
+
+    def __init__(self, assumed_height: float = 116.0, kd: float = 2.5, kq: float = 2.0, offset: float = 0.0):
+        super().__init__(lead=0.0, kd=kd, kq=kq, c=0.0, offset=offset)
+        self.assumed_height = assumed_height
+
+    def __call__(self, v: Visible) -> np.ndarray:
+        blind = Visible(v.bar, v.bar_speed, np.full_like(v.bar, self.assumed_height), v.fish, np.zeros_like(v.fish),
+                        v.progress)
+        return super().__call__(blind)
+
+
 CONTROLLERS: dict[str, type[Controller]] = {
     "random": RandomController,
     "naive": NaiveController,
     "braking": BrakingController,
     "lead": LeadController,
+    "lead_seed": SeedInputController,
 }
 
 
