@@ -53,8 +53,13 @@ bench: $(STAMP)
 # DQN_SEED_LEVELS chooses the seed-contract model's fishing levels, e.g. `make train-dqn DQN_SEED_LEVELS=5,10`.
 DQN_SEED_LEVELS ?= 0,10
 train-dqn: $(STAMP)
-	nice -n 10 $(PY) -m agents.dqn.train --preset best
-	nice -n 10 $(PY) -m agents.dqn.train --preset seed --set level=$(DQN_SEED_LEVELS)
+	mkdir -p runs/dqn
+	@echo "training runs/dqn/seed in the background (log: runs/dqn/seed.log) and runs/dqn/best here"
+	nice -n 10 $(PY) -m agents.dqn.train --preset seed --set level=$(DQN_SEED_LEVELS) --no-progress \
+	  > runs/dqn/seed.log 2>&1 & seed_pid=$$!; \
+	nice -n 10 $(PY) -m agents.dqn.train --preset best; best_rc=$$?; \
+	wait $$seed_pid; seed_rc=$$?; tail -n 25 runs/dqn/seed.log; \
+	test $$best_rc = 0 && test $$seed_rc = 0
 
 train-dqn-smoke: $(STAMP)
 	$(PY) -m agents.dqn.train --preset smoke --fresh

@@ -31,7 +31,7 @@ from agents.population import (
 from envs.stardew.controllers import make_controller
 from envs.stardew.fish import fish_table
 
-BASELINES = ("random", "naive", "braking", "lead")
+BASELINES = ("random", "naive", "braking", "lead", "lead_seed")
 MODELS = {"dqn_best": "exported/autofisher_dqn_rich.onnx", "dqn_seed": "exported/autofisher_dqn.onnx"}
 
 

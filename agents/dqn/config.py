@@ -62,10 +62,13 @@ class DQNConfig:
 
 
 PRESETS: dict[str, DQNConfig] = {
-    # the project's best policy on the richer visible observation
-    "best": DQNConfig(),
+    # the project's best policy on the richer visible observation (the last 2 ticks' default features)
+    "best": DQNConfig(stack=2, hard_fraction=0.25, perfect_loss_penalty=5.0, total_steps=24_000_000,
+                      eval_every=2_000_000, checkpoint_every=4_000_000, max_minutes=26.0),
     # the seed mod's contract: exactly (bobberBarPos, bobberPosition, bobberBarSpeed), levels 0..10
-    "seed": DQNConfig(name="seed", features="seed"),
+    "seed": DQNConfig(name="seed", features="seed", hard_fraction=0.25, perfect_loss_penalty=5.0,
+                      demo_controller="lead_seed", demo_fraction=0.5, margin_weight=8.0, total_steps=16_000_000,
+                      eval_every=2_000_000, checkpoint_every=4_000_000, max_minutes=26.0),
     # smoke runs and tests: a minute or less
     "smoke": DQNConfig(name="smoke", num_games=64, total_steps=150_000, learning_starts=5_000, hidden=(64, 64),
                        batch_size=128, buffer_size=100_000, eps_fraction=0.3, eval_every=75_000, eval_episodes=200,

@@ -320,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="override config fields, e.g. total_steps=1000000 level=0,10 (python literals)")
     ap.add_argument("--fresh", action="store_true", help="discard an existing checkpoint of this run")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar (logs to a file)")
     args = ap.parse_args(argv)
     import ast
 
@@ -337,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
         import shutil
 
         shutil.rmtree(RUNS / cfg.name, ignore_errors=True)
-    print(json.dumps(train(cfg), indent=2))
+    print(json.dumps(train(cfg, progress=not args.no_progress), indent=2))
 
 
 if __name__ == "__main__":
