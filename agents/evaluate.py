@@ -153,17 +153,19 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=5000)
     ap.add_argument("--out", default="reports")
+    ap.add_argument("--exported", default="exported", help="folder of the exported models (and the model card)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    res = evaluate_all(args.episodes)
+    models = {k: str(Path(args.exported) / Path(v).name) for k, v in MODELS.items()}
+    res = evaluate_all(args.episodes, models=models)
     md = markdown(res)
     (out / "evaluation.json").write_text(json.dumps(res, indent=2))
     (out / "evaluation.md").write_text(md)
     files = plots(res, out)
     from agents.dqn.model_card import write_model_card
 
-    card = write_model_card(res)
+    card = write_model_card(res, Path(args.exported))
     print(md.split("\n## Catch % by fish")[0])
     print("wrote", out / "evaluation.json", out / "evaluation.md", *files, *([card] if card else []))
 

@@ -98,7 +98,7 @@ def verification_states(names: tuple[str, ...], n: int = 10_000, seed: int = 0) 
     return np.concatenate([played, uniform])
 
 
-def verify(path: Path, q: QNetwork, seed_contract: bool, eval_episodes: int = 300) -> dict:
+def verify(path: Path, q: QNetwork, seed_contract: bool, eval_episodes: int = 200) -> dict:
     model = onnx.load(str(path))
     onnx.checker.check_model(model, full_check=True)
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
