@@ -41,7 +41,11 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
                   f"({cfg['num_games']} games at once), {summ.get('wall_seconds', float('nan')) / 60:.1f} min wall "
                   f"on {summ.get('cpu_cores', '?')} CPU cores, {summ.get('updates', 0):,} updates; "
                   f"double={cfg['double']}, dueling={cfg['dueling']}, n_step={cfg['n_step']}, gamma={cfg['gamma']}, "
-                  f"hidden={cfg['hidden']}, reward weights {cfg['reward_weights']}",
+                  f"hidden={cfg['hidden']}, reward weights {cfg['reward_weights']}, perfect-loss penalty "
+                  f"{cfg.get('perfect_loss_penalty', 0)}, {100 * cfg.get('hard_fraction', 0):.0f}% of games on fish of "
+                  f"difficulty >= {cfg.get('hard_min_difficulty', 85)}, frames stacked: {cfg.get('stack', 1)}, "
+                  f"demonstrator: {cfg.get('demo_controller') or 'none'} "
+                  f"({100 * cfg.get('demo_fraction', 0):.0f}% of games, margin weight {cfg.get('margin_weight', 0)})",
                   f"- checkpoint chosen on the dev seeds at step {r['training']['best_dev'].get('step', '?'):,}",
                   f"- export check: onnxruntime vs torch on {r['states']:,} states, max |diff| "
                   f"{r['max_abs_diff']:.1e}, argmax agreement {100 * r['argmax_agreement']:.0f}%; "
@@ -49,7 +53,9 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
                   f"{100 * r['onnxruntime_short_eval']['catch']:.1f}%", ""]
         if fname == "autofisher_dqn_rich.onnx":
             lines += ["Feature names, order and scaling are in the model's `metadata_props` (`feature_names`, "
-                      "`feature_scaling`); each feature is computed as `envs.stardew.features.write_obs` does.", ""]
+                      "`feature_scaling`, `frame_stack`, `input_layout`); each feature is computed as "
+                      "`envs.stardew.features.write_obs` does. The input is this tick's 8 features followed by the "
+                      "previous tick's 8 (at an episode's start the first observation is repeated).", ""]
         else:
             lines += ["Input: the raw game values `[bobberBarPos, bobberPosition, bobberBarSpeed]` as read by "
                       "the mod (float64, no batch dimension); the scaling is inside the graph.", ""]
@@ -57,7 +63,8 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
               "| policy | catch % (95% CI) | difficulty>=90 catch % | perfect % | mean ticks to catch |",
               "|---|---|---|---|---|"]
     lines += [_row(k, v["overall"]) for k, v in pol.items()]
-    lines += ["", "Per level, per fish and paired comparisons: `reports/evaluation.md` (`make evaluate`).", ""]
+    lines += ["", "Per level, per fish and paired comparisons: `reports/evaluation.md` (`make evaluate`); inference "
+              "latency: `make bench-inference`.", ""]
     path = out / "README.md"
     path.write_text("\n".join(lines))
     return path
