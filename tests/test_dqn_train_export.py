@@ -22,8 +22,9 @@ SMOKE = PRESETS["smoke"].replace(total_steps=100_000, eval_every=50_000, checkpo
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     out = {}
-    for name, features, stack in (("smoke_rich", "default", 2), ("smoke_seed", "seed", 1)):
-        cfg = SMOKE.replace(name=name, features=features, stack=stack, hard_fraction=0.25, perfect_loss_penalty=5.0)
+    for name, features, stack, demo in (("smoke_rich", "default", 2, ""), ("smoke_seed", "seed", 1, "lead_seed")):
+        cfg = SMOKE.replace(name=name, features=features, stack=stack, hard_fraction=0.25, perfect_loss_penalty=5.0,
+                            demo_controller=demo, demo_fraction=0.5 if demo else 0.0, margin_weight=8.0)
         out[name] = (root / name, train(cfg, root / name, progress=False))
     return out
 
