@@ -64,8 +64,10 @@ def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameCon
     out = np.zeros((n, sim.outcome.shape[1]), dtype=np.int64)
     steps = 0
     limit = max_steps or (cfg.max_ticks // cfg.frame_skip + 2)
+    masked = getattr(policy, "supports_active", False)
     while not done.all() and steps < limit:
-        a = policy.act(sim)
+        # a policy that supports it computes actions only for games still playing (finished games idle)
+        a = policy.act(sim, active=~done) if masked else policy.act(sim)
         sim.step(a, autoreset=False)
         steps += 1
         new = (sim.terminated | sim.truncated) & ~done

@@ -112,5 +112,13 @@ class OnnxPolicy:
     def reset(self) -> None:
         self.frames.reset()
 
-    def act(self, sim) -> np.ndarray:
-        return self.q_values(self.frames.push(sim.obs)).argmax(axis=1).astype(np.int64)
+    supports_active = True
+
+    def act(self, sim, active: np.ndarray | None = None) -> np.ndarray:
+        x = self.frames.push(sim.obs)
+        if active is None:
+            return self.q_values(x).argmax(axis=1).astype(np.int64)
+        a = np.zeros(x.shape[0], dtype=np.int64)
+        if active.any():
+            a[active] = self.q_values(x[active]).argmax(axis=1)
+        return a
