@@ -126,3 +126,31 @@ hybrid-plots: $(STAMP)
 hybrid-gif: $(STAMP) $(SYSTEM_STAMP)
 	PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.plots gif --window --policy $(HYBRID_RUNS)/bc/policy \
 	  --fish Carp --level 10 --seed 3 --episodes 2 --out docs/hybrid/agent_bc_window.gif
+
+# --- DQN, evaluation, export (issue 3) ---
+.PHONY: train-dqn train-dqn-smoke evaluate export-onnx bench-inference
+# Trains both policies into runs/dqn/{best,seed}/ (resumable; about 30 min on 2 cores).
+# DQN_SEED_LEVELS chooses the seed-contract model's fishing levels, e.g. `make train-dqn DQN_SEED_LEVELS=5,10`.
+DQN_SEED_LEVELS ?= 0,10
+train-dqn: $(STAMP)
+	mkdir -p runs/dqn
+	@echo "training runs/dqn/seed in the background (log: runs/dqn/seed.log) and runs/dqn/best here"
+	nice -n 10 $(PY) -m agents.dqn.train --preset seed --set level=$(DQN_SEED_LEVELS) --no-progress \
+	  > runs/dqn/seed.log 2>&1 & seed_pid=$$!; \
+	nice -n 10 $(PY) -m agents.dqn.train --preset best; best_rc=$$?; \
+	wait $$seed_pid; seed_rc=$$?; tail -n 25 runs/dqn/seed.log; \
+	test $$best_rc = 0 && test $$seed_rc = 0
+
+train-dqn-smoke: $(STAMP)
+	$(PY) -m agents.dqn.train --preset smoke --fresh
+
+# Writes exported/*.onnx from runs/dqn/{seed,best}/best.pt (trains first when there is no training output).
+export-onnx: $(STAMP)
+	@if [ ! -f runs/dqn/best/best.pt ] || [ ! -f runs/dqn/seed/best.pt ]; then $(MAKE) train-dqn; fi
+	$(PY) -m agents.dqn.export
+
+evaluate: $(STAMP)
+	$(PY) -m agents.evaluate
+
+bench-inference: $(STAMP)
+	$(PY) benchmarks/bench_inference.py

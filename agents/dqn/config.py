@@ -1,0 +1,76 @@
+"""All hyperparameters of a DQN run, in one dataclass (presets below)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+
+@dataclass
+class DQNConfig:
+    name: str = "best"  # the run's folder: runs/dqn/<name>
+    features: str | tuple[str, ...] = "default"  # observation: a preset of envs.stardew.features
+    stack: int = 1  # observations of the last `stack` ticks as input (2: the fish's acceleration is visible)
+    level: tuple[int, int] = (0, 10)  # fishing levels trained on
+    fish: str | int | list | None = None  # fish pool (None: all 60 rod fish)
+    seed: int = 1
+    # collection
+    num_games: int = 256  # games stepped together by FishingSim
+    total_steps: int = 20_000_000  # env transitions (all games together)
+    frame_skip: int = 1  # game ticks per decision (1 = act every tick, as the protocol asks)
+    reward_weights: dict = field(
+        default_factory=lambda: {"progress": 100.0, "catch": 10.0, "escape": 10.0, "perfect": 5.0}
+    )
+    perfect_loss_penalty: float = 0.0  # extra reward on the tick a game loses its perfect catch (negated)
+    hard_fraction: float = 0.0  # share of the games that play only hard fish (curriculum weight)
+    hard_min_difficulty: int = 85
+    # demonstrations (DQfD-style): a share of the games is played by a hand-written controller, and a
+    # large-margin loss on those transitions keeps the greedy policy from falling below the demonstrator
+    demo_controller: str = ""  # a name of envs.stardew.controllers ("" = none)
+    demo_fraction: float = 0.0  # share of the games the demonstrator plays
+    margin: float = 0.8
+    margin_weight: float = 1.0
+    eps_start: float = 1.0
+    eps_end: float = 0.01
+    eps_fraction: float = 0.25  # of total_steps over which epsilon decays linearly
+    # learning
+    hidden: tuple[int, ...] = (256, 256)
+    dueling: bool = True
+    double: bool = True
+    gamma: float = 0.99
+    n_step: int = 3
+    lr: float = 5e-4
+    lr_end: float = 5e-5  # linear decay of the learning rate to this
+    batch_size: int = 512
+    buffer_size: int = 1_000_000
+    learning_starts: int = 50_000  # transitions collected before the first update
+    train_every: int = 1  # vector steps between updates
+    gradient_steps: int = 1  # updates each time
+    tau: float = 0.005  # Polyak averaging of the target network each update
+    max_grad_norm: float = 10.0
+    # bookkeeping
+    eval_every: int = 1_000_000  # transitions between evaluations on the dev seeds (checkpoint choice)
+    eval_episodes: int = 1000
+    checkpoint_every: int = 1_000_000
+    log_every: int = 50_000
+    max_minutes: float = 0.0  # stop after this wall time (0: no limit); the run stays resumable
+    torch_threads: int = 1  # more threads stall badly when the 2 cores are shared
+    csv_replay: tuple[str, ...] = ()  # seed-mod CSV logs to pre-fill the buffer with (seed features only)
+
+    def replace(self, **kw) -> DQNConfig:
+        return dataclasses.replace(self, **kw)
+
+
+PRESETS: dict[str, DQNConfig] = {
+    # the project's best policy on the richer visible observation (the last 2 ticks' default features)
+    "best": DQNConfig(stack=2, hard_fraction=0.25, perfect_loss_penalty=5.0, total_steps=24_000_000,
+                      eval_every=2_000_000, checkpoint_every=4_000_000, max_minutes=26.0),
+    # the seed mod's contract: exactly (bobberBarPos, bobberPosition, bobberBarSpeed), levels 0..10
+    "seed": DQNConfig(name="seed", features="seed", hard_fraction=0.25, perfect_loss_penalty=5.0,
+                      demo_controller="lead_seed", demo_fraction=0.5, margin_weight=8.0, total_steps=16_000_000,
+                      eval_every=2_000_000, checkpoint_every=4_000_000, max_minutes=26.0),
+    # smoke runs and tests: a minute or less
+    "smoke": DQNConfig(name="smoke", num_games=64, total_steps=150_000, learning_starts=5_000, hidden=(64, 64),
+                       batch_size=128, buffer_size=100_000, eps_fraction=0.3, eval_every=75_000, eval_episodes=200,
+                       checkpoint_every=75_000, log_every=25_000, lr=1e-3, lr_end=1e-3, torch_threads=1),
+}

@@ -1,0 +1,166 @@
+"""Export trained DQNs to ONNX and verify every export.
+
+    python -m agents.dqn.export            # runs/dqn/{seed,best}/best.pt -> exported/*.onnx
+
+* ``exported/autofisher_dqn.onnx``: the seed mod's contract: one input named ``"0"``,
+  tensor(double), shape [3] (no batch dimension), the raw game values (bobberBarPos, bobberPosition,
+  bobberBarSpeed); one output of two float64 Q-values, index 1 = hold the button; the scaling is
+  inside the graph; opset 13, IR version 8; one file.
+* ``exported/autofisher_dqn_rich.onnx``: the best policy on the richer visible observation; input
+  ``"obs"`` tensor(double) [N, K]; output ``"q"`` [N, 2]; feature names, order and scaling in
+  ``metadata_props``.
+
+Checks: onnx.checker (full); opset and IR version; onnxruntime against the torch network (float64)
+on 10,000 states (max abs difference <= 1e-6, argmax agreement 100%); a short evaluation of the ONNX
+policy itself (onnxruntime session) on the simulator. Results go to ``exported/export_report.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+from agents.dqn.model import RAW_SCALING, QNetwork
+from agents.dqn.onnx_io import IR_VERSION, OPSET, OnnxPolicy, build_mlp_onnx, save_model
+from agents.dqn.train import RUNS, load_q
+from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
+from envs.stardew import features as feats
+from envs.stardew.controllers import LeadController, RandomController
+from envs.stardew.sim import FishingSim
+
+EXPORTED = Path("exported")
+SEED_FILE = "autofisher_dqn.onnx"
+RICH_FILE = "autofisher_dqn_rich.onnx"
+MAX_ABS_DIFF = 1e-6
+
+
+def _train_meta(run: Path) -> dict:
+    st = torch.load(run / "best.pt", weights_only=False)
+    summ = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
+    return {"config": st["config"], "best_dev": st["best_eval"], "step": st["step"], "summary": summ}
+
+
+def export_model(q: QNetwork, path: Path, seed_contract: bool, train_info: dict) -> onnx.ModelProto:
+    names = list(q.feature_names)
+    scaling = {n: {"loc": RAW_SCALING.get(n, (0.0, 1.0))[0], "scale": RAW_SCALING.get(n, (0.0, 1.0))[1],
+                   "feature": feats.FEATURES[n].description} for n in names}
+    meta = {
+        "policy_name": "dqn_seed_contract" if seed_contract else "dqn_best",
+        "feature_names": json.dumps(names),
+        "frame_stack": str(q.stack),
+        "input_layout": (f"[features at tick t, features at tick t-1, ...] ({q.stack} ticks x {len(names)} "
+                         "features, newest first; at an episode's start the first observation fills the history)"),
+        "feature_scaling": json.dumps(scaling),
+        "input_note": ("raw game values; the network applies (x - loc) / scale itself" if seed_contract else
+                       "features exactly as envs.stardew.features.write_obs computes them (see feature_scaling."
+                       "feature); the network then applies (x - loc) / scale, identity for scaled features"),
+        "actions": json.dumps({"0": "release the button", "1": "hold the button (bar moves up)"}),
+        "decision_rate": f"every game tick (60 Hz), frame_skip={train_info['config']['frame_skip']}",
+        "fishing_levels": json.dumps(train_info["config"]["level"]),
+        "training": json.dumps({k: train_info["config"][k] for k in
+                                ("n_step", "gamma", "dueling", "double", "hidden", "total_steps", "num_games")}),
+        "dev_evaluation": json.dumps(train_info["best_dev"]),
+    }
+    layers = q.folded_layers()
+    if seed_contract:
+        model = build_mlp_onnx(layers, "0", [3], "q_values", [2], meta,
+                               "AutoFisher-SV drop-in: Q(release), Q(hold) from raw (bobberBarPos, bobberPosition, "
+                               "bobberBarSpeed)")
+    else:
+        model = build_mlp_onnx(layers, "obs", ["N", len(names) * q.stack], "q", ["N", 2], meta,
+                               "stardew-rl best DQN: Q(release), Q(hold) from the named visible features")
+    save_model(model, path)
+    return model
+
+
+def verification_states(names: tuple[str, ...], n: int = 10_000, seed: int = 0) -> np.ndarray:
+    """States the policy meets: half from games played by a controller, half uniform in the feature bounds."""
+    rng = np.random.default_rng(seed)
+    sim = FishingSim(256, protocol_config(), names)
+    sim.reset(seeds=DEV_SEED0 + 700_000 + np.arange(256))
+    ctl_a, ctl_b = LeadController(), RandomController(seed)
+    rows = []
+    while sum(len(r) for r in rows) < n // 2:
+        a = np.where(rng.random(256) < 0.2, ctl_b.act(sim), ctl_a.act(sim))
+        sim.step(a)
+        rows.append(sim.obs[rng.random(256) < 0.1].astype(np.float64))
+    played = np.concatenate(rows)[: n // 2]
+    lo, hi = feats.bounds(names)
+    lo = np.maximum(lo, -600.0).astype(np.float64)
+    hi = np.minimum(hi, 600.0).astype(np.float64)
+    uniform = rng.uniform(lo, hi, size=(n - len(played), len(names)))
+    return np.concatenate([played, uniform])
+
+
+def verify(path: Path, q: QNetwork, seed_contract: bool, eval_episodes: int = 200) -> dict:
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model, full_check=True)
+    opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    assert opset <= 15 and model.ir_version <= 8, (opset, model.ir_version)
+    assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    inp, outp = sess.get_inputs(), sess.get_outputs()
+    contract = {"inputs": [(i.name, i.type, i.shape) for i in inp], "outputs": [(o.name, o.type, o.shape) for o in outp]}
+    if seed_contract:
+        assert len(inp) == 1 and inp[0].name == "0" and inp[0].type == "tensor(double)" and inp[0].shape == [3], contract
+        assert len(outp) == 1 and outp[0].type == "tensor(double)" and outp[0].shape == [2], contract
+    states = verification_states(q.feature_names)
+    if q.stack > 1:  # histories: this tick's features beside earlier ones (shuffled rows keep it general)
+        rng = np.random.default_rng(1)
+        states = np.concatenate([states] + [states[rng.permutation(len(states))] for _ in range(q.stack - 1)], 1)
+    with torch.no_grad():
+        ref = q.double()(torch.from_numpy(states)).numpy()
+    q.float()
+    if seed_contract:
+        got = np.stack([sess.run(None, {"0": s})[0] for s in states])
+    else:
+        got = sess.run(None, {inp[0].name: states})[0]
+    diff = float(np.abs(got - ref).max())
+    agree = float((got.argmax(1) == ref.argmax(1)).mean())
+    assert diff <= MAX_ABS_DIFF and agree == 1.0, (diff, agree)
+    # the ONNX policy itself (onnxruntime, one call per game and tick for the seed contract) on the simulator
+    pol = OnnxPolicy(path, engine="onnxruntime")
+    levels = tuple(json.loads(dict((p.key, p.value) for p in model.metadata_props)["fishing_levels"]))
+    ep = run_episodes(pol, n=eval_episodes, seed0=DEV_SEED0 + 800_000, config=protocol_config(level=levels))
+    return {"file": str(path), "bytes": path.stat().st_size, "opset": opset, "ir_version": model.ir_version,
+            "contract": contract, "states": len(states), "max_abs_diff": diff, "argmax_agreement": agree,
+            "onnxruntime_short_eval": summarize(ep)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", default=str(RUNS))
+    ap.add_argument("--out", default=str(EXPORTED))
+    ap.add_argument("--seed-run", default="seed")
+    ap.add_argument("--best-run", default="best")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"opset": OPSET, "ir_version": IR_VERSION}
+    for run_name, fname, seed_contract in ((args.seed_run, SEED_FILE, True), (args.best_run, RICH_FILE, False)):
+        run = Path(args.runs) / run_name
+        if not (run / "best.pt").exists():
+            raise SystemExit(f"no training output {run / 'best.pt'}: run `make train-dqn` first")
+        q = load_q(run / "best.pt")
+        info = _train_meta(run)
+        export_model(q, out / fname, seed_contract, info)
+        r = verify(out / fname, q, seed_contract)
+        r["training"] = info
+        report[fname] = r
+        s = r["onnxruntime_short_eval"]
+        print(f"{fname}: opset {r['opset']} IR {r['ir_version']} max|diff| {r['max_abs_diff']:.2e} "
+              f"argmax agreement {r['argmax_agreement']:.0%}; onnxruntime on {s['episodes']} dev episodes: "
+              f"catch {s['catch']:.3f} perfect {s['perfect']:.3f}")
+    (out / "export_report.json").write_text(json.dumps(report, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

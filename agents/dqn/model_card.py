@@ -1,0 +1,70 @@
+"""exported/README.md: the model card, written from the export and evaluation reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+EXPORTED = Path("exported")
+
+
+def _row(name: str, o: dict) -> str:
+    lo, hi = o["catch_ci95"]
+    return (f"| {name} | {100 * o['catch']:.1f} ({100 * lo:.1f}-{100 * hi:.1f}) | {100 * o['hard_catch']:.1f} | "
+            f"{100 * o['perfect']:.1f} | {o['mean_ticks_to_catch']:.0f} |")
+
+
+def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
+    rep_path = out / "export_report.json"
+    if not rep_path.exists():
+        return None
+    rep = json.loads(rep_path.read_text())
+    pol = evaluation["policies"]
+    n = evaluation["protocol"]["episodes"]
+    lines = ["# Exported DQN policies (model card)", "",
+             "Two Q-networks trained with `make train-dqn` (CleanRL-style DQN on the embedded simulator, see "
+             "`docs/dqn.md`) and exported with `make export-onnx`. Both are plain float64 MLPs (MatMul/Add/Relu), "
+             "opset 13, IR version 8, one file each, no external data.", ""]
+    for fname, title in (("autofisher_dqn.onnx", "Seed-contract model (drop-in for AutoFisher-SV)"),
+                         ("autofisher_dqn_rich.onnx", "Best policy on the richer visible observation")):
+        r = rep.get(fname)
+        if not r:
+            continue
+        cfg = r["training"]["config"]
+        summ = r["training"].get("summary") or {}
+        lines += [f"## `{fname}`: {title}", "",
+                  f"- input: {r['contract']['inputs']}; output: {r['contract']['outputs']} "
+                  "(Q(release), Q(hold); act = argmax, 1 = hold the button)",
+                  f"- features: `{cfg['features']}`, fishing levels {cfg['level'][0]}..{cfg['level'][1]}, "
+                  f"decisions every game tick (frame_skip {cfg['frame_skip']})",
+                  f"- training: {summ.get('env_steps', cfg['total_steps']):,} env steps "
+                  f"({cfg['num_games']} games at once), {summ.get('wall_seconds', float('nan')) / 60:.1f} min wall "
+                  f"on {summ.get('cpu_cores', '?')} CPU cores, {summ.get('updates', 0):,} updates; "
+                  f"double={cfg['double']}, dueling={cfg['dueling']}, n_step={cfg['n_step']}, gamma={cfg['gamma']}, "
+                  f"hidden={cfg['hidden']}, reward weights {cfg['reward_weights']}, perfect-loss penalty "
+                  f"{cfg.get('perfect_loss_penalty', 0)}, {100 * cfg.get('hard_fraction', 0):.0f}% of games on fish of "
+                  f"difficulty >= {cfg.get('hard_min_difficulty', 85)}, frames stacked: {cfg.get('stack', 1)}, "
+                  f"demonstrator: {cfg.get('demo_controller') or 'none'} "
+                  f"({100 * cfg.get('demo_fraction', 0):.0f}% of games, margin weight {cfg.get('margin_weight', 0)})",
+                  f"- checkpoint chosen on the dev seeds at step {r['training']['best_dev'].get('step', '?'):,}",
+                  f"- export check: onnxruntime vs torch on {r['states']:,} states, max |diff| "
+                  f"{r['max_abs_diff']:.1e}, argmax agreement {100 * r['argmax_agreement']:.0f}%; "
+                  f"onnxruntime policy on {r['onnxruntime_short_eval']['episodes']} dev episodes: catch "
+                  f"{100 * r['onnxruntime_short_eval']['catch']:.1f}%", ""]
+        if fname == "autofisher_dqn_rich.onnx":
+            lines += ["Feature names, order and scaling are in the model's `metadata_props` (`feature_names`, "
+                      "`feature_scaling`, `frame_stack`, `input_layout`); each feature is computed as "
+                      "`envs.stardew.features.write_obs` does. The input is this tick's 8 features followed by the "
+                      "previous tick's 8 (at an episode's start the first observation is repeated).", ""]
+        else:
+            lines += ["Input: the raw game values `[bobberBarPos, bobberPosition, bobberBarSpeed]` as read by "
+                      "the mod (float64, no batch dimension); the scaling is inside the graph.", ""]
+    lines += [f"## Evaluation: population protocol, {n:,} held-out seeds, every tick", "",
+              "| policy | catch % (95% CI) | difficulty>=90 catch % | perfect % | mean ticks to catch |",
+              "|---|---|---|---|---|"]
+    lines += [_row(k, v["overall"]) for k, v in pol.items()]
+    lines += ["", "Per level, per fish and paired comparisons: `reports/evaluation.md` (`make evaluate`); inference "
+              "latency: `make bench-inference`.", ""]
+    path = out / "README.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,124 @@
+"""Build, load and run the exported ONNX Q-networks (a plain float64 MLP: MatMul, Add, Relu).
+
+The graph is written with ``onnx.helper`` from the network's folded layers
+(:meth:`QNetwork.folded_layers`) rather than traced: that gives exact control over the seed mod's
+contract (input named ``"0"``, float64, shape [3] with no batch dimension), opset 13 and IR
+version 8 (Microsoft.ML.OnnxRuntime 1.10 loads at most opset 15 / IR 8), and one file with no
+external data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from agents.dqn.frames import FrameStack
+
+OPSET = 13
+IR_VERSION = 8
+
+
+def build_mlp_onnx(layers: Sequence[tuple[np.ndarray, np.ndarray]], input_name: str, input_shape: list,
+                   output_name: str, output_shape: list, metadata: Mapping[str, str], doc: str) -> onnx.ModelProto:
+    """A float64 MLP (ReLU between layers) as an ONNX model; x @ W^T + b per layer."""
+    inits, nodes = [], []
+    h = input_name
+    for i, (w, b) in enumerate(layers):
+        wn, bn = f"W{i}", f"b{i}"
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(w.T, dtype=np.float64), wn))
+        inits.append(numpy_helper.from_array(np.asarray(b, dtype=np.float64), bn))
+        last = i == len(layers) - 1
+        mm, add = f"mm{i}", (output_name if last else f"z{i}")
+        nodes.append(helper.make_node("MatMul", [h, wn], [mm], name=f"MatMul{i}"))
+        nodes.append(helper.make_node("Add", [mm, bn], [add], name=f"Add{i}"))
+        if not last:
+            h = f"h{i}"
+            nodes.append(helper.make_node("Relu", [add], [h], name=f"Relu{i}"))
+    graph = helper.make_graph(
+        nodes, "autofisher_q",
+        [helper.make_tensor_value_info(input_name, TensorProto.DOUBLE, input_shape)],
+        [helper.make_tensor_value_info(output_name, TensorProto.DOUBLE, output_shape)],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="stardew-rl",
+                              doc_string=doc)
+    model.ir_version = IR_VERSION
+    for k, v in metadata.items():
+        model.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
+    return model
+
+
+def save_model(model: onnx.ModelProto, path: str | Path) -> None:
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save_model(model, str(path), save_as_external_data=False)
+
+
+def layers_from_onnx(model: onnx.ModelProto) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (W, b) pairs of a model written by :func:`build_mlp_onnx`."""
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    n = sum(1 for k in init if k.startswith("W"))
+    return [(init[f"W{i}"].T.copy(), init[f"b{i}"].copy()) for i in range(n)]
+
+
+def metadata(model: onnx.ModelProto) -> dict[str, str]:
+    return {p.key: p.value for p in model.metadata_props}
+
+
+class OnnxPolicy:
+    """act(sim) with an exported model.
+
+    ``engine="numpy"`` runs the model's own weights as a batched float64 MLP (fast, for 5,000-game
+    evaluations); ``engine="onnxruntime"`` calls the onnxruntime session itself, one game per call
+    for a model without a batch dimension (the seed contract), for the export check.
+    """
+
+    def __init__(self, path: str | Path, engine: str = "numpy"):
+        self.path = Path(path)
+        self.model = onnx.load(str(self.path))
+        self.meta = metadata(self.model)
+        self.features = tuple(json.loads(self.meta["feature_names"]))
+        self.frames = FrameStack(int(self.meta.get("frame_stack", "1")))
+        self.layers = layers_from_onnx(self.model)
+        self.engine = engine
+        self.name = self.meta.get("policy_name", self.path.stem)
+        if engine == "onnxruntime":
+            import onnxruntime as ort
+
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = 1
+            so.inter_op_num_threads = 1
+            self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
+            self.input_name = self.session.get_inputs()[0].name
+            self.batched = len(self.session.get_inputs()[0].shape) == 2
+
+    def q_values(self, obs: np.ndarray) -> np.ndarray:
+        x = np.asarray(obs, dtype=np.float64)
+        if self.engine == "numpy":
+            h = x
+            for i, (w, b) in enumerate(self.layers):
+                h = h @ w.T + b
+                if i < len(self.layers) - 1:
+                    h = np.maximum(h, 0.0)
+            return h
+        if self.batched:
+            return self.session.run(None, {self.input_name: x})[0]
+        return np.stack([self.session.run(None, {self.input_name: row})[0] for row in x])
+
+    def reset(self) -> None:
+        self.frames.reset()
+
+    supports_active = True
+
+    def act(self, sim, active: np.ndarray | None = None) -> np.ndarray:
+        x = self.frames.push(sim.obs)
+        if active is None:
+            return self.q_values(x).argmax(axis=1).astype(np.int64)
+        a = np.zeros(x.shape[0], dtype=np.int64)
+        if active.any():
+            a[active] = self.q_values(x[active]).argmax(axis=1)
+        return a

@@ -1,0 +1,135 @@
+"""Replay memory (n-step transitions from many games at once) and the seed mod's CSV logs."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+
+class ReplayBuffer:
+    """A ring buffer of (obs, action, n-step return, bootstrap obs, bootstrap discount)."""
+
+    def __init__(self, capacity: int, obs_dim: int, seed: int = 0):
+        self.capacity = capacity
+        self.obs = np.zeros((capacity, obs_dim), dtype=np.float32)
+        self.next_obs = np.zeros((capacity, obs_dim), dtype=np.float32)
+        self.action = np.zeros(capacity, dtype=np.int64)
+        self.ret = np.zeros(capacity, dtype=np.float32)
+        self.disc = np.zeros(capacity, dtype=np.float32)  # gamma^m, or 0 after a terminal state
+        self.demo = np.zeros(capacity, dtype=bool)  # the action came from a demonstrator
+        self.pos = 0
+        self.size = 0
+        self.rng = np.random.default_rng(seed)
+
+    def add(self, obs, action, ret, next_obs, disc, demo=False) -> None:
+        n = len(action)
+        idx = (self.pos + np.arange(n)) % self.capacity
+        self.obs[idx], self.action[idx], self.ret[idx] = obs, action, ret
+        self.next_obs[idx], self.disc[idx], self.demo[idx] = next_obs, disc, demo
+        self.pos = int((self.pos + n) % self.capacity)
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, batch: int):
+        i = self.rng.integers(0, self.size, batch)
+        return self.obs[i], self.action[i], self.ret[i], self.next_obs[i], self.disc[i], self.demo[i]
+
+    def state(self) -> dict:
+        return {k: getattr(self, k) for k in ("obs", "next_obs", "action", "ret", "disc", "demo", "pos", "size")}
+
+    def load_state(self, st: dict) -> None:
+        for k, v in st.items():
+            if isinstance(v, np.ndarray):
+                getattr(self, k)[: len(v)] = v
+            else:
+                setattr(self, k, int(v))
+
+
+class NStepCollector:
+    """Turns per-step rewards of N games into n-step transitions, one vector step at a time.
+
+    ``push`` takes what one env step of all games produced; once n steps are held it returns the
+    transitions that start n steps back: return sum_k gamma^k r, the observation to bootstrap from
+    (the last state before the episode ended, if it did) and its discount (0 if it terminated).
+    """
+
+    def __init__(self, n: int, gamma: float):
+        self.n, self.gamma = n, gamma
+        self.steps: list[tuple] = []
+
+    def push(self, obs, action, reward, next_obs, terminated, ended):
+        self.steps.append((obs, action, reward, next_obs, terminated, ended))
+        if len(self.steps) < self.n:
+            return None
+        obs0, a0 = self.steps[0][0], self.steps[0][1]
+        g = np.zeros(len(a0), dtype=np.float64)
+        alive = np.ones(len(a0), dtype=bool)
+        disc = np.zeros(len(a0), dtype=np.float64)
+        boot = np.array(self.steps[-1][3], copy=True)
+        for k, (_, _, r, nobs, term, end) in enumerate(self.steps):
+            g += np.where(alive, self.gamma**k * r, 0.0)
+            stop = alive & end
+            boot[stop] = nobs[stop]
+            disc[stop] = np.where(term[stop], 0.0, self.gamma ** (k + 1))
+            alive &= ~end
+        disc[alive] = self.gamma**self.n
+        self.steps.pop(0)
+        return obs0, a0, g, boot, disc
+
+
+CSV_COLUMNS = ("oldBarPos", "oldFishPos", "oldBarSpeed", "newBarPos", "newFishPos", "newBarSpeed", "reward",
+               "action")
+
+
+class CSVFormatError(ValueError):
+    """A malformed row of a seed-mod CSV log (message: file and line number)."""
+
+
+def load_seed_csv(path: str | Path) -> np.ndarray:
+    """The seed mod's ``replayMemory.csv`` (no header, 8 columns: old bar position, old fish position,
+    old bar speed, new bar position, new fish position, new bar speed, reward, action) as an (n, 8)
+    float64 array. Every row must be well formed: a bad row raises :class:`CSVFormatError` naming
+    the file and line; blank lines are the only lines skipped (a trailing newline is common).
+    """
+    path = Path(path)
+    rows = []
+    with path.open(newline="", encoding="utf-8") as f:
+        for line_no, row in enumerate(csv.reader(f), start=1):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != 8:
+                raise CSVFormatError(f"{path}:{line_no}: expected 8 columns {CSV_COLUMNS}, got {len(row)}")
+            try:
+                vals = [float(c) for c in row]
+            except ValueError as e:
+                raise CSVFormatError(f"{path}:{line_no}: not a number ({e})") from e
+            if not np.all(np.isfinite(vals)):
+                raise CSVFormatError(f"{path}:{line_no}: non-finite value in {row}")
+            if vals[7] not in (0.0, 1.0):
+                raise CSVFormatError(f"{path}:{line_no}: action must be 0 or 1, got {row[7]}")
+            if not 0.0 <= vals[6] <= 1.0:
+                raise CSVFormatError(f"{path}:{line_no}: reward (distanceFromCatching) outside [0, 1]: {row[6]}")
+            rows.append(vals)
+    if not rows:
+        raise CSVFormatError(f"{path}: no rows")
+    return np.array(rows, dtype=np.float64)
+
+
+def csv_transitions(rows: np.ndarray, gamma: float, progress_weight: float = 100.0):
+    """Seed CSV rows -> 1-step transitions for the seed-feature buffer.
+
+    Row t holds (s_{t-1}, s_t, progress_t, a_{t-1}). The shaped reward of the transition
+    s_{t-1} -> s_t is ``progress_weight`` x the change of progress, taken from consecutive rows that
+    chain (row t's old state is row t-1's new state); a row that starts a new chain (the first row, a
+    new minigame, a gap in the log) has no known previous progress and gives no transition. Logged
+    episodes' ends are not marked in the CSV, so no transition is terminal.
+    """
+    chained = np.all(np.isclose(rows[1:, 0:3], rows[:-1, 3:6]), axis=1)
+    cur, prev = rows[1:][chained], rows[:-1][chained]
+    obs = cur[:, 0:3].astype(np.float32)
+    nobs = cur[:, 3:6].astype(np.float32)
+    rew = progress_weight * (cur[:, 6] - prev[:, 6])
+    act = cur[:, 7].astype(np.int64)
+    disc = np.full(len(act), gamma, dtype=np.float32)
+    return obs, act, rew.astype(np.float32), nobs, disc

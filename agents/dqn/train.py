@@ -1,0 +1,345 @@
+"""DQN on StardewFishing-v0's batched simulator, CleanRL style: one file, top to bottom.
+
+    python -m agents.dqn.train --preset best          # the richer visible observation
+    python -m agents.dqn.train --preset seed          # the seed mod's three raw inputs
+    python -m agents.dqn.train --preset smoke         # a minute, for tests
+
+Each vector step acts in all ``num_games`` games at once (epsilon-greedy on the online network),
+turns the rewards into n-step transitions, and does ``gradient_steps`` double-DQN updates (Huber
+loss, Polyak-averaged target network, dueling head). Every ``eval_every`` transitions the greedy
+policy plays the dev seeds; the best one is kept as ``best.pt``. ``checkpoint.pt`` (network,
+optimiser, replay memory, counters) is written every ``checkpoint_every`` transitions and at the
+end, and a run started again with the same name resumes from it. Logs go to TensorBoard
+(``runs/dqn/<name>/tb``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from agents.dqn.config import PRESETS, DQNConfig
+from agents.dqn.model import FrameStack, QNetwork
+from agents.dqn.replay import NStepCollector, ReplayBuffer, csv_transitions, load_seed_csv
+from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
+from envs.stardew import features as feats
+from envs.stardew import rules as R
+from envs.stardew.controllers import Visible, make_controller
+from envs.stardew.fish import fish_table
+from envs.stardew.sim import FishingSim
+
+RUNS = Path("runs/dqn")
+
+
+class GreedyPolicy:
+    """act(sim): argmax of a Q-network on the simulator's observations (stacked as it was trained).
+
+    Holds the frame history; call ``reset()`` before a new set of episodes (run_episodes does).
+    """
+
+    def __init__(self, q: QNetwork):
+        self.q = q
+        self.features = q.feature_names
+        self.frames = FrameStack(q.stack)
+
+    def reset(self) -> None:
+        self.frames.reset()
+
+    @torch.no_grad()
+    def act(self, sim: FishingSim) -> np.ndarray:
+        x = self.frames.push(sim.obs)
+        return self.q(torch.from_numpy(x)).argmax(dim=1).numpy()
+
+
+class Games:
+    """The training games: ``num_games`` FishingSims' games side by side, a ``hard_fraction`` of them
+    playing only fish of difficulty >= ``hard_min_difficulty`` (a curriculum weight on hard fish).
+
+    After ``step`` the arrays ``obs, reward, terminated, truncated, final_obs, outcome`` cover all
+    games; ``reward`` includes ``perfect_loss_penalty`` on the tick a game loses its perfect catch.
+    """
+
+    def __init__(self, cfg: DQNConfig, names: tuple[str, ...]):
+        game = protocol_config(fish=cfg.fish, level=tuple(cfg.level), frame_skip=cfg.frame_skip,
+                               reward="shaped", reward_weights=dict(cfg.reward_weights))
+        n_hard = int(round(cfg.hard_fraction * cfg.num_games))
+        self.sims = [FishingSim(cfg.num_games - n_hard, game, names)]
+        if n_hard:
+            hard = [f.id for f in fish_table() if f.difficulty >= cfg.hard_min_difficulty]
+            self.sims.append(FishingSim(n_hard, dataclasses.replace(game, fish=hard), names))
+        self.penalty = cfg.perfect_loss_penalty
+        self.n = cfg.num_games
+        self.frames = FrameStack(cfg.stack)
+        self.n_demo = int(round(cfg.demo_fraction * cfg.num_games)) if cfg.demo_controller else 0
+        self.demonstrator = make_controller(cfg.demo_controller) if self.n_demo else None
+        self.is_demo = np.zeros(cfg.num_games, dtype=bool)
+        self.is_demo[:self.n_demo] = True
+
+    def demo_actions(self) -> np.ndarray:
+        """The demonstrator's actions for the first ``n_demo`` games (main simulator)."""
+        v = Visible.from_sim(self.sims[0])
+        return self.demonstrator(v)[: self.n_demo]
+
+    def reset(self, seed0: int) -> None:
+        k = 0
+        for s in self.sims:
+            s.reset(seeds=seed0 + k + np.arange(s.num_games))
+            k += s.num_games
+        self.frames.reset()
+        self._gather()
+        self.obs = self.frames.push(self.obs)
+        self.perfect = self._perfect()
+
+    def _perfect(self) -> np.ndarray:
+        return np.concatenate([s.I[:, R.I_PERFECT] != 0 for s in self.sims])
+
+    def _gather(self) -> None:
+        cat = np.concatenate if len(self.sims) > 1 else (lambda xs: xs[0].copy())
+        self.obs = cat([s.obs for s in self.sims])
+        self.reward = cat([s.reward for s in self.sims])
+        self.terminated = cat([s.terminated for s in self.sims])
+        self.truncated = cat([s.truncated for s in self.sims])
+        self.final_obs = cat([s.final_obs for s in self.sims])
+        self.outcome = cat([s.outcome for s in self.sims])
+
+    def step(self, action: np.ndarray) -> None:
+        k = 0
+        for s in self.sims:
+            s.step(action[k:k + s.num_games])
+            k += s.num_games
+        self._gather()
+        ended = self.terminated | self.truncated
+        self.final_obs = self.frames.peek(self.final_obs)
+        self.obs = self.frames.push(self.obs, ended)
+        perfect = self._perfect()
+        if self.penalty:
+            lost = self.perfect & ~perfect & ~ended
+            self.reward = self.reward - self.penalty * lost
+        self.perfect = perfect
+
+
+def evaluate_dev(q: QNetwork, cfg: DQNConfig) -> dict:
+    """Greedy play on the dev seeds (never the held-out test seeds), on the trained level range."""
+    ep = run_episodes(GreedyPolicy(q), n=cfg.eval_episodes, seed0=DEV_SEED0,
+                      config=protocol_config(level=tuple(cfg.level), frame_skip=cfg.frame_skip))
+    return summarize(ep)
+
+
+def dev_score(s: dict) -> float:
+    return s["catch"] + 0.25 * s["perfect"]
+
+
+def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) -> dict:
+    out = out_dir or RUNS / cfg.name
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.torch_threads)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    names = feats.resolve(cfg.features)
+
+    # -- the games: training seeds lie below the dev and test ranges --------------------------------
+    sim = Games(cfg, names)
+    sim.reset(cfg.seed * 1_000_000)
+    n = cfg.num_games
+
+    # -- networks, optimiser, memory --------------------------------------------------------------
+    q = QNetwork(names, cfg.hidden, cfg.dueling, cfg.stack)
+    q_target = QNetwork(names, cfg.hidden, cfg.dueling, cfg.stack)
+    q_target.load_state_dict(q.state_dict())
+    opt = torch.optim.Adam(q.parameters(), lr=cfg.lr, eps=1e-5)
+    rb = ReplayBuffer(cfg.buffer_size, len(names) * cfg.stack, seed=cfg.seed)
+    nstep = NStepCollector(cfg.n_step, cfg.gamma)
+    step, updates, best_score, best_eval = 0, 0, -1.0, None
+    elapsed_before = 0.0
+
+    ckpt = out / "checkpoint.pt"
+    if ckpt.exists():  # resume
+        st = torch.load(ckpt, weights_only=False)
+        if st["config"] != dataclasses.asdict(cfg):
+            print(f"note: {ckpt} was written with another config; resuming with the new one")
+        q.load_state_dict(st["q"])
+        q_target.load_state_dict(st["q_target"])
+        opt.load_state_dict(st["opt"])
+        rb.load_state(st["replay"])
+        step, updates, best_score, best_eval = st["step"], st["updates"], st["best_score"], st["best_eval"]
+        elapsed_before = st["elapsed"]
+        sim.reset(cfg.seed * 1_000_000 + 500_000 + step // n)
+        print(f"resumed {ckpt} at step {step:,}")
+    elif cfg.csv_replay:
+        if tuple(names) != feats.PRESETS["seed"] or cfg.stack != 1:
+            raise ValueError("csv_replay: the seed mod's CSV holds the seed features only (features='seed')")
+        for path in cfg.csv_replay:
+            rb.add(*csv_transitions(load_seed_csv(path), cfg.gamma, cfg.reward_weights["progress"]))
+        print(f"replay memory seeded with {rb.size:,} transitions from {len(cfg.csv_replay)} CSV file(s)")
+
+    writer = SummaryWriter(str(out / "tb"))
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+
+    def save(path: Path, with_replay: bool) -> None:
+        st = {"config": dataclasses.asdict(cfg), "feature_names": list(names), "hidden": list(cfg.hidden),
+              "stack": cfg.stack,
+              "dueling": cfg.dueling, "q": q.state_dict(), "step": step, "updates": updates,
+              "best_score": best_score, "best_eval": best_eval, "elapsed": elapsed_before + time.time() - t0}
+        if with_replay:
+            st.update(q_target=q_target.state_dict(), opt=opt.state_dict(), replay=rb.state())
+        tmp = path.with_suffix(".tmp")
+        torch.save(st, tmp)
+        tmp.replace(path)
+
+    t0 = time.time()
+    obs = sim.obs.copy()
+    ep_returns, ep_catch, ep_perfect, ep_ret_acc = [], [], [], np.zeros(n)
+    next_log, next_eval, next_ckpt = step + cfg.log_every, step + cfg.eval_every, step + cfg.checkpoint_every
+    bar = tqdm(total=cfg.total_steps, initial=step, unit="step", unit_scale=True, disable=not progress,
+               desc=cfg.name, mininterval=5.0)
+    loss_v = torch.zeros(())
+    while step < cfg.total_steps:
+        # -- act: epsilon-greedy over all games ---------------------------------------------------
+        frac = min(1.0, step / max(1.0, cfg.eps_fraction * cfg.total_steps))
+        eps = cfg.eps_start + frac * (cfg.eps_end - cfg.eps_start)
+        with torch.no_grad():
+            greedy = q(torch.from_numpy(obs)).argmax(dim=1).numpy()
+        explore = rng.random(n) < eps
+        action = np.where(explore, rng.integers(0, 2, n), greedy)
+        if sim.n_demo:
+            action[: sim.n_demo] = sim.demo_actions()
+        sim.step(action)
+        ended = sim.terminated | sim.truncated
+        next_obs = np.where(ended[:, None], sim.final_obs, sim.obs)
+        tr = nstep.push(obs, action, sim.reward, next_obs, sim.terminated, ended)
+        if tr is not None:
+            rb.add(*tr, demo=sim.is_demo)
+        ep_ret_acc += sim.reward
+        if ended.any():
+            ep_returns.extend(ep_ret_acc[ended].tolist())
+            ep_ret_acc[ended] = 0.0
+            ep_catch.extend((sim.outcome[ended, 0] == 1).tolist())
+            ep_perfect.extend(((sim.outcome[ended, 0] == 1) & (sim.outcome[ended, 1] == 1)).tolist())
+        obs = sim.obs.copy()
+        step += n
+        bar.update(n)
+
+        # -- learn --------------------------------------------------------------------------------
+        if rb.size >= cfg.learning_starts and (step // n) % cfg.train_every == 0:
+            lr = cfg.lr + min(1.0, step / cfg.total_steps) * (cfg.lr_end - cfg.lr)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            for _ in range(cfg.gradient_steps):
+                o, a, r, no, d, demo = (torch.from_numpy(x) for x in rb.sample(cfg.batch_size))
+                with torch.no_grad():
+                    if cfg.double:
+                        na = q(no).argmax(dim=1, keepdim=True)
+                        nq = q_target(no).gather(1, na).squeeze(1)
+                    else:
+                        nq = q_target(no).max(dim=1).values
+                    target = r + d * nq
+                q_all = q(o)
+                pred = q_all.gather(1, a.unsqueeze(1)).squeeze(1)
+                loss_v = F.smooth_l1_loss(pred, target)
+                if demo.any():  # DQfD large-margin loss: the demonstrated action must lead by `margin`
+                    qd, ad = q_all[demo], a[demo]
+                    margins = torch.full_like(qd, cfg.margin).scatter(1, ad.unsqueeze(1), 0.0)
+                    lm = (qd + margins).max(dim=1).values - qd.gather(1, ad.unsqueeze(1)).squeeze(1)
+                    loss_v = loss_v + cfg.margin_weight * lm.mean() * demo.float().mean()
+                opt.zero_grad()
+                loss_v.backward()
+                torch.nn.utils.clip_grad_norm_(q.parameters(), cfg.max_grad_norm)
+                opt.step()
+                with torch.no_grad():
+                    for p, tp in zip(q.parameters(), q_target.parameters(), strict=True):
+                        tp.mul_(1.0 - cfg.tau).add_(p, alpha=cfg.tau)
+                updates += 1
+
+        # -- log, evaluate, checkpoint ------------------------------------------------------------
+        if step >= next_log:
+            next_log += cfg.log_every
+            wall = elapsed_before + time.time() - t0
+            writer.add_scalar("charts/epsilon", eps, step)
+            writer.add_scalar("charts/steps_per_second", step / max(wall, 1e-9), step)
+            writer.add_scalar("losses/td_loss", loss_v.item(), step)
+            writer.add_scalar("charts/updates", updates, step)
+            if ep_returns:
+                writer.add_scalar("charts/episodic_return", float(np.mean(ep_returns)), step)
+                writer.add_scalar("charts/catch_rate", float(np.mean(ep_catch)), step)
+                writer.add_scalar("charts/perfect_rate", float(np.mean(ep_perfect)), step)
+                bar.set_postfix(eps=f"{eps:.2f}", catch=f"{np.mean(ep_catch):.3f}", loss=f"{loss_v.item():.3f}")
+                ep_returns, ep_catch, ep_perfect = [], [], []
+        if step >= next_eval or step >= cfg.total_steps:
+            next_eval += cfg.eval_every
+            s = evaluate_dev(q, cfg)
+            for k in ("catch", "hard_catch", "perfect", "mean_ticks_to_catch"):
+                writer.add_scalar(f"dev/{k}", s[k], step)
+            tqdm.write(f"[{cfg.name}] step {step:,}: dev catch {s['catch']:.3f} hard {s['hard_catch']:.3f} "
+                       f"perfect {s['perfect']:.3f} ({time.time() - t0:.0f}s)")
+            if dev_score(s) > best_score:
+                best_score, best_eval = dev_score(s), dict(s, step=step)
+                save(out / "best.pt", with_replay=False)
+        if step >= next_ckpt:
+            next_ckpt += cfg.checkpoint_every
+            save(ckpt, with_replay=True)
+        if cfg.max_minutes and elapsed_before + time.time() - t0 > 60 * cfg.max_minutes:
+            tqdm.write(f"[{cfg.name}] wall-time limit of {cfg.max_minutes} min reached at step {step:,}")
+            break
+    bar.close()
+    save(ckpt, with_replay=True)
+    wall = elapsed_before + time.time() - t0
+    summary = {"name": cfg.name, "env_steps": step, "game_ticks": step * cfg.frame_skip, "updates": updates,
+               "wall_seconds": wall, "cpu_cores": _cores(), "best_dev": best_eval}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    writer.close()
+    return summary
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def load_q(path: str | Path) -> QNetwork:
+    """A trained Q-network from ``best.pt`` / ``checkpoint.pt``."""
+    st = torch.load(path, weights_only=False)
+    q = QNetwork(st["feature_names"], st["hidden"], st["dueling"], st.get("stack", 1))
+    q.load_state_dict(st["q"])
+    q.eval()
+    return q
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="best", choices=sorted(PRESETS))
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="override config fields, e.g. total_steps=1000000 level=0,10 (python literals)")
+    ap.add_argument("--fresh", action="store_true", help="discard an existing checkpoint of this run")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar (logs to a file)")
+    args = ap.parse_args(argv)
+    import ast
+
+    cfg = PRESETS[args.preset]
+    for kv in args.set:
+        k, v = kv.split("=", 1)
+        if k not in {f.name for f in dataclasses.fields(DQNConfig)}:
+            raise SystemExit(f"--set: unknown config field {k!r}")
+        try:
+            val = ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            val = v
+        cfg = cfg.replace(**{k: val})
+    if args.fresh:
+        import shutil
+
+        shutil.rmtree(RUNS / cfg.name, ignore_errors=True)
+    print(json.dumps(train(cfg, progress=not args.no_progress), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""`make evaluate`: the population protocol on 5,000 held-out seeds for the baselines and the DQNs.
+
+    python -m agents.evaluate [--episodes 5000] [--out reports]
+
+Policies: the four hand-written controllers (random, naive, braking, lead) and the exported models
+in ``exported/`` (their own weights, run batched in float64: the same function onnxruntime computes,
+checked by ``make export-onnx``). All play the same seeds (``TEST_SEED0 ..``), never used in training
+or checkpoint choice. Writes ``reports/evaluation.{json,md}`` and ``reports/*.png`` and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agents.population import (
+    LEVELS,
+    TEST_SEED0,
+    Episodes,
+    paired,
+    per_fish,
+    per_level,
+    protocol_config,
+    run_episodes,
+    summarize,
+)
+from envs.stardew.controllers import make_controller
+from envs.stardew.fish import fish_table
+
+BASELINES = ("random", "naive", "braking", "lead", "lead_seed")
+MODELS = {"dqn_best": "exported/autofisher_dqn_rich.onnx", "dqn_seed": "exported/autofisher_dqn.onnx"}
+
+
+def evaluate_all(episodes: int = 5000, seed0: int = TEST_SEED0, models: dict[str, str] | None = None) -> dict:
+    from agents.dqn.onnx_io import OnnxPolicy
+
+    policies: dict = {name: make_controller(name) for name in BASELINES}
+    for name, path in (MODELS if models is None else models).items():
+        if Path(path).exists():
+            policies[name] = OnnxPolicy(path)
+        else:
+            print(f"note: {path} not found, {name} left out (run `make train-dqn export-onnx`)")
+    runs: dict[str, Episodes] = {}
+    res: dict = {"protocol": {"episodes": episodes, "seeds": [seed0, seed0 + episodes - 1],
+                              "config": {k: v for k, v in vars(protocol_config()).items()
+                                         if k not in ("reward_weights",)},
+                              "decisions": "every game tick (60 Hz)"},
+                 "policies": {}}
+    for name, pol in policies.items():
+        t = time.time()
+        ep = run_episodes(pol, n=episodes, seed0=seed0)
+        runs[name] = ep
+        res["policies"][name] = {"overall": summarize(ep), "per_level": per_level(ep), "per_fish": per_fish(ep),
+                                 "eval_seconds": time.time() - t}
+    ref = "lead"
+    res["paired"] = {f"{name} vs {ref}": paired(runs[ref], ep) for name, ep in runs.items() if name != ref}
+    if "braking" in runs:
+        res["paired"].update({f"{name} vs braking": paired(runs["braking"], ep) for name, ep in runs.items()
+                              if name.startswith("dqn")})
+    return res
+
+
+def _pct(x: float) -> str:
+    return "-" if x != x else f"{100 * x:.1f}"
+
+
+def markdown(res: dict) -> str:
+    pol = res["policies"]
+    p = res["protocol"]
+    lines = [f"# Evaluation: population protocol, {p['episodes']:,} held-out seeds "
+             f"({p['seeds'][0]}..{p['seeds'][1]}), every tick", "",
+             "| policy | catch % (95% CI) | difficulty>=90 catch % | perfect % | mean ticks to catch |",
+             "|---|---|---|---|---|"]
+    for name, r in pol.items():
+        o = r["overall"]
+        lo, hi = o["catch_ci95"]
+        lines.append(f"| {name} | {_pct(o['catch'])} ({_pct(lo)}-{_pct(hi)}) | {_pct(o['hard_catch'])} "
+                     f"(n={o['hard_episodes']}) | {_pct(o['perfect'])} | {o['mean_ticks_to_catch']:.0f} |")
+    lines += ["", "## Catch % by fishing level", "",
+              "| policy | " + " | ".join(str(lv) for lv in LEVELS) + " |",
+              "|---|" + "---|" * len(LEVELS)]
+    for name, r in pol.items():
+        lines.append(f"| {name} | " + " | ".join(_pct(r["per_level"][lv]["catch"]) for lv in LEVELS) + " |")
+    lines += ["", "## Perfect % by fishing level", "",
+              "| policy | " + " | ".join(str(lv) for lv in LEVELS) + " |",
+              "|---|" + "---|" * len(LEVELS)]
+    for name, r in pol.items():
+        lines.append(f"| {name} | " + " | ".join(_pct(r["per_level"][lv]["perfect"]) for lv in LEVELS) + " |")
+    lines += ["", "## Paired comparisons (same seeds)", "",
+              "| comparison | new successes | regressions | both caught | neither |", "|---|---|---|---|---|"]
+    for k, v in res["paired"].items():
+        lines.append(f"| {k} | {v['new_successes']} | {v['regressions']} | {v['both']} | {v['neither']} |")
+    names = list(pol)
+    lines += ["", "## Catch % by fish", "", "| fish | difficulty | motion | n | " + " | ".join(names) + " |",
+              "|---|---|---|---|" + "---|" * len(names)]
+    for f in sorted(fish_table(), key=lambda f: (f.difficulty, f.name)):
+        rows = [pol[nm]["per_fish"].get(f.name) for nm in names]
+        if rows[0] is None:
+            continue
+        lines.append(f"| {f.name} | {f.difficulty} | {f.behavior} | {rows[0]['episodes']} | "
+                     + " | ".join(_pct(r["catch"]) for r in rows) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plots(res: dict, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pol = res["policies"]
+    files = []
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for name, r in pol.items():
+        axes[0].plot(LEVELS, [100 * r["per_level"][lv]["catch"] for lv in LEVELS], marker="o", label=name)
+        axes[1].plot(LEVELS, [100 * r["per_level"][lv]["perfect"] for lv in LEVELS], marker="o", label=name)
+    for ax, t in zip(axes, ("catch %", "perfect %"), strict=True):
+        ax.set_xlabel("fishing level")
+        ax.set_ylabel(t)
+        ax.set_title(f"{t} by fishing level ({res['protocol']['episodes']:,} held-out seeds)")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.tight_layout()
+    files.append(out / "by_level.png")
+    fig.savefig(files[-1], dpi=110)
+    plt.close(fig)
+
+    fishes = sorted(fish_table(), key=lambda f: (f.difficulty, f.name))
+    names = [f.name for f in fishes if f.name in next(iter(pol.values()))["per_fish"]]
+    fig, ax = plt.subplots(figsize=(16, 5))
+    x = np.arange(len(names))
+    width = 0.8 / len(pol)
+    for i, (name, r) in enumerate(pol.items()):
+        ax.bar(x + i * width, [100 * r["per_fish"][f]["catch"] for f in names], width, label=name)
+    ax.set_xticks(x + 0.4, [f"{f} ({r})" for f, r in zip(names, [fish.difficulty for fish in fishes
+                                                                     if fish.name in names], strict=True)],
+                  rotation=90, fontsize=7)
+    ax.set_ylabel("catch %")
+    ax.set_title("catch % by fish (difficulty), sorted by difficulty")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    files.append(out / "by_fish.png")
+    fig.savefig(files[-1], dpi=110)
+    plt.close(fig)
+    return files
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--episodes", type=int, default=5000)
+    ap.add_argument("--out", default="reports")
+    ap.add_argument("--exported", default="exported", help="folder of the exported models (and the model card)")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    models = {k: str(Path(args.exported) / Path(v).name) for k, v in MODELS.items()}
+    res = evaluate_all(args.episodes, models=models)
+    md = markdown(res)
+    (out / "evaluation.json").write_text(json.dumps(res, indent=2))
+    (out / "evaluation.md").write_text(md)
+    files = plots(res, out)
+    from agents.dqn.model_card import write_model_card
+
+    card = write_model_card(res, Path(args.exported))
+    print(md.split("\n## Catch % by fish")[0])
+    print("wrote", out / "evaluation.json", out / "evaluation.md", *files, *([card] if card else []))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The population protocol of ``shared/design/evaluation.md``: episodes, seeds and summary figures.
+
+A policy is anything with ``act(sim) -> actions`` (int64 0/1 for every game of a
+:class:`~envs.stardew.sim.FishingSim`) and a ``features`` attribute naming the observation it reads
+(hand-written controllers read only the visible fields of the simulator and need no features).
+
+Seeds: training streams use seeds below ``DEV_SEED0``; the development set (checkpoint choice) starts
+at ``DEV_SEED0`` and the held-out test set at ``TEST_SEED0``. Game slot ``g`` of an evaluation is
+seeded with ``seed0 + g`` and plays its first episode, so every policy meets the same fish.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from envs.stardew.fish import fish_table
+from envs.stardew.sim import O_FISH, O_LEVEL, O_PERFECT, O_STATUS, O_TICKS, FishingSim, GameConfig
+
+DEV_SEED0 = 50_000_000
+TEST_SEED0 = 90_000_000
+HARD = 90  # "hard" fish: difficulty >= 90
+LEVELS = tuple(range(11))
+
+
+def protocol_config(**overrides) -> GameConfig:
+    """The protocol's game: any rod fish, level 0..10, no tackle or treasure, caught before, 1.5.4."""
+    kw = dict(fish=None, level=(0, 10), tackle=(), treasure=False, version="1.5", caught_before=True,
+              max_ticks=20_000, frame_skip=1, skip_fade_in=True, reward="shaped")
+    kw.update(overrides)
+    return GameConfig(**kw)
+
+
+@dataclass
+class Episodes:
+    """Outcomes of one policy on a seed set (arrays of shape (n,))."""
+
+    seeds: np.ndarray
+    caught: np.ndarray
+    perfect: np.ndarray
+    truncated: np.ndarray
+    ticks: np.ndarray
+    fish: np.ndarray  # row of the fish table
+    level: np.ndarray
+    difficulty: np.ndarray
+    decisions: int = 0  # env steps taken by the longest game
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+
+def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameConfig | None = None,
+                 features=None, max_steps: int | None = None) -> Episodes:
+    """Play one episode in each of ``n`` games seeded ``seed0 .. seed0+n-1`` with ``policy``."""
+    cfg = config or protocol_config()
+    feats = features if features is not None else getattr(policy, "features", None) or "default"
+    sim = FishingSim(n, cfg, feats)
+    sim.reset(seeds=np.arange(seed0, seed0 + n))
+    if hasattr(policy, "reset"):
+        policy.reset()
+    done = np.zeros(n, dtype=bool)
+    out = np.zeros((n, sim.outcome.shape[1]), dtype=np.int64)
+    steps = 0
+    limit = max_steps or (cfg.max_ticks // cfg.frame_skip + 2)
+    masked = getattr(policy, "supports_active", False)
+    while not done.all() and steps < limit:
+        # a policy that supports it computes actions only for games still playing (finished games idle)
+        a = policy.act(sim, active=~done) if masked else policy.act(sim)
+        sim.step(a, autoreset=False)
+        steps += 1
+        new = (sim.terminated | sim.truncated) & ~done
+        if new.any():
+            out[new] = sim.outcome[new]
+            done |= new
+    table = fish_table()
+    diff = np.array([table[i].difficulty if i < len(table) else 0 for i in range(len(table))])
+    pool_ids = {f.id: i for i, f in enumerate(table)}
+    row = np.array([pool_ids.get(sim.pool_fish[i].id, -1) for i in range(len(sim.pool_fish))])
+    fish_rows = row[out[:, O_FISH]]
+    return Episodes(
+        seeds=np.arange(seed0, seed0 + n),
+        caught=out[:, O_STATUS] == 1,
+        perfect=(out[:, O_STATUS] == 1) & (out[:, O_PERFECT] == 1),
+        truncated=(out[:, O_STATUS] == 3) | ~done,
+        ticks=out[:, O_TICKS],
+        fish=fish_rows,
+        level=out[:, O_LEVEL],
+        difficulty=diff[fish_rows],
+        decisions=steps,
+    )
+
+
+def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k/n."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def summarize(ep: Episodes, mask: np.ndarray | None = None) -> dict:
+    """Catch rate (+ Wilson 95%), hard catch rate, perfect rate, mean ticks to catch, over ``mask``."""
+    m = np.ones(len(ep), dtype=bool) if mask is None else mask
+    n = int(m.sum())
+    k = int(ep.caught[m].sum())
+    hard = m & (ep.difficulty >= HARD)
+    lo, hi = wilson(k, n)
+    caught_ticks = ep.ticks[m & ep.caught]
+    return {
+        "episodes": n,
+        "catch": k / n if n else float("nan"),
+        "catch_ci95": [lo, hi],
+        "hard_episodes": int(hard.sum()),
+        "hard_catch": float(ep.caught[hard].mean()) if hard.any() else float("nan"),
+        "perfect": float(ep.perfect[m].mean()) if n else float("nan"),
+        "mean_ticks_to_catch": float(caught_ticks.mean()) if caught_ticks.size else float("nan"),
+        "truncated": int(ep.truncated[m].sum()),
+    }
+
+
+def per_level(ep: Episodes) -> dict[int, dict]:
+    return {lv: summarize(ep, ep.level == lv) for lv in LEVELS}
+
+
+def per_fish(ep: Episodes) -> dict[str, dict]:
+    table = fish_table()
+    res = {}
+    for i, f in enumerate(table):
+        m = ep.fish == i
+        if m.any():
+            s = summarize(ep, m)
+            s["difficulty"] = f.difficulty
+            s["behavior"] = f.behavior
+            res[f.name] = s
+    return res
+
+
+def paired(a: Episodes, b: Episodes) -> dict:
+    """b against a on the same seeds: episodes b catches and a does not (new successes), and the reverse."""
+    if not np.array_equal(a.seeds, b.seeds):
+        raise ValueError("paired: the two runs used different seeds")
+    return {
+        "new_successes": int((b.caught & ~a.caught).sum()),
+        "regressions": int((a.caught & ~b.caught).sum()),
+        "both": int((a.caught & b.caught).sum()),
+        "neither": int((~a.caught & ~b.caught).sum()),
+    }

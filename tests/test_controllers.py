@@ -1,0 +1,65 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from agents.population import DEV_SEED0, run_episodes, summarize, wilson
+from envs.stardew.controllers import Visible, make_controller
+from envs.stardew.sim import FishingSim, GameConfig
+
+SEEDS = 400
+
+
+@pytest.fixture(scope="module")
+def results():
+    return {name: summarize(run_episodes(make_controller(name), n=SEEDS, seed0=DEV_SEED0 + 123_000))
+            for name in ("random", "naive", "braking", "lead")}
+
+
+def test_braking_controller_beats_random_and_naive_on_fixed_seeds(results):
+    assert results["braking"]["catch"] > results["random"]["catch"] + 0.4
+    assert results["braking"]["catch"] > results["naive"]["catch"]
+
+
+def test_lead_controller_is_the_best_hand_written_one(results):
+    assert results["lead"]["catch"] >= results["braking"]["catch"]
+    assert results["lead"]["hard_catch"] > results["braking"]["hard_catch"]
+
+
+def test_visible_from_obs_decodes_the_same_numbers_as_the_simulator():
+    sim = FishingSim(64, GameConfig(), "default")
+    sim.reset(seeds=np.arange(64))
+    ctl = make_controller("lead")
+    for _ in range(50):
+        sim.step(ctl.act(sim))
+    a, b = Visible.from_sim(sim), Visible.from_obs(sim.obs, sim.feature_names)
+    for field in ("bar", "bar_speed", "height", "fish", "fish_vel", "progress"):
+        np.testing.assert_allclose(getattr(b, field), getattr(a, field), atol=1e-3, err_msg=field)
+    seed = FishingSim(64, GameConfig(), "seed")
+    seed.reset(seeds=np.arange(64))
+    for _ in range(50):
+        seed.step(ctl.act(seed))
+    c = Visible.from_obs(seed.obs, seed.feature_names, height=seed.I[:, 1])
+    np.testing.assert_allclose(c.bar, seed.bobberBarPos, atol=1e-4)
+    np.testing.assert_allclose(c.fish, seed.bobberPosition, atol=1e-4)
+
+
+def test_controllers_drive_the_gym_env_from_its_observations():
+    env = gym.make("StardewFishing-v0")
+    ctl = make_controller("braking")
+    caught = 0
+    for seed in range(5):
+        obs, info = env.reset(seed=seed)
+        for _ in range(20_000):
+            a = int(ctl(Visible.from_obs(obs, env.unwrapped.feature_names))[0])
+            obs, r, term, trunc, info = env.step(a)
+            if term or trunc:
+                break
+        assert term or trunc
+        caught += info["caught"]
+    assert caught >= 2
+
+
+def test_wilson_interval_matches_known_values():
+    lo, hi = wilson(81, 100)
+    assert abs(lo - 0.7222) < 1e-3 and abs(hi - 0.8749) < 1e-3
+    assert wilson(0, 10)[0] == 0.0 and abs(wilson(10, 10)[1] - 1.0) < 1e-12

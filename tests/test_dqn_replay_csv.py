@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+
+from agents.dqn.replay import CSVFormatError, NStepCollector, csv_transitions, load_seed_csv
+
+GOOD = """\
+456.0,508.0,0.0,455.75,507.2,-0.25,0.302,1
+455.75,507.2,-0.25,455.25,506.1,-0.5,0.304,1
+455.25,506.1,-0.5,455.0,505.0,-0.25,0.301,0
+
+120.5,300.0,1.5,122.0,298.0,1.5,0.5,0
+"""
+
+
+def test_csv_loader_reads_every_row_of_a_good_file(tmp_path):
+    p = tmp_path / "replayMemory.csv"
+    p.write_text(GOOD)
+    rows = load_seed_csv(p)
+    assert rows.shape == (4, 8)
+    assert rows[0, 0] == 456.0 and rows[3, 7] == 0.0
+    obs, act, rew, nobs, disc = csv_transitions(rows, gamma=0.99)
+    # rows 2 and 3 chain on their predecessors; row 4 starts a new minigame (no known previous progress)
+    assert len(act) == 2
+    np.testing.assert_allclose(rew, [100 * (0.304 - 0.302), 100 * (0.301 - 0.304)], rtol=1e-5)
+    np.testing.assert_array_equal(act, [1, 0])
+    np.testing.assert_allclose(obs[0], [455.75, 507.2, -0.25])
+    np.testing.assert_allclose(nobs[0], [455.25, 506.1, -0.5])
+    assert np.all(disc == np.float32(0.99))
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ("1,2,3,4,5,6,0.3", "expected 8 columns"),
+        ("1,2,3,4,5,6,0.3,1,9", "expected 8 columns"),
+        ("1,2,abc,4,5,6,0.3,1", "not a number"),
+        ("1,2,3,4,5,6,0.3,2", "action must be 0 or 1"),
+        ("1,2,3,4,5,nan,0.3,1", "non-finite"),
+        ("1,2,3,4,5,6,1.7,1", "outside [0, 1]"),
+    ],
+)
+def test_csv_loader_names_file_and_line_of_a_bad_row(tmp_path, bad, why):
+    lines = GOOD.splitlines()
+    lines.insert(2, bad)  # becomes line 3
+    p = tmp_path / "log.csv"
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CSVFormatError) as e:
+        load_seed_csv(p)
+    assert f"{p}:3:" in str(e.value) and why in str(e.value)
+
+
+def test_csv_loader_refuses_an_empty_file(tmp_path):
+    p = tmp_path / "empty.csv"
+    p.write_text("\n\n")
+    with pytest.raises(CSVFormatError, match="no rows"):
+        load_seed_csv(p)
+
+
+def test_n_step_returns_stop_at_episode_ends():
+    c = NStepCollector(3, 0.5)
+    o = np.zeros((2, 1), dtype=np.float32)
+    f = np.array([False, False])
+    assert c.push(o, np.array([0, 1]), np.array([1.0, 1.0]), o + 1, f, f) is None
+    assert c.push(o + 1, np.array([0, 1]), np.array([1.0, 1.0]), o + 2, np.array([False, True]),
+                  np.array([False, True])) is None
+    obs, a, g, boot, disc = c.push(o + 2, np.array([0, 1]), np.array([1.0, 100.0]), o + 3, f, f)
+    np.testing.assert_allclose(g, [1 + 0.5 + 0.25, 1 + 0.5])  # game 1 ended after 2 steps
+    np.testing.assert_allclose(disc, [0.125, 0.0])  # terminal: no bootstrap
+    np.testing.assert_allclose(boot[:, 0], [3.0, 2.0])
