@@ -10,13 +10,26 @@ STAMP := $(VENV)/.installed-stamp
 SYSTEM_PACKAGES := xvfb xdotool x11-xserver-utils x11-utils mono-mcs mono-runtime
 SYSTEM_STAMP := $(VENV)/.system-stamp
 
-.PHONY: venv system-deps test test-fast lint bench help
+.PHONY: venv system-deps test lint bench help
 
 help:
-	@echo "make train-dqn     train the DQN on the embedded simulator (about 30 min on 2 cores)"
-	@echo "make test          set up everything and run the test suite"
-	@echo "make bench         simulator speed beside CartPole-v1"
-	@echo "make lint          ruff"
+	@echo "set-up and checks"
+	@echo "  make test              set up everything (venv, Debian packages as root), ruff, the test suite"
+	@echo "  make lint              ruff"
+	@echo "StardewFishing-v0 and the DQN"
+	@echo "  make train-dqn         train both DQN policies on the embedded simulator (about 30 min on 2 cores)"
+	@echo "  make export-onnx       exported/*.onnx from the training output, every export verified"
+	@echo "  make evaluate          the population protocol on 5,000 held-out seeds -> reports/"
+	@echo "  make bench             simulator speed beside CartPole-v1"
+	@echo "  make bench-inference   ONNX latency per call"
+	@echo "the live-game bridge"
+	@echo "  make serve-bridge      the reference game server at 60 Hz on 127.0.0.1:8765"
+	@echo "  make bench-bridge      state-to-action round trip on loopback"
+	@echo "ScreenGame-v0 and the hybrid agent"
+	@echo "  make play-fishing      the fishing minigame in a window"
+	@echo "  make bench-screen      capture + preprocessing speed, input-to-pixel latency"
+	@echo "  make record-demos      record a person playing the window into demos/"
+	@echo "  make train-bc / train-ppo / train-bc-ppo / train-ppo-state / hybrid-eval / hybrid-window"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +52,7 @@ $(SYSTEM_STAMP): | $(STAMP)
 system-deps: $(SYSTEM_STAMP)
 
 test: $(STAMP) $(SYSTEM_STAMP)
+	$(VENV)/bin/ruff check envs agents tests benchmarks
 	$(PY) -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
