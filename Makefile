@@ -125,6 +125,7 @@ train-bc-ppo-noq: $(STAMP)  ## the Q-head ablation: the same run with the Q loss
 train-ppo-state: $(STAMP)  ## the same agent code on the state-based StardewFishing-v0 (MLP variant)
 	$(HYBRID) ppo --env state --steps 1000000 --n-steps 1024 --batch-size 1024 --lr 3e-4 --ent-coef 0.0 \
 	  --eval-every 250000 --eval-episodes 2000 --out $(HYBRID_RUNS)/ppo_state --seed $(HYBRID_SEED)
+	mkdir -p exported/ppo_state && cp $(HYBRID_RUNS)/ppo_state/policy.pt $(HYBRID_RUNS)/ppo_state/policy.json exported/ppo_state/
 
 hybrid-eval: $(STAMP)  ## every pixel policy and the demonstrator on the same 200 held-out seeds
 	for p in scripted $(HYBRID_RUNS)/bc/policy $(HYBRID_RUNS)/ppo/policy $(HYBRID_RUNS)/bc_ppo/policy \

@@ -33,6 +33,23 @@ from envs.stardew.fish import fish_table
 
 BASELINES = ("random", "naive", "braking", "lead", "lead_seed")
 MODELS = {"dqn_best": "exported/autofisher_dqn_rich.onnx", "dqn_seed": "exported/autofisher_dqn.onnx"}
+# the hybrid agent's PPO on the state env (`make train-ppo-state`, copied to exported/ppo_state), beside the DQN
+PPO_MODELS = {"ppo_state": "exported/ppo_state/policy"}
+
+
+class PPOStatePolicy:
+    """A state-based hybrid PPO policy (``agents.hybrid.policy.save_policy`` files) as an evaluation policy:
+    it acts on the default visible features, greedily."""
+
+    features = "default"
+
+    def __init__(self, path: str):
+        from agents.hybrid.evaluate import state_act_fn
+
+        self._act = state_act_fn(path)
+
+    def act(self, sim) -> np.ndarray:
+        return self._act(sim.obs)
 
 
 def evaluate_all(episodes: int = 5000, seed0: int = TEST_SEED0, models: dict[str, str] | None = None) -> dict:
@@ -44,6 +61,9 @@ def evaluate_all(episodes: int = 5000, seed0: int = TEST_SEED0, models: dict[str
             policies[name] = OnnxPolicy(path)
         else:
             print(f"note: {path} not found, {name} left out (run `make train-dqn export-onnx`)")
+    for name, path in PPO_MODELS.items():
+        if Path(path).with_suffix(".pt").exists():
+            policies[name] = PPOStatePolicy(path)
     runs: dict[str, Episodes] = {}
     res: dict = {"protocol": {"episodes": episodes, "seeds": [seed0, seed0 + episodes - 1],
                               "config": {k: v for k, v in vars(protocol_config()).items()
@@ -60,7 +80,9 @@ def evaluate_all(episodes: int = 5000, seed0: int = TEST_SEED0, models: dict[str
     res["paired"] = {f"{name} vs {ref}": paired(runs[ref], ep) for name, ep in runs.items() if name != ref}
     if "braking" in runs:
         res["paired"].update({f"{name} vs braking": paired(runs["braking"], ep) for name, ep in runs.items()
-                              if name.startswith("dqn")})
+                              if name.startswith(("dqn", "ppo"))})
+    if "dqn_best" in runs and "ppo_state" in runs:
+        res["paired"]["dqn_best vs ppo_state"] = paired(runs["ppo_state"], runs["dqn_best"])
     return res
 
 
