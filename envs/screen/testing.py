@@ -22,6 +22,17 @@ import time
 from pathlib import Path
 
 
+def _terminate(proc: subprocess.Popen | None) -> None:
+    """Stop a child process: terminate, then kill if it has not exited within 5 s."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 class Xvfb:
     """Starts ``Xvfb -displayfd`` (a free display), runs ``xset r off``; stops it on exit.
 
@@ -67,13 +78,7 @@ class Xvfb:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        _terminate(self.proc)
         self.proc = None
         if self.set_env and self.display is not None:
             if self._old_display is None:
@@ -172,13 +177,7 @@ class GameWindow:
         return None
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        _terminate(self.proc)
         self.proc = None
         if getattr(self, "_log", None) is not None:
             self._log.close()
