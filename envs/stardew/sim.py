@@ -300,7 +300,6 @@ class FishingSim:
         self._action = np.zeros(1, dtype=np.int64)
         self._play_args = (self.F[:1], self.I[:1], self.R[:1], self.cfg_i, self.cfg_f, self.feat, self._action,
                            self.obs[:1], self.reward[:1], self.terminated[:1], self.truncated[:1], self.outcome[:1])
-        self._actions = np.zeros(n, dtype=np.int64)
 
     def configure(self, config: GameConfig) -> None:
         """Play the next episodes under ``config`` (the games' streams and the features stay)."""
