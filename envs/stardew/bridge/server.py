@@ -259,6 +259,13 @@ class GameServer:
         if self.drop_after_ticks is not None and self._conn_ticks >= self.drop_after_ticks:
             raise P.ConnectionLost("dropping the connection (drop_after_ticks, a test of lost connections)")
 
+    @staticmethod
+    def _agent_left(msg: dict[str, Any]) -> bool:
+        """True when the agent said goodbye; an agent's error message ends the session as RemoteError."""
+        if msg["type"] == "error":
+            raise P.RemoteError(msg["code"], msg["message"])
+        return msg["type"] == "bye"
+
     def _lockstep(self, conn: P.Connection) -> None:
         conn.send(self.state_message())
         sent_at = 0.0
@@ -274,10 +281,8 @@ class GameServer:
                 continue
             heard = time.perf_counter()
             kind = msg["type"]
-            if kind == "bye":
+            if self._agent_left(msg):
                 return
-            if kind == "error":
-                raise P.RemoteError(msg["code"], msg["message"])
             if kind == "reset":
                 self._begin(msg.get("seed"), msg.get("options"))
                 sent_at = self._send_state(conn)
@@ -315,10 +320,8 @@ class GameServer:
                     break
                 heard = time.perf_counter()
                 kind = msg["type"]
-                if kind == "bye":
+                if self._agent_left(msg):
                     return
-                if kind == "error":
-                    raise P.RemoteError(msg["code"], msg["message"])
                 if kind == "action":
                     if msg["tick"] == last_sent and not answered:
                         self._round_trip(heard - sent_at)
