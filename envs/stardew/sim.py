@@ -377,6 +377,7 @@ class FishingSim:
         return self.F[:, R.F_PROGRESS]
 
     def fish_of(self, g: int) -> Fish:
+        """The fish game g is playing."""
         return self.pool_fish[int(self.I[g, R.I_FISH_INDEX])]
 
     def state_dict(self, g: int) -> dict:
@@ -408,7 +409,7 @@ class FishingSim:
         }
 
     def _episode_info(self, g: int) -> dict:
-        fish = self.pool_fish[int(self.I[g, R.I_FISH_INDEX])]
+        fish = self.fish_of(g)
         return {
             "bobberBarHeight": int(self.I[g, R.I_HEIGHT]),
             "treasure": bool(self.I[g, R.I_TREASURE]),
