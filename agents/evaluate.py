@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from agents.population import (
     LEVELS,
@@ -178,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--exported", default="exported", help="folder of the exported models (and the model card)")
     args = ap.parse_args(argv)
     out = Path(args.out)
+    # one torch thread: with torch's default two on a busy 2-core machine, batched forwards stall badly
+    torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
     out.mkdir(parents=True, exist_ok=True)
     models = {k: str(Path(args.exported) / Path(v).name) for k, v in MODELS.items()}
     res = evaluate_all(args.episodes, models=models)

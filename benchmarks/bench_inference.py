@@ -2,6 +2,10 @@
 
 Times single calls as the mod makes them (one state per call: shape [3] for the seed contract,
 [1, K] for the rich model), after a warm-up, and prints median and p99 in microseconds.
+
+Reference, measured in the same run: a graph with the seed contract's input and output and a single
+linear layer (3 -> 2 in float64). It is onnxruntime's per-call floor on this machine, so the ratio
+model / reference says how much of a call the network itself costs.
 """
 
 from __future__ import annotations
@@ -17,7 +21,21 @@ import onnxruntime as ort
 MODELS = ("exported/autofisher_dqn.onnx", "exported/autofisher_dqn_rich.onnx")
 
 
-def bench(path: str, calls: int = 20_000, warmup: int = 2_000) -> dict:
+def reference_model() -> bytes:
+    """The seed contract's input ("0", double [3]) through one 3 -> 2 linear layer: the runtime's floor."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((3, 2)), "W")
+    b = numpy_helper.from_array(np.zeros(2), "b")
+    nodes = [helper.make_node("MatMul", ["0", "W"], ["m"]), helper.make_node("Add", ["m", "b"], ["q"])]
+    graph = helper.make_graph(nodes, "reference", [helper.make_tensor_value_info("0", TensorProto.DOUBLE, [3])],
+                              [helper.make_tensor_value_info("q", TensorProto.DOUBLE, [2])], [w, b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def bench(path: str | bytes, calls: int = 20_000, warmup: int = 2_000) -> dict:
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
@@ -38,7 +56,7 @@ def bench(path: str, calls: int = 20_000, warmup: int = 2_000) -> dict:
         sess.run(None, {name: x})
         t[i] = clock() - t0
     us = t / 1000.0
-    return {"model": path, "input": f"{name} {inp.type} {inp.shape}", "calls": calls,
+    return {"model": path if isinstance(path, str) else "reference (one 3->2 layer)", "input": f"{name} {inp.type} {inp.shape}", "calls": calls,
             "median_us": float(np.median(us)), "p99_us": float(np.percentile(us, 99)),
             "mean_us": float(us.mean())}
 
@@ -48,15 +66,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--calls", type=int, default=20_000)
     ap.add_argument("--json", default="reports/bench_inference.json")
     args = ap.parse_args(argv)
-    res = []
+    ref = bench(reference_model(), args.calls)
+    print(f"reference (one linear layer, same contract): median {ref['median_us']:.1f} us, "
+          f"p99 {ref['p99_us']:.1f} us")
+    res = [ref]
     for m in MODELS:
         if not Path(m).exists():
             print(f"{m}: missing (run `make export-onnx`)")
             continue
         r = bench(m, args.calls)
         res.append(r)
+        r["median_ratio_to_reference"] = r["median_us"] / ref["median_us"]
+        r["p99_ratio_to_reference"] = r["p99_us"] / ref["p99_us"]
         print(f"{m}: input {r['input']}: median {r['median_us']:.1f} us, p99 {r['p99_us']:.1f} us "
-              f"({r['calls']:,} single calls, onnxruntime {ort.__version__}, 1 thread)")
+              f"({r['calls']:,} single calls, onnxruntime {ort.__version__}, 1 thread); "
+              f"x{r['median_ratio_to_reference']:.2f} / x{r['p99_ratio_to_reference']:.2f} the reference")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(res, indent=2))
 

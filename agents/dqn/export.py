@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed-run", default="seed")
     ap.add_argument("--best-run", default="best")
     args = ap.parse_args(argv)
+    # one torch thread: with torch's default two on a busy 2-core machine, batched forwards stall badly
+    torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"opset": OPSET, "ir_version": IR_VERSION}

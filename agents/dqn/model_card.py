@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from envs.stardew.features import resolve
+
 EXPORTED = Path("exported")
 
 
@@ -43,7 +45,10 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
                   f"double={cfg['double']}, dueling={cfg['dueling']}, n_step={cfg['n_step']}, gamma={cfg['gamma']}, "
                   f"hidden={cfg['hidden']}, reward weights {cfg['reward_weights']}, perfect-loss penalty "
                   f"{cfg.get('perfect_loss_penalty', 0)}, {100 * cfg.get('hard_fraction', 0):.0f}% of games on fish of "
-                  f"difficulty >= {cfg.get('hard_min_difficulty', 85)}, frames stacked: {cfg.get('stack', 1)}, "
+                  f"difficulty >= {cfg.get('hard_min_difficulty', 85)}, "
+                  f"{100 * cfg.get('low_level_fraction', 0):.0f}% of games at levels "
+                  f"{cfg.get('low_levels', [0, 3])[0]}..{cfg.get('low_levels', [0, 3])[1]}, "
+                  f"frames stacked: {cfg.get('stack', 1)}, "
                   f"demonstrator: {cfg.get('demo_controller') or 'none'} "
                   f"({100 * cfg.get('demo_fraction', 0):.0f}% of games, margin weight {cfg.get('margin_weight', 0)})",
                   f"- checkpoint chosen on the dev seeds at step {r['training']['best_dev'].get('step', '?'):,}",
@@ -54,8 +59,10 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
         if fname == "autofisher_dqn_rich.onnx":
             lines += ["Feature names, order and scaling are in the model's `metadata_props` (`feature_names`, "
                       "`feature_scaling`, `frame_stack`, `input_layout`); each feature is computed as "
-                      "`envs.stardew.features.write_obs` does. The input is this tick's 8 features followed by the "
-                      "previous tick's 8 (at an episode's start the first observation is repeated).", ""]
+                      "`envs.stardew.features.write_obs` does. The input is this tick's "
+                      f"{len(resolve(cfg['features']))} features followed by those of the "
+                      f"{cfg.get('stack', 1) - 1} ticks before, newest first (at an episode's start the first "
+                      "observation is repeated).", ""]
         else:
             lines += ["Input: the raw game values `[bobberBarPos, bobberPosition, bobberBarSpeed]` as read by "
                       "the mod (float64, no batch dimension); the scaling is inside the graph.", ""]

@@ -72,10 +72,15 @@ class Games:
         game = protocol_config(fish=cfg.fish, level=tuple(cfg.level), frame_skip=cfg.frame_skip,
                                reward="shaped", reward_weights=dict(cfg.reward_weights))
         n_hard = int(round(cfg.hard_fraction * cfg.num_games))
-        self.sims = [FishingSim(cfg.num_games - n_hard, game, names)]
+        n_low = int(round(cfg.low_level_fraction * cfg.num_games))
+        if n_hard + n_low >= cfg.num_games:
+            raise ValueError("hard_fraction + low_level_fraction must leave some games on the whole population")
+        self.sims = [FishingSim(cfg.num_games - n_hard - n_low, game, names)]
         if n_hard:
             hard = [f.id for f in fish_table() if f.difficulty >= cfg.hard_min_difficulty]
             self.sims.append(FishingSim(n_hard, dataclasses.replace(game, fish=hard), names))
+        if n_low:
+            self.sims.append(FishingSim(n_low, dataclasses.replace(game, level=tuple(cfg.low_levels)), names))
         self.penalty = cfg.perfect_loss_penalty
         self.n = cfg.num_games
         self.frames = FrameStack(cfg.stack)
@@ -294,9 +299,37 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
     wall = elapsed_before + time.time() - t0
     summary = {"name": cfg.name, "env_steps": step, "game_ticks": step * cfg.frame_skip, "updates": updates,
                "wall_seconds": wall, "cpu_cores": _cores(), "best_dev": best_eval}
+    if cfg.final_dev_episodes and (out / "best.pt").exists():
+        summary["final_choice"] = final_choice(out, cfg)
+        summary["best_dev"] = summary["final_choice"]["chosen_eval"]
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     writer.close()
     return summary
+
+
+def final_choice(out: Path, cfg: DQNConfig) -> dict:
+    """Keep as ``best.pt`` whichever of best.pt and the last weights scores higher on ``final_dev_episodes``
+    dev seeds. The periodic evaluations use 1,000 episodes, whose noise (about +-1 point of catch, more on
+    hard fish) can crown an early checkpoint; a larger dev set settles it (still never the test seeds)."""
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
+    runs = {}
+    for name in ("best", "last"):
+        q = load_q(out / "best.pt") if name == "best" else load_q(out / "checkpoint.pt")
+        runs[name] = summarize(run_episodes(GreedyPolicy(q), n=cfg.final_dev_episodes, seed0=DEV_SEED0,
+                                            config=protocol_config(level=tuple(cfg.level),
+                                                                   frame_skip=cfg.frame_skip)))
+    chosen = "last" if dev_score(runs["last"]) > dev_score(runs["best"]) else "best"
+    if chosen == "last":
+        keep = {k: v for k, v in ckpt.items() if k not in ("q_target", "opt", "replay")}
+        keep["best_eval"] = dict(runs["last"], step=ckpt["step"])
+        tmp = (out / "best.pt").with_suffix(".tmp")
+        torch.save(keep, tmp)
+        tmp.replace(out / "best.pt")
+    best_step = torch.load(out / "best.pt", weights_only=False)["step"]
+    tqdm.write(f"[{cfg.name}] final choice on {cfg.final_dev_episodes} dev seeds: {chosen} "
+               f"(best {dev_score(runs['best']):.4f}, last {dev_score(runs['last']):.4f})")
+    return {"episodes": cfg.final_dev_episodes, "best": runs["best"], "last": runs["last"], "chosen": chosen,
+            "chosen_eval": dict(runs[chosen], step=best_step)}
 
 
 def _cores() -> int:
