@@ -91,10 +91,13 @@ test-bridge: $(STAMP) $(SYSTEM_STAMP)
 # --- hybrid agent (issue 6) ---
 # Bounded runs on 2 shared CPU cores; the seeds and budgets the README reports. HYBRID_STEPS: PPO's budget.
 HYBRID_RUNS ?= runs/hybrid
-HYBRID_STEPS ?= 20000
+HYBRID_STEPS ?= 50000
 HYBRID_SEED ?= 0
 HYBRID := PYTHONPATH=$(CURDIR) nice -n 10 $(PY) -W ignore -m agents.hybrid.train
-HYBRID_BCPPO := --lr 1e-4 --clip 0.1 --ent-coef 0.0 --critic-warmup 3 --eval-every 5000 --eval-episodes 48
+# Pixel PPO scales rewards by the return's running std (--norm-reward): the critic shares the CNN+LSTM with the
+# policy, and unscaled returns (tens) let its loss overwrite the features BC learnt (see the README's figures).
+HYBRID_PPO := --norm-reward --lr 2.5e-4 --clip 0.2 --eval-every 10000 --eval-episodes 48
+HYBRID_BCPPO := $(HYBRID_PPO) --ent-coef 0.0 --critic-warmup 3
 
 .PHONY: record-demos demos-scripted train-bc train-ppo train-bc-ppo train-bc-ppo-noq train-ppo-state \
 	hybrid-eval hybrid-window hybrid-plots hybrid-gif
@@ -109,7 +112,7 @@ train-bc: $(STAMP)
 	$(HYBRID) bc --demos demos/scripted --out $(HYBRID_RUNS)/bc --epochs 12 --seed $(HYBRID_SEED)
 
 train-ppo: $(STAMP)
-	$(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) --eval-every 5000 --eval-episodes 32 \
+	$(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) $(HYBRID_PPO) --ent-coef 0.01 \
 	  --out $(HYBRID_RUNS)/ppo --seed $(HYBRID_SEED)
 
 train-bc-ppo: $(STAMP)

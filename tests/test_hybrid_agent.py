@@ -170,3 +170,20 @@ def test_saved_policy_reloads_and_acts_identically(tmp_path) -> None:
         for x, y in zip(pol.evaluate_actions(o, act), again.evaluate_actions(o, act), strict=True):
             assert th.equal(x, y)
         assert th.equal(pol.q_values(o, act), again.q_values(o, act))
+
+
+def test_ppo_entry_point_trains_with_scaled_rewards_and_saves_a_reloadable_policy(tmp_path) -> None:
+    import json
+
+    from agents.hybrid.policy import load_policy
+    from agents.hybrid.train import main
+
+    out = tmp_path / "ppo_state"
+    main(["ppo", "--env", "state", "--steps", "512", "--n-envs", "2", "--n-steps", "128", "--batch-size", "128",
+          "--eval-every", "1000000", "--eval-episodes", "10", "--norm-reward", "--out", str(out)])
+    run = json.loads((out / "run.json").read_text())
+    assert run["args"]["norm_reward"] is True and run["final"]["env_steps"] >= 512
+    policy = load_policy(out / "policy")
+    obs = np.zeros((3, *policy.observation_space.shape), dtype=np.float32)
+    acts, _ = policy.predict(obs, deterministic=True)
+    assert acts.shape == (3, *policy.action_space.shape)

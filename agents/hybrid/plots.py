@@ -36,10 +36,8 @@ def curves(runs: Path, out: Path, demonstrator: float | None = None) -> Path:
                        yerr=[[100 * (r["catch_rate"] - r["ci_lo"]) for r in bc],
                              [100 * (r["ci_hi"] - r["catch_rate"]) for r in bc]], marker="o", capsize=3, label="BC")
     for name, label in (("ppo", "PPO from scratch (Q head on)"),
-                        ("bc_ppo", "BC then PPO (lr 1e-4, Q head on)"), ("bc_ppo_noq", "BC then PPO (lr 1e-4, Q head off)"),
-                        ("bc_ppo_lr3e-5", "BC then PPO (lr 3e-5, Q head on)"),
-                        ("bc_ppo_bcreg", "BC then PPO + BC loss on demos (lr 1e-4, Q on)"),
-                        ("bc_ppo_vf005", "BC then PPO, vf/q coef 0.05 (lr 1e-4)")):
+                        ("bc_ppo", "BC then PPO (Q head on)"), ("bc_ppo_noq", "BC then PPO (Q head off)"),
+                        ("bc_ppo_unscaled", "BC then PPO, rewards not scaled (lr 1e-4, Q on)")):
         rows = _read(runs / name / "curve.csv")
         if rows:
             ax.errorbar([r["env_steps"] for r in rows], [100 * r["catch_rate"] for r in rows],

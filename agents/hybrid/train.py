@@ -171,6 +171,11 @@ def cmd_ppo(args: argparse.Namespace) -> None:
 
     venv = DummyVecEnv([(lambda i=i: Monitor(make(args.seed * 1000 + i))) for i in range(args.n_envs)])
     venv.seed(args.seed * 1000)
+    if args.norm_reward:
+        # the meter reward (100 x change, +-10 at the end) gives returns of tens: unscaled, the critic's loss
+        # dominates the gradient of the CNN+LSTM it shares with the policy and erases what BC taught it
+        from stable_baselines3.common.vec_env import VecNormalize
+        venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=0.99)
     pixels = args.env == "pixels"
     demos = None
     if args.bc_coef > 0:
@@ -297,6 +302,8 @@ def main(argv: list[str] | None = None) -> None:
     q.add_argument("--vf-coef", type=float, default=0.5)
     q.add_argument("--bc-coef", type=float, default=0.0, help="BC loss on --demos after each PPO update")
     q.add_argument("--demos", default="demos/scripted")
+    q.add_argument("--norm-reward", action=argparse.BooleanOptionalAction, default=False,
+                   help="scale rewards by the running std of the return (SB3's VecNormalize)")
     q.add_argument("--eval-every", type=int, default=10_000)
     q.add_argument("--eval-episodes", type=int, default=48)
     q.add_argument("--tensorboard", action="store_true")
