@@ -142,8 +142,8 @@ hybrid-plots: $(STAMP)
 	PYTHONPATH=$(CURDIR) $(PY) -m agents.hybrid.plots curves --runs $(HYBRID_RUNS) --out docs/hybrid --demonstrator 0.41
 
 hybrid-gif: $(STAMP) $(SYSTEM_STAMP)
-	PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.plots gif --window --policy $(HYBRID_RUNS)/bc/policy \
-	  --fish Carp --level 10 --seed 3 --episodes 2 --out docs/hybrid/agent_bc_window.gif
+	PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.plots gif --window --policy $(HYBRID_RUNS)/bc_ppo/policy \
+	  --fish Carp --level 10 --seed 3 --episodes 2 --out docs/hybrid/agent_bc_ppo_window.gif
 
 # --- DQN, evaluation, export (issue 3) ---
 .PHONY: train-dqn train-dqn-smoke evaluate export-onnx bench-inference
