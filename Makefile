@@ -22,6 +22,7 @@ help:
 	@echo "  make evaluate          the population protocol on 5,000 held-out seeds -> reports/"
 	@echo "  make bench             simulator speed beside CartPole-v1"
 	@echo "  make bench-inference   ONNX latency per call"
+	@echo "  make perfect-bound     the perfect-catch rate no policy can pass"
 	@echo "the live-game bridge"
 	@echo "  make serve-bridge      the reference game server at 60 Hz on 127.0.0.1:8765"
 	@echo "  make bench-bridge      state-to-action round trip on loopback"
