@@ -35,7 +35,7 @@ def reference_model() -> bytes:
     return model.SerializeToString()
 
 
-def bench(path: str | bytes, calls: int = 20_000, warmup: int = 2_000) -> dict:
+def bench(path: str | bytes, calls: int = 20_000, warmup: int = 2_000, label: str | None = None) -> dict:
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     so.inter_op_num_threads = 1
@@ -56,7 +56,7 @@ def bench(path: str | bytes, calls: int = 20_000, warmup: int = 2_000) -> dict:
         sess.run(None, {name: x})
         t[i] = clock() - t0
     us = t / 1000.0
-    return {"model": path if isinstance(path, str) else "reference (one 3->2 layer)", "input": f"{name} {inp.type} {inp.shape}", "calls": calls,
+    return {"model": label or path, "input": f"{name} {inp.type} {inp.shape}", "calls": calls,
             "median_us": float(np.median(us)), "p99_us": float(np.percentile(us, 99)),
             "mean_us": float(us.mean())}
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--calls", type=int, default=20_000)
     ap.add_argument("--json", default="reports/bench_inference.json")
     args = ap.parse_args(argv)
-    ref = bench(reference_model(), args.calls)
+    ref = bench(reference_model(), args.calls, label="reference (one 3->2 layer)")
     print(f"reference (one linear layer, same contract): median {ref['median_us']:.1f} us, "
           f"p99 {ref['p99_us']:.1f} us")
     res = [ref]

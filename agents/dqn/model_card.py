@@ -34,6 +34,7 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
             continue
         cfg = r["training"]["config"]
         summ = r["training"].get("summary") or {}
+        low = cfg.get("low_levels", [0, 3])
         lines += [f"## `{fname}`: {title}", "",
                   f"- input: {r['contract']['inputs']}; output: {r['contract']['outputs']} "
                   "(Q(release), Q(hold); act = argmax, 1 = hold the button)",
@@ -47,7 +48,7 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
                   f"{cfg.get('perfect_loss_penalty', 0)}, {100 * cfg.get('hard_fraction', 0):.0f}% of games on fish of "
                   f"difficulty >= {cfg.get('hard_min_difficulty', 85)}, "
                   f"{100 * cfg.get('low_level_fraction', 0):.0f}% of games at levels "
-                  f"{cfg.get('low_levels', [0, 3])[0]}..{cfg.get('low_levels', [0, 3])[1]}, "
+                  f"{low[0]}..{low[1]}, "
                   f"frames stacked: {cfg.get('stack', 1)}, "
                   f"demonstrator: {cfg.get('demo_controller') or 'none'} "
                   f"({100 * cfg.get('demo_fraction', 0):.0f}% of games, margin weight {cfg.get('margin_weight', 0)})",

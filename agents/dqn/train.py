@@ -311,25 +311,24 @@ def final_choice(out: Path, cfg: DQNConfig) -> dict:
     """Keep as ``best.pt`` whichever of best.pt and the last weights scores higher on ``final_dev_episodes``
     dev seeds. The periodic evaluations use 1,000 episodes, whose noise (about +-1 point of catch, more on
     hard fish) can crown an early checkpoint; a larger dev set settles it (still never the test seeds)."""
-    ckpt = torch.load(out / "checkpoint.pt", weights_only=False)
-    runs = {}
-    for name in ("best", "last"):
-        q = load_q(out / "best.pt") if name == "best" else load_q(out / "checkpoint.pt")
-        runs[name] = summarize(run_episodes(GreedyPolicy(q), n=cfg.final_dev_episodes, seed0=DEV_SEED0,
-                                            config=protocol_config(level=tuple(cfg.level),
-                                                                   frame_skip=cfg.frame_skip)))
+    states = {"best": torch.load(out / "best.pt", weights_only=False),
+              "last": torch.load(out / "checkpoint.pt", weights_only=False)}  # each file read once (replay inside)
+    game = protocol_config(level=tuple(cfg.level), frame_skip=cfg.frame_skip)
+    runs = {name: summarize(run_episodes(GreedyPolicy(q_from_state(st)), n=cfg.final_dev_episodes,
+                                         seed0=DEV_SEED0, config=game))
+            for name, st in states.items()}
     chosen = "last" if dev_score(runs["last"]) > dev_score(runs["best"]) else "best"
+    step = states[chosen]["step"]
     if chosen == "last":
-        keep = {k: v for k, v in ckpt.items() if k not in ("q_target", "opt", "replay")}
-        keep["best_eval"] = dict(runs["last"], step=ckpt["step"])
+        keep = {k: v for k, v in states["last"].items() if k not in ("q_target", "opt", "replay")}
+        keep["best_eval"] = dict(runs["last"], step=step)
         tmp = (out / "best.pt").with_suffix(".tmp")
         torch.save(keep, tmp)
         tmp.replace(out / "best.pt")
-    best_step = torch.load(out / "best.pt", weights_only=False)["step"]
     tqdm.write(f"[{cfg.name}] final choice on {cfg.final_dev_episodes} dev seeds: {chosen} "
                f"(best {dev_score(runs['best']):.4f}, last {dev_score(runs['last']):.4f})")
     return {"episodes": cfg.final_dev_episodes, "best": runs["best"], "last": runs["last"], "chosen": chosen,
-            "chosen_eval": dict(runs[chosen], step=best_step)}
+            "chosen_eval": dict(runs[chosen], step=step)}
 
 
 def _cores() -> int:
@@ -340,7 +339,11 @@ def _cores() -> int:
 
 def load_q(path: str | Path) -> QNetwork:
     """A trained Q-network from ``best.pt`` / ``checkpoint.pt``."""
-    st = torch.load(path, weights_only=False)
+    return q_from_state(torch.load(path, weights_only=False))
+
+
+def q_from_state(st: dict) -> QNetwork:
+    """The Q-network of a loaded ``best.pt`` / ``checkpoint.pt`` dict, in eval mode."""
     q = QNetwork(st["feature_names"], st["hidden"], st["dueling"], st.get("stack", 1))
     q.load_state_dict(st["q"])
     q.eval()
