@@ -36,6 +36,7 @@ TRACK_HEIGHT = 548  # bobberTrackHeight: the fish's track
 BAR_TRACK_HEIGHT = 568  # bobberBarTrackHeight: the bar's track
 FISH_MAX = 532  # the fish is clamped to [0, 532] inside a tick
 FADE_IN_STEP = f32(0.05)
+PROGRESS_GAIN = f32(0.002)  # what the progress meter gains on a tick with the fish in the bar
 
 # --- episode status -----------------------------------------------------------------------------
 PLAYING, CAUGHT, ESCAPED, TRUNCATED = 0, 1, 2, 3
@@ -262,6 +263,80 @@ def begin_episode(F, I, R, E, g, fish_diff, fish_motion, pool, cfg_i, cfg_f):
 
 
 @njit(cache=True)
+def fish_in_bar(pos, bar, h):
+    """bobberInBar: the fish at ``pos`` against the bar at ``bar`` (its top) of height ``h``.
+
+    The window is asymmetric, [bar - 16, bar + h - 44] for the fish's top, and a fish low in the
+    track counts as caught by a bar resting on the bottom.
+    """
+    hf = f32(h)
+    in_bar = f32(pos + f32(12.0)) <= f32(f32(bar - f32(32.0)) + hf) and f32(pos - f32(16.0)) >= f32(
+        bar - f32(32.0)
+    )
+    if pos >= f32(548 - h) and bar >= f32(568 - h - 4):
+        in_bar = True
+    return in_bar
+
+
+@njit(cache=True)
+def move_bar(bar, bar_speed, pressed, in_bar, pos, h, cfg_i):
+    """The bar's part of a tick: the new (bobberBarPos, bobberBarSpeed) for the button and bobberInBar.
+
+    ``pos`` (the fish) matters only to the barbed hook's pull.
+    """
+    hf = f32(h)
+    v16 = cfg_i[C_VERSION] == 16
+    grav = f32(-0.25) if pressed else f32(0.25)
+    if pressed and (bar == f32(0.0) or bar == f32(568 - h)):
+        bar_speed = f32(0.0)
+    barbed = cfg_i[C_BARBED]
+    if in_bar:
+        grav = f32(grav * (f32(0.3) if barbed > 0 else f32(0.6)))
+        toward_up = f32(pos + f32(16.0)) < f32(bar + f32(h // 2))
+        if v16:
+            for j in range(barbed):
+                nudge = f32(0.05) if j > 0 else f32(0.2)
+                bar_speed = f32(bar_speed - nudge) if toward_up else f32(bar_speed + nudge)
+                if j > 0:
+                    grav = f32(grav * f32(0.9))
+        elif barbed > 0:
+            bar_speed = f32(bar_speed - f32(0.2)) if toward_up else f32(bar_speed + f32(0.2))
+    bar_speed = f32(bar_speed + grav)
+    bar = f32(bar + bar_speed)
+    if f32(bar + hf) > f32(568.0):
+        bar = f32(568 - h)
+        lead = cfg_i[C_LEAD]
+        if lead > 0:
+            k = f32(f32(lead) * f32(0.1)) if v16 else f32(0.1)
+        else:
+            k = f32(1.0)
+        bar_speed = f32(f32(f32(f32(f32(0.0) - bar_speed) * f32(2.0)) / f32(3.0)) * k)
+    elif bar < f32(0.0):
+        bar = f32(0.0)
+        bar_speed = f32(f32(f32(f32(0.0) - bar_speed) * f32(2.0)) / f32(3.0))
+    return bar, bar_speed
+
+
+@njit(cache=True)
+def progress_drain(cfg_i, penalty_mod):
+    """What the progress meter loses on a tick with the fish out of the bar (once a fish was ever caught)."""
+    beginner = cfg_i[C_BEGINNER_ROD] != 0
+    trap = cfg_i[C_TRAP]
+    if cfg_i[C_VERSION] == 16:
+        if trap > 0:
+            reduction = f32(0.003)
+            amount = f32(0.001)
+            for _ in range(trap):
+                reduction = f32(reduction - amount)
+                amount = f32(amount / f32(2.0))
+            reduction = max(f32(0.001), reduction)
+        else:
+            reduction = f32(0.002) if beginner else f32(0.003)
+        return f32(reduction * penalty_mod)
+    return f32(0.002) if (trap > 0 or beginner) else f32(0.003)
+
+
+@njit(cache=True)
 def tick(F, I, R, g, pressed, cfg_i):
     """One ``BobberBar.update`` of game g, with the use-tool button held iff ``pressed``."""
     I[g, I_TICK] += 1
@@ -333,42 +408,10 @@ def tick(F, I, R, g, pressed, cfg_i):
 
     # (f) is the fish in the bar (the bar as it was before this tick's move)
     bar = F[g, F_BAR_POS]
-    in_bar = f32(pos + f32(12.0)) <= f32(f32(bar - f32(32.0)) + hf) and f32(pos - f32(16.0)) >= f32(
-        bar - f32(32.0)
-    )
-    if pos >= f32(548 - h) and bar >= f32(568 - h - 4):
-        in_bar = True
+    in_bar = fish_in_bar(pos, bar, h)
 
     # (h) the bar
-    bar_speed = F[g, F_BAR_SPEED]
-    grav = f32(-0.25) if pressed else f32(0.25)
-    if pressed and (bar == f32(0.0) or bar == f32(568 - h)):
-        bar_speed = f32(0.0)
-    barbed = cfg_i[C_BARBED]
-    if in_bar:
-        grav = f32(grav * (f32(0.3) if barbed > 0 else f32(0.6)))
-        toward_up = f32(pos + f32(16.0)) < f32(bar + f32(h // 2))
-        if v16:
-            for j in range(barbed):
-                nudge = f32(0.05) if j > 0 else f32(0.2)
-                bar_speed = f32(bar_speed - nudge) if toward_up else f32(bar_speed + nudge)
-                if j > 0:
-                    grav = f32(grav * f32(0.9))
-        elif barbed > 0:
-            bar_speed = f32(bar_speed - f32(0.2)) if toward_up else f32(bar_speed + f32(0.2))
-    bar_speed = f32(bar_speed + grav)
-    bar = f32(bar + bar_speed)
-    if f32(bar + hf) > f32(568.0):
-        bar = f32(568 - h)
-        lead = cfg_i[C_LEAD]
-        if lead > 0:
-            k = f32(f32(lead) * f32(0.1)) if v16 else f32(0.1)
-        else:
-            k = f32(1.0)
-        bar_speed = f32(f32(f32(f32(f32(0.0) - bar_speed) * f32(2.0)) / f32(3.0)) * k)
-    elif bar < f32(0.0):
-        bar = f32(0.0)
-        bar_speed = f32(f32(f32(f32(0.0) - bar_speed) * f32(2.0)) / f32(3.0))
+    bar, bar_speed = move_bar(bar, F[g, F_BAR_SPEED], pressed, in_bar, pos, h, cfg_i)
 
     # (i) the treasure chest
     treasure_in_bar = False
@@ -409,7 +452,7 @@ def tick(F, I, R, g, pressed, cfg_i):
     # (j) progress, perfect, catch and escape
     progress = F[g, F_PROGRESS]
     if in_bar:
-        progress = f32(progress + f32(0.002))
+        progress = f32(progress + PROGRESS_GAIN)
         sx = net_next(R, g, -10, 11)
         sy = net_next(R, g, -10, 11)
         I[g, I_FISH_SHAKE] = 1 if (sx != 0 or sy != 0) else 0
@@ -417,21 +460,7 @@ def tick(F, I, R, g, pressed, cfg_i):
         if I[g, I_FISH_SHAKE] != 0:
             I[g, I_PERFECT] = 0
         if cfg_i[C_CAUGHT_BEFORE] != 0:
-            beginner = cfg_i[C_BEGINNER_ROD] != 0
-            trap = cfg_i[C_TRAP]
-            if v16:
-                if trap > 0:
-                    reduction = f32(0.003)
-                    amount = f32(0.001)
-                    for _ in range(trap):
-                        reduction = f32(reduction - amount)
-                        amount = f32(amount / f32(2.0))
-                    reduction = max(f32(0.001), reduction)
-                else:
-                    reduction = f32(0.002) if beginner else f32(0.003)
-                progress = f32(progress - f32(reduction * F[g, F_PENALTY_MOD]))
-            else:
-                progress = f32(progress - (f32(0.002) if (trap > 0 or beginner) else f32(0.003)))
+            progress = f32(progress - progress_drain(cfg_i, F[g, F_PENALTY_MOD]))
         net_next(R, g, -10, 11)  # barShake
         net_next(R, g, -10, 11)
         I[g, I_FISH_SHAKE] = 0
