@@ -1,18 +1,28 @@
-"""An upper bound on the perfect-catch rate that no policy, not even one that knows the future, can pass.
+"""Upper bounds on the perfect-catch rate that no policy, not even one that knows the future, can pass.
 
-The fish's path does not depend on the player's input (the game draws the same random numbers whether
-the fish is in the bar or not), and every fight starts with the fish at the bottom of a bar at rest.
-Holding the button from the first tick puts the bar as high as any input sequence can put it at every
-tick, as long as the fish stays in the bar (the bar's acceleration depends only on the button and on
-that). So if, with the button held, the fish leaves the bar through the *top* before the bar has
-touched the top of the track, every other input sequence loses the fish at that tick or earlier, and a
-perfect catch of that fish is impossible. A policy's perfect rate is at most the share of the other
-episodes.
+The fish's path does not depend on the player's input: the protocol has no treasure, and the game
+draws the same random numbers whether the fish is in the bar or not. So whether a fight *can* end
+in a perfect catch is a question about the bar alone, answered here in two ways; an episode either
+rules out counts as impossible, and a policy's perfect rate is at most the share of the others.
+
+* **hold** (cheap): every fight starts with the fish at the bottom of a bar at rest. Holding the
+  button from the first tick puts the bar as high as any input sequence can put it, as long as the
+  fish stays in the bar (the bar's acceleration depends only on the button and on that). If, held,
+  the fish leaves through the *top* before the bar touched the top of the track, every other input
+  sequence loses the fish then or earlier.
+* **reach** (every input sequence at once): the set of bar states (position, speed), progress and
+  "would leaving now cost the perfect" that some input sequence reaches without losing the perfect
+  is carried forward tick by tick, against the fish's recorded path and shake draws. It is kept as
+  boxes, bar position x bar speed, one per (in the bar or not, on an edge or not, speed bucket);
+  merged boxes keep their union's hull and the larger progress (more progress is never worse), so
+  the set only ever grows past the true one. If it empties before any box reaches full progress,
+  no input sequence catches the fish perfectly.
 
     python -m agents.perfect_bound [--episodes 5000] [--seed0 90000000]
 
-The bound is loose (it assumes every other episode could end in a perfect catch), but sound: on the
-episodes it marks, no controller or trained policy of this project ever makes a perfect catch.
+Both bounds are sound (on the episodes they mark, no controller or trained policy of this project
+ever makes a perfect catch; ``tests/test_perfect_bound.py``) and loose the other way: they assume
+every other fight could end in a perfect catch.
 """
 
 from __future__ import annotations
@@ -21,14 +31,22 @@ import argparse
 import json
 
 import numpy as np
+from numba import njit
 
 from agents.population import HARD, LEVELS, TEST_SEED0, protocol_config
 from envs.stardew import rules as R
 from envs.stardew.sim import FishingSim
 
+f32 = np.float32
+INTERIOR, BOTTOM, TOP = 0, 1, 2  # where a box's bar is: the edges are points with their own rule
+FREE, HELD = 0, 1  # FREE: leaving the bar now keeps the perfect; HELD: the fish was in the bar last tick
+EPS = 1e-3  # pixels added to every box edge each tick, for float32 rounding
+SPEED_BUCKETS = 64.0  # boxes per pixel/tick of bar speed; finer buckets change nothing measurable
+HORIZON = 1500  # ticks of fish path recorded; a search that reaches it counts the fight as possible
 
-def perfect_impossible(n: int = 5000, seed0: int = TEST_SEED0) -> dict[str, np.ndarray]:
-    """For the protocol's episodes seeded ``seed0..seed0+n-1``: which cannot end in a perfect catch."""
+
+def perfect_impossible_hold(n: int = 5000, seed0: int = TEST_SEED0) -> dict[str, np.ndarray]:
+    """The cheap bound: which of the protocol's episodes ``seed0..seed0+n-1`` hold-and-lose rules out."""
     sim = FishingSim(n, protocol_config(), "seed")
     sim.reset(seeds=np.arange(seed0, seed0 + n))
     impossible = np.zeros(n, dtype=bool)
@@ -48,14 +66,180 @@ def perfect_impossible(n: int = 5000, seed0: int = TEST_SEED0) -> dict[str, np.n
     return {"impossible": impossible, "difficulty": difficulty, "level": sim.I[:, R.I_LEVEL].copy()}
 
 
+def fight_paths(n: int, seed0: int = TEST_SEED0, horizon: int = HORIZON) -> dict[str, np.ndarray]:
+    """Each episode's fish path, the shake draws of each tick, and its bar and progress at the start.
+
+    Recorded with a bar as tall as the track, so the fish is always in it and the game never ends;
+    neither changes the fish's path or the draws.
+    """
+    cfg = protocol_config()
+    sim = FishingSim(n, cfg, "seed")
+    sim.reset(seeds=np.arange(seed0, seed0 + n))
+    out = {"height": sim.I[:, R.I_HEIGHT].copy(), "bar": sim.F[:, R.F_BAR_POS].copy(),
+           "bar_speed": sim.F[:, R.F_BAR_SPEED].copy(), "progress": sim.F[:, R.F_PROGRESS].copy(),
+           "penalty_mod": sim.F[:, R.F_PENALTY_MOD].copy(), "level": sim.I[:, R.I_LEVEL].copy(),
+           "difficulty": np.array([f.difficulty for f in sim.pool_fish])[sim.I[:, R.I_FISH_INDEX]],
+           "cfg_i": sim.cfg_i}
+    sim.I[:, R.I_HEIGHT] = R.BAR_TRACK_HEIGHT
+    sim.F[:, R.F_BAR_POS] = 0.0
+    sim.F[:, R.F_BAR_SPEED] = 0.0
+    fish = np.zeros((n, horizon), np.float32)
+    shake = np.zeros((n, horizon), np.int8)
+    idle = np.zeros(n, np.int64)
+    for t in range(horizon):
+        sim.F[:, R.F_PROGRESS] = 0.5
+        sim.step(idle, autoreset=False)
+        if not (sim.I[:, R.I_IN_BAR] == 1).all():
+            raise RuntimeError("fight_paths: a fish left a bar as tall as the track")
+        fish[:, t] = sim.F[:, R.F_FISH_POS]
+        shake[:, t] = sim.I[:, R.I_FISH_SHAKE]
+    out.update(fish=fish, shake=shake)
+    return out
+
+
+@njit(cache=True)
+def _add(B, k, phase, edge, vl, vh, progress, lo, hi):
+    B[0][k], B[1][k], B[2][k], B[3][k], B[4][k], B[5][k], B[6][k] = phase, edge, vl, vh, progress, lo, hi
+    return k + 1
+
+
+@njit(cache=True)
+def _image(B, k, phase, lo, hi, edge, vl, vh, press, in_bar, progress, bottom):
+    """Add the image under one action of the box: bar in [lo, hi] (a point on an edge), speed in [vl, vh].
+
+    The interval form of :func:`envs.stardew.rules.move_bar` without tackle.
+    """
+    if press and edge != INTERIOR:
+        vl, vh = 0.0, 0.0  # pressing with the bar on an edge stops it first
+    grav = f32(-0.25) if press else f32(0.25)
+    if in_bar:
+        grav = f32(grav * f32(0.6))
+    vl2, vh2 = vl + grav - EPS * 1e-2, vh + grav + EPS * 1e-2
+    b_lo, b_hi = lo + vl2 - EPS, hi + vh2 + EPS
+    if b_hi > bottom:  # bounces off the bottom
+        k = _add(B, k, phase, BOTTOM, -vh2 * 2.0 / 3.0, -max(vl2, 0.0) * 2.0 / 3.0, progress, bottom, bottom)
+    if b_lo < 0.0:  # and off the top
+        k = _add(B, k, phase, TOP, -min(vh2, 0.0) * 2.0 / 3.0, -vl2 * 2.0 / 3.0, progress, 0.0, 0.0)
+    c_lo, c_hi = max(b_lo, 0.0), min(b_hi, bottom)
+    if c_lo <= c_hi:
+        k = _add(B, k, phase, INTERIOR, vl2, vh2, progress, c_lo, c_hi)
+        if c_hi >= bottom:  # landing exactly on an edge: no bounce, but the edge rule applies next tick
+            k = _add(B, k, phase, BOTTOM, vl2, vh2, progress, bottom, bottom)
+        if c_lo <= 0.0:
+            k = _add(B, k, phase, TOP, vl2, vh2, progress, 0.0, 0.0)
+    return k
+
+
+@njit(cache=True)
+def _merge(B, k):
+    """One box per (phase, edge, speed bucket): the hull of the boxes, with the larger progress."""
+    phase, edge, vl, vh, progress, lo, hi = B
+    keys = np.empty(k, np.int64)
+    for j in range(k):
+        bucket = np.int64(np.floor(0.5 * (vl[j] + vh[j]) * SPEED_BUCKETS))
+        keys[j] = (phase[j] * 3 + edge[j]) * (1 << 40) + bucket + (1 << 30)
+    order = np.argsort(keys)
+    M = (np.empty(k, np.int64), np.empty(k, np.int64), np.empty(k), np.empty(k), np.empty(k, np.float32),
+         np.empty(k), np.empty(k))
+    u = 0
+    last = -1
+    for j in range(k):
+        o = order[j]
+        if u == 0 or keys[o] != last:
+            _add(M, u, phase[o], edge[o], vl[o], vh[o], progress[o], lo[o], hi[o])
+            u += 1
+            last = keys[o]
+        else:
+            M[2][u - 1] = min(M[2][u - 1], vl[o])
+            M[3][u - 1] = max(M[3][u - 1], vh[o])
+            M[4][u - 1] = max(M[4][u - 1], progress[o])
+            M[5][u - 1] = min(M[5][u - 1], lo[o])
+            M[6][u - 1] = max(M[6][u - 1], hi[o])
+    return M[0][:u], M[1][:u], M[2][:u], M[3][:u], M[4][:u], M[5][:u], M[6][:u]
+
+
+@njit(cache=True)
+def perfect_reachable(fish, shake, h, bar0, speed0, progress0, drain):
+    """Can some input sequence catch this fish perfectly? (status, tick, most boxes held at once)
+
+    status 1: perhaps (a box reached full progress at ``tick``); 0: no (the set emptied at ``tick``);
+    2: perhaps (the recorded path ended first).
+    """
+    bottom = np.float64(568 - h)
+    phase = np.array([FREE])  # the game starts with no shake drawn: a fish out at once keeps the perfect
+    edge = np.array([BOTTOM if bar0 == f32(568 - h) else INTERIOR])
+    vl, vh = np.array([np.float64(speed0)]), np.array([np.float64(speed0)])
+    progress = np.array([f32(progress0)])
+    lo, hi = np.array([np.float64(bar0)]), np.array([np.float64(bar0)])
+    peak = 1
+    for t in range(fish.shape[0]):
+        pos = np.float64(fish[t])
+        # the bars that hold the fish: fish_in_bar's window, and a bar on the bottom for a low fish
+        w_lo, w_hi = pos + 44.0 - h - EPS, pos + 16.0 + EPS
+        if pos >= 548 - h:
+            w_lo, w_hi = min(w_lo, bottom - 4.0 - EPS), max(w_hi, bottom + EPS)
+        may_leave = t > 0 and shake[t - 1] == 0  # the last in-bar tick drew no shake
+        m = phase.shape[0]
+        cap = 24 * m + 24
+        B = (np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap), np.empty(cap),
+             np.empty(cap, np.float32), np.empty(cap), np.empty(cap))
+        k = 0
+        for i in range(m):
+            a_lo, a_hi = max(lo[i], w_lo), min(hi[i], w_hi)
+            if a_lo <= a_hi:  # the fish in the bar
+                p = min(f32(1.0), f32(progress[i] + R.PROGRESS_GAIN))
+                if p >= f32(1.0):
+                    return 1, t, peak
+                for a in range(2):
+                    k = _image(B, k, HELD, a_lo, a_hi, edge[i], vl[i], vh[i], a == 1, True, p, bottom)
+            if phase[i] == FREE or may_leave:  # out of the bar, the perfect kept
+                p = max(f32(0.0), f32(progress[i] - drain))
+                if p > f32(0.0):
+                    for o_lo, o_hi in ((lo[i], min(hi[i], w_lo)), (max(lo[i], w_hi), hi[i])):
+                        if o_lo <= o_hi:
+                            for a in range(2):
+                                k = _image(B, k, FREE, o_lo, o_hi, edge[i], vl[i], vh[i], a == 1, False, p, bottom)
+        if k == 0:
+            return 0, t, peak
+        phase, edge, vl, vh, progress, lo, hi = _merge(B, k)
+        peak = max(peak, phase.shape[0])
+    return 2, fish.shape[0], peak
+
+
+def perfect_impossible_reach(n: int = 5000, seed0: int = TEST_SEED0) -> dict[str, np.ndarray]:
+    """The reachability bound: which of the protocol's episodes no input sequence catches perfectly."""
+    paths = fight_paths(n, seed0)
+    cfg_i = paths["cfg_i"]
+    status = np.zeros(n, np.int64)
+    ticks = np.zeros(n, np.int64)
+    for e in range(n):
+        drain = R.progress_drain(cfg_i, paths["penalty_mod"][e])
+        status[e], ticks[e], _ = perfect_reachable(paths["fish"][e], paths["shake"][e], int(paths["height"][e]),
+                                                   paths["bar"][e], paths["bar_speed"][e], paths["progress"][e],
+                                                   drain)
+    return {"impossible": status == 0, "tick": ticks, "difficulty": paths["difficulty"], "level": paths["level"]}
+
+
+def perfect_impossible(n: int = 5000, seed0: int = TEST_SEED0) -> dict[str, np.ndarray]:
+    """For the protocol's episodes ``seed0..seed0+n-1``: which cannot end in a perfect catch, by either bound."""
+    hold = perfect_impossible_hold(n, seed0)
+    reach = perfect_impossible_reach(n, seed0)
+    return {"impossible": hold["impossible"] | reach["impossible"], "impossible_hold": hold["impossible"],
+            "impossible_reach": reach["impossible"], "difficulty": hold["difficulty"], "level": hold["level"]}
+
+
 def summary(res: dict[str, np.ndarray]) -> dict:
     imp, d, lv = res["impossible"], res["difficulty"], res["level"]
-    return {
+    out = {
         "episodes": int(len(imp)),
         "perfect_upper_bound": float(1.0 - imp.mean()),
         "hard_perfect_upper_bound": float(1.0 - imp[d >= HARD].mean()),
         "by_level": {int(lvl): float(1.0 - imp[lv == lvl].mean()) for lvl in LEVELS if (lv == lvl).any()},
     }
+    for name in ("hold", "reach"):
+        if f"impossible_{name}" in res:
+            out[f"perfect_upper_bound_{name}_only"] = float(1.0 - res[f"impossible_{name}"].mean())
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,29 +1,70 @@
-"""The perfect-catch upper bound is sound: no policy makes a perfect catch of a fish it marks impossible."""
+"""The perfect-catch upper bounds are sound: no policy makes a perfect catch of a fish they mark impossible."""
 
 import numpy as np
+import pytest
 
-from agents.perfect_bound import perfect_impossible, summary
-from agents.population import DEV_SEED0, run_episodes
+from agents.perfect_bound import perfect_impossible, perfect_reachable, summary
+from agents.population import DEV_SEED0, protocol_config, run_episodes
+from envs.stardew import rules as R
 from envs.stardew.controllers import make_controller
 
 SEED0 = DEV_SEED0 + 777_000
+N = 600
 
 
-def test_no_policy_catches_perfectly_a_fish_the_bound_marks_impossible():
-    n = 1500
-    res = perfect_impossible(n, SEED0)
-    imp = res["impossible"]
-    assert 0.1 < imp.mean() < 0.6  # the bound marks the fast fish, and only some of them
-    assert imp[res["difficulty"] < 50].mean() < 0.01  # slow fish are never out of reach at the start
+@pytest.fixture(scope="module")
+def bounds():
+    return perfect_impossible(N, SEED0)
+
+
+def test_no_policy_catches_perfectly_a_fish_either_bound_marks_impossible(bounds):
+    imp = bounds["impossible"]
+    assert 0.1 < imp.mean() < 0.6  # the bounds mark the fast fish, and only some of them
+    assert imp[bounds["difficulty"] < 50].mean() < 0.01  # slow fish are never out of reach at the start
+    assert (imp == (bounds["impossible_hold"] | bounds["impossible_reach"])).all()
     for name in ("lead", "braking", "naive", "random"):
-        ep = run_episodes(make_controller(name), n=n, seed0=SEED0)
-        assert not (ep.perfect & imp).any(), name
+        ep = run_episodes(make_controller(name), n=N, seed0=SEED0)
+        assert not (ep.perfect & bounds["impossible_hold"]).any(), name
+        assert not (ep.perfect & bounds["impossible_reach"]).any(), name
         # the same fish, levels and seeds as the protocol's episodes
-        assert np.array_equal(ep.level, res["level"]) and np.array_equal(ep.difficulty, res["difficulty"])
+        assert np.array_equal(ep.level, bounds["level"]) and np.array_equal(ep.difficulty, bounds["difficulty"])
 
 
-def test_bound_summary_reports_overall_hard_and_per_level_bounds():
-    s = summary(perfect_impossible(400, SEED0))
-    assert s["episodes"] == 400
+def test_bound_summary_reports_overall_hard_and_per_level_bounds(bounds):
+    s = summary(bounds)
+    assert s["episodes"] == N
     assert 0.0 < s["hard_perfect_upper_bound"] < s["perfect_upper_bound"] < 1.0
+    assert s["perfect_upper_bound"] <= min(s["perfect_upper_bound_hold_only"], s["perfect_upper_bound_reach_only"])
     assert set(s["by_level"]) <= set(range(11)) and len(s["by_level"]) >= 10
+
+
+# the reachability search on made-up fish paths: a level-0 bar (96 px) resting on the bottom, progress 0.3
+H = 96
+BAR0 = np.float32(R.BAR_TRACK_HEIGHT - H)
+DRAIN = R.progress_drain(protocol_config().compile()[0], np.float32(1.0))
+
+
+def _reach(fish, shake):
+    return perfect_reachable(np.asarray(fish, np.float32), np.asarray(shake, np.int8), H, BAR0, np.float32(0.0),
+                             np.float32(0.3), DRAIN)
+
+
+def test_reach_finds_a_perfect_catch_of_a_fish_that_stays_put():
+    status, tick, _ = _reach(np.full(600, 508.0), np.ones(600))
+    assert status == 1
+    assert tick == 350  # in float32, 0.3 + 0.002 per tick reaches 1.0 on the 351st tick (tick index 350)
+
+
+def test_reach_rules_out_a_fish_that_jumps_out_of_any_bar_after_a_shake():
+    fish = np.r_[np.full(10, 508.0), np.full(20, 0.0), np.full(570, 508.0)]  # the bar cannot climb 470 px in a tick
+    status, tick, _ = _reach(fish, np.ones(600))
+    assert (status, tick) == (0, 10)
+
+
+def test_reach_lets_the_fish_go_after_a_tick_that_drew_no_shake():
+    fish = np.r_[np.full(10, 508.0), np.full(20, 0.0), np.full(570, 508.0)]
+    shake = np.ones(600)
+    shake[9] = 0  # the game's 1-in-441 tick: leaving right after it keeps the perfect
+    status, tick, _ = _reach(fish, shake)
+    assert status == 1
+    assert tick > 350  # twenty ticks out drained the meter, so the catch comes later
