@@ -116,22 +116,23 @@ namespace StardewRlBridge
 
         public static long RequireLong(Dictionary<string, object> msg, string field)
         {
-            object v;
-            if (!msg.TryGetValue(field, out v))
-                throw new ProtocolException(msg["type"] + " message lacks the required field '" + field + "'");
-            if (v is long)
-                return (long)v;
-            throw new ProtocolException(msg["type"] + " message: field '" + field + "' must be an integer");
+            return Require<long>(msg, field, "an integer");
         }
 
         public static bool RequireBool(Dictionary<string, object> msg, string field)
         {
+            return Require<bool>(msg, field, "a boolean");
+        }
+
+        // A required field of a parsed message, of JSON type T (described as `what` in the error).
+        private static T Require<T>(Dictionary<string, object> msg, string field, string what)
+        {
             object v;
             if (!msg.TryGetValue(field, out v))
                 throw new ProtocolException(msg["type"] + " message lacks the required field '" + field + "'");
-            if (v is bool)
-                return (bool)v;
-            throw new ProtocolException(msg["type"] + " message: field '" + field + "' must be a boolean");
+            if (v is T)
+                return (T)v;
+            throw new ProtocolException(msg["type"] + " message: field '" + field + "' must be " + what);
         }
 
         public static string Hello(string game, string gameVersion, string rules, string mode, double tickHz)
