@@ -9,6 +9,8 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,17 +36,23 @@ def scripted_player(tmp_path_factory) -> Path:
     return exe
 
 
-def start(exe: Path, minigames: int, mode: str = "lockstep") -> tuple[subprocess.Popen, int]:
+@contextmanager
+def game_side(exe: Path, minigames: int, mode: str = "lockstep") -> Iterator[tuple[subprocess.Popen, int]]:
+    """The scripted game side, listening: (process, port); killed on the way out if still running."""
     proc = subprocess.Popen(["mono", str(exe), "0", str(minigames), mode], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    assert line.startswith("LISTENING "), line + proc.stderr.read()
-    return proc, int(line.split()[1])
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("LISTENING "), line + proc.stderr.read()
+        yield proc, int(line.split()[1])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def test_csharp_game_side_plays_full_minigames_with_the_python_env(scripted_player):
-    proc, port = start(scripted_player, minigames=2)
-    try:
+    with game_side(scripted_player, minigames=2) as (proc, port):
         env = StardewFishingEnv(backend="socket", port=port)
         env._remote.timeout = 10.0
         env._remote.reset_timeout = 20.0
@@ -62,15 +70,10 @@ def test_csharp_game_side_plays_full_minigames_with_the_python_env(scripted_play
         out, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, out + err
         assert "DONE minigames=2" in out
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
 
 def test_csharp_game_side_in_real_time_holds_the_last_press_and_the_env_keeps_up(scripted_player):
-    proc, port = start(scripted_player, minigames=1, mode="realtime")
-    try:
+    with game_side(scripted_player, minigames=1, mode="realtime") as (proc, port):
         env = StardewFishingEnv(backend="socket", port=port)
         env._remote.timeout = 10.0
         env._remote.reset_timeout = 20.0
@@ -89,36 +92,24 @@ def test_csharp_game_side_in_real_time_holds_the_last_press_and_the_env_keeps_up
         out, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, out + err
         assert "DONE minigames=1 caught=0 escaped=1" in out
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
 
 def test_csharp_game_side_refuses_an_agent_of_another_protocol_version(scripted_player):
-    proc, port = start(scripted_player, minigames=1)
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            conn = P.Connection(sock, "ScriptedPlayer")
-            hello = conn.recv(timeout=10)
-            assert hello["type"] == "hello" and hello["protocol"] == P.PROTOCOL_VERSION and hello["rules"] == "1.5"
-            conn.send({"type": "hello", "protocol": 99, "role": "agent"})
-            reply = conn.recv(timeout=10)
-            assert reply["type"] == "error" and reply["code"] == "version" and "99" in reply["message"]
-    finally:
-        proc.kill()
-        proc.communicate()
+    with game_side(scripted_player, minigames=1) as (_, port), \
+            socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        conn = P.Connection(sock, "ScriptedPlayer")
+        hello = conn.recv(timeout=10)
+        assert hello["type"] == "hello" and hello["protocol"] == P.PROTOCOL_VERSION and hello["rules"] == "1.5"
+        conn.send({"type": "hello", "protocol": 99, "role": "agent"})
+        reply = conn.recv(timeout=10)
+        assert reply["type"] == "error" and reply["code"] == "version" and "99" in reply["message"]
 
 
 def test_csharp_game_side_rejects_an_oversize_frame(scripted_player):
-    proc, port = start(scripted_player, minigames=1)
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            conn = P.Connection(sock, "ScriptedPlayer")
-            conn.recv(timeout=10)
-            sock.sendall((10_000_000).to_bytes(4, "big"))
-            reply = conn.recv(timeout=10)
-            assert reply["type"] == "error" and reply["code"] == "protocol" and "10000000-byte" in reply["message"]
-    finally:
-        proc.kill()
-        proc.communicate()
+    with game_side(scripted_player, minigames=1) as (_, port), \
+            socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        conn = P.Connection(sock, "ScriptedPlayer")
+        conn.recv(timeout=10)
+        sock.sendall((10_000_000).to_bytes(4, "big"))
+        reply = conn.recv(timeout=10)
+        assert reply["type"] == "error" and reply["code"] == "protocol" and "10000000-byte" in reply["message"]
