@@ -104,10 +104,10 @@ def _add(B, k, phase, edge, vl, vh, progress, lo, hi):
 
 
 @njit(cache=True)
-def _image(B, k, phase, lo, hi, edge, vl, vh, press, in_bar, progress, bottom):
-    """Add the image under one action of the box: bar in [lo, hi] (a point on an edge), speed in [vl, vh].
+def bar_image(B, k, phase, lo, hi, edge, vl, vh, press, in_bar, progress, bottom):
+    """Add to B the image under one action of the box: bar in [lo, hi] (a point on an edge), speed in [vl, vh].
 
-    The interval form of :func:`envs.stardew.rules.move_bar` without tackle.
+    The interval form of :func:`envs.stardew.rules.move_bar` without tackle; returns the new count.
     """
     if press and edge != INTERIOR:
         vl, vh = 0.0, 0.0  # pressing with the bar on an edge stops it first
@@ -159,6 +159,19 @@ def _merge(B, k):
 
 
 @njit(cache=True)
+def holding_bars(pos, h):
+    """The bar positions that hold the fish at ``pos``: the interval form of ``rules.fish_in_bar``, EPS wider.
+
+    The asymmetric window, joined (for a fish low in the track) by a bar resting on the bottom.
+    """
+    p, bottom = np.float64(pos), np.float64(568 - h)
+    w_lo, w_hi = p + 44.0 - h - EPS, p + 16.0 + EPS
+    if p >= 548 - h:
+        w_lo, w_hi = min(w_lo, bottom - 4.0 - EPS), max(w_hi, bottom + EPS)
+    return w_lo, w_hi
+
+
+@njit(cache=True)
 def perfect_reachable(fish, shake, h, bar0, speed0, progress0, drain):
     """Can some input sequence catch this fish perfectly? (status, tick, most boxes held at once)
 
@@ -173,11 +186,7 @@ def perfect_reachable(fish, shake, h, bar0, speed0, progress0, drain):
     lo, hi = np.array([np.float64(bar0)]), np.array([np.float64(bar0)])
     peak = 1
     for t in range(fish.shape[0]):
-        pos = np.float64(fish[t])
-        # the bars that hold the fish: fish_in_bar's window, and a bar on the bottom for a low fish
-        w_lo, w_hi = pos + 44.0 - h - EPS, pos + 16.0 + EPS
-        if pos >= 548 - h:
-            w_lo, w_hi = min(w_lo, bottom - 4.0 - EPS), max(w_hi, bottom + EPS)
+        w_lo, w_hi = holding_bars(fish[t], h)
         may_leave = t > 0 and shake[t - 1] == 0  # the last in-bar tick drew no shake
         m = phase.shape[0]
         cap = 24 * m + 24
@@ -191,14 +200,14 @@ def perfect_reachable(fish, shake, h, bar0, speed0, progress0, drain):
                 if p >= f32(1.0):
                     return 1, t, peak
                 for a in range(2):
-                    k = _image(B, k, HELD, a_lo, a_hi, edge[i], vl[i], vh[i], a == 1, True, p, bottom)
+                    k = bar_image(B, k, HELD, a_lo, a_hi, edge[i], vl[i], vh[i], a == 1, True, p, bottom)
             if phase[i] == FREE or may_leave:  # out of the bar, the perfect kept
                 p = max(f32(0.0), f32(progress[i] - drain))
                 if p > f32(0.0):
                     for o_lo, o_hi in ((lo[i], min(hi[i], w_lo)), (max(lo[i], w_hi), hi[i])):
                         if o_lo <= o_hi:
                             for a in range(2):
-                                k = _image(B, k, FREE, o_lo, o_hi, edge[i], vl[i], vh[i], a == 1, False, p, bottom)
+                                k = bar_image(B, k, FREE, o_lo, o_hi, edge[i], vl[i], vh[i], a == 1, False, p, bottom)
         if k == 0:
             return 0, t, peak
         phase, edge, vl, vh, progress, lo, hi = _merge(B, k)

@@ -3,7 +3,17 @@
 import numpy as np
 import pytest
 
-from agents.perfect_bound import perfect_impossible, perfect_reachable, summary
+from agents.perfect_bound import (
+    BOTTOM,
+    EPS,
+    INTERIOR,
+    TOP,
+    bar_image,
+    holding_bars,
+    perfect_impossible,
+    perfect_reachable,
+    summary,
+)
 from agents.population import DEV_SEED0, protocol_config, run_episodes
 from envs.stardew import rules as R
 from envs.stardew.controllers import make_controller
@@ -68,3 +78,39 @@ def test_reach_lets_the_fish_go_after_a_tick_that_drew_no_shake():
     status, tick, _ = _reach(fish, shake)
     assert status == 1
     assert tick > 350  # twenty ticks out drained the meter, so the catch comes later
+
+
+# the interval forms agree with the rules they mirror, point by point
+CFG_I = protocol_config().compile()[0]
+
+
+def test_holding_bars_is_the_in_bar_test_as_an_interval():
+    rng = np.random.default_rng(0)
+    for level in range(11):
+        h = 96 + 8 * level
+        for pos in np.r_[rng.uniform(0, 532, 200), 532.0, 0.0, 548.0 - h].astype(np.float32):
+            w_lo, w_hi = holding_bars(pos, h)
+            for bar in np.r_[rng.uniform(0, 568 - h, 200), 0.0, 568 - h, 564 - h].astype(np.float32):
+                if R.fish_in_bar(pos, bar, h):
+                    assert w_lo <= bar <= w_hi, (level, pos, bar)
+                elif w_lo + 2 * EPS <= bar <= w_hi - 2 * EPS:
+                    raise AssertionError(f"a bar inside the interval does not hold the fish: {level, pos, bar}")
+
+
+def test_bar_image_holds_the_bar_the_rules_move_to():
+    rng = np.random.default_rng(1)
+    h = 120
+    bottom = np.float32(568 - h)
+    for _ in range(3000):
+        bar = np.float32(rng.choice([0.0, bottom, rng.uniform(0, bottom)]))
+        speed = np.float32(rng.uniform(-12, 12))
+        press, in_bar = bool(rng.integers(2)), bool(rng.integers(2))
+        new_bar, new_speed = R.move_bar(bar, speed, press, in_bar, np.float32(300.0), h, CFG_I)
+        edge = BOTTOM if bar == bottom else TOP if bar == 0.0 else INTERIOR
+        B = (np.empty(8, np.int64), np.empty(8, np.int64), np.empty(8), np.empty(8), np.empty(8, np.float32),
+             np.empty(8), np.empty(8))
+        k = bar_image(B, 0, 0, float(bar), float(bar), edge, float(speed), float(speed), press, in_bar,
+                      np.float32(0.5), float(bottom))
+        assert any(B[5][j] <= new_bar <= B[6][j] and B[2][j] <= new_speed <= B[3][j]
+                   and (B[1][j] == INTERIOR or new_bar == (bottom if B[1][j] == BOTTOM else 0.0))
+                   for j in range(k)), (bar, speed, press, in_bar)
