@@ -6,6 +6,9 @@ Times single calls as the mod makes them (one state per call: shape [3] for the 
 Reference, measured in the same run: a graph with the seed contract's input and output and a single
 linear layer (3 -> 2 in float64). It is onnxruntime's per-call floor on this machine, so the ratio
 model / reference says how much of a call the network itself costs.
+
+With the training output at hand (``runs/dqn``), it also times the graph the rich model would be
+without distillation: the distilled network's teachers as branches of one graph (their mean Q).
 """
 
 from __future__ import annotations
@@ -61,6 +64,24 @@ def bench(path: str | bytes, calls: int = 20_000, warmup: int = 2_000, label: st
             "mean_us": float(us.mean())}
 
 
+def ensemble_model(runs: Path = Path("runs/dqn")) -> tuple[str, bytes] | None:
+    """The undistilled ensemble of the shipped rich model's teachers as one graph, or None without them."""
+    from agents.dqn.config import DistillConfig
+
+    teachers = [runs / t / "best.pt" for t in DistillConfig().teachers]
+    if not all(p.exists() for p in teachers):
+        return None
+    from agents.dqn.model import QEnsemble, folded_members
+    from agents.dqn.onnx_io import build_mlp_onnx
+    from agents.dqn.train import load_q
+
+    q = QEnsemble([load_q(p) for p in teachers])
+    model = build_mlp_onnx(folded_members(q), "obs", ["N", len(q.feature_names) * q.stack], "q", ["N", 2], {},
+                           "benchmark only")
+    return f"ensemble of {len(teachers)} (not shipped: {'+'.join(p.parent.name for p in teachers)})", \
+        model.SerializeToString()
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--calls", type=int, default=20_000)
@@ -70,15 +91,19 @@ def main(argv: list[str] | None = None) -> None:
     print(f"reference (one linear layer, same contract): median {ref['median_us']:.1f} us, "
           f"p99 {ref['p99_us']:.1f} us")
     res = [ref]
-    for m in MODELS:
-        if not Path(m).exists():
+    models: list[tuple[str, str | bytes]] = [(m, m) for m in MODELS]
+    ens = ensemble_model()
+    if ens is not None:
+        models.append(ens)
+    for label, m in models:
+        if isinstance(m, str) and not Path(m).exists():
             print(f"{m}: missing (run `make export-onnx`)")
             continue
-        r = bench(m, args.calls)
+        r = bench(m, args.calls, label=label)
         res.append(r)
         r["median_ratio_to_reference"] = r["median_us"] / ref["median_us"]
         r["p99_ratio_to_reference"] = r["p99_us"] / ref["p99_us"]
-        print(f"{m}: input {r['input']}: median {r['median_us']:.1f} us, p99 {r['p99_us']:.1f} us "
+        print(f"{label}: input {r['input']}: median {r['median_us']:.1f} us, p99 {r['p99_us']:.1f} us "
               f"({r['calls']:,} single calls, onnxruntime {ort.__version__}, 1 thread); "
               f"x{r['median_ratio_to_reference']:.2f} / x{r['p99_ratio_to_reference']:.2f} the reference")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -111,3 +111,94 @@ def test_frame_stack_keeps_the_newest_first_and_restarts_at_episode_ends():
     b = fs.push(np.array([[2.0], [20.0]]), new_episode=np.array([False, True]))
     np.testing.assert_array_equal(b, [[2, 1], [20, 20]])
     np.testing.assert_array_equal(fs.peek(np.array([[3.0], [30.0]])), [[3, 2], [30, 20]])
+
+
+@pytest.fixture(scope="module")
+def members_root(runs, tmp_path_factory):
+    """A runs folder with the two smoke runs and a second rich member (other weights, same input)."""
+    import shutil
+
+    import torch
+
+    root = tmp_path_factory.mktemp("members")
+    for name in ("smoke_rich", "smoke_seed"):
+        shutil.copytree(runs[name][0], root / name)
+    # a second member: the same run's last weights, perturbed (the kept ones are best.pt)
+    shutil.copytree(runs["smoke_rich"][0], root / "smoke_rich_b")
+    last = torch.load(root / "smoke_rich_b" / "checkpoint.pt", weights_only=False)
+    last = {k: v for k, v in last.items() if k not in ("q_target", "opt", "replay")}
+    gen = torch.Generator().manual_seed(0)
+    last["q"] = {k: v + 0.01 * torch.randn(v.shape, generator=gen) if k.startswith("body") else v
+                 for k, v in last["q"].items()}
+    torch.save(last, root / "smoke_rich_b" / "best.pt")
+    return root
+
+
+def test_ensemble_export_computes_the_members_mean_q(members_root, tmp_path):
+    """`python -m agents.dqn.export --best-runs a b`: two runs -> one graph whose output is their mean Q."""
+    import torch
+
+    from agents.dqn.export import RICH_FILE, SEED_FILE, main
+
+    root = members_root
+    out = tmp_path / "exported"
+    main(["--runs", str(root), "--out", str(out), "--seed-run", "smoke_seed",
+          "--best-runs", "smoke_rich", "smoke_rich_b"])
+
+    members = [load_q(root / name / "best.pt") for name in ("smoke_rich", "smoke_rich_b")]
+    x = np.random.default_rng(3).uniform(-1, 1, (1000, 16))
+    with torch.no_grad():
+        each = [m.double()(torch.from_numpy(x)).numpy() for m in members]
+    assert np.abs(each[0] - each[1]).max() > 1e-3  # the members differ, so the mean is a real test
+    sess = ort.InferenceSession(str(out / RICH_FILE), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(sess.run(None, {"obs": x})[0], (each[0] + each[1]) / 2, atol=1e-9)
+    model = onnx.load(str(out / RICH_FILE))
+    assert model.ir_version <= 8 and max(o.version for o in model.opset_import) <= 15
+    meta = json.loads(OnnxPolicy(out / RICH_FILE).meta["ensemble"])
+    assert [m["run"] for m in meta["members"]] == ["smoke_rich", "smoke_rich_b"]
+    np.testing.assert_allclose(OnnxPolicy(out / RICH_FILE).q_values(x), (each[0] + each[1]) / 2, atol=1e-9)
+    report = json.loads((out / "export_report.json").read_text())
+    assert report[RICH_FILE]["argmax_agreement"] == 1.0 and report[RICH_FILE]["max_abs_diff"] <= 1e-6
+    assert report[RICH_FILE]["ensemble_dev"]["episodes"] == SMOKE.final_dev_episodes
+    # the seed contract stays one network, its file layout unchanged
+    assert {t.name for t in onnx.load(str(out / SEED_FILE)).graph.initializer} >= {"W0", "b0"}
+
+
+def test_ensemble_refuses_members_that_read_different_inputs(runs):
+    from agents.dqn.model import QEnsemble
+
+    with pytest.raises(ValueError, match="members must share one input"):
+        QEnsemble([load_q(runs["smoke_rich"][0] / "best.pt"), load_q(runs["smoke_seed"][0] / "best.pt")])
+
+
+def test_distilled_network_learns_the_ensembles_q_values(members_root):
+    """`make train-dqn`'s last step: one network of the members' size that plays like their mean, exported
+    as a single-branch model (the latency of one network)."""
+    import torch
+
+    from agents.dqn.config import DistillConfig
+    from agents.dqn.distill import distill
+    from agents.dqn.export import load_runs
+    from agents.dqn.model import QEnsemble, QNetwork
+
+    cfg = DistillConfig(name="smoke_distilled", teachers=("smoke_rich", "smoke_rich_b"), rounds=2,
+                        states_per_round=20_000, updates_per_round=300, batch_size=256, lr=1e-3,
+                        dev_episodes=100, torch_threads=1)
+    summary = distill(cfg, members_root, progress=False)
+    assert [r["states"] for r in summary["rounds"]] == [20_000, 40_000]
+    student, info = load_runs([members_root / "smoke_distilled"])
+    assert isinstance(student, QNetwork) and student.stack == 2 and info["config"]["distilled"]["rounds"] == 2
+    first = load_q(members_root / "smoke_rich" / "best.pt")  # where the student started
+    teacher = QEnsemble([first, load_q(members_root / "smoke_rich_b" / "best.pt")])
+    from agents.dqn.distill import collect
+    from agents.dqn.train import Games
+
+    games = Games(SMOKE.replace(features="default", stack=2), first.feature_names)
+    games.reset(77_000_000)
+    obs, target = collect(teacher, teacher, games, 5_000, 0.05, np.random.default_rng(1))
+    with torch.no_grad():
+        x = torch.from_numpy(obs)
+        err_student = float(((student(x).numpy() - target) ** 2).mean())
+        err_start = float(((first(x).numpy() - target) ** 2).mean())
+    assert err_student < 0.5 * err_start, (err_student, err_start)
+    assert summary["best_dev"]["episodes"] == summary["teacher_dev"]["episodes"] == 100

@@ -64,11 +64,15 @@ class DQNConfig:
         return dataclasses.replace(self, **kw)
 
 
+# the project's best recipe on the richer visible observation (the last 4 ticks' default features);
+# a fifth of the games on hard fish, a fifth at levels 0..3, a heavy price on losing a perfect catch
+_BEST = DQNConfig(stack=4, hard_fraction=0.2, low_level_fraction=0.2, perfect_loss_penalty=20.0,
+                  total_steps=52_000_000, eval_every=4_000_000, checkpoint_every=4_000_000, max_minutes=26.0)
+
 PRESETS: dict[str, DQNConfig] = {
-    # the project's best policy on the richer visible observation (the last 4 ticks' default features);
-    # a fifth of the games on hard fish, a fifth at levels 0..3, a heavy price on losing a perfect catch
-    "best": DQNConfig(stack=4, hard_fraction=0.2, low_level_fraction=0.2, perfect_loss_penalty=20.0,
-                      total_steps=64_000_000, eval_every=4_000_000, checkpoint_every=4_000_000, max_minutes=26.0),
+    "best": _BEST,
+    # the second member of the best ensemble: the same recipe from another seed
+    "best_s2": _BEST.replace(name="best_s2", seed=2),
     # the seed mod's contract: exactly (bobberBarPos, bobberPosition, bobberBarSpeed), levels 0..10
     "seed": DQNConfig(name="seed", features="seed", hard_fraction=0.25, perfect_loss_penalty=5.0,
                       demo_controller="lead_seed", demo_fraction=0.5, margin_weight=8.0, total_steps=16_000_000,
@@ -79,3 +83,26 @@ PRESETS: dict[str, DQNConfig] = {
                        checkpoint_every=75_000, log_every=25_000, lr=1e-3, lr_end=1e-3, torch_threads=1,
                        final_dev_episodes=300),
 }
+
+# The project's best policy acts greedily on the mean Q-values of these runs: independent seeds of
+# the `best` preset (on 5,000 dev seeds two members caught 0.4 points more than either alone and
+# perfected 2.4 more). `make train-dqn` trains them side by side; the rich ONNX model holds them all.
+BEST_ENSEMBLE: tuple[str, ...] = ("best", "best_s2")
+
+
+@dataclass
+class DistillConfig:
+    """Distilling the BEST_ENSEMBLE into one network of the members' size (agents/dqn/distill.py)."""
+
+    name: str = "best_distilled"  # the output run: runs/dqn/<name>
+    teachers: tuple[str, ...] = BEST_ENSEMBLE
+    seed: int = 3  # its games use training seeds seed * 1,000,000.. (the members use 1 and 2)
+    rounds: int = 2  # round 0: the teacher plays; later rounds: the student plays, the teacher labels
+    states_per_round: int = 1_000_000
+    eps: float = 0.05  # random actions while collecting, for coverage around the greedy paths
+    updates_per_round: int = 20_000  # Adam steps on everything gathered so far, after each round
+    batch_size: int = 1024
+    lr: float = 3e-4  # cosine-annealed to 5% within each round; the student starts from the first member
+    gap_weight: float = 4.0  # weight of the Q(hold) - Q(release) error, which alone decides the action
+    dev_episodes: int = 5000  # student and teacher on the same dev seeds, for the record
+    torch_threads: int = 1  # 2 threads ran these small batches 2x slower here, even with the machine to itself

@@ -1,14 +1,15 @@
 """Export trained DQNs to ONNX and verify every export.
 
-    python -m agents.dqn.export            # runs/dqn/{seed,best}/best.pt -> exported/*.onnx
+    python -m agents.dqn.export            # runs/dqn/{seed,best_distilled}/best.pt -> exported/*.onnx
 
 * ``exported/autofisher_dqn.onnx``: the seed mod's contract: one input named ``"0"``,
   tensor(double), shape [3] (no batch dimension), the raw game values (bobberBarPos, bobberPosition,
   bobberBarSpeed); one output of two float64 Q-values, index 1 = hold the button; the scaling is
   inside the graph; opset 13, IR version 8; one file.
-* ``exported/autofisher_dqn_rich.onnx``: the best policy on the richer visible observation; input
-  ``"obs"`` tensor(double) [N, K]; output ``"q"`` [N, 2]; feature names, order and scaling in
-  ``metadata_props``.
+* ``exported/autofisher_dqn_rich.onnx``: the best policy on the richer visible observation (by default
+  ``runs/dqn/best_distilled``: the ``BEST_ENSEMBLE`` distilled into one network; ``--best-runs a b``
+  writes an ensemble's networks as branches of one graph, summed); input ``"obs"`` tensor(double)
+  [N, K]; output ``"q"`` [N, 2]; feature names, order and scaling in ``metadata_props``.
 
 Checks: onnx.checker (full); opset and IR version; onnxruntime against the torch network (float64)
 on 10,000 states (max abs difference <= 1e-6, argmax agreement 100%); a short evaluation of the ONNX
@@ -27,7 +28,8 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from agents.dqn.model import RAW_SCALING, QNetwork
+from agents.dqn.config import DistillConfig
+from agents.dqn.model import RAW_SCALING, QEnsemble, QNetwork, folded_members
 from agents.dqn.onnx_io import IR_VERSION, OPSET, OnnxPolicy, build_mlp_onnx, save_model
 from agents.dqn.train import RUNS, load_q
 from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
@@ -44,10 +46,29 @@ MAX_ABS_DIFF = 1e-6
 def _train_meta(run: Path) -> dict:
     st = torch.load(run / "best.pt", weights_only=False)
     summ = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
-    return {"config": st["config"], "best_dev": st["best_eval"], "step": st["step"], "summary": summ}
+    # the kept checkpoint's dev figures: from the final choice's larger dev set when the run made one
+    best_dev = summ.get("best_dev") or st["best_eval"]
+    meta = {"run": run.name, "config": st["config"], "best_dev": best_dev, "step": st["step"], "summary": summ}
+    if "distilled" in st["config"]:  # a distilled network answers for the runs it learned from
+        meta["members"] = [_train_meta(run.parent / t) for t in st["config"]["distilled"]["teachers"]
+                           if (run.parent / t / "best.pt").exists()]
+    return meta
 
 
-def export_model(q: QNetwork, path: Path, seed_contract: bool, train_info: dict) -> onnx.ModelProto:
+def load_runs(runs: list[Path]) -> tuple[QNetwork | QEnsemble, dict]:
+    """The policy of one run, or the ensemble of several, and its training record: the first run's
+    (for one run, its own; for an ensemble, the shared recipe) with every member's under ``members``."""
+    for run in runs:
+        if not (run / "best.pt").exists():
+            raise SystemExit(f"no training output {run / 'best.pt'}: run `make train-dqn` first")
+    qs = [load_q(run / "best.pt") for run in runs]
+    infos = [_train_meta(run) for run in runs]
+    if len(qs) == 1:
+        return qs[0], infos[0]
+    return QEnsemble(qs), dict(infos[0], members=infos)
+
+
+def export_model(q: QNetwork | QEnsemble, path: Path, seed_contract: bool, train_info: dict) -> onnx.ModelProto:
     names = list(q.feature_names)
     scaling = {n: {"loc": RAW_SCALING.get(n, (0.0, 1.0))[0], "scale": RAW_SCALING.get(n, (0.0, 1.0))[1],
                    "feature": feats.FEATURES[n].description} for n in names}
@@ -68,13 +89,18 @@ def export_model(q: QNetwork, path: Path, seed_contract: bool, train_info: dict)
                                 ("n_step", "gamma", "dueling", "double", "hidden", "total_steps", "num_games")}),
         "dev_evaluation": json.dumps(train_info["best_dev"]),
     }
-    layers = q.folded_layers()
+    if isinstance(q, QEnsemble):
+        meta["ensemble"] = json.dumps(
+            {"rule": f"mean of the {len(q.members)} members' Q-values (each a branch of this graph)",
+             "members": [{"run": m.get("run"), "seed": m["config"]["seed"], "step": m["step"],
+                          "dev_evaluation": m["best_dev"]} for m in train_info.get("members", [])]})
+    branches = folded_members(q)
     if seed_contract:
-        model = build_mlp_onnx(layers, "0", [3], "q_values", [2], meta,
+        model = build_mlp_onnx(branches, "0", [3], "q_values", [2], meta,
                                "AutoFisher-SV drop-in: Q(release), Q(hold) from raw (bobberBarPos, bobberPosition, "
                                "bobberBarSpeed)")
     else:
-        model = build_mlp_onnx(layers, "obs", ["N", len(names) * q.stack], "q", ["N", 2], meta,
+        model = build_mlp_onnx(branches, "obs", ["N", len(names) * q.stack], "q", ["N", 2], meta,
                                "stardew-rl best DQN: Q(release), Q(hold) from the named visible features")
     save_model(model, path)
     return model
@@ -99,7 +125,7 @@ def verification_states(names: tuple[str, ...], n: int = 10_000, seed: int = 0) 
     return np.concatenate([played, uniform])
 
 
-def verify(path: Path, q: QNetwork, seed_contract: bool, eval_episodes: int = 200) -> dict:
+def verify(path: Path, q: QNetwork | QEnsemble, seed_contract: bool, eval_episodes: int = 200) -> dict:
     model = onnx.load(str(path))
     onnx.checker.check_model(model, full_check=True)
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
@@ -141,22 +167,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", default=str(RUNS))
     ap.add_argument("--out", default=str(EXPORTED))
     ap.add_argument("--seed-run", default="seed")
-    ap.add_argument("--best-run", default="best")
+    ap.add_argument("--best-runs", nargs="+", default=[DistillConfig.name],
+                    help="the rich model's run; several runs: one graph of their mean Q-values (an ensemble, at "
+                         "the latency of all its networks; the default is the ensemble distilled into one)")
     args = ap.parse_args(argv)
     # one torch thread: with torch's default two on a busy 2-core machine, batched forwards stall badly
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = {"opset": OPSET, "ir_version": IR_VERSION}
-    for run_name, fname, seed_contract in ((args.seed_run, SEED_FILE, True), (args.best_run, RICH_FILE, False)):
-        run = Path(args.runs) / run_name
-        if not (run / "best.pt").exists():
-            raise SystemExit(f"no training output {run / 'best.pt'}: run `make train-dqn` first")
-        q = load_q(run / "best.pt")
-        info = _train_meta(run)
+    for run_names, fname, seed_contract in (([args.seed_run], SEED_FILE, True), (args.best_runs, RICH_FILE, False)):
+        q, info = load_runs([Path(args.runs) / name for name in run_names])
         export_model(q, out / fname, seed_contract, info)
         r = verify(out / fname, q, seed_contract)
         r["training"] = info
+        if isinstance(q, QEnsemble):  # beside the members' own dev figures (the same seeds), for the record
+            ep = run_episodes(OnnxPolicy(out / fname), n=info["best_dev"]["episodes"], seed0=DEV_SEED0,
+                              config=protocol_config(level=tuple(info["config"]["level"])))
+            r["ensemble_dev"] = summarize(ep)
         report[fname] = r
         s = r["onnxruntime_short_eval"]
         print(f"{fname}: opset {r['opset']} IR {r['ir_version']} max|diff| {r['max_abs_diff']:.2e} "

@@ -86,11 +86,42 @@ class QNetwork(nn.Module):
         return list(zip(ws, bs, strict=True))
 
 
-def mlp_forward(layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
-    """numpy float64 forward pass of folded layers (reference for exporters)."""
-    h = np.asarray(x, dtype=np.float64)
-    for i, (w, b) in enumerate(layers):
-        h = h @ w.T + b
-        if i < len(layers) - 1:
-            h = np.maximum(h, 0.0)
-    return h
+class QEnsemble(nn.Module):
+    """The mean Q-values of several Q-networks on the same input (independent training seeds).
+
+    Greedy on the mean, the members' uncorrelated errors partly cancel; exporters write each member
+    as a branch of one graph (:meth:`folded_members`).
+    """
+
+    def __init__(self, members: Sequence[QNetwork]):
+        super().__init__()
+        if not members:
+            raise ValueError("QEnsemble needs at least one Q-network")
+        first = members[0]
+        for i, m in enumerate(members[1:], 1):
+            if (m.feature_names, m.stack) != (first.feature_names, first.stack):
+                raise ValueError(f"ensemble member {i} reads {m.feature_names} x {m.stack} ticks, member 0 reads "
+                                 f"{first.feature_names} x {first.stack}: members must share one input")
+        self.members = nn.ModuleList(members)
+        self.feature_names = first.feature_names
+        self.stack = first.stack
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members]).mean(dim=0)
+
+    def folded_members(self) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+        """Each member's :meth:`QNetwork.folded_layers`, its last layer divided by the number of members,
+        so that the branches' outputs sum to the ensemble's Q-values."""
+        k = len(self.members)
+        out = []
+        for m in self.members:
+            layers = m.folded_layers()
+            w, b = layers[-1]
+            layers[-1] = (w / k, b / k)
+            out.append(layers)
+        return out
+
+
+def folded_members(q: QNetwork | QEnsemble) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """The branches whose outputs sum to ``q``'s Q-values: one for a single network."""
+    return q.folded_members() if isinstance(q, QEnsemble) else [q.folded_layers()]

@@ -16,6 +16,11 @@ def _row(name: str, o: dict) -> str:
             f"{100 * o['perfect']:.1f} | {o['mean_ticks_to_catch']:.0f} |")
 
 
+def _dev(o: dict) -> str:
+    return (f"dev catch {100 * o['catch']:.1f}%, difficulty>=90 {100 * o['hard_catch']:.1f}%, perfect "
+            f"{100 * o['perfect']:.1f}% on {o['episodes']:,} episodes")
+
+
 def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
     rep_path = out / "export_report.json"
     if not rep_path.exists():
@@ -24,8 +29,10 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
     pol = evaluation["policies"]
     n = evaluation["protocol"]["episodes"]
     lines = ["# Exported DQN policies (model card)", "",
-             "Two Q-networks trained with `make train-dqn` (CleanRL-style DQN on the embedded simulator, see "
-             "the README's DQN section) and exported with `make export-onnx`. Both are plain float64 MLPs (MatMul/Add/Relu), "
+             "Q-networks trained with `make train-dqn` (CleanRL-style DQN on the embedded simulator, see "
+             "the README's DQN section) and exported with `make export-onnx`: the seed-contract model is one "
+             "network; the best policy is the mean of two networks trained from different seeds (one graph, a "
+             "branch per network). Both are plain float64 MLPs (MatMul/Add/Relu, and one Sum), "
              "opset 13, IR version 8, one file each, no external data.", ""]
     for fname, title in (("autofisher_dqn.onnx", "Seed-contract model (drop-in for AutoFisher-SV)"),
                          ("autofisher_dqn_rich.onnx", "Best policy on the richer visible observation")):
@@ -34,15 +41,19 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
             continue
         cfg = r["training"]["config"]
         summ = r["training"].get("summary") or {}
+        members = r["training"].get("members") or []
+        distilled = cfg.get("distilled")
+        if members:  # the recipe's figures are the members' (the first one's here, each one's below)
+            summ = members[0]["summary"] or {}
         low = cfg.get("low_levels", [0, 3])
         lines += [f"## `{fname}`: {title}", "",
                   f"- input: {r['contract']['inputs']}; output: {r['contract']['outputs']} "
                   "(Q(release), Q(hold); act = argmax, 1 = hold the button)",
                   f"- features: `{cfg['features']}`, fishing levels {cfg['level'][0]}..{cfg['level'][1]}, "
                   f"decisions every game tick (frame_skip {cfg['frame_skip']})",
-                  f"- training: {summ.get('env_steps', cfg['total_steps']):,} env steps "
-                  f"({cfg['num_games']} games at once), {summ.get('wall_seconds', float('nan')) / 60:.1f} min wall "
-                  f"on {summ.get('cpu_cores', '?')} CPU cores, {summ.get('updates', 0):,} updates; "
+                  f"- training{' (each member)' if members else ''}: {summ.get('env_steps', cfg['total_steps']):,} "
+                  f"env steps ({cfg['num_games']} games at once), "
+                  f"{summ.get('wall_seconds', float('nan')) / 60:.1f} min wall, {summ.get('updates', 0):,} updates; "
                   f"double={cfg['double']}, dueling={cfg['dueling']}, n_step={cfg['n_step']}, gamma={cfg['gamma']}, "
                   f"hidden={cfg['hidden']}, reward weights {cfg['reward_weights']}, perfect-loss penalty "
                   f"{cfg.get('perfect_loss_penalty', 0)}, {100 * cfg.get('hard_fraction', 0):.0f}% of games on fish of "
@@ -51,9 +62,25 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
                   f"{low[0]}..{low[1]}, "
                   f"frames stacked: {cfg.get('stack', 1)}, "
                   f"demonstrator: {cfg.get('demo_controller') or 'none'} "
-                  f"({100 * cfg.get('demo_fraction', 0):.0f}% of games, margin weight {cfg.get('margin_weight', 0)})",
-                  f"- checkpoint chosen on the dev seeds at step {r['training']['best_dev'].get('step', '?'):,}",
-                  f"- export check: onnxruntime vs torch on {r['states']:,} states, max |diff| "
+                  f"({100 * cfg.get('demo_fraction', 0):.0f}% of games, margin weight {cfg.get('margin_weight', 0)})"]
+        if members:
+            lines += [f"- member `{m['run']}` (training seed {m['config']['seed']}): "
+                      f"{(m['summary'] or {}).get('wall_seconds', float('nan')) / 60:.1f} min wall, checkpoint chosen "
+                      f"on the dev seeds at step {m['step']:,} ({_dev(m['best_dev'])})" for m in members]
+            if "ensemble_dev" in r:
+                lines += [f"- the ensemble on the same dev seeds: {_dev(r['ensemble_dev'])}"]
+        if distilled:
+            ds = r["training"]["summary"]
+            lines += [f"- distilled into one network of the members' size ({', '.join(distilled['teachers'])} -> "
+                      f"`{r['training']['run']}`, `python -m agents.dqn.distill`): {distilled['rounds']} rounds of "
+                      f"{distilled['states_per_round']:,} states labelled with the members' mean Q-values (round 0 "
+                      f"played by the ensemble, then by the student), {distilled['updates_per_round']:,} updates per "
+                      f"round, {ds.get('wall_seconds', float('nan')) / 60:.1f} min wall",
+                      f"- on the same dev seeds: the distilled network {_dev(ds['best_dev'])}; the ensemble it "
+                      f"learned from {_dev(ds['teacher_dev'])}"]
+        elif not members:
+            lines += [f"- checkpoint chosen on the dev seeds at step {r['training']['best_dev'].get('step', '?'):,}"]
+        lines += [f"- export check: onnxruntime vs torch on {r['states']:,} states, max |diff| "
                   f"{r['max_abs_diff']:.1e}, argmax agreement {100 * r['argmax_agreement']:.0f}%; "
                   f"onnxruntime policy on {r['onnxruntime_short_eval']['episodes']} dev episodes: catch "
                   f"{100 * r['onnxruntime_short_eval']['catch']:.1f}%", ""]

@@ -1,7 +1,7 @@
 """Build, load and run the exported ONNX Q-networks (a plain float64 MLP: MatMul, Add, Relu).
 
 The graph is written with ``onnx.helper`` from the network's folded layers
-(:meth:`QNetwork.folded_layers`) rather than traced: that gives exact control over the seed mod's
+(:meth:`QNetwork.folded_layers`; an ensemble's members as parallel branches summed) rather than traced: that gives exact control over the seed mod's
 contract (input named ``"0"``, float64, shape [3] with no batch dimension), opset 13 and IR
 version 8 (Microsoft.ML.OnnxRuntime 1.10 loads at most opset 15 / IR 8), and one file with no
 external data.
@@ -23,22 +23,33 @@ OPSET = 13
 IR_VERSION = 8
 
 
-def build_mlp_onnx(layers: Sequence[tuple[np.ndarray, np.ndarray]], input_name: str, input_shape: list,
+def build_mlp_onnx(branches: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]], input_name: str, input_shape: list,
                    output_name: str, output_shape: list, metadata: Mapping[str, str], doc: str) -> onnx.ModelProto:
-    """A float64 MLP (ReLU between layers) as an ONNX model; x @ W^T + b per layer."""
-    inits, nodes = [], []
-    h = input_name
-    for i, (w, b) in enumerate(layers):
-        wn, bn = f"W{i}", f"b{i}"
-        inits.append(numpy_helper.from_array(np.ascontiguousarray(w.T, dtype=np.float64), wn))
-        inits.append(numpy_helper.from_array(np.asarray(b, dtype=np.float64), bn))
-        last = i == len(layers) - 1
-        mm, add = f"mm{i}", (output_name if last else f"z{i}")
-        nodes.append(helper.make_node("MatMul", [h, wn], [mm], name=f"MatMul{i}"))
-        nodes.append(helper.make_node("Add", [mm, bn], [add], name=f"Add{i}"))
-        if not last:
-            h = f"h{i}"
-            nodes.append(helper.make_node("Relu", [add], [h], name=f"Relu{i}"))
+    """Float64 MLPs (ReLU between layers, x @ W^T + b per layer) on one input, their outputs summed.
+
+    One branch is a plain MLP (initializers ``W0, b0, W1, ...``); several (an ensemble, each branch's
+    last layer already divided by their number) are written side by side as ``m0.W0, m0.b0, ...,
+    m1.W0, ...`` and joined by one ``Sum`` node.
+    """
+    inits, nodes, outs = [], [], []
+    single = len(branches) == 1
+    for k, layers in enumerate(branches):
+        p = "" if single else f"m{k}."
+        h = input_name
+        for i, (w, b) in enumerate(layers):
+            wn, bn = f"{p}W{i}", f"{p}b{i}"
+            inits.append(numpy_helper.from_array(np.ascontiguousarray(w.T, dtype=np.float64), wn))
+            inits.append(numpy_helper.from_array(np.asarray(b, dtype=np.float64), bn))
+            last = i == len(layers) - 1
+            mm, add = f"{p}mm{i}", (output_name if last and single else f"{p}z{i}")
+            nodes.append(helper.make_node("MatMul", [h, wn], [mm], name=f"{p}MatMul{i}"))
+            nodes.append(helper.make_node("Add", [mm, bn], [add], name=f"{p}Add{i}"))
+            if not last:
+                h = f"{p}h{i}"
+                nodes.append(helper.make_node("Relu", [add], [h], name=f"{p}Relu{i}"))
+        outs.append(add)
+    if not single:
+        nodes.append(helper.make_node("Sum", outs, [output_name], name="Sum"))
     graph = helper.make_graph(
         nodes, "autofisher_q",
         [helper.make_tensor_value_info(input_name, TensorProto.DOUBLE, input_shape)],
@@ -58,11 +69,26 @@ def save_model(model: onnx.ModelProto, path: str | Path) -> None:
     onnx.save_model(model, str(path), save_as_external_data=False)
 
 
-def layers_from_onnx(model: onnx.ModelProto) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The (W, b) pairs of a model written by :func:`build_mlp_onnx`."""
+def mlp_forward(layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:
+    """numpy float64 forward pass of one branch's layers (what onnxruntime computes for it)."""
+    h = np.asarray(x, dtype=np.float64)
+    for i, (w, b) in enumerate(layers):
+        h = h @ w.T + b
+        if i < len(layers) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def branches_from_onnx(model: onnx.ModelProto) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """The (W, b) pairs of each branch of a model written by :func:`build_mlp_onnx` (outputs sum to Q)."""
     init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    n = sum(1 for k in init if k.startswith("W"))
-    return [(init[f"W{i}"].T.copy(), init[f"b{i}"].copy()) for i in range(n)]
+    prefixes = sorted({k[: k.rindex("W")] for k in init if k.rpartition(".")[2].startswith("W")},
+                      key=lambda p: (len(p), p))
+    out = []
+    for p in prefixes:
+        n = sum(1 for k in init if k.startswith(p) and k[len(p):].startswith("W"))
+        out.append([(init[f"{p}W{i}"].T.copy(), init[f"{p}b{i}"].copy()) for i in range(n)])
+    return out
 
 
 def metadata(model: onnx.ModelProto) -> dict[str, str]:
@@ -83,7 +109,7 @@ class OnnxPolicy:
         self.meta = metadata(self.model)
         self.features = tuple(json.loads(self.meta["feature_names"]))
         self.frames = FrameStack(int(self.meta.get("frame_stack", "1")))
-        self.layers = layers_from_onnx(self.model)
+        self.branches = branches_from_onnx(self.model)
         self.engine = engine
         self.name = self.meta.get("policy_name", self.path.stem)
         if engine == "onnxruntime":
@@ -99,12 +125,7 @@ class OnnxPolicy:
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         x = np.asarray(obs, dtype=np.float64)
         if self.engine == "numpy":
-            h = x
-            for i, (w, b) in enumerate(self.layers):
-                h = h @ w.T + b
-                if i < len(self.layers) - 1:
-                    h = np.maximum(h, 0.0)
-            return h
+            return sum(mlp_forward(layers, x) for layers in self.branches)
         if self.batched:
             return self.session.run(None, {self.input_name: x})[0]
         return np.stack([self.session.run(None, {self.input_name: row})[0] for row in x])
