@@ -21,6 +21,19 @@ def _dev(o: dict) -> str:
             f"{100 * o['perfect']:.1f}% on {o['episodes']:,} episodes")
 
 
+def _rich_form(rep: dict) -> str:
+    """How the best policy's network came about: one run, an ensemble graph, or a distilled ensemble."""
+    training = rep.get("autofisher_dqn_rich.onnx", {}).get("training", {})
+    members = training.get("members") or []
+    if training.get("config", {}).get("distilled"):
+        return (f"The best policy is one network distilled from the mean Q-values of {len(members)} networks "
+                "trained from different seeds. ")
+    if members:
+        return (f"The best policy is the mean Q-values of {len(members)} networks trained from different seeds, "
+                "one branch each in one graph, joined by a Sum node. ")
+    return ""
+
+
 def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
     rep_path = out / "export_report.json"
     if not rep_path.exists():
@@ -30,10 +43,8 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
     n = evaluation["protocol"]["episodes"]
     lines = ["# Exported DQN policies (model card)", "",
              "Q-networks trained with `make train-dqn` (CleanRL-style DQN on the embedded simulator, see "
-             "the README's DQN section) and exported with `make export-onnx`: the seed-contract model is one "
-             "network; the best policy is the mean of two networks trained from different seeds (one graph, a "
-             "branch per network). Both are plain float64 MLPs (MatMul/Add/Relu, and one Sum), "
-             "opset 13, IR version 8, one file each, no external data.", ""]
+             f"the README's DQN section) and exported with `make export-onnx`. {_rich_form(rep)}Both are plain "
+             "float64 MLPs (MatMul/Add/Relu), opset 13, IR version 8, one file each, no external data.", ""]
     for fname, title in (("autofisher_dqn.onnx", "Seed-contract model (drop-in for AutoFisher-SV)"),
                          ("autofisher_dqn_rich.onnx", "Best policy on the richer visible observation")):
         r = rep.get(fname)
