@@ -17,7 +17,7 @@ help:
 	@echo "  make test              set up everything (venv, Debian packages as root), ruff, the test suite"
 	@echo "  make lint              ruff"
 	@echo "StardewFishing-v0 and the DQN"
-	@echo "  make train-dqn         train both DQN policies on the embedded simulator (about 30 min on 2 cores)"
+	@echo "  make train-dqn         train the DQN policies on the embedded simulator (about 28 min on 2 cores)"
 	@echo "  make export-onnx       exported/*.onnx from the training output, every export verified"
 	@echo "  make evaluate          the population protocol on 5,000 held-out seeds -> reports/"
 	@echo "  make bench             simulator speed beside CartPole-v1"
