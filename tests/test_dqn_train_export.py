@@ -7,7 +7,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from agents.dqn.config import PRESETS
+from agents.dqn.config import PRESETS, DQNConfig
 from agents.dqn.export import export_model, verify
 from agents.dqn.onnx_io import OnnxPolicy
 from agents.dqn.train import load_q, train
@@ -49,8 +49,7 @@ def test_training_resumes_from_its_checkpoint(runs, tmp_path):
     run_dir, summary = runs["smoke_rich"]
     copy = tmp_path / "resume"
     shutil.copytree(run_dir, copy)
-    cfg = json.loads((run_dir / "config.json").read_text())
-    cfg = SMOKE.replace(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
+    cfg = DQNConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
     more = train(cfg.replace(total_steps=SMOKE.total_steps + 20_000), copy, progress=False)
     assert summary["env_steps"] < more["env_steps"] <= summary["env_steps"] + 20_000 + SMOKE.num_games
     assert more["updates"] > summary["updates"]

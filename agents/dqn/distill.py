@@ -21,6 +21,7 @@ evaluation beside the teacher's, so ``make export-onnx`` exports it as any other
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import time
@@ -30,7 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from agents.dqn.config import BEST_ENSEMBLE, PRESETS, DistillConfig
+from agents.dqn.config import BEST_ENSEMBLE, DistillConfig, DQNConfig
 from agents.dqn.model import QEnsemble, QNetwork
 from agents.dqn.train import RUNS, Games, dev_score, evaluate_dev, load_q
 
@@ -83,10 +84,10 @@ def distill(cfg: DistillConfig, runs: Path = RUNS, progress: bool = True) -> dic
     members = [load_q(runs / name / "best.pt") for name in cfg.teachers]
     teacher = QEnsemble(members).eval()
     recipe = json.loads((runs / cfg.teachers[0] / "config.json").read_text())
-    train_cfg = PRESETS["best"].replace(**{k: tuple(v) if isinstance(v, list) else v for k, v in recipe.items()})
+    train_cfg = DQNConfig.from_dict(recipe)
     games = Games(train_cfg, teacher.feature_names)
     games.reset(cfg.seed * 1_000_000)  # training seeds: below the dev and test ranges
-    student = load_q(runs / cfg.teachers[0] / "best.pt")  # a good start: the first member itself
+    student = copy.deepcopy(members[0])  # a good start: the first member itself
     student.train()
 
     obs, target, log = [], [], []

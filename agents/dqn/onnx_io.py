@@ -1,10 +1,10 @@
 """Build, load and run the exported ONNX Q-networks (a plain float64 MLP: MatMul, Add, Relu).
 
 The graph is written with ``onnx.helper`` from the network's folded layers
-(:meth:`QNetwork.folded_layers`; an ensemble's members as parallel branches summed) rather than traced: that gives exact control over the seed mod's
-contract (input named ``"0"``, float64, shape [3] with no batch dimension), opset 13 and IR
-version 8 (Microsoft.ML.OnnxRuntime 1.10 loads at most opset 15 / IR 8), and one file with no
-external data.
+(:meth:`QNetwork.folded_layers`; an ensemble's members as parallel branches, summed) rather than
+traced: that gives exact control over the seed mod's contract (input named ``"0"``, float64, shape
+[3] with no batch dimension), opset 13 and IR version 8 (Microsoft.ML.OnnxRuntime 1.10 loads at
+most opset 15 / IR 8), and one file with no external data.
 """
 
 from __future__ import annotations
@@ -82,13 +82,19 @@ def mlp_forward(layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> n
 def branches_from_onnx(model: onnx.ModelProto) -> list[list[tuple[np.ndarray, np.ndarray]]]:
     """The (W, b) pairs of each branch of a model written by :func:`build_mlp_onnx` (outputs sum to Q)."""
     init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
-    prefixes = sorted({k[: k.rindex("W")] for k in init if k.rpartition(".")[2].startswith("W")},
-                      key=lambda p: (len(p), p))
-    out = []
-    for p in prefixes:
-        n = sum(1 for k in init if k.startswith(p) and k[len(p):].startswith("W"))
-        out.append([(init[f"{p}W{i}"].T.copy(), init[f"{p}b{i}"].copy()) for i in range(n)])
-    return out
+
+    def layers(p: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        out = []
+        while f"{p}W{len(out)}" in init:
+            out.append((init[f"{p}W{len(out)}"].T.copy(), init[f"{p}b{len(out)}"].copy()))
+        return out
+
+    if "W0" in init:  # one network
+        return [layers("")]
+    branches = []
+    while f"m{len(branches)}.W0" in init:
+        branches.append(layers(f"m{len(branches)}."))
+    return branches
 
 
 def metadata(model: onnx.ModelProto) -> dict[str, str]:
