@@ -17,7 +17,7 @@ help:
 	@echo "  make test              set up everything (venv, Debian packages as root), ruff, the test suite"
 	@echo "  make lint              ruff"
 	@echo "StardewFishing-v0 and the DQN"
-	@echo "  make train-dqn         train the DQN policies on the embedded simulator (about 28 min on 2 cores)"
+	@echo "  make train-dqn         train the DQN policies on the embedded simulator (about 29 min on 2 cores)"
 	@echo "  make export-onnx       exported/*.onnx from the training output, every export verified"
 	@echo "  make evaluate          the population protocol on 5,000 held-out seeds -> reports/"
 	@echo "  make bench             simulator speed beside CartPole-v1"
@@ -148,9 +148,9 @@ hybrid-gif: $(STAMP) $(SYSTEM_STAMP)
 
 # --- DQN, evaluation, export (issue 3) ---
 .PHONY: train-dqn train-dqn-smoke evaluate export-onnx bench-inference perfect-bound
-# Trains the three runs side by side into runs/dqn/{best,best_s2,seed}/ (resumable), then distils the ensemble of
-# best and best_s2 (agents/dqn/config.py: BEST_ENSEMBLE) into one network, runs/dqn/best_distilled/: the best
-# policy. About 28 min on 2 cores.
+# Trains the three runs side by side into runs/dqn/{best,best_s2,seed}/ (resumable), distils the ensemble of
+# best and best_s2 (agents/dqn/config.py: BEST_ENSEMBLE) into one network, runs/dqn/best_distilled/, and improves
+# that by simulator rollouts into runs/dqn/best_improved/: the best policy. About 29 min on 2 cores.
 # DQN_SEED_LEVELS chooses the seed-contract model's fishing levels, e.g. `make train-dqn DQN_SEED_LEVELS=5,10`.
 DQN_SEED_LEVELS ?= 0,10
 train-dqn: $(STAMP)
@@ -165,13 +165,14 @@ train-dqn: $(STAMP)
 	wait $$seed_pid; seed_rc=$$?; tail -n 25 runs/dqn/seed.log; \
 	test $$best_rc = 0 && test $$s2_rc = 0 && test $$seed_rc = 0
 	$(PY) -m agents.dqn.distill
+	$(PY) -m agents.dqn.improve
 
 train-dqn-smoke: $(STAMP)
 	$(PY) -m agents.dqn.train --preset smoke --fresh
 
-# Writes exported/*.onnx from runs/dqn/{seed,best_distilled}/best.pt (trains first when there is no training output).
+# Writes exported/*.onnx from runs/dqn/{seed,best_improved}/best.pt (trains first when there is no training output).
 export-onnx: $(STAMP)
-	@if [ ! -f runs/dqn/best_distilled/best.pt ] || [ ! -f runs/dqn/seed/best.pt ]; then $(MAKE) train-dqn; fi
+	@if [ ! -f runs/dqn/best_improved/best.pt ] || [ ! -f runs/dqn/seed/best.pt ]; then $(MAKE) train-dqn; fi
 	$(PY) -m agents.dqn.export
 
 evaluate: $(STAMP)

@@ -73,7 +73,7 @@ class DQNConfig:
 # the project's best recipe on the richer visible observation (the last 4 ticks' default features);
 # a fifth of the games on hard fish, a fifth at levels 0..3, a heavy price on losing a perfect catch
 _BEST = DQNConfig(stack=4, hard_fraction=0.2, low_level_fraction=0.2, perfect_loss_penalty=20.0,
-                  total_steps=52_000_000, eval_every=4_000_000, checkpoint_every=4_000_000, max_minutes=26.0)
+                  total_steps=36_000_000, eval_every=4_000_000, checkpoint_every=4_000_000, max_minutes=26.0)
 
 PRESETS: dict[str, DQNConfig] = {
     "best": _BEST,
@@ -112,3 +112,27 @@ class DistillConfig:
     gap_weight: float = 4.0  # weight of the Q(hold) - Q(release) error, which alone decides the action
     dev_episodes: int = 5000  # student and teacher on the same dev seeds, for the record
     torch_threads: int = 1  # 2 threads ran these small batches 2x slower here, even with the machine to itself
+
+
+@dataclass
+class ImproveConfig:
+    """Rollout policy improvement of the distilled network (agents/dqn/improve.py)."""
+
+    name: str = "best_improved"  # the output run: runs/dqn/<name>
+    start: str = "best_distilled"  # the run whose policy is improved
+    seed: int = 4  # its games use training seeds seed * 1,000,000.. (the members use 1 and 2, the distillation 3)
+    rounds: int = 2  # each round's student is the next round's policy
+    states_per_round: int = 300_000
+    keep_every: int = 4  # keep the states of every 4th tick (neighbouring ticks are nearly the same state)
+    rollouts: int = 8  # futures per state and action; the two actions share each future's random stream
+    horizon: int = 24  # ticks of each rollout before its value is bootstrapped with max_a Q
+    perfect_loss_penalty: float | None = None  # in the rollouts' reward (None: the training recipe's)
+    eps: float = 0.05  # random actions while collecting states
+    label_batch: int = 2048  # states whose rollouts run as one batch of simulator games
+    forward_batch: int = 2048  # rows per network call (bigger batches fall out of cache)
+    updates_per_round: int = 15_000  # Adam steps on the round's states, from the policy's own weights
+    batch_size: int = 1024
+    lr: float = 3e-4  # cosine-annealed to 5%
+    gap_weight: float = 4.0  # weight of the Q(hold) - Q(release) error in the loss
+    dev_episodes: int = 5000
+    torch_threads: int = 2  # it runs alone after the training runs: labelling 400k states took 156 s on 2, ~220 s on 1

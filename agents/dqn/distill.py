@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from agents.dqn.config import BEST_ENSEMBLE, DistillConfig, DQNConfig
+from agents.dqn.config import BEST_ENSEMBLE, DistillConfig, DQNConfig, ImproveConfig
 from agents.dqn.model import QEnsemble, QNetwork
 from agents.dqn.train import RUNS, Games, dev_score, evaluate_dev, load_q
 
@@ -56,7 +56,7 @@ def collect(actor: torch.nn.Module, teacher: torch.nn.Module, games: Games, n_st
     return np.concatenate(obs)[:n_states], np.concatenate(qs)[:n_states]
 
 
-def fit(student: QNetwork, obs: np.ndarray, target: np.ndarray, cfg: DistillConfig,
+def fit(student: QNetwork, obs: np.ndarray, target: np.ndarray, cfg: DistillConfig | ImproveConfig,
         rng: np.random.Generator) -> float:
     """``cfg.updates_per_round`` Adam steps of the distillation loss on random minibatches; the last loss."""
     opt = torch.optim.Adam(student.parameters(), lr=cfg.lr)

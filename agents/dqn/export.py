@@ -1,13 +1,14 @@
 """Export trained DQNs to ONNX and verify every export.
 
-    python -m agents.dqn.export            # runs/dqn/{seed,best_distilled}/best.pt -> exported/*.onnx
+    python -m agents.dqn.export            # runs/dqn/{seed,best_improved}/best.pt -> exported/*.onnx
 
 * ``exported/autofisher_dqn.onnx``: the seed mod's contract: one input named ``"0"``,
   tensor(double), shape [3] (no batch dimension), the raw game values (bobberBarPos, bobberPosition,
   bobberBarSpeed); one output of two float64 Q-values, index 1 = hold the button; the scaling is
   inside the graph; opset 13, IR version 8; one file.
 * ``exported/autofisher_dqn_rich.onnx``: the best policy on the richer visible observation (by default
-  ``runs/dqn/best_distilled``: the ``BEST_ENSEMBLE`` distilled into one network; ``--best-runs a b``
+  ``runs/dqn/best_improved``: the ``BEST_ENSEMBLE`` distilled into one network, then improved by
+  simulator rollouts (``agents/dqn/improve.py``); ``--best-runs a b``
   writes an ensemble's networks as branches of one graph, summed); input ``"obs"`` tensor(double)
   [N, K]; output ``"q"`` [N, 2]; feature names, order and scaling in ``metadata_props``.
 
@@ -28,7 +29,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from agents.dqn.config import DistillConfig
+from agents.dqn.config import ImproveConfig
 from agents.dqn.model import RAW_SCALING, QEnsemble, QNetwork, folded_members
 from agents.dqn.onnx_io import IR_VERSION, OPSET, OnnxPolicy, build_mlp_onnx, save_model
 from agents.dqn.train import RUNS, load_q
@@ -167,9 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", default=str(RUNS))
     ap.add_argument("--out", default=str(EXPORTED))
     ap.add_argument("--seed-run", default="seed")
-    ap.add_argument("--best-runs", nargs="+", default=[DistillConfig.name],
+    ap.add_argument("--best-runs", nargs="+", default=[ImproveConfig.name],
                     help="the rich model's run; several runs: one graph of their mean Q-values (an ensemble, at "
-                         "the latency of all its networks; the default is the ensemble distilled into one)")
+                         "the latency of all its networks; the default is the ensemble distilled into one, then improved)")
     args = ap.parse_args(argv)
     # one torch thread: with torch's default two on a busy 2-core machine, batched forwards stall badly
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
