@@ -182,7 +182,7 @@ def test_distilled_network_learns_the_ensembles_q_values(members_root):
 
     cfg = DistillConfig(name="smoke_distilled", teachers=("smoke_rich", "smoke_rich_b"), rounds=2,
                         states_per_round=20_000, updates_per_round=300, batch_size=256, lr=1e-3,
-                        dev_episodes=100, torch_threads=1)
+                        dev_episodes=100, teacher_dev=True, torch_threads=1)
     summary = distill(cfg, members_root, progress=False)
     assert [r["states"] for r in summary["rounds"]] == [20_000, 40_000]
     student, info = load_runs([members_root / "smoke_distilled"])
@@ -201,3 +201,52 @@ def test_distilled_network_learns_the_ensembles_q_values(members_root):
         err_start = float(((first(x).numpy() - target) ** 2).mean())
     assert err_student < 0.5 * err_start, (err_student, err_start)
     assert summary["best_dev"]["episodes"] == summary["teacher_dev"]["episodes"] == 100
+
+
+def test_rollouts_share_each_future_between_the_two_actions(runs):
+    """The improvement's labels compare hold and release on the same fish futures (common random numbers):
+    the fish swims alike under both actions, each future is its own, and equal first actions score equal."""
+    from agents.dqn.config import ImproveConfig
+    from agents.dqn.improve import Rollouts, States
+    from agents.dqn.train import Games
+    from envs.stardew import rules as R
+
+    pi = load_q(runs["smoke_rich"][0] / "best.pt").eval()
+    games = Games(SMOKE.replace(features="default", stack=2), pi.feature_names)
+    games.reset(78_000_000)
+    for _ in range(30):
+        games.step(np.zeros(games.n, dtype=np.int64))
+    states = States.of(games)
+    cfg = ImproveConfig(rollouts=3, horizon=12, forward_batch=256)
+    ro = Rollouts(pi, games.sims[0], cfg, gamma=0.99, penalty=5.0)
+    same = ro.returns(states, np.random.default_rng(0), first=(1, 1))
+    np.testing.assert_array_equal(same[0], same[1])
+    G = ro.returns(states, np.random.default_rng(0), first=(0, 1))
+    np.testing.assert_array_equal(G[1], same[1])  # the same seeds give the same futures
+    assert np.abs(G[1] - G[0]).max() > 0  # the first tick's button matters somewhere
+    fish = ro.sim.F[:, R.F_FISH_POS].reshape(2, cfg.rollouts, games.n)
+    np.testing.assert_array_equal(fish[0], fish[1])  # the fish ignores the button
+    assert (fish[0, 0] != fish[0, 1]).mean() > 0.5  # while the futures differ from one another
+
+
+def test_improvement_fits_the_measured_gaps_and_exports(members_root, tmp_path):
+    """`make train-dqn`'s last step: the improved network agrees with the measured action gaps more than the
+    policy it started from, and is written as a run that exports to the rich contract."""
+    from agents.dqn.config import ImproveConfig
+    from agents.dqn.export import RICH_FILE, load_runs
+    from agents.dqn.improve import improve
+    from agents.dqn.model import QNetwork
+
+    cfg = ImproveConfig(name="smoke_improved", start="smoke_rich", rounds=2, states_per_round=4_096,
+                        label_batch=1_024, rollouts=2, horizon=8, updates_per_round=300, batch_size=256,
+                        lr=1e-3, dev_episodes=100, forward_batch=512, torch_threads=1)
+    summary = improve(cfg, members_root, progress=False)
+    assert [r["states"] for r in summary["rounds"]] == [4_096, 4_096]
+    for r in summary["rounds"]:
+        assert r["student_agrees_with_measured_gap"] > r["pi_agrees_with_measured_gap"], r
+    q, info = load_runs([members_root / "smoke_improved"])
+    assert isinstance(q, QNetwork) and q.stack == 2 and info["config"]["improved"]["start"] == "smoke_rich"
+    assert summary["best_dev"]["episodes"] == 100 and summary["start_dev"]["catch"] >= 0
+    export_model(q, tmp_path / RICH_FILE, False, info)
+    r = verify(tmp_path / RICH_FILE, q, False)
+    assert r["argmax_agreement"] == 1.0 and r["max_abs_diff"] <= 1e-6

@@ -111,10 +111,11 @@ def distill(cfg: DistillConfig, runs: Path = RUNS, progress: bool = True) -> dic
 
     dev_cfg = train_cfg.replace(eval_episodes=cfg.dev_episodes)
     student_dev = evaluate_dev(student, dev_cfg)
-    teacher_dev = evaluate_dev(teacher, dev_cfg)
+    teacher_dev = evaluate_dev(teacher, dev_cfg) if cfg.teacher_dev else None
+    versus = (f"; teacher catch {teacher_dev['catch']:.4f} perfect {teacher_dev['perfect']:.4f} (score "
+              f"{dev_score(teacher_dev):.4f})") if teacher_dev else ""
     tqdm.write(f"[{cfg.name}] dev ({cfg.dev_episodes:,} episodes): student catch {student_dev['catch']:.4f} "
-               f"perfect {student_dev['perfect']:.4f} (score {dev_score(student_dev):.4f}); teacher catch "
-               f"{teacher_dev['catch']:.4f} perfect {teacher_dev['perfect']:.4f} (score {dev_score(teacher_dev):.4f})")
+               f"perfect {student_dev['perfect']:.4f} (score {dev_score(student_dev):.4f}){versus}")
     out = runs / cfg.name
     out.mkdir(parents=True, exist_ok=True)
     # the recipe of the members (the student answers for their training), plus how it was distilled
@@ -137,9 +138,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--teachers", nargs="+", default=list(BEST_ENSEMBLE))
     ap.add_argument("--name", default=DistillConfig.name)
     ap.add_argument("--runs", default=str(RUNS))
+    ap.add_argument("--teacher-dev", action="store_true", help="evaluate the ensemble on the dev seeds too")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
-    cfg = DistillConfig(name=args.name, teachers=tuple(args.teachers))
+    cfg = DistillConfig(name=args.name, teachers=tuple(args.teachers), teacher_dev=args.teacher_dev)
     print(json.dumps(distill(cfg, Path(args.runs), progress=not args.no_progress)["best_dev"], indent=2))
 
 

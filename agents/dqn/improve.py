@@ -71,8 +71,8 @@ class States:
 
     @classmethod
     def of(cls, games: Games) -> States:
-        return cls(np.concatenate([s.F for s in games.sims]), np.concatenate([s.I for s in games.sims]),
-                   games.frames.hist.copy())
+        hist = games.frames.hist.copy() if games.frames.k > 1 else games.obs[:, None, :].copy()
+        return cls(np.concatenate([s.F for s in games.sims]), np.concatenate([s.I for s in games.sims]), hist)
 
     @classmethod
     def join(cls, parts: list[States]) -> States:

@@ -26,8 +26,10 @@ def _rich_form(rep: dict) -> str:
     training = rep.get("autofisher_dqn_rich.onnx", {}).get("training", {})
     members = training.get("members") or []
     if training.get("config", {}).get("distilled"):
+        improved = (" and then improved by simulator rollouts (its action gaps measured by playing both actions "
+                    "from the same states)") if training["config"].get("improved") else ""
         return (f"The best policy is one network distilled from the mean Q-values of {len(members)} networks "
-                "trained from different seeds. ")
+                f"trained from different seeds{improved}. ")
     if members:
         return (f"The best policy is the mean Q-values of {len(members)} networks trained from different seeds, "
                 "one branch each in one graph, joined by a Sum node. ")
@@ -80,16 +82,28 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
                       f"on the dev seeds at step {m['step']:,} ({_dev(m['best_dev'])})" for m in members]
             if "ensemble_dev" in r:
                 lines += [f"- the ensemble on the same dev seeds: {_dev(r['ensemble_dev'])}"]
+        improved = cfg.get("improved")
         if distilled:
             ds = r["training"]["summary"]
+            if improved:  # the improvement's record holds the distillation's
+                ds = ds.get("start_summary") or {}
             lines += [f"- distilled into one network of the members' size ({', '.join(distilled['teachers'])} -> "
                       f"`{r['training']['run']}`, `python -m agents.dqn.distill`): {distilled['rounds']} rounds of "
                       f"{distilled['states_per_round']:,} states labelled with the members' mean Q-values (round 0 "
                       f"played by the ensemble, then by the student), {distilled['updates_per_round']:,} updates per "
                       f"round, {ds.get('wall_seconds', float('nan')) / 60:.1f} min wall",
-                      f"- on the same dev seeds: the distilled network {_dev(ds['best_dev'])}; the ensemble it "
-                      f"learned from {_dev(ds['teacher_dev'])}"]
-        elif not members:
+                      f"- on the dev seeds: the distilled network {_dev(ds['best_dev'])}"
+                      + (f"; the ensemble it learned from {_dev(ds['teacher_dev'])}" if ds.get("teacher_dev") else "")]
+        if improved:
+            imp = r["training"]["summary"]
+            lines += [f"- improved by simulator rollouts (`{improved['start']}` -> `{r['training']['run']}`, "
+                      f"`python -m agents.dqn.improve`): {improved['rounds']} rounds; in each the policy plays "
+                      f"{improved['states_per_round']:,} kept states, each state is played on with both actions "
+                      f"over {improved['rollouts']} shared random futures of {improved['horizon']} ticks, and the "
+                      f"network is fitted to the measured gap ({improved['updates_per_round']:,} updates), "
+                      f"{imp.get('wall_seconds', float('nan')) / 60:.1f} min wall",
+                      f"- on the same dev seeds: the improved network {_dev(imp['best_dev'])}"]
+        if not (distilled or improved or members):
             lines += [f"- checkpoint chosen on the dev seeds at step {r['training']['best_dev'].get('step', '?'):,}"]
         lines += [f"- export check: onnxruntime vs torch on {r['states']:,} states, max |diff| "
                   f"{r['max_abs_diff']:.1e}, argmax agreement {100 * r['argmax_agreement']:.0f}%; "
