@@ -87,8 +87,9 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
             ds = r["training"]["summary"]
             if improved:  # the improvement's record holds the distillation's
                 ds = ds.get("start_summary") or {}
+            distilled_run = improved["start"] if improved else r["training"]["run"]
             lines += [f"- distilled into one network of the members' size ({', '.join(distilled['teachers'])} -> "
-                      f"`{r['training']['run']}`, `python -m agents.dqn.distill`): {distilled['rounds']} rounds of "
+                      f"`{distilled_run}`, `python -m agents.dqn.distill`): {distilled['rounds']} rounds of "
                       f"{distilled['states_per_round']:,} states labelled with the members' mean Q-values (round 0 "
                       f"played by the ensemble, then by the student), {distilled['updates_per_round']:,} updates per "
                       f"round, {ds.get('wall_seconds', float('nan')) / 60:.1f} min wall",

@@ -152,6 +152,9 @@ def test_stop_switch_hotkey_releases_everything_and_halts(fishing_window, xvfb):
 
 
 def test_ctrl_c_releases_held_keys(fishing_window):
+    # as in a terminal: a runner that starts the tests in the background (`cmd &` in a script) ignores SIGINT,
+    # and the env rightly keeps an ignored SIGINT ignored
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
     env = env_for(fishing_window)
     try:
         env.reset()
@@ -163,6 +166,7 @@ def test_ctrl_c_releases_held_keys(fishing_window):
         assert fishing_window.wait_for(lambda s: s["keys_down"] == [], 2) is not None
     finally:
         env.close()
+        signal.signal(signal.SIGINT, before)
 
 
 def test_capture_follows_the_window_when_it_moves(fishing_window, xvfb):
