@@ -32,7 +32,7 @@ import torch
 from agents.dqn.config import ImproveConfig
 from agents.dqn.model import RAW_SCALING, QEnsemble, QNetwork, folded_members
 from agents.dqn.onnx_io import IR_VERSION, OPSET, OnnxPolicy, build_mlp_onnx, save_model
-from agents.dqn.train import RUNS, load_q
+from agents.dqn.train import RUNS, q_from_state
 from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
 from envs.stardew import features as feats
 from envs.stardew.controllers import LeadController, RandomController
@@ -44,8 +44,9 @@ RICH_FILE = "autofisher_dqn_rich.onnx"
 MAX_ABS_DIFF = 1e-6
 
 
-def _train_meta(run: Path) -> dict:
-    st = torch.load(run / "best.pt", weights_only=False)
+def _train_meta(run: Path, st: dict | None = None) -> dict:
+    """A run's training record; ``st``: its ``best.pt`` when the caller has already read it."""
+    st = st if st is not None else torch.load(run / "best.pt", weights_only=False)
     summ = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     # the kept checkpoint's dev figures: from the final choice's larger dev set when the run made one
     best_dev = summ.get("best_dev") or st["best_eval"]
@@ -62,8 +63,9 @@ def load_runs(runs: list[Path]) -> tuple[QNetwork | QEnsemble, dict]:
     for run in runs:
         if not (run / "best.pt").exists():
             raise SystemExit(f"no training output {run / 'best.pt'}: run `make train-dqn` first")
-    qs = [load_q(run / "best.pt") for run in runs]
-    infos = [_train_meta(run) for run in runs]
+    sts = [torch.load(run / "best.pt", weights_only=False) for run in runs]  # each file read once
+    qs = [q_from_state(st) for st in sts]
+    infos = [_train_meta(run, st) for run, st in zip(runs, sts, strict=True)]
     if len(qs) == 1:
         return qs[0], infos[0]
     return QEnsemble(qs), dict(infos[0], members=infos)

@@ -42,8 +42,9 @@ from tqdm import tqdm
 
 from agents.dqn.config import DQNConfig, ImproveConfig
 from agents.dqn.distill import fit
+from agents.dqn.frames import FrameStack
 from agents.dqn.model import QNetwork
-from agents.dqn.train import RUNS, Games, dev_score, evaluate_dev, load_q
+from agents.dqn.train import RUNS, Games, dev_score, evaluate_dev, q_from_state
 from envs.stardew import rules as R
 from envs.stardew.sim import FishingSim
 
@@ -98,15 +99,17 @@ class Rollouts:
         sim.I[:] = np.tile(s.I, (2 * K, 1))
         seeds = rng.integers(0, 2**31 - 1, K * B).astype(np.int64)
         _reseed(sim.R, np.tile(seeds, 2))  # future k of a state: the same stream under both actions
-        hist = np.tile(s.hist, (2 * K, 1, 1))
+        frames = FrameStack(s.hist.shape[1])
+        frames.hist = np.tile(s.hist, (2 * K, 1, 1))
         act = np.repeat(np.array(first, dtype=np.int64), K * B)
         alive = np.ones(N, dtype=bool)
         perfect = sim.I[:, R.I_PERFECT] != 0
         G = np.zeros(N)
         disc = 1.0
+        x = None  # pi's input after each tick
         for t in range(H):
             if t > 0:
-                act = q_values(self.pi, hist.reshape(N, -1), self.cfg.forward_batch).argmax(1)
+                act = q_values(self.pi, x, self.cfg.forward_batch).argmax(1)
             sim.step(act, autoreset=False)
             ended = sim.terminated | sim.truncated
             still_perfect = sim.I[:, R.I_PERFECT] != 0
@@ -115,8 +118,8 @@ class Rollouts:
             G += disc * r * alive
             alive &= ~ended
             disc *= self.gamma
-            hist = np.concatenate([sim.obs[:, None, :], hist[:, :-1]], axis=1)
-        v = q_values(self.pi, hist.reshape(N, -1), self.cfg.forward_batch).max(1).astype(np.float64)
+            x = frames.push(sim.obs)
+        v = q_values(self.pi, x, self.cfg.forward_batch).max(1).astype(np.float64)
         G += disc * v * alive
         return G.reshape(2, K, B)
 
@@ -149,8 +152,8 @@ def improve(cfg: ImproveConfig, runs: Path = RUNS, progress: bool = True) -> dic
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     start = runs / cfg.start
-    pi: QNetwork = load_q(start / "best.pt").eval()
     st0 = torch.load(start / "best.pt", weights_only=False)
+    pi: QNetwork = q_from_state(st0)
     recipe = st0["config"]
     train_cfg = DQNConfig.from_dict(recipe)
     penalty = train_cfg.perfect_loss_penalty if cfg.perfect_loss_penalty is None else cfg.perfect_loss_penalty
