@@ -9,7 +9,9 @@ rules out counts as impossible, and a policy's perfect rate is at most the share
   button from the first tick puts the bar as high as any input sequence can put it, as long as the
   fish stays in the bar (the bar's acceleration depends only on the button and on that). If, held,
   the fish leaves through the *top* before the bar touched the top of the track, every other input
-  sequence loses the fish then or earlier.
+  sequence loses the fish then or earlier. Losing it costs the perfect unless the tick before drew no
+  shake (1 in 441), so the bound rules a fight out only if no such tick came before: after one, a
+  lower bar could let the fish go for free and catch it again from elsewhere.
 * **reach** (every input sequence at once): the set of bar states (position, speed), progress and
   "would leaving now cost the perfect" that some input sequence reaches without losing the perfect
   is carried forward tick by tick, against the fish's recorded path and shake draws. It is kept as
@@ -18,23 +20,28 @@ rules out counts as impossible, and a policy's perfect rate is at most the share
   the set only ever grows past the true one. If it empties before any box reaches full progress,
   no input sequence catches the fish perfectly.
 
-    python -m agents.perfect_bound [--episodes 5000] [--seed0 90000000]
+    python -m agents.perfect_bound [--episodes 5000] [--seed0 90000000] [--no-policies]
 
-Both bounds are sound (on the episodes they mark, no controller or trained policy of this project
-ever makes a perfect catch; ``tests/test_perfect_bound.py``) and loose the other way: they assume
-every other fight could end in a perfect catch.
+Both bounds are meant to be sound: on the episodes they mark, no policy can make a perfect catch.
+``tests/test_perfect_bound.py`` checks that for the controllers, and the command plays `lead`,
+`braking` and the exported models on the same seeds, reports each one's perfect catches as a share of
+the fights left open, and fails if any of them caught perfectly a fight a bound rules out (how the
+first hold bound was found wrong). Both are loose the other way: they assume every other fight
+could end in a perfect catch.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 from numba import njit
 
-from agents.population import HARD, LEVELS, TEST_SEED0, protocol_config
+from agents.population import HARD, LEVELS, TEST_SEED0, protocol_config, run_episodes
 from envs.stardew import rules as R
+from envs.stardew.controllers import make_controller
 from envs.stardew.sim import FishingSim
 
 f32 = np.float32
@@ -52,15 +59,23 @@ def perfect_impossible_hold(n: int = 5000, seed0: int = TEST_SEED0) -> dict[str,
     impossible = np.zeros(n, dtype=bool)
     decided = np.zeros(n, dtype=bool)
     touched_top = np.zeros(n, dtype=bool)
+    free_exit = np.zeros(n, dtype=bool)
     hold = np.ones(n, dtype=np.int64)
+    first = True
     while not decided.all():
         bar = sim.F[:, R.F_BAR_POS].copy()  # the game tests the fish against the bar before it moves
         perfect = sim.I[:, R.I_PERFECT] != 0
         touched_top |= bar <= 0.0
+        # After a tick that drew no shake, a lower bar may let the fish go and keep the perfect; from
+        # there its bar moves by other rules and may end up above the held one, so the argument stops.
+        # The draws are the same under every input while the fish is in the bar. (On the first tick
+        # every input sequence has the same bar: an exit then is the held bar's own.)
+        free_exit |= (sim.I[:, R.I_FISH_SHAKE] == 0) & (not first)
+        first = False
         sim.step(hold, autoreset=False)
         lost = perfect & (sim.I[:, R.I_PERFECT] == 0) & ~decided
         out_through_top = sim.F[:, R.F_FISH_POS] < bar - 16.0  # the window's top edge is bar - 16
-        impossible |= lost & out_through_top & ~touched_top
+        impossible |= lost & out_through_top & ~touched_top & ~free_exit
         decided |= lost | sim.terminated | sim.truncated
     difficulty = np.array([f.difficulty for f in sim.pool_fish])[sim.I[:, R.I_FISH_INDEX]]
     return {"impossible": impossible, "difficulty": difficulty, "level": sim.I[:, R.I_LEVEL].copy()}
@@ -251,13 +266,45 @@ def summary(res: dict[str, np.ndarray]) -> dict:
     return out
 
 
+def against_policies(res: dict[str, np.ndarray], episodes: dict) -> dict:
+    """Each policy's perfect catches against the bound: how many of the fights it leaves open it catches
+    perfectly, and the fights it caught perfectly that a bound rules out (any one proves that bound wrong)."""
+    out = {}
+    possible = ~res["impossible"]
+    for name, ep in episodes.items():
+        out[name] = {"perfect": int(ep.perfect.sum()), "possible": int(possible.sum()),
+                     "share_of_possible": float(ep.perfect.sum() / max(1, possible.sum())),
+                     **{f"perfect_where_{b}_rules_out": [int(s) for s in ep.seeds[ep.perfect & res[f"impossible_{b}"]]]
+                        for b in ("hold", "reach")}}
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int, default=5000)
     ap.add_argument("--seed0", type=int, default=TEST_SEED0)
+    ap.add_argument("--no-policies", action="store_true",
+                    help="skip playing the controllers and the exported models on the same seeds")
     args = ap.parse_args(argv)
-    s = summary(perfect_impossible(args.episodes, args.seed0))
+    res = perfect_impossible(args.episodes, args.seed0)
+    s = summary(res)
+    if not args.no_policies:
+        s["policies"] = against_policies(res, _play_policies(args.episodes, args.seed0))
     print(json.dumps(s, indent=1))
+    wrong = {n: p for n, p in s.get("policies", {}).items()
+             if p["perfect_where_hold_rules_out"] or p["perfect_where_reach_rules_out"]}
+    if wrong:
+        raise SystemExit(f"a bound is unsound: these policies caught perfectly fights it rules out: {wrong}")
+
+
+def _play_policies(n: int, seed0: int) -> dict:
+    """The hand-written controllers and the exported models (those present), on the bound's episodes."""
+    from agents.dqn.onnx_io import OnnxPolicy
+    from agents.evaluate import MODELS  # the exported models' paths
+
+    policies = {name: make_controller(name) for name in ("lead", "braking")}
+    policies.update({name: OnnxPolicy(path) for name, path in MODELS.items() if Path(path).exists()})
+    return {name: run_episodes(pol, n=n, seed0=seed0) for name, pol in policies.items()}
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from agents.perfect_bound import (
     INTERIOR,
     TOP,
     bar_image,
+    fight_paths,
     holding_bars,
     perfect_impossible,
+    perfect_impossible_hold,
     perfect_reachable,
     summary,
 )
@@ -38,6 +40,15 @@ def test_no_policy_catches_perfectly_a_fish_either_bound_marks_impossible(bounds
         assert not (ep.perfect & bounds["impossible_reach"]).any(), name
         # the same fish, levels and seeds as the protocol's episodes
         assert np.array_equal(ep.level, bounds["level"]) and np.array_equal(ep.difficulty, bounds["difficulty"])
+
+
+def test_hold_keeps_a_fight_where_the_fish_may_leave_after_a_shake_free_tick():
+    # held-out seed 90,004,755: the shipped DQN let the fish out right after the shake-free tick 30,
+    # kept the perfect through 23 ticks out, and caught it perfectly; the held bar loses it later
+    seed = 90_004_755
+    assert not perfect_impossible_hold(1, seed)["impossible"][0]
+    paths = fight_paths(1, seed, horizon=64)
+    assert (paths["shake"][0, 1:31] == 0).any()
 
 
 def test_bound_summary_reports_overall_hard_and_per_level_bounds(bounds):
