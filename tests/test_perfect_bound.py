@@ -8,6 +8,7 @@ from agents.perfect_bound import (
     EPS,
     INTERIOR,
     TOP,
+    against_policies,
     bar_image,
     fight_paths,
     holding_bars,
@@ -16,7 +17,7 @@ from agents.perfect_bound import (
     perfect_reachable,
     summary,
 )
-from agents.population import DEV_SEED0, protocol_config, run_episodes
+from agents.population import DEV_SEED0, Episodes, protocol_config, run_episodes
 from envs.stardew import rules as R
 from envs.stardew.controllers import make_controller
 
@@ -49,6 +50,18 @@ def test_hold_keeps_a_fight_where_the_fish_may_leave_after_a_shake_free_tick():
     assert not perfect_impossible_hold(1, seed)["impossible"][0]
     paths = fight_paths(1, seed, horizon=64)
     assert (paths["shake"][0, 1:31] == 0).any()
+
+
+def test_policy_check_names_the_seeds_a_policy_caught_perfectly_against_a_bound():
+    seeds = np.arange(100, 106)
+    res = {"impossible": np.array([1, 1, 0, 0, 0, 0], bool), "impossible_hold": np.array([1, 0, 0, 0, 0, 0], bool),
+           "impossible_reach": np.array([0, 1, 0, 0, 0, 0], bool)}
+    z = np.zeros(6, bool)
+    ep = Episodes(seeds=seeds, caught=z, perfect=np.array([0, 1, 1, 1, 0, 0], bool), truncated=z, ticks=seeds,
+                  fish=seeds, level=seeds, difficulty=seeds)
+    out = against_policies(res, {"p": ep})["p"]
+    assert out["perfect_where_hold_rules_out"] == [] and out["perfect_where_reach_rules_out"] == [101]
+    assert (out["perfect"], out["possible"], out["share_of_possible"]) == (3, 4, 0.75)
 
 
 def test_bound_summary_reports_overall_hard_and_per_level_bounds(bounds):
