@@ -54,10 +54,11 @@ class PPOStatePolicy:
         return self._act(sim.obs)
 
 
-def evaluate_all(episodes: int = 5000, seed0: int = TEST_SEED0, models: dict[str, str] | None = None) -> dict:
+def learned_policies(models: dict[str, str] | None = None) -> dict:
+    """The exported DQNs (``models``, by default ``MODELS``) and the state PPO, those present, as policies."""
     from agents.dqn.onnx_io import OnnxPolicy
 
-    policies: dict = {name: make_controller(name) for name in BASELINES}
+    policies: dict = {}
     for name, path in (MODELS if models is None else models).items():
         if Path(path).exists():
             policies[name] = OnnxPolicy(path)
@@ -66,6 +67,12 @@ def evaluate_all(episodes: int = 5000, seed0: int = TEST_SEED0, models: dict[str
     for name, path in PPO_MODELS.items():
         if Path(path).with_suffix(".pt").exists():
             policies[name] = PPOStatePolicy(path)
+    return policies
+
+
+def evaluate_all(episodes: int = 5000, seed0: int = TEST_SEED0, models: dict[str, str] | None = None) -> dict:
+    policies: dict = {name: make_controller(name) for name in BASELINES}
+    policies.update(learned_policies(models))
     runs: dict[str, Episodes] = {}
     res: dict = {"protocol": {"episodes": episodes, "seeds": [seed0, seed0 + episodes - 1],
                               "config": {k: v for k, v in vars(protocol_config()).items()

@@ -24,9 +24,10 @@ rules out counts as impossible, and a policy's perfect rate is at most the share
 
 Both bounds are meant to be sound: on the episodes they mark, no policy can make a perfect catch.
 ``tests/test_perfect_bound.py`` checks that for the controllers, and the command plays `lead`,
-`braking` and the exported models on the same seeds, reports each one's perfect catches as a share of
-the fights left open, and fails if any of them caught perfectly a fight a bound rules out (how the
-first hold bound was found wrong). Both are loose the other way: they assume every other fight
+`braking` and the learned policies of ``make evaluate`` (the two exported DQNs, the state PPO) on
+the same seeds, reports each one's perfect catches as a share of the fights left open, and fails
+if any of them caught perfectly a fight a bound rules out (how the first hold bound was found
+wrong). Both are loose the other way: they assume every other fight
 could end in a perfect catch.
 """
 
@@ -34,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 import numpy as np
 from numba import njit
@@ -59,24 +59,22 @@ def perfect_impossible_hold(n: int = 5000, seed0: int = TEST_SEED0) -> dict[str,
     impossible = np.zeros(n, dtype=bool)
     decided = np.zeros(n, dtype=bool)
     touched_top = np.zeros(n, dtype=bool)
-    free_exit = np.zeros(n, dtype=bool)
+    free_exit = np.zeros(n, dtype=bool)  # some earlier tick drew no shake
     hold = np.ones(n, dtype=np.int64)
-    first = True
     while not decided.all():
         bar = sim.F[:, R.F_BAR_POS].copy()  # the game tests the fish against the bar before it moves
         perfect = sim.I[:, R.I_PERFECT] != 0
         touched_top |= bar <= 0.0
-        # After a tick that drew no shake, a lower bar may let the fish go and keep the perfect; from
-        # there its bar moves by other rules and may end up above the held one, so the argument stops.
-        # The draws are the same under every input while the fish is in the bar. (On the first tick
-        # every input sequence has the same bar: an exit then is the held bar's own.)
-        free_exit |= (sim.I[:, R.I_FISH_SHAKE] == 0) & (not first)
-        first = False
         sim.step(hold, autoreset=False)
         lost = perfect & (sim.I[:, R.I_PERFECT] == 0) & ~decided
         out_through_top = sim.F[:, R.F_FISH_POS] < bar - 16.0  # the window's top edge is bar - 16
         impossible |= lost & out_through_top & ~touched_top & ~free_exit
         decided |= lost | sim.terminated | sim.truncated
+        # After a tick that drew no shake, a lower bar may let the fish go and keep the perfect; from
+        # there its bar moves by other rules and may end up above the held one, so the argument stops.
+        # The draws are the same under every input while the fish is in the bar. (Before the first
+        # tick nothing is drawn, but then every input sequence has the same bar.)
+        free_exit |= sim.I[:, R.I_FISH_SHAKE] == 0
     difficulty = np.array([f.difficulty for f in sim.pool_fish])[sim.I[:, R.I_FISH_INDEX]]
     return {"impossible": impossible, "difficulty": difficulty, "level": sim.I[:, R.I_LEVEL].copy()}
 
@@ -298,12 +296,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _play_policies(n: int, seed0: int) -> dict:
-    """The hand-written controllers and the exported models (those present), on the bound's episodes."""
-    from agents.dqn.onnx_io import OnnxPolicy
-    from agents.evaluate import MODELS  # the exported models' paths
+    """Two hand-written controllers and the learned policies of ``make evaluate`` (those present), on the
+    bound's episodes."""
+    from agents.evaluate import learned_policies
 
     policies = {name: make_controller(name) for name in ("lead", "braking")}
-    policies.update({name: OnnxPolicy(path) for name, path in MODELS.items() if Path(path).exists()})
+    policies.update(learned_policies())
     return {name: run_episodes(pol, n=n, seed0=seed0) for name, pol in policies.items()}
 
 
