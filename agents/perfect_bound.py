@@ -25,9 +25,10 @@ rules out counts as impossible, and a policy's perfect rate is at most the share
 Both bounds are meant to be sound: on the episodes they mark, no policy can make a perfect catch.
 ``tests/test_perfect_bound.py`` checks that for the controllers, and the command plays `lead`,
 `braking` and the learned policies of ``make evaluate`` (the two exported DQNs, the state PPO) on
-the same seeds, reports each one's perfect catches as a share of the fights left open, and fails
-if any of them caught perfectly a fight a bound rules out (how the first hold bound was found
-wrong). Both are loose the other way: they assume every other fight
+the same seeds, reports each one's perfect catches as a share of the fights left open and when it
+lost the perfect (in the open fights and in the ruled-out ones), and the fights that at least one of
+them caught perfectly; it fails if any of them caught perfectly a fight a bound rules out (how the
+first hold bound was found wrong). Both are loose the other way: they assume every other fight
 could end in a perfect catch.
 """
 
@@ -266,7 +267,9 @@ def summary(res: dict[str, np.ndarray]) -> dict:
 
 def against_policies(res: dict[str, np.ndarray], episodes: dict) -> dict:
     """Each policy's perfect catches against the bound: how many of the fights it leaves open it catches
-    perfectly, and the fights it caught perfectly that a bound rules out (any one proves that bound wrong)."""
+    perfectly, the fights it caught perfectly that a bound rules out (any one proves that bound wrong), and
+    when it lost the perfect, in the open fights and in the ruled-out ones. ``any_policy``: the fights at
+    least one of the policies caught perfectly (a choice of policy per fight made with hindsight)."""
     out = {}
     possible = ~res["impossible"]
     for name, ep in episodes.items():
@@ -274,6 +277,16 @@ def against_policies(res: dict[str, np.ndarray], episodes: dict) -> dict:
                      "share_of_possible": float(ep.perfect.sum() / max(1, possible.sum())),
                      **{f"perfect_where_{b}_rules_out": [int(s) for s in ep.seeds[ep.perfect & res[f"impossible_{b}"]]]
                         for b in ("hold", "reach")}}
+        if ep.perfect_lost_tick is not None:
+            for where, m in (("open", possible), ("ruled_out", ~possible)):
+                t = ep.perfect_lost_tick[m & (ep.perfect_lost_tick > 0)]
+                out[name][f"perfect_lost_{where}"] = {
+                    "fights": int(t.size), "median_tick": float(np.median(t)) if t.size else None,
+                    "share_within_30_ticks": float(np.mean(t <= 30)) if t.size else None}
+    if episodes:
+        anyone = np.logical_or.reduce([ep.perfect for ep in episodes.values()])
+        out["any_policy"] = {"perfect": int(anyone.sum()), "perfect_rate": float(anyone.mean()),
+                             "share_of_possible": float((anyone & possible).sum() / max(1, possible.sum()))}
     return out
 
 
@@ -290,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
         s["policies"] = against_policies(res, _play_policies(args.episodes, args.seed0))
     print(json.dumps(s, indent=1))
     wrong = {n: p for n, p in s.get("policies", {}).items()
-             if p["perfect_where_hold_rules_out"] or p["perfect_where_reach_rules_out"]}
+             if p.get("perfect_where_hold_rules_out") or p.get("perfect_where_reach_rules_out")}
     if wrong:
         raise SystemExit(f"a bound is unsound: these policies caught perfectly fights it rules out: {wrong}")
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from envs.stardew import rules as R
 from envs.stardew.fish import fish_table
 from envs.stardew.sim import O_FISH, O_LEVEL, O_PERFECT, O_STATUS, O_TICKS, FishingSim, GameConfig
 
@@ -46,6 +47,7 @@ class Episodes:
     level: np.ndarray
     difficulty: np.ndarray
     decisions: int = 0  # env steps taken by the longest game
+    perfect_lost_tick: np.ndarray | None = None  # env step on which the perfect was lost (-1: never)
 
     def __len__(self) -> int:
         return len(self.seeds)
@@ -62,6 +64,7 @@ def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameCon
         policy.reset()
     done = np.zeros(n, dtype=bool)
     out = np.zeros((n, sim.outcome.shape[1]), dtype=np.int64)
+    lost_at = np.full(n, -1, dtype=np.int64)
     steps = 0
     limit = max_steps or (cfg.max_ticks // cfg.frame_skip + 2)
     masked = getattr(policy, "supports_active", False)
@@ -70,6 +73,7 @@ def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameCon
         a = policy.act(sim, active=~done) if masked else policy.act(sim)
         sim.step(a, autoreset=False)
         steps += 1
+        lost_at[(lost_at < 0) & ~done & (sim.I[:, R.I_PERFECT] == 0)] = steps
         new = (sim.terminated | sim.truncated) & ~done
         if new.any():
             out[new] = sim.outcome[new]
@@ -89,6 +93,7 @@ def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameCon
         level=out[:, O_LEVEL],
         difficulty=diff[fish_rows],
         decisions=steps,
+        perfect_lost_tick=lost_at,
     )
 
 

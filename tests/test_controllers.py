@@ -2,7 +2,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents.population import DEV_SEED0, run_episodes, summarize, wilson
+from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize, wilson
+from envs.stardew import rules as R
 from envs.stardew.controllers import Visible, make_controller
 from envs.stardew.sim import FishingSim, GameConfig
 
@@ -63,3 +64,20 @@ def test_wilson_interval_matches_known_values():
     lo, hi = wilson(81, 100)
     assert abs(lo - 0.7222) < 1e-3 and abs(hi - 0.8749) < 1e-3
     assert wilson(0, 10)[0] == 0.0 and abs(wilson(10, 10)[1] - 1.0) < 1e-12
+
+
+def test_episodes_record_the_step_on_which_the_perfect_was_lost():
+    ep = run_episodes(make_controller("lead"), n=200, seed0=DEV_SEED0 + 7_000)
+    lost = ep.perfect_lost_tick
+    assert (lost[ep.perfect] == -1).all()
+    assert ((lost > 0) & (lost <= ep.ticks))[ep.caught & ~ep.perfect].all()
+    g = int(np.flatnonzero(ep.caught & ~ep.perfect)[0])
+    # replayed alone, the same game keeps its perfect up to that step and loses it on it
+    sim = FishingSim(1, protocol_config())
+    sim.reset(seeds=[int(ep.seeds[g])])
+    lead = make_controller("lead")
+    for _ in range(lost[g] - 1):
+        sim.step(lead.act(sim), autoreset=False)
+    assert sim.I[0, R.I_PERFECT] == 1
+    sim.step(lead.act(sim), autoreset=False)
+    assert sim.I[0, R.I_PERFECT] == 0
