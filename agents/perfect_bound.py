@@ -43,7 +43,10 @@ from numba import njit
 from agents.population import HARD, LEVELS, TEST_SEED0, protocol_config, run_episodes
 from envs.stardew import rules as R
 from envs.stardew.controllers import make_controller
+from envs.stardew.jit_cache import drop_stale_numba_cache
 from envs.stardew.sim import FishingSim
+
+drop_stale_numba_cache(__file__)
 
 f32 = np.float32
 INTERIOR, BOTTOM, TOP = 0, 1, 2  # where a box's bar is: the edges are points with their own rule

@@ -46,7 +46,10 @@ from agents.dqn.frames import FrameStack
 from agents.dqn.model import QNetwork
 from agents.dqn.train import RUNS, Games, dev_score, evaluate_dev, q_from_state
 from envs.stardew import rules as R
+from envs.stardew.jit_cache import drop_stale_numba_cache
 from envs.stardew.sim import FishingSim
+
+drop_stale_numba_cache(__file__)
 
 
 @njit(cache=True)

@@ -18,6 +18,9 @@ import numpy as np
 from numba import njit
 
 from envs.stardew import rules as R
+from envs.stardew.jit_cache import drop_stale_numba_cache
+
+drop_stale_numba_cache(__file__)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from envs.stardew.jit_cache import drop_stale_numba_cache
+
+drop_stale_numba_cache(__file__)
+
 f32 = np.float32
 
 # --- motion types (Data/Fish field 2) -------------------------------------------------------------

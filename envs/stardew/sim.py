@@ -17,6 +17,9 @@ from numba import njit
 from envs.stardew import features as feats
 from envs.stardew import rules as R
 from envs.stardew.fish import Fish, FishChoice, resolve_fish
+from envs.stardew.jit_cache import drop_stale_numba_cache
+
+drop_stale_numba_cache(__file__)
 
 TACKLE_IDS = {
     "cork": 695,
