@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from envs.stardew.jit_cache import KERNEL_SOURCES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,8 +31,20 @@ def play():
 """
 
 
-def _play(tmp_path: Path) -> int:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+# Where numba keeps the cache: next to the module, in NUMBA_CACHE_DIR (a Docker image or a CI cache
+# usually sets it), or in the user's cache directory (a read-only install; forced here, since the
+# tests run as root and cannot make the package read-only).
+CACHE_PLACES = {
+    "in-tree": {},
+    "NUMBA_CACHE_DIR": {"NUMBA_CACHE_DIR": "{tmp}/numba-cache"},
+    "user-wide": {"NUMBA_CACHE_LOCATOR_CLASSES": "UserWideCacheLocator", "XDG_CACHE_HOME": "{tmp}/xdg-cache"},
+}
+
+
+def _play(tmp_path: Path, place: str = "in-tree") -> int:
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "NUMBA_CACHE_LOCATOR_CLASSES")}
+    env.update({k: v.format(tmp=tmp_path) for k, v in CACHE_PLACES[place].items()})
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT)])
     out = subprocess.run(
         [sys.executable, "-c", "from toy.sim import play; print(play())"],
         env=env, capture_output=True, text=True, check=True, cwd=tmp_path,
@@ -38,22 +52,26 @@ def _play(tmp_path: Path) -> int:
     return int(out.stdout.strip())
 
 
-def test_editing_a_called_module_recompiles_the_cached_caller(tmp_path: Path) -> None:
+@pytest.mark.parametrize("place", CACHE_PLACES)
+def test_editing_a_called_module_recompiles_the_cached_caller(tmp_path: Path, place: str) -> None:
     pkg = tmp_path / "toy"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "rules.py").write_text(CALLEE.format(value=1))
     (pkg / "sim.py").write_text(CALLER)
-    assert _play(tmp_path) == 1
-    cached = sorted((pkg / "__pycache__").glob("sim.*.nb[ic]"))
+    assert _play(tmp_path, place) == 1
+    cached = sorted(tmp_path.rglob("sim.*.nb[ic]"))
     assert cached, "the caller's kernel was not cached, so the test shows nothing"
+    assert all((p.parent == pkg / "__pycache__") == (place == "in-tree") for p in cached), (
+        f"numba did not cache where the {place} case expects: {cached}"
+    )
 
     stamps = {p: p.stat().st_mtime_ns for p in cached}
-    assert _play(tmp_path) == 1
+    assert _play(tmp_path, place) == 1
     assert {p: p.stat().st_mtime_ns for p in cached} == stamps, "an unchanged source must keep the cache"
 
     (pkg / "rules.py").write_text(CALLEE.format(value=2))
-    assert _play(tmp_path) == 2
+    assert _play(tmp_path, place) == 2
 
 
 def test_every_module_with_cached_kernels_checks_its_dependencies() -> None:

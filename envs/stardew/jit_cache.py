@@ -33,14 +33,35 @@ def sources_digest(sources: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
+def numba_cache_dir(module_file: str | Path) -> Path:
+    """The directory numba caches ``module_file``'s kernels in.
+
+    Numba picks it per function: ``NUMBA_CACHE_DIR`` if set, else ``__pycache__`` beside the module
+    if writable, else the user's cache directory (a read-only install), or whatever
+    ``NUMBA_CACHE_LOCATOR_CLASSES`` names. We ask numba's own chooser with a probe function compiled
+    under the module's file name, so the answer follows numba's rules rather than a copy of them.
+    Falls back to ``__pycache__`` if a numba version moves that machinery.
+    """
+    module_file = Path(module_file)
+    try:
+        from numba.core.caching import CompileResultCacheImpl
+
+        namespace: dict = {}
+        exec(compile("def _probe():\n    pass\n", str(module_file), "exec"), namespace)
+        return Path(CompileResultCacheImpl(namespace["_probe"]).locator.get_cache_path())
+    except Exception:  # noqa: BLE001 (private numba API: any change there must not break imports)
+        return module_file.parent / "__pycache__"
+
+
 def drop_stale_numba_cache(module_file: str | Path, depends_on: Iterable[Path] = KERNEL_SOURCES) -> bool:
     """Delete ``module_file``'s cached numba kernels if it or ``depends_on`` changed since they were cached.
 
-    Returns True if cached kernels were dropped. Where ``__pycache__`` cannot be written (a read-only
-    install) it does nothing: numba then keeps its cache elsewhere, and this module cannot help there.
+    Returns True if cached kernels were dropped. The digest is kept beside the cached kernels, wherever
+    numba keeps them (:func:`numba_cache_dir`). If that directory cannot be written, numba cannot cache
+    there either, and there is nothing to drop.
     """
     module_file = Path(module_file)
-    cache_dir = module_file.parent / "__pycache__"
+    cache_dir = numba_cache_dir(module_file)
     stamp = cache_dir / f"{module_file.stem}.numba-sources"
     digest = sources_digest([module_file, *depends_on])
     try:
