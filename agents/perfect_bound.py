@@ -279,9 +279,9 @@ def against_policies(res: dict[str, np.ndarray], episodes: dict) -> dict:
                      "share_of_possible": float(ep.perfect.sum() / max(1, possible.sum())),
                      **{f"perfect_where_{b}_rules_out": [int(s) for s in ep.seeds[ep.perfect & res[f"impossible_{b}"]]]
                         for b in ("hold", "reach")}}
-        if ep.perfect_lost_tick is not None:
+        if ep.perfect_lost_step is not None:
             for where, m in (("open", possible), ("ruled_out", ~possible)):
-                t = ep.perfect_lost_tick[m & (ep.perfect_lost_tick > 0)]
+                t = ep.perfect_lost_step[m & (ep.perfect_lost_step > 0)]
                 out[name][f"perfect_lost_{where}"] = {
                     "fights": int(t.size), "median_tick": float(np.median(t)) if t.size else None,
                     "share_within_30_ticks": float(np.mean(t <= 30)) if t.size else None}

@@ -47,7 +47,7 @@ class Episodes:
     level: np.ndarray
     difficulty: np.ndarray
     decisions: int = 0  # env steps taken by the longest game
-    perfect_lost_tick: np.ndarray | None = None  # env step on which the perfect was lost (-1: never)
+    perfect_lost_step: np.ndarray | None = None  # env step on which the perfect was lost (-1: never)
 
     def __len__(self) -> int:
         return len(self.seeds)
@@ -93,7 +93,7 @@ def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameCon
         level=out[:, O_LEVEL],
         difficulty=diff[fish_rows],
         decisions=steps,
-        perfect_lost_tick=lost_at,
+        perfect_lost_step=lost_at,
     )
 
 

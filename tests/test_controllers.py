@@ -68,7 +68,7 @@ def test_wilson_interval_matches_known_values():
 
 def test_episodes_record_the_step_on_which_the_perfect_was_lost():
     ep = run_episodes(make_controller("lead"), n=200, seed0=DEV_SEED0 + 7_000)
-    lost = ep.perfect_lost_tick
+    lost = ep.perfect_lost_step
     assert (lost[ep.perfect] == -1).all()
     assert ((lost > 0) & (lost <= ep.ticks))[ep.caught & ~ep.perfect].all()
     g = int(np.flatnonzero(ep.caught & ~ep.perfect)[0])

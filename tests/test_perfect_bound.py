@@ -61,7 +61,7 @@ def test_policy_check_names_the_seeds_a_policy_caught_perfectly_against_a_bound(
            "impossible_reach": np.array([0, 1, 0, 0, 0, 0], bool)}
     z = np.zeros(6, bool)
     ep = Episodes(seeds=seeds, caught=z, perfect=np.array([0, 1, 1, 1, 0, 0], bool), truncated=z, ticks=seeds,
-                  fish=seeds, level=seeds, difficulty=seeds, perfect_lost_tick=np.array([5, -1, -1, -1, 40, 60]))
+                  fish=seeds, level=seeds, difficulty=seeds, perfect_lost_step=np.array([5, -1, -1, -1, 40, 60]))
     other = dataclasses.replace(ep, perfect=np.array([0, 0, 0, 0, 1, 0], bool))
     both = {"p": ep, "q": other}
     out = against_policies(res, both)["p"]
