@@ -266,7 +266,7 @@ def begin_episode(F, I, R, E, g, fish_diff, fish_motion, pool, cfg_i, cfg_f):
         F[g, F_PREV_FISH_POS] = F[g, F_FISH_POS]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def fish_in_bar(pos, bar, h):
     """bobberInBar: the fish at ``pos`` against the bar at ``bar`` (its top) of height ``h``.
 
@@ -282,7 +282,7 @@ def fish_in_bar(pos, bar, h):
     return in_bar
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def move_bar(bar, bar_speed, pressed, in_bar, pos, h, cfg_i):
     """The bar's part of a tick: the new (bobberBarPos, bobberBarSpeed) for the button and bobberInBar.
 
@@ -321,7 +321,7 @@ def move_bar(bar, bar_speed, pressed, in_bar, pos, h, cfg_i):
     return bar, bar_speed
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def progress_drain(cfg_i, penalty_mod):
     """What the progress meter loses on a tick with the fish out of the bar (once a fish was ever caught)."""
     beginner = cfg_i[C_BEGINNER_ROD] != 0
