@@ -1,0 +1,75 @@
+"""The README's headline figures are the ones `make evaluate` wrote to reports/evaluation.json.
+
+The README is written by hand and the reports by `make evaluate`; when a new model ships, the
+"At a glance" table and the targets table of issue 3 must move with it (they once kept the figures
+of the model shipped before).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def readme() -> str:
+    return (ROOT / "README.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def overall() -> dict:
+    res = json.loads((ROOT / "reports" / "evaluation.json").read_text())
+    return {name: p["overall"] for name, p in res["policies"].items()}
+
+
+def _row(text: str, starts: str) -> str:
+    rows = [line for line in text.splitlines() if line.startswith(starts)]
+    assert len(rows) == 1, f"README.md: expected one table row starting {starts!r}, found {len(rows)}"
+    return rows[0]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def test_at_a_glance_quotes_the_shipped_dqn_figures(readme: str, overall: dict) -> None:
+    best = overall["dqn_best"]
+    row = _row(readme, "| DQN (visible features), 5,000 held-out fish")
+    for what, x in (("catch", best["catch"]), ("hard catch", best["hard_catch"]), ("perfect", best["perfect"])):
+        assert _pct(x) in row, f"README.md 'At a glance': {what} should read {_pct(x)}: {row}"
+    seed_row = _row(readme, "| DQN on the seed mod's 3 raw inputs")
+    assert _pct(overall["dqn_seed"]["catch"]) in seed_row, seed_row
+    assert _pct(overall["braking"]["catch"]) in seed_row, seed_row
+
+
+def test_at_a_glance_quotes_the_baselines_beside_it(readme: str, overall: dict) -> None:
+    row = _row(readme, "| best hand-written controller / SB3 PPO")
+    figures = re.findall(r"(\d+\.\d)%", row)
+    assert figures == [f"{100 * overall['lead']['catch']:.1f}", f"{100 * overall['ppo_state']['catch']:.1f}"], row
+
+
+def test_issue_targets_table_quotes_the_shipped_dqn_figures(readme: str, overall: dict) -> None:
+    best = overall["dqn_best"]
+    catch = _row(readme, "| best policy catch >= 92%")
+    assert f"{100 * best['catch']:.2f}%" in catch, catch
+    hard = _row(readme, "| best policy difficulty >= 90 catch >= 55%")
+    assert _pct(best["hard_catch"]) in hard, hard
+    perfect = _row(readme, "| best policy perfect >= 60%")
+    assert perfect.split("|")[2].strip().startswith(_pct(best["perfect"])), perfect
+    seed = _row(readme, "| seed-contract model beats braking overall")
+    assert f"{_pct(overall['dqn_seed']['catch'])} vs {_pct(overall['braking']['catch'])}" in seed, seed
+
+
+def test_paired_comparisons_in_the_readme_are_the_reported_ones(readme: str) -> None:
+    paired = json.loads((ROOT / "reports" / "evaluation.json").read_text())["paired"]
+    lead = paired["dqn_best vs lead"]
+    quoted = f"{lead['new_successes']} new successes against `lead`, {lead['regressions']} regressions"
+    assert quoted in readme, f"README.md should quote dqn_best vs lead as: {quoted}"
+    seed = paired["dqn_seed vs braking"]
+    row = _row(readme, "| seed-contract model beats braking overall")
+    assert f"({seed['new_successes']} new successes, {seed['regressions']} regressions)" in row, row
