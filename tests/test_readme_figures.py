@@ -73,3 +73,12 @@ def test_paired_comparisons_in_the_readme_are_the_reported_ones(readme: str) -> 
     seed = paired["dqn_seed vs braking"]
     row = _row(readme, "| seed-contract model beats braking overall")
     assert f"({seed['new_successes']} new successes, {seed['regressions']} regressions)" in row, row
+
+
+def test_readme_copy_of_the_evaluation_tables_matches_the_report(readme: str, overall: dict) -> None:
+    report = set((ROOT / "reports" / "evaluation.md").read_text().splitlines())
+    names = "|".join(re.escape(n) for n in overall)
+    copied = [line for line in readme.splitlines() if re.match(rf"\| ({names})( vs ({names}))? \|", line)]
+    assert len(copied) >= 3 * len(overall), "README.md: the evaluation tables of `make evaluate` are missing"
+    stale = [line for line in copied if line not in report]
+    assert not stale, f"README.md rows that reports/evaluation.md no longer has: {stale}"
