@@ -2,18 +2,33 @@
 
 The README is written by hand and the reports by `make evaluate`; when a new model ships, the
 "At a glance" table and the targets table of issue 3 must move with it (they once kept the figures
-of the model shipped before).
+of the model shipped before). After your own `make train-dqn && make export-onnx && make evaluate`,
+reports/ describes your models and the README still the shipped ones, so these checks skip while
+reports/ differs from the committed reports.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _shipped_reports() -> None:
+    try:
+        changed = subprocess.run(["git", "status", "--porcelain", "--", "reports"], cwd=ROOT, capture_output=True,
+                                 text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return  # no git: the reports are the shipped ones
+    if changed.returncode == 0 and changed.stdout.strip():
+        pytest.skip("reports/ holds a run of your own (it differs from the committed reports); the README quotes the "
+                    "shipped models")
 
 
 @pytest.fixture(scope="module")
