@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 SYSTEM_PACKAGES := xvfb xdotool x11-xserver-utils x11-utils mono-mcs mono-runtime
 SYSTEM_STAMP := $(VENV)/.system-stamp
 
-.PHONY: venv system-deps test lint bench help
+.PHONY: venv system-deps test lint bench bench-compare help
 
 help:
 	@echo "set-up and checks"
@@ -21,6 +21,7 @@ help:
 	@echo "  make export-onnx       exported/*.onnx from the training output, every export verified"
 	@echo "  make evaluate          the population protocol on 5,000 held-out seeds -> reports/"
 	@echo "  make bench             simulator speed beside CartPole-v1"
+	@echo "  make bench-compare REF=<commit>   batched simulator speed, this tree against a commit"
 	@echo "  make bench-inference   ONNX latency per call"
 	@echo "  make perfect-bound     the perfect-catch rate no policy can pass"
 	@echo "the live-game bridge"
@@ -61,6 +62,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_env.py
+
+# alternating runs of this working tree and commit REF (in a temporary git worktree), and their ratio
+REF ?= HEAD
+bench-compare: $(STAMP)
+	$(PY) benchmarks/bench_compare.py --ref $(REF)
 
 # --- screen env (issue 5) ---
 .PHONY: bench-screen play-fishing test-screen
