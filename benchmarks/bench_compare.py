@@ -21,36 +21,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Runs inside one tree (its own `envs` package first on the path): the best of `trials` timed
-# windows of 64-step blocks, so a window the host stole time from does not count.
+# Runs inside one tree (its own `envs` package first on the path) with this tree's measurement
+# (bench_env.py), so both trees are timed by the same code whatever the reference's benchmarks were.
 MEASURE = """
-import sys, time
-import numpy as np
+import sys
+sys.path.insert(1, sys.argv[4])
 import envs.stardew.sim
-from envs.stardew.sim import FishingSim, GameConfig
+from bench_env import batched_steps_per_second
 print(envs.stardew.sim.__file__)
-n, seconds, trials = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-sim = FishingSim(n, GameConfig())
-sim.reset(seeds=range(n))
-actions = np.random.default_rng(1).integers(0, 2, (64, n))
-sim.step(actions[0])
-best = 0.0
-for _ in range(trials):
-    steps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        for k in range(64):
-            sim.step(actions[k])
-        steps += 64
-    best = max(best, steps * n / (time.perf_counter() - t0))
-print(best)
+print(batched_steps_per_second(int(sys.argv[1]), float(sys.argv[2]), windows=int(sys.argv[3])))
 """
 
 
 def measure(tree: Path, games: int, seconds: float, trials: int) -> float:
     """Env-steps/s of the batched simulator in ``tree``, in a fresh process."""
     env = dict(os.environ, PYTHONPATH=str(tree))
-    done = subprocess.run([sys.executable, "-c", MEASURE, str(games), str(seconds), str(trials)], cwd=tree, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", MEASURE, str(games), str(seconds), str(trials), str(ROOT / "benchmarks")],
+                          cwd=tree, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"measuring {tree} failed:\n{done.stderr[-2000:]}")
     module, figure = done.stdout.strip().splitlines()[-2:]
@@ -61,13 +48,14 @@ def measure(tree: Path, games: int, seconds: float, trials: int) -> float:
 
 def compare(ref: str, rounds: int = 5, games: int = 4096, seconds: float = 0.5, trials: int = 8) -> dict:
     """Alternate this tree and commit ``ref`` for ``rounds`` rounds; each round's figures and the median ratio."""
-    sha = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=ROOT, capture_output=True,
-                         text=True)
-    if sha.returncode != 0:
-        raise SystemExit(f"bench_compare: --ref {ref!r} is not a commit of {ROOT}: {sha.stderr.strip()}")
+    found = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=ROOT, capture_output=True,
+                           text=True)
+    if found.returncode != 0:
+        raise SystemExit(f"bench_compare: --ref {ref!r} is not a commit of {ROOT}: {found.stderr.strip()}")
+    sha = found.stdout.strip()
     with tempfile.TemporaryDirectory(prefix="bench-compare-") as tmp:
         tree = Path(tmp) / "ref"
-        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), sha.stdout.strip()], cwd=ROOT,
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), sha], cwd=ROOT,
                        check=True)
         try:
             for t in (tree, ROOT):  # compile and cache each tree's kernels before any timing
@@ -79,7 +67,7 @@ def compare(ref: str, rounds: int = 5, games: int = 4096, seconds: float = 0.5, 
                 rows.append((w, r))
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True)
-    return {"ref": ref, "sha": sha.stdout.strip()[:12], "games": games, "rounds": rows,
+    return {"ref": ref, "sha": sha[:12], "games": games, "rounds": rows,
             "median_ratio": statistics.median(w / r for w, r in rows)}
 
 
