@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import subprocess
 import sys
 
@@ -181,6 +183,17 @@ def test_reset_options_switch_the_fish_for_the_next_episode():
         ({"version": "1.7"}, "version:"),
         ({"features": ["bar_center", "x-ray"]}, "unknown feature 'x-ray'"),
         ({"reward": "money"}, "reward:"),
+        ({"level": "5"}, "level: an integer 0..20"),
+        ({"level": 5.5}, "level: an integer 0..20"),
+        ({"tackle": "cork"}, "tackle: a list of names"),
+        ({"tackle": {"cork": -1}, "version": "1.6"}, "tackle: the count of 'cork'"),
+        ({"frame_skip": 2.5}, "frame_skip: an integer >= 1"),
+        ({"max_ticks": 0}, "max_ticks: an integer >= 1"),
+        ({"treasure": "yes"}, "treasure: a bool or a probability"),
+        ({"training_rod": "no"}, "training_rod: True or False"),
+        ({"fish": 3.5}, "fish: None, a name or id"),
+        ({"fish": {"difficulty": "hard", "behavior": "dart"}}, "fish: difficulty must be an integer"),
+        ({"reward_weights": {"catch": float("nan")}}, "reward_weights: 'catch' must be a finite number"),
     ],
 )
 def test_bad_options_raise_errors_that_name_the_option(kwargs, message):
@@ -225,3 +238,97 @@ def test_socket_backend_takes_its_timeouts_as_options():
     remote = env.unwrapped.remote
     assert (remote.port, remote.timeout, remote.reset_timeout) == (1, 0.5, 2)
     env.close()
+
+
+def test_numpy_integers_are_accepted_wherever_an_int_is():
+    env = gym.make("StardewFishing-v0", fish=[np.int64(128)], level=np.int64(4), frame_skip=np.int32(2))
+    _, info = env.reset(seed=0, options={"fish": np.int64(163), "level": np.array([1, 2])})
+    assert info["fish"] == "Legend" and info["fishing_level"] in (1, 2)
+
+
+def test_a_rejected_reset_option_leaves_the_env_as_it_was():
+    env = gym.make("StardewFishing-v0", fish="Carp", level=3)
+    env.reset(seed=0)
+    for bad in ({"level": 99}, {"lvl": 3}, {"fish": "Moby Dick"}):
+        with pytest.raises(ValueError, match="level|lvl|Moby Dick"):
+            env.reset(options=bad)
+    _, info = env.reset(options={"fish": "Octopus"})  # later option changes still work
+    assert info["fish"] == "Octopus" and info["fishing_level"] == 3
+    assert env.unwrapped.config.level == 3
+
+
+def test_actions_other_than_0_or_1_are_refused_before_any_game_moves():
+    env = gym.make("StardewFishing-v0")
+    env.reset(seed=0)
+    for bad in (2, -1, 1.7):
+        with pytest.raises(ValueError, match="0 \\(release\\) or 1 \\(hold\\)"):
+            env.unwrapped.step(bad)
+    sim = FishingSim(4)
+    sim.reset(seeds=[0, 1, 2, 3])
+    before = sim.F.copy()
+    with pytest.raises(ValueError, match="shape \\(4,\\)"):
+        sim.step(np.array([1, 1]))
+    with pytest.raises(ValueError, match="0 \\(release\\) or 1 \\(hold\\)"):
+        sim.step(np.array([0, 1, 2, 0]))
+    with pytest.raises(ValueError, match="integers 0 or 1"):
+        sim.step(np.zeros(4))
+    with pytest.raises(ValueError, match="idx must lie in 0..3"):
+        sim.reset(idx=[1000])
+    np.testing.assert_array_equal(sim.F, before)
+
+
+def test_a_copied_or_pickled_env_goes_on_from_the_same_tick():
+    env = gym.make("StardewFishing-v0")
+    env.reset(seed=5)
+    for _ in range(50):
+        env.step(1)
+    actions = np.random.default_rng(0).integers(0, 2, 200)
+    copies = [copy.deepcopy(env), pickle.loads(pickle.dumps(env))]
+    runs = [[e.step(a) for a in actions] for e in [env, *copies]]
+    for run in runs[1:]:
+        for (o1, r1, te1, tr1, i1), (o2, r2, te2, tr2, i2) in zip(runs[0], run, strict=True):
+            np.testing.assert_array_equal(o1, o2)
+            assert (r1, te1, tr1, i1["tick"]) == (r2, te2, tr2, i2["tick"])
+
+
+def test_vector_env_reset_without_a_seed_continues_each_game_stream():
+    def run():
+        venv = StardewFishingVectorEnv(3)
+        venv.reset(seed=7)
+        venv.step(np.ones(3, dtype=np.int64))
+        obs, _ = venv.reset()
+        return obs, venv.step(np.array([1, 0, 1]))[0]
+
+    a, b = run(), run()
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"level": 20, "version": "1.6", "tackle": {"cork": 2}, "deluxe_bait": True},
+        {"fish": "Legend", "features": ["bobberTargetPosition", "bobberSpeed", "floaterSinkerAcceleration"]},
+        {"fish": {"difficulty": 200, "behavior": "dart"}, "features": ["bobberTargetPosition", "fish_vel"]},
+        {"treasure": True, "fish": "Carp", "level": 10},
+    ],
+)
+def test_observations_stay_inside_the_observation_space_at_the_option_extremes(kwargs):
+    env = gym.make("StardewFishing-v0", skip_fade_in=False, **kwargs)
+    space = env.observation_space
+    chests = 0
+    for seed in range(3):
+        obs, _ = env.reset(seed=seed)
+        assert space.contains(obs), obs
+        done = False
+        while not done:
+            sim = env.unwrapped.sim
+            # chase the chest while one shows, else follow the fish: reaches every feature's extremes
+            tpos = sim.F[0, R.F_TREASURE_POS] if sim.F[0, R.F_TREASURE_TIMER] <= 0 and sim.I[0, R.I_TREASURE] else -1
+            target = tpos if tpos >= 0 and not sim.I[0, R.I_TREASURE_CAUGHT] else sim.F[0, R.F_FISH_POS]
+            window = sim.F[0, R.F_BAR_POS] + sim.I[0, R.I_HEIGHT] / 2 - 30 + 6 * sim.F[0, R.F_BAR_SPEED]
+            obs, _, te, tr, info = env.step(int(target < window))
+            assert space.contains(obs), (obs, info["tick"])
+            done = te or tr
+        chests += info["treasureCaught"]
+    assert "treasure" not in kwargs or chests > 0

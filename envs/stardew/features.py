@@ -7,7 +7,10 @@ for research only: a policy trained on them exploits what no player has and does
 the screen, so no preset uses them.
 
 Positions are in the game's track pixels (y grows downward, 568 px for the bar's track); scaled
-features map them to about [-1, 1].
+features map them to about [-1, 1]. The bounds hold for every option the env accepts: the bar is
+up to 316 px tall (level 20, two Cork Bobbers and Deluxe Bait), the chest's catch level overshoots 1
+by up to one step (0.0135), and the game starts the fish's hidden target at (100 - d)% of the track,
+which is negative for difficulty > 100.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ FEATURES: dict[str, Feature] = {
     for f in (
         Feature("bar_center", 0, -1.5, 1.5, True, "centre of the green bar: (bobberBarPos + H/2) / 284 - 1"),
         Feature("bar_speed", 1, -4.0, 4.0, True, "bar speed: bobberBarSpeed / 16 (px per tick)"),
-        Feature("bar_height", 2, -1.0, 0.0, True, "bar height: H / 284 - 1"),
+        Feature("bar_height", 2, -1.0, 0.15, True, "bar height: H / 284 - 1"),
         Feature("fish_pos", 3, -1.0, 1.0, True, "fish position: bobberPosition / 284 - 1"),
         Feature("fish_vel", 4, -4.0, 4.0, True, "fish movement over the last tick (what a player sees) / 16"),
         Feature(
@@ -53,14 +56,14 @@ FEATURES: dict[str, Feature] = {
         Feature("in_bar", 7, -1.0, 1.0, True, "+1 while the fish is in the bar (the reel spins), else -1"),
         Feature("treasure_visible", 8, -1.0, 1.0, True, "+1 while a treasure chest is on the track, else -1"),
         Feature("treasure_pos", 9, -1.0, 1.0, True, "chest position / 284 - 1 (-1 when none is shown)"),
-        Feature("treasure_progress", 10, -1.0, 1.0, True, "chest catch level: 2 * treasureCatchLevel - 1"),
+        Feature("treasure_progress", 10, -1.0, 1.03, True, "chest catch level: 2 * treasureCatchLevel - 1"),
         Feature("bar_top", 11, -1.0, 1.0, True, "top of the bar: bobberBarPos / 284 - 1"),
         Feature("bobberBarPos", 12, 0.0, 568.0, True, "raw bar top position, px (the seed's feature 0)"),
         Feature("bobberPosition", 13, 0.0, 548.0, True, "raw fish position, px (the seed's feature 1)"),
         Feature("bobberBarSpeed", 14, -64.0, 64.0, True, "raw bar speed, px per tick (the seed's feature 2)"),
         Feature("distanceFromCatching", 15, 0.0, 1.0, True, "raw catch progress, 0..1"),
         Feature("bobberSpeed", 16, -64.0, 64.0, False, "PRIVILEGED: the fish's internal speed"),
-        Feature("bobberTargetPosition", 17, -1.0, 548.0, False, "PRIVILEGED: where the fish is heading"),
+        Feature("bobberTargetPosition", 17, -548.0, 548.0, False, "PRIVILEGED: where the fish is heading"),
         Feature("floaterSinkerAcceleration", 18, -1.5, 1.5, False, "PRIVILEGED: sinker/floater drift"),
     )
 }

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+
+import numpy as np
 
 from envs.stardew.rules import MOTION_NAMES
 
@@ -55,7 +58,9 @@ def fish_table() -> tuple[Fish, ...]:
 def find_fish(key: str | int) -> Fish:
     """A fish by id (128 or "128") or by name, case-insensitive ("legend", "Legend II")."""
     table = fish_table()
-    if isinstance(key, int) or (isinstance(key, str) and key.strip().isdigit()):
+    if isinstance(key, bool) or not isinstance(key, (str, numbers.Integral)):
+        raise ValueError(f"fish: a name or an id, got {key!r}")
+    if isinstance(key, numbers.Integral) or key.strip().isdigit():
         for f in table:
             if f.id == int(key):
                 return f
@@ -83,13 +88,16 @@ def resolve_fish(choice: FishChoice) -> list[Fish]:
         behavior = str(choice["behavior"]).lower()
         if behavior not in MOTION_NAMES:
             raise ValueError(f"fish: behavior {behavior!r} not in {MOTION_NAMES}")
-        difficulty = int(choice["difficulty"])
-        if not 0 <= difficulty <= 200:
-            raise ValueError(f"fish: difficulty {difficulty} outside 0..200")
+        difficulty = choice["difficulty"]
+        if isinstance(difficulty, bool) or not isinstance(difficulty, numbers.Integral) or not 0 <= difficulty <= 200:
+            raise ValueError(f"fish: difficulty must be an integer 0..200, got {difficulty!r}")
+        difficulty = int(difficulty)
         return [Fish(id=-1, name=str(choice.get("name", f"custom-{behavior}-{difficulty}")), difficulty=difficulty,
                      behavior=behavior)]
-    if isinstance(choice, (str, int)):
+    if isinstance(choice, (str, numbers.Integral)):
         return [find_fish(choice)]
+    if not isinstance(choice, (Sequence, np.ndarray)):
+        raise ValueError(f"fish: None, a name or id, a list of them, or a custom fish dict, got {choice!r}")
     pool = [find_fish(c) for c in choice]
     if not pool:
         raise ValueError("fish: an empty list of fish")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,7 +60,7 @@ class StardewFishingEnv(gym.Env):
     | reward=            | per step                                                                   |
     |--------------------|----------------------------------------------------------------------------|
     | ``"shaped"`` (def.) | 100 x change of progress; +10 on catch, +5 more if perfect; -10 on escape |
-    | ``"seed"``         | the raw distanceFromCatching after the step (the seed mod's reward)        |
+    | ``"seed"``         | the raw distanceFromCatching after each tick, summed over the step's ticks |
     | ``"sparse"``       | +1 on catch, -1 on escape, else 0                                          |
 
     The shaped weights are set with ``reward_weights={"progress", "catch", "escape", "perfect"}``.
@@ -93,14 +92,19 @@ class StardewFishingEnv(gym.Env):
     | training_rod    | False       | the Training Rod (taller bar below level 5, slower drain)              |
     | caught_before   | True        | False: a first-ever fish (starts at 0.1, never drains)                 |
     | frame_skip      | 1           | game ticks per step (action repeat)                                    |
-    | max_ticks       | 20000       | truncation cap in game ticks                                           |
-    | features        | "default"   | a preset ("default", "treasure", "seed") or a list of feature names    |
+    | max_ticks       | 20000       | truncation cap in game ticks (the 20 fade-in ticks included)           |
+    | features        | None        | "default" ("treasure" with treasure on), a preset ("default",          |
+    |                 |             | "treasure", "seed") or a list of names; fixed when the env is made     |
     | reward          | "shaped"    | "shaped", "seed" or "sparse"                                           |
     | backend         | "sim"       | "sim" (embedded simulator) or "socket" (live game bridge)              |
     | host, port      | 127.0.0.1,  | the game's bridge address (socket backend)                             |
     |                 | 8765        |                                                                        |
     | socket_timeouts | None        | {"timeout", "reset_timeout", "connect_timeout"} in seconds             |
     | render_mode     | None        | "human" (a pygame window at 60 fps) or "rgb_array"                     |
+
+    A bad option raises ``ValueError`` naming it; a rejected ``reset(options=...)`` changes nothing, and
+    accepted ones stay in force for later episodes. An action other than 0 or 1 raises ``ValueError``.
+    The simulator env can be copied (``copy.deepcopy``, ``pickle``) and goes on from the same tick.
 
     ## Info
 
@@ -142,6 +146,13 @@ class StardewFishingEnv(gym.Env):
             # keys: timeout (per tick), reset_timeout (waiting for a minigame), connect_timeout; seconds
             self._remote = RemoteGame(host=host, port=port, sim=self._sim, **(socket_timeouts or {}))
 
+    def __getstate__(self) -> dict:
+        # copy.deepcopy / pickle: the simulator copies itself; a live connection cannot be copied
+        if self._remote is not None:
+            raise TypeError("StardewFishing-v0 with backend='socket' holds a live connection and cannot be copied "
+                            "or pickled; copy an env on the simulator (backend='sim') instead")
+        return {**self.__dict__, "_renderer": None}
+
     @property
     def sim(self) -> FishingSim:
         """The one-game simulator behind the env (its state mirrors the live game with the socket backend)."""
@@ -155,9 +166,11 @@ class StardewFishingEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         if options:
-            # per-reset game options, e.g. options={"fish": "Legend", "level": 10}
-            self.config = dataclasses.replace(self.config, **options)
-            self._sim.configure(self.config)
+            # per-reset game options, e.g. options={"fish": "Legend", "level": 10}; a bad one raises
+            # here and leaves the env as it was
+            config = self.config.with_options(options)
+            self._sim.configure(config)
+            self.config = config
         if self._remote is not None:
             obs, info = self._remote.reset(seed=seed, options=options)
         else:
@@ -173,6 +186,8 @@ class StardewFishingEnv(gym.Env):
         return obs, info
 
     def step(self, action):
+        if action != 0 and action != 1:
+            raise ValueError(f"step: action must be 0 (release) or 1 (hold), got {action!r}")
         if self._remote is not None:
             obs, reward, terminated, truncated, info = self._remote.step(int(action))
         else:

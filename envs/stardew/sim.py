@@ -7,6 +7,8 @@ among 4096 others: each slot draws its episodes from its own stream.
 
 from __future__ import annotations
 
+import dataclasses
+import numbers
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -55,28 +57,41 @@ class GameConfig:
     reward_weights: dict = field(default_factory=lambda: {"progress": 100.0, "catch": 10.0, "escape": 10.0,
                                                           "perfect": 5.0})
 
+    def with_options(self, options: Mapping[str, object]) -> GameConfig:
+        """A copy with ``options`` (``reset(options=...)``) applied and checked; the original is unchanged."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(f"options: unknown {unknown}; game options are {sorted(known)}")
+        config = dataclasses.replace(self, **options)
+        config.compile()
+        return config
+
     def compile(self) -> tuple[np.ndarray, np.ndarray, list[Fish]]:
         """-> (cfg_i, cfg_f, fish pool); raises ValueError naming the bad option."""
         cfg_i = np.zeros(R.NCI, dtype=np.int64)
         cfg_f = np.zeros(R.NCF, dtype=np.float64)
-        if self.version not in VERSIONS:
+        if not isinstance(self.version, str) or self.version not in VERSIONS:
             raise ValueError(f"version: {self.version!r} not one of {sorted(VERSIONS)}")
         cfg_i[R.C_VERSION] = VERSIONS[self.version]
-        lo, hi = (self.level, self.level) if isinstance(self.level, (int, np.integer)) else tuple(self.level)
-        if not (0 <= int(lo) <= int(hi) <= 20):
-            raise ValueError(f"level: need 0 <= lo <= hi <= 20, got {self.level!r}")
-        cfg_i[R.C_LEVEL_LO], cfg_i[R.C_LEVEL_HI] = int(lo), int(hi)
-        cfg_i[R.C_BEGINNER_ROD] = int(bool(self.training_rod))
-        cfg_i[R.C_CAUGHT_BEFORE] = int(bool(self.caught_before))
-        cfg_i[R.C_DELUXE_BAIT] = int(bool(self.deluxe_bait))
+        lo, hi = _level_range(self.level)
+        cfg_i[R.C_LEVEL_LO], cfg_i[R.C_LEVEL_HI] = lo, hi
+        cfg_i[R.C_BEGINNER_ROD] = int(_flag("training_rod", self.training_rod))
+        cfg_i[R.C_CAUGHT_BEFORE] = int(_flag("caught_before", self.caught_before))
+        cfg_i[R.C_DELUXE_BAIT] = int(_flag("deluxe_bait", self.deluxe_bait))
+        if isinstance(self.tackle, (str, bytes, numbers.Number)):
+            raise ValueError(f"tackle: a list of names or ids (e.g. ['cork']) or {{name: count}}, got {self.tackle!r}")
         items = self.tackle.items() if isinstance(self.tackle, Mapping) else ((t, 1) for t in self.tackle)
         total = 0
         for name, count in items:
-            tid = TACKLE_IDS.get(name, name) if isinstance(name, str) else int(name)
-            if isinstance(tid, str) and tid.isdigit():
-                tid = int(tid)
+            if isinstance(name, str):
+                tid = int(name) if name.isdigit() else TACKLE_IDS.get(name, name)
+            else:
+                tid = int(name) if isinstance(name, numbers.Integral) else name
             if tid not in _TACKLE_CFG:
                 raise ValueError(f"tackle: unknown {name!r}; known {sorted(TACKLE_IDS)} or ids {sorted(_TACKLE_CFG)}")
+            if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
+                raise ValueError(f"tackle: the count of {name!r} must be an integer >= 0, got {count!r}")
             cfg_i[_TACKLE_CFG[tid]] += int(count)
             total += int(count)
         if cfg_i[R.C_VERSION] == 15 and total > 1:
@@ -85,29 +100,62 @@ class GameConfig:
             raise ValueError("tackle: at most two pieces (1.6's Advanced Iridium Rod)")
         if self.deluxe_bait and cfg_i[R.C_VERSION] != 16:
             raise ValueError("deluxe_bait: Deluxe Bait exists in game version 1.6 only")
+        if not isinstance(self.treasure, (bool, np.bool_, numbers.Real)):
+            raise ValueError(f"treasure: a bool or a probability in [0, 1], got {self.treasure!r}")
         prob = float(self.treasure)
         if not 0.0 <= prob <= 1.0:
             raise ValueError(f"treasure: a bool or a probability in [0, 1], got {self.treasure!r}")
         cfg_f[R.CF_TREASURE_PROB] = prob
         cfg_f[R.CF_PENALTY_MOD] = 1.0
-        if self.max_ticks < 1 or self.frame_skip < 1:
-            raise ValueError("max_ticks and frame_skip must be >= 1")
-        cfg_i[R.C_MAX_TICKS] = int(self.max_ticks)
-        cfg_i[R.C_FRAME_SKIP] = int(self.frame_skip)
-        cfg_i[R.C_SKIP_FADE_IN] = int(bool(self.skip_fade_in))
-        if self.reward not in REWARDS:
+        cfg_i[R.C_MAX_TICKS] = _count("max_ticks", self.max_ticks)
+        cfg_i[R.C_FRAME_SKIP] = _count("frame_skip", self.frame_skip)
+        cfg_i[R.C_SKIP_FADE_IN] = int(_flag("skip_fade_in", self.skip_fade_in))
+        if not isinstance(self.reward, str) or self.reward not in REWARDS:
             raise ValueError(f"reward: {self.reward!r} not one of {sorted(REWARDS)}")
         cfg_i[R.C_REWARD] = REWARDS[self.reward]
         w = {"progress": 100.0, "catch": 10.0, "escape": 10.0, "perfect": 5.0}
+        if not isinstance(self.reward_weights, Mapping):
+            raise ValueError(f"reward_weights: a dict with keys among {sorted(w)}, got {self.reward_weights!r}")
         unknown = set(self.reward_weights) - set(w)
         if unknown:
             raise ValueError(f"reward_weights: unknown keys {sorted(unknown)}; known {sorted(w)}")
+        for key, value in self.reward_weights.items():
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+                raise ValueError(f"reward_weights: {key!r} must be a finite number, got {value!r}")
         w.update(self.reward_weights)
         cfg_f[R.CF_W_PROGRESS] = w["progress"]
         cfg_f[R.CF_W_CATCH] = w["catch"]
         cfg_f[R.CF_W_ESCAPE] = w["escape"]
         cfg_f[R.CF_W_PERFECT] = w["perfect"]
         return cfg_i, cfg_f, resolve_fish(self.fish)
+
+
+def _level_range(level: object) -> tuple[int, int]:
+    """A level or an inclusive (lo, hi) range -> (lo, hi), checked: 0 <= lo <= hi <= 20."""
+    if isinstance(level, np.ndarray):
+        level = level.tolist()
+    if isinstance(level, numbers.Integral) and not isinstance(level, bool):
+        lo = hi = int(level)
+    elif (isinstance(level, Sequence) and not isinstance(level, str) and len(level) == 2
+          and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in level)):
+        lo, hi = int(level[0]), int(level[1])
+    else:
+        raise ValueError(f"level: an integer 0..20 or an inclusive range (lo, hi), got {level!r}")
+    if not 0 <= lo <= hi <= 20:
+        raise ValueError(f"level: need 0 <= lo <= hi <= 20, got {level!r}")
+    return lo, hi
+
+
+def _flag(name: str, value: object) -> bool:
+    if not (isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1))):
+        raise ValueError(f"{name}: True or False, got {value!r}")
+    return bool(value)
+
+
+def _count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name}: an integer >= 1, got {value!r}")
+    return int(value)
 
 
 # columns of the per-game outcome row written when an episode ends
@@ -226,6 +274,9 @@ def play(F, I, Rs, cfg_i, cfg_f, feat, actions, obs, rew, term, trunc, out):
 @njit(cache=True)
 def step_games(S, C, L, actions, autoreset):
     """Step every game one env step with its action; games that end begin anew if ``autoreset``."""
+    for g in range(actions.shape[0]):  # every action is checked before any game moves
+        if actions[g] != 0 and actions[g] != 1:
+            raise ValueError("step: actions must be 0 (release) or 1 (hold)")
     F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat = _views(S, C, L)
     play(F, I, Rs, cfg_i, cfg_f, feat, actions, obs, rew, term, trunc, out)
     if autoreset:
@@ -304,6 +355,15 @@ class FishingSim:
         self._play_args = (self.F[:1], self.I[:1], self.R[:1], self.cfg_i, self.cfg_f, self.feat, self._action,
                            self.obs[:1], self.reward[:1], self.terminated[:1], self.truncated[:1], self.outcome[:1])
 
+    def __getstate__(self) -> dict:
+        # the compiled entry point and the array views cannot be pickled; the state is one buffer
+        return {"num_games": self.num_games, "config": self.config, "features": self.feature_names,
+                "state": self._S.copy()}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["num_games"], state["config"], state["features"])
+        self._S[:] = state["state"]
+
     def configure(self, config: GameConfig) -> None:
         """Play the next episodes under ``config`` (the games' streams and the features stay)."""
         cfg_i, cfg_f, pool_fish = config.compile()
@@ -329,7 +389,15 @@ class FishingSim:
     def reset(self, seeds: Sequence[int] | np.ndarray | None = None, idx: Sequence[int] | np.ndarray | None = None
               ) -> np.ndarray:
         """Begin new episodes in games ``idx`` (all by default); ``seeds`` reseeds their streams."""
-        idx = self._all if idx is None else np.asarray(idx, dtype=np.int64)
+        if idx is None:
+            idx = self._all
+        else:
+            idx = np.asarray(idx)
+            if idx.ndim != 1 or not (idx.size == 0 or np.issubdtype(idx.dtype, np.integer)):
+                raise ValueError(f"reset: idx must be a 1-d list of game indices, got {idx!r}")
+            idx = idx.astype(np.int64, copy=False)
+            if idx.size and (idx.min() < 0 or idx.max() >= self.num_games):
+                raise ValueError(f"reset: idx must lie in 0..{self.num_games - 1}, got {idx.tolist()}")
         if seeds is None:
             s = np.zeros(len(idx), dtype=np.uint64)
         else:
@@ -353,7 +421,12 @@ class FishingSim:
     def step(self, actions: np.ndarray | Sequence[int], autoreset: bool = True) -> np.ndarray:
         """One env step in every game; returns ``obs`` (rewards etc. are in the public arrays)."""
         a = np.asarray(actions)
+        # the kernel does no bounds checks, so a short array would read past its end
+        if a.shape != (self.num_games,):
+            raise ValueError(f"step: actions must have shape ({self.num_games},), one per game, got {a.shape}")
         if a.dtype != np.int64:
+            if a.dtype != np.bool_ and not np.issubdtype(a.dtype, np.integer):
+                raise ValueError(f"step: actions must be integers 0 or 1, got dtype {a.dtype}")
             a = a.astype(np.int64)
         step_games(self._S, self._C, self.L, a, autoreset)
         return self.obs

@@ -24,7 +24,8 @@ class StardewFishingVectorEnv(VectorEnv):
     | observation space | ``Box(low, high, (num_envs, K), float32)``                              |
     | seeding           | ``reset(seed=s)`` seeds game ``i`` with ``s + i`` (a list seeds each);  |
     |                   | game ``i`` then plays exactly the episodes ``StardewFishing-v0`` plays  |
-    |                   | after ``reset(seed=s + i)`` followed by plain ``reset()`` calls         |
+    |                   | after ``reset(seed=s + i)`` followed by plain ``reset()`` calls; a      |
+    |                   | ``reset()`` without a seed lets every game go on with its own stream    |
     | autoreset         | Gymnasium 0.29 style, in the same step: a game whose episode ends       |
     |                   | returns the first observation of its next episode; the last one is in   |
     |                   | ``infos["final_observation"][i]`` and its outcome in                    |
@@ -46,16 +47,14 @@ class StardewFishingVectorEnv(VectorEnv):
         self.feature_names = self.sim.feature_names
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
+        if options:
+            self.sim.configure(self.sim.config.with_options(options))
         if seed is None:
-            seeds = np.random.default_rng().integers(0, 2**63, self.num_envs)
+            seeds = None  # each game goes on with its own stream (from OS entropy until first seeded)
         elif isinstance(seed, (int, np.integer)):
             seeds = [int(seed) + i for i in range(self.num_envs)]
         else:
             seeds = list(seed)
-        if options:
-            import dataclasses
-
-            self.sim.configure(dataclasses.replace(self.sim.config, **options))
         obs = self.sim.reset(seeds=seeds).copy()
         return obs, {}
 
