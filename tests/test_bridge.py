@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -362,3 +363,26 @@ def test_reset_reconnects_by_itself_when_the_game_dropped_an_idle_agent():
         assert play(env, obs)[-1][2]
         env.close()
     assert env._remote.connections == 2
+
+
+@pytest.mark.parametrize("seed", ["abc", [1], 1e300, True])
+def test_a_reset_with_a_bad_seed_is_refused_and_the_server_keeps_serving(seed):
+    with GameServer(GameConfig(**GAME), port=0) as server:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        conn = P.Connection(sock, peer="test")
+        try:
+            assert conn.recv(timeout=5)["type"] == "hello"
+            conn.send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "role": "agent"})
+            conn.send({"type": "reset", "seed": seed})
+            msg = conn.recv(timeout=5)
+            while msg["type"] == "state":
+                msg = conn.recv(timeout=5)
+            assert msg["type"] == "error" and "'seed' must be an integer or null" in msg["message"]
+        finally:
+            conn.close()
+        env = socket_env(server.port)  # the next agent is served as usual
+        try:
+            obs, info = env.reset(seed=3)
+            assert info["fish"] == "Pufferfish" and env.observation_space.contains(obs)
+        finally:
+            env.close()

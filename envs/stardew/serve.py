@@ -34,6 +34,13 @@ def _level(text: str) -> int | tuple[int, int]:
     return int(text)
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m envs.stardew.serve", description=__doc__.splitlines()[0])
     ap.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1: this machine only)")
@@ -44,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--lockstep", dest="mode", action="store_const", const="lockstep",
                       help="run a tick per action, as fast as the agent answers (default)")
     ap.set_defaults(mode="lockstep")
-    ap.add_argument("--hz", type=float, default=60.0, help="ticks per second in real time (default 60)")
+    ap.add_argument("--hz", type=_positive, default=60.0, help="ticks per second in real time (default 60)")
     ap.add_argument("--gap", type=float, default=1.0, help="seconds between minigames in real time (default 1)")
     ap.add_argument("--fish", default=None, help="fish name or id, or a comma list (default: all 60)")
     ap.add_argument("--level", type=_level, default=(0, 10), help="fishing level or range lo-hi (default 0-10)")
@@ -63,12 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     config = GameConfig(
         fish=_fish(args.fish), level=args.level, version=args.version, training_rod=args.training_rod,
         caught_before=not args.first_fish, treasure=args.treasure,
         tackle=[t.strip() for t in args.tackle.split(",") if t.strip()],
     )
+    try:
+        config.compile()
+    except ValueError as e:  # e.g. "level: need 0 <= lo <= hi <= 20, got 30", as a usage error
+        parser.error(str(e))
     server = GameServer(config, host=args.host, port=args.port, mode=args.mode, tick_hz=args.hz, gap=args.gap,
                         seed=args.seed, max_connections=args.max_connections, idle_timeout=args.idle_timeout,
                         game_version=args.game_version, verbose=not args.quiet)

@@ -206,6 +206,12 @@ def decode(body: bytes) -> dict[str, Any]:
     if required is None:
         return msg  # unknown message types are ignored by the caller
     _check_fields(msg, kind, required)
+    if kind == "reset":
+        seed = msg.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise MalformedMessage(f"reset message: field 'seed' must be an integer or null, got {seed!r}")
+        if "options" in msg and msg["options"] is not None and not isinstance(msg["options"], dict):
+            raise MalformedMessage(f"reset message: field 'options' must be an object, got {msg['options']!r}")
     if kind == "state":
         phase = msg["phase"]
         if phase not in PHASES:

@@ -26,6 +26,7 @@ import dataclasses
 import socket
 import threading
 import time
+import traceback
 from typing import Any
 
 import numpy as np
@@ -145,6 +146,9 @@ class GameServer:
                     self._log(f"connection ended: {type(e).__name__}: {e}")
                     if isinstance(e, P.ProtocolError):
                         self._send_error(conn, "protocol", str(e))
+                except Exception as e:  # a bug must end one connection, not the server the game runs in
+                    traceback.print_exc()
+                    self._send_error(conn, "internal", f"{type(e).__name__}: {e}")
                 finally:
                     conn.close()
         finally:
@@ -193,7 +197,7 @@ class GameServer:
         if not isinstance(options, dict) or set(options) - GAME_OPTIONS:
             raise P.MalformedMessage(f"reset: options must be an object with keys among {sorted(GAME_OPTIONS)}")
         try:
-            config = dataclasses.replace(self.config, **options)
+            config = self.config.with_options(options)
             self.sim.configure(config)
         except (TypeError, ValueError) as e:
             raise P.MalformedMessage(f"reset: bad options: {e}") from None
