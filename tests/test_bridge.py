@@ -386,3 +386,15 @@ def test_a_reset_with_a_bad_seed_is_refused_and_the_server_keeps_serving(seed):
             assert info["fish"] == "Pufferfish" and env.observation_space.contains(obs)
         finally:
             env.close()
+
+
+@pytest.mark.parametrize(("argv", "words"), [(["--level", "30"], "level: need 0 <= lo <= hi <= 20"),
+                                             (["--tackle", "anchor"], "tackle: unknown 'anchor'"),
+                                             (["--fish", "Moby Dick"], "fish: no fish 'Moby Dick'"),
+                                             (["--realtime", "--hz", "0"], "--hz: must be > 0")])
+def test_serve_reports_bad_arguments_as_usage_errors(argv, words, capsys):
+    from envs.stardew import serve
+
+    with pytest.raises(SystemExit) as exit_info:
+        serve.main(argv)
+    assert exit_info.value.code == 2 and words in capsys.readouterr().err
