@@ -17,6 +17,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from envs.stardew import rules as R
 from envs.stardew.fish import fish_table
+from envs.stardew.fishing_env import StardewFishingEnv
 from envs.stardew.sim import FishingSim, GameConfig
 from envs.stardew.vector_env import StardewFishingVectorEnv
 
@@ -332,3 +333,19 @@ def test_observations_stay_inside_the_observation_space_at_the_option_extremes(k
             done = te or tr
         chests += info["treasureCaught"]
     assert "treasure" not in kwargs or chests > 0
+
+
+def test_steps_after_the_episode_ended_earn_nothing_until_reset():
+    env = StardewFishingEnv(fish="Legend", level=0)
+    env.reset(seed=0)
+    done, steps = False, 0
+    while not done:
+        obs, _, terminated, truncated, info = env.step(0)
+        done = terminated or truncated
+        steps += 1
+    with pytest.warns(UserWarning, match="call reset"):
+        again = env.step(1)
+    np.testing.assert_array_equal(again[0], obs)
+    assert again[1:4] == (0.0, terminated, truncated) and again[4]["tick"] == info["tick"]
+    env.reset(seed=0)
+    assert env.step(0)[1] != 0.0  # a fresh episode pays again

@@ -105,6 +105,7 @@ class StardewFishingEnv(gym.Env):
     A bad option raises ``ValueError`` naming it; a rejected ``reset(options=...)`` changes nothing, and
     accepted ones stay in force for later episodes. An action other than 0 or 1 raises ``ValueError``.
     The simulator env can be copied (``copy.deepcopy``, ``pickle``) and goes on from the same tick.
+    A ``step`` after the episode ended warns once and returns the last observation with reward 0.
 
     ## Info
 
@@ -140,6 +141,8 @@ class StardewFishingEnv(gym.Env):
         self.action_space = spaces.Discrete(2)
         self._renderer = None
         self._remote = None
+        self._last_end: tuple | None = None  # (obs, terminated, truncated, info) once the episode ended
+        self._warned_after_end = False
         if backend == "socket":
             from envs.stardew.bridge.client import RemoteGame  # local import: sim users never load it
 
@@ -165,6 +168,7 @@ class StardewFishingEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
+        self._last_end = None
         if options:
             # per-reset game options, e.g. options={"fish": "Legend", "level": 10}; a bad one raises
             # here and leaves the env as it was
@@ -188,6 +192,8 @@ class StardewFishingEnv(gym.Env):
     def step(self, action):
         if action != 0 and action != 1:
             raise ValueError(f"step: action must be 0 (release) or 1 (hold), got {action!r}")
+        if self._last_end is not None:
+            return self._step_after_end()
         if self._remote is not None:
             obs, reward, terminated, truncated, info = self._remote.step(int(action))
         else:
@@ -198,9 +204,20 @@ class StardewFishingEnv(gym.Env):
             terminated = bool(sim.terminated[0])
             truncated = bool(sim.truncated[0])
             info = sim.state_dict(0)
+        if terminated or truncated:
+            self._last_end = (obs, terminated, truncated, info)
         if self.render_mode == "human":
             self.render()
         return obs, reward, terminated, truncated, info
+
+    def _step_after_end(self):
+        # as CartPole does: the game is over, so nothing moves and nothing more is earned until reset()
+        if not self._warned_after_end:
+            gym.logger.warn("step() called after the episode ended (terminated or truncated); call reset() first. "
+                            "Further steps return the last observation and reward 0.")
+            self._warned_after_end = True
+        obs, terminated, truncated, info = self._last_end
+        return obs.copy(), 0.0, terminated, truncated, dict(info)
 
     def render(self):
         if self.render_mode is None:
