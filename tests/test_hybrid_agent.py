@@ -152,6 +152,24 @@ def test_wrapper_exposes_a_box_and_sends_dict_actions() -> None:
     assert r == 1.0
 
 
+def test_wrapper_on_screengame_keeps_its_type_names_and_parameter_usage() -> None:
+    from envs.games.fishing import FishingGame
+    from envs.games.fishing_screen import FISHING_ACTIONS
+    from envs.screen.capture import ReplayCapture
+
+    env = HybridBoxWrapper(gym.make("ScreenGame-v0", action_space=FISHING_ACTIONS, input="dry-run", step_hz=None,
+                                    capture=ReplayCapture([FishingGame(seed=1).frame()])))
+    lay = env.layout
+    assert lay.type_names == ("none", "click", "drag", "hold", "key")
+    assert dict(lay.params_used) == {"none": (), "click": ("pointer",), "drag": ("pointer", "drag_end"),
+                                     "hold": ("pointer",), "key": ("keys",)}
+    env.reset(seed=0)
+    key = lay.type_names.index("key")
+    env.step(np.array([key, 0.9, 0.9, 0, 0, 1, 0], np.float32))  # keys: c set; the pointer is unused by key
+    assert env.unwrapped._backend.events == [("key", "c", True)]
+    env.close()
+
+
 def test_saved_policy_reloads_and_acts_identically(tmp_path) -> None:
     th.manual_seed(0)
     env = HybridBoxWrapper(_DictEnv(), layout())

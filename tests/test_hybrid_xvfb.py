@@ -29,7 +29,7 @@ def test_bc_then_ppo_train_end_to_end_on_the_game_window(fishing_window, tmp_pat
 
     th.set_num_threads(1)
     env = make_fishing_screen_env(grayscale=False, stop_hotkey=None, max_episode_steps=40)
-    spec = env.spec_actions
+    spec = env.action_spec
     layout = HybridLayout.from_space(env.action_space, spec.type_names, spec.params_used)
     try:
         # 1. the scripted controller plays the window; its steps are written as a demonstration

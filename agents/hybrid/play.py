@@ -48,7 +48,7 @@ def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float 
         obs, _ = env.reset()
         while out["episodes"] < episodes and time.monotonic() < t_end:
             if layout is None:
-                act = scripted_action(env.spec_actions, env.render())
+                act = scripted_action(env.action_spec, env.render())
             else:
                 with th.no_grad():
                     box, _ = policy.predict(obs[None], deterministic=True)

@@ -50,7 +50,9 @@ class ScreenGameEnv(gym.Env):
     | `drag_end` | `Box(-1, 1, (2,), float32)`   | where a drag ends (used by `drag` only)                         |
     | `keys`     | `MultiBinary(len(keys))`      | keys held during a `key` step (used by `key` only)              |
 
-    Each type ignores the parameters it does not use. Keys set on consecutive ``key`` steps stay
+    ``env.action_spec`` is that :class:`~envs.screen.actions.HybridActionSpec` (``type_names``,
+    ``params_used``, ``make``, ``noop``); the hybrid agent's ``HybridBoxWrapper`` reads it. Each type
+    ignores the parameters it does not use. Keys set on consecutive ``key`` steps stay
     down (not re-tapped); any other type releases them. ``hold`` keeps the left button down over
     consecutive ``hold`` steps.
 
@@ -152,10 +154,10 @@ class ScreenGameEnv(gym.Env):
             raise ValueError(f"render_mode: {render_mode!r} not one of {self.metadata['render_modes']}")
         if step_hz is not None and step_hz <= 0:
             raise ValueError("step_hz must be > 0 or None")
-        self.spec_actions = action_space if isinstance(action_space, HybridActionSpec) \
+        self.action_spec = action_space if isinstance(action_space, HybridActionSpec) \
             else HybridActionSpec.from_seed_dict(action_space)
-        self.action_space = self.spec_actions.space
-        self.type_names = self.spec_actions.type_names
+        self.action_space = self.action_spec.space
+        self.type_names = self.action_spec.type_names
         self.preprocess = preprocessor or FramePreprocessor(frame_size, grayscale, interpolation)
         self.frames = FrameStack(stack)
         self.observation_space = spaces.Box(0, 255, (stack, *self.preprocess.shape), np.uint8)
@@ -188,7 +190,7 @@ class ScreenGameEnv(gym.Env):
                 raise ValueError(f"input: {input!r} not 'pynput', 'dry-run' or a backend object")
             else:
                 self._backend = input
-            self.input = InputController(self.spec_actions, self._backend, drag_steps=drag_steps)
+            self.input = InputController(self.action_spec, self._backend, drag_steps=drag_steps)
             self.stopped = threading.Event()
             if stop_hotkey:
                 self._stop_switch = StopSwitch(stop_hotkey, self.stop)
@@ -347,7 +349,7 @@ class ScreenGameEnv(gym.Env):
             "overrun_s": overrun,
             "overruns": self._overruns,
             "region": (region.left, region.top, region.width, region.height),
-            "action_type": self.spec_actions.type_of(action),
+            "action_type": self.action_spec.type_of(action),
             "held_keys": tuple(self.input.held_keys),
             "button_held": self.input.button_held,
             "stopped": stopped,

@@ -53,7 +53,7 @@ def test_gym_make_builds_screengame_v0(frames, tmp_path):
 def test_actions_reach_the_input_backend_in_region_coordinates(frames):
     env = make_env(frames)
     env.reset()
-    spec = env.unwrapped.spec_actions
+    spec = env.unwrapped.action_spec
     env.step(spec.make("click", pointer=[1, -1]))
     env.step(spec.make("key", keys=["c"]))
     env.step(spec.make("key", keys=["c"]))
@@ -67,7 +67,7 @@ def test_actions_reach_the_input_backend_in_region_coordinates(frames):
 def test_reset_releases_what_is_held(frames):
     env = make_env(frames)
     env.reset()
-    spec = env.spec_actions
+    spec = env.action_spec
     env.step(spec.make("key", keys=["c", "space"]))
     env.reset()
     assert env._backend.events[-2:] == [("key", "space", False), ("key", "c", False)]
@@ -86,9 +86,9 @@ def test_an_exception_inside_step_releases_held_input(frames):
 
     env = make_env(frames, reward=Boom())
     env.reset()
-    env.step(env.spec_actions.make("key", keys=["c"]))
+    env.step(env.action_spec.make("key", keys=["c"]))
     with pytest.raises(RuntimeError, match="boom"):
-        env.step(env.spec_actions.make("key", keys=["c"]))
+        env.step(env.action_spec.make("key", keys=["c"]))
     assert env._backend.events == [("key", "c", True), ("key", "c", False)]
     env.close()
 
@@ -96,16 +96,16 @@ def test_an_exception_inside_step_releases_held_input(frames):
 def test_stop_releases_input_and_halts_the_agent(frames):
     env = make_env(frames)
     env.reset()
-    env.step(env.spec_actions.make("key", keys=["c"]))
+    env.step(env.action_spec.make("key", keys=["c"]))
     env.stop()
     assert env._backend.events[-1] == ("key", "c", False)
     with pytest.raises(StopRequested):
-        env.step(env.spec_actions.make("key", keys=["c"]))
+        env.step(env.action_spec.make("key", keys=["c"]))
     env.close()
     env2 = make_env(frames, on_stop="truncate")
     env2.reset()
     env2.stop()
-    *_, trunc, info = env2.step(env2.spec_actions.make("key", keys=["c"]))
+    *_, trunc, info = env2.step(env2.action_spec.make("key", keys=["c"]))
     assert trunc and info["stopped"] and env2._backend.events == []
     env2.close()
 
@@ -115,11 +115,11 @@ def test_fixed_period_steps_and_overruns_are_reported(frames):
     env.reset()
     t0 = time.monotonic()
     for _ in range(5):
-        *_, info = env.step(env.spec_actions.noop())
+        *_, info = env.step(env.action_spec.noop())
     assert time.monotonic() - t0 >= 5 * 0.02 - 0.005
     assert info["overruns"] == 0 or info["overrun_s"] >= 0
     time.sleep(0.1)  # the agent was slow: the next step starts late
-    *_, info = env.step(env.spec_actions.noop())
+    *_, info = env.step(env.action_spec.noop())
     assert info["overrun_s"] >= 0.07 and info["overruns"] >= 1
     env.close()
 

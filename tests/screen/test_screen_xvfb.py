@@ -49,7 +49,7 @@ def test_held_key_reels_the_bar_up_and_is_not_retapped(fishing_window):
     env = env_for(fishing_window)
     try:
         env.reset()
-        spec = env.spec_actions
+        spec = env.action_spec
         fishing_window.wait_for(lambda s: not s["paused"], 5)
         t0 = time.monotonic()
         for _ in range(20):
@@ -71,7 +71,7 @@ def test_mouse_hold_presses_the_reel_button_and_click_arrives(fishing_window):
     env = env_for(fishing_window)
     try:
         env.reset()
-        spec = env.spec_actions
+        spec = env.action_spec
         t0 = time.monotonic()
         env.step(spec.make("click", pointer=[0.0, 0.0]))
         for _ in range(5):
@@ -93,7 +93,7 @@ def test_drag_arrives_as_press_motion_release(fishing_window):
     env = env_for(fishing_window)
     try:
         env.reset()
-        spec = env.spec_actions
+        spec = env.action_spec
         t0 = time.monotonic()
         env.step(spec.make("drag", pointer=[-0.5, -0.8], drag_end=[0.5, 0.8]))
         env.step(spec.noop())
@@ -117,8 +117,8 @@ def test_key_combination_arrives_with_its_modifier(fishing_window):
         env.reset()
         t0 = time.monotonic()
         for _ in range(3):
-            env.step(env.spec_actions.make("key", keys=["ctrl", "x"]))
-        env.step(env.spec_actions.noop())
+            env.step(env.action_spec.make("key", keys=["ctrl", "x"]))
+        env.step(env.action_spec.noop())
         time.sleep(0.1)
         ev = [e for e in fishing_window.events(t0) if e["type"] in ("keydown", "keyup")]
         assert [(e["type"], e["key"]) for e in ev] == [
@@ -132,7 +132,7 @@ def test_stop_switch_hotkey_releases_everything_and_halts(fishing_window, xvfb):
     env = env_for(fishing_window, stop_hotkey="<f12>")
     try:
         env.reset()
-        spec = env.spec_actions
+        spec = env.action_spec
         for _ in range(3):
             env.step(spec.make("key", keys=["c", "space"]))
         env.step(spec.make("hold", pointer=[0, 0]))  # and the mouse button
@@ -158,7 +158,7 @@ def test_ctrl_c_releases_held_keys(fishing_window):
     env = env_for(fishing_window)
     try:
         env.reset()
-        env.step(env.spec_actions.make("key", keys=["c"]))
+        env.step(env.action_spec.make("key", keys=["c"]))
         assert fishing_window.wait_for(lambda s: s["keys_down"] == ["c"], 2) is not None
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
