@@ -75,8 +75,14 @@ class ScreenGameEnv(gym.Env):
     |-------------|-----------------------------------------------------------------------------------|
     | terminated  | ``reward.is_terminated(current_frame, previous_frames)`` returns True               |
     | truncated   | ``reward.is_truncated(...)`` returns True, or ``max_episode_steps`` steps were taken |
+    |             | (the argument, else ``self.spec.max_episode_steps``)                                 |
     | stop switch | the hotkey was pressed: input is released at once; ``step`` raises `StopRequested`  |
     |             | (``on_stop="raise"``) or returns ``truncated=True`` with ``info["stopped"]``         |
+
+    Whatever ends an episode, everything held is released in that step. ``gym.make("ScreenGame-v0",
+    max_episode_steps=N)`` keeps ``N`` for its own ``TimeLimit`` wrapper (the env never sees it), so the
+    registration adds :class:`ReleaseInputOnEpisodeEnd` outside it: input is released on that truncation
+    too. Wrapping the env in a ``TimeLimit`` yourself does not: pass ``max_episode_steps`` to the env instead.
 
     ``reset`` releases everything held, calls ``reset_hook(env)`` if given (e.g. to start a new round
     in the game), then waits up to ``reset_timeout_s`` while the termination check still holds.
@@ -334,7 +340,10 @@ class ScreenGameEnv(gym.Env):
             self._history.append(rgb)
             self._rgb = rgb
             self._steps += 1
-            if self.max_episode_steps is not None and self._steps >= self.max_episode_steps:
+            limit = self.max_episode_steps
+            if limit is None and self.spec is not None:
+                limit = self.spec.max_episode_steps
+            if limit is not None and self._steps >= limit:
                 truncated = True
             stopped = self.stopped.is_set()
             if stopped:
@@ -387,4 +396,22 @@ class ScreenGameEnv(gym.Env):
             self.close()
 
 
-__all__ = ["ScreenGameEnv", "StopRequested", "ReplayCapture", "Region"]
+class ReleaseInputOnEpisodeEnd(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Releases every held key and button of the ScreenGameEnv inside when a step of the wrappers below it
+    ends the episode (terminated or truncated), e.g. the ``TimeLimit`` that ``gym.make(..., max_episode_steps=N)``
+    adds and the env never sees. ``gym.make("ScreenGame-v0")`` puts it outermost."""
+
+    def __init__(self, env: gym.Env):
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if terminated or truncated:
+            self.env.unwrapped.release_all()
+            if "held_keys" in info:
+                info = {**info, "held_keys": (), "button_held": False}
+        return obs, reward, terminated, truncated, info
+
+
+__all__ = ["ScreenGameEnv", "StopRequested", "ReleaseInputOnEpisodeEnd", "ReplayCapture", "Region"]

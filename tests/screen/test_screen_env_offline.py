@@ -50,6 +50,32 @@ def test_gym_make_builds_screengame_v0(frames, tmp_path):
     env.close()
 
 
+def test_gym_make_max_episode_steps_truncates_and_releases_held_input(frames):
+    env = gym.make("ScreenGame-v0", action_space=FISHING_ACTIONS, capture=ReplayCapture(frames),
+                   input="dry-run", step_hz=None, max_episode_steps=3)
+    env.reset(seed=0)
+    spec = env.unwrapped.action_spec
+    for _ in range(2):
+        *_, trunc, info = env.step(spec.make("key", keys=["c"]))
+        assert not trunc and info["held_keys"] == ("c",)
+    *_, trunc, info = env.step(spec.make("key", keys=["c"]))
+    assert trunc and info["held_keys"] == ()
+    assert env.unwrapped._backend.events == [("key", "c", True), ("key", "c", False)]  # released, not at reset
+    env.close()
+
+
+def test_a_step_limit_in_the_env_spec_truncates_and_releases_held_input(frames):
+    import dataclasses
+
+    env = make_env(frames)
+    env.spec = dataclasses.replace(gym.spec("ScreenGame-v0"), max_episode_steps=2)
+    env.reset()
+    assert not env.step(env.action_spec.make("key", keys=["c"]))[3]
+    assert env.step(env.action_spec.make("key", keys=["c"]))[3]
+    assert env._backend.events == [("key", "c", True), ("key", "c", False)]
+    env.close()
+
+
 def test_actions_reach_the_input_backend_in_region_coordinates(frames):
     env = make_env(frames)
     env.reset()
