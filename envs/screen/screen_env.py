@@ -120,6 +120,13 @@ class ScreenGameEnv(gym.Env):
     frame was taken against the fixed schedule), ``overruns`` (count this episode), ``region``,
     ``action_type``, ``held_keys``, ``button_held``, ``stopped``, ``frame_time`` (monotonic seconds).
 
+    ## Errors
+
+    A ``monitor`` the display does not have or a ``region`` not inside the screen: ``ValueError`` naming the
+    option, at construction. A captured window moved partly off the screen keeps its size, the part off the
+    screen black; moved entirely off: ``CaptureError``; closed: ``WindowNotFound`` (both from
+    :mod:`envs.screen.capture`, raised by ``reset`` / ``step`` after releasing everything held).
+
     ## Safety
 
     Everything held is released on ``reset``, ``close``, an exception inside ``step``, Ctrl+C
