@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch as th
 
-from agents.hybrid.demos import DemoWriter, load_trajectories, summarize
+from agents.hybrid.demos import DemoFormatError, DemoWriter, check_demo_dir, load_trajectories, summarize
 from agents.hybrid.evaluate import evaluate_pixels, evaluate_state, policy_act_fn
 from agents.hybrid.layout import HybridBoxWrapper, HybridLayout
 from agents.hybrid.policy import HybridActorCriticPolicy, load_policy, policy_kwargs_for, save_policy
@@ -122,7 +122,7 @@ def cmd_bc(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     _, layout, obs_space = _env_layout("pixels")
-    trajs = load_trajectories(args.demos, layout)
+    trajs = load_trajectories(args.demos, layout, frame_shape=obs_space.shape[1:])
     if args.max_episodes:
         trajs = trajs[:args.max_episodes]
     transitions = rollout.flatten_trajectories(trajs)
@@ -179,7 +179,7 @@ def cmd_ppo(args: argparse.Namespace) -> None:
     pixels = args.env == "pixels"
     demos = None
     if args.bc_coef > 0:
-        trajs = load_trajectories(args.demos, layout)
+        trajs = load_trajectories(args.demos, layout, frame_shape=obs_space.shape[1:])
         demos = (np.concatenate([t.obs[:-1] for t in trajs]), np.concatenate([t.acts for t in trajs]))
         del trajs
     model = HybridPPO(
@@ -313,7 +313,15 @@ def main(argv: list[str] | None = None) -> None:
     e.add_argument("--episodes", type=int, default=100)
     e.add_argument("--stochastic", action="store_true", help="sample actions instead of the mode")
     args = p.parse_args(argv)
-    {"demos-scripted": cmd_demos_scripted, "bc": cmd_bc, "ppo": cmd_ppo, "eval": cmd_eval}[args.cmd](args)
+    if args.cmd == "bc" or (args.cmd == "ppo" and args.bc_coef > 0):
+        try:  # before any env or model is built: a mistyped path fails here, not inside imitation
+            check_demo_dir(args.demos)
+        except (FileNotFoundError, ValueError) as e:
+            p.error(f"--demos: {e}")
+    try:
+        {"demos-scripted": cmd_demos_scripted, "bc": cmd_bc, "ppo": cmd_ppo, "eval": cmd_eval}[args.cmd](args)
+    except DemoFormatError as e:
+        p.exit(2, f"{p.prog}: error: --demos: {e}\n")
 
 
 if __name__ == "__main__":
