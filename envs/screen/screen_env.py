@@ -24,6 +24,11 @@ class StopRequested(RuntimeError):
     """Raised by ``step`` after the stop switch was pressed (``on_stop="raise"``)."""
 
 
+class ResetTimeout(RuntimeError):
+    """Raised by ``reset`` when the episode's end condition still holds after ``reset_timeout_s``: the game did
+    not start a new round, so there is no fresh episode to return."""
+
+
 class ScreenGameEnv(gym.Env):
     """
     ## Description
@@ -85,7 +90,10 @@ class ScreenGameEnv(gym.Env):
     too. Wrapping the env in a ``TimeLimit`` yourself does not: pass ``max_episode_steps`` to the env instead.
 
     ``reset`` releases everything held, calls ``reset_hook(env)`` if given (e.g. to start a new round
-    in the game), then waits up to ``reset_timeout_s`` while the termination check still holds.
+    in the game), then waits up to ``reset_timeout_s`` while the termination or truncation check still
+    holds. If it still holds then, ``reset`` raises :class:`ResetTimeout` rather than return an episode
+    that has already ended (each following episode would end after one step and pay the end bonus
+    again). ``reset(options={"wait": False})`` neither waits nor checks.
 
     ## Arguments
 
@@ -109,7 +117,8 @@ class ScreenGameEnv(gym.Env):
     | `on_stop`           | "raise"          | "raise" or "truncate"                                                 |
     | `max_episode_steps` | None             | truncate after this many steps                                        |
     | `reset_hook`        | None             | `callable(env)` run by reset                                          |
-    | `reset_timeout_s`   | 10.0             | reset waits at most this long for the end condition to clear          |
+    | `reset_timeout_s`   | 10.0             | reset waits at most this long for the end condition to clear, then    |
+    |                     |                  | raises `ResetTimeout`                                                 |
     | `drag_steps`        | 8                | pointer moves between a drag's start and end                          |
     | `preprocessor`      | None             | a `FramePreprocessor` to use (overrides the three frame options):     |
     |                     |                  | pass the one used for training, so train and play match exactly       |
@@ -289,9 +298,17 @@ class ScreenGameEnv(gym.Env):
             obs_frame, rgb = self._grab()
             deadline = time.monotonic() + self.reset_timeout_s
             wait = (options or {}).get("wait", True)
-            while wait and any(self._check_end(rgb)) and time.monotonic() < deadline:
+            ended = self._check_end(rgb) if wait else (False, False)
+            while any(ended) and time.monotonic() < deadline:
                 time.sleep(self.period or 0.01)
                 obs_frame, rgb = self._grab()
+                ended = self._check_end(rgb)
+            if any(ended):
+                which = "is_terminated" if ended[0] else "is_truncated"
+                raise ResetTimeout(
+                    f"reset: the reward's {which} still held after reset_timeout_s={self.reset_timeout_s} s, so "
+                    "the game began no new episode; start the next round in reset_hook, raise reset_timeout_s, "
+                    "or reset(options={'wait': False}) to begin anyway")
             self._rgb = rgb
             self._history.append(rgb)
             obs = self.frames.reset(obs_frame)
@@ -421,4 +438,4 @@ class ReleaseInputOnEpisodeEnd(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return obs, reward, terminated, truncated, info
 
 
-__all__ = ["ScreenGameEnv", "StopRequested", "ReleaseInputOnEpisodeEnd", "ReplayCapture", "Region"]
+__all__ = ["ScreenGameEnv", "StopRequested", "ResetTimeout", "ReleaseInputOnEpisodeEnd", "ReplayCapture", "Region"]

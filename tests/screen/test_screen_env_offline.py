@@ -13,7 +13,7 @@ from envs.games.fishing import FishingGame
 from envs.games.fishing_screen import FISHING_ACTIONS, fishing_reward, meter_probe, read_fish_and_bar
 from envs.screen.capture import ReplayCapture
 from envs.screen.rewards import BarFill, MeanColour, TemplateMatch
-from envs.screen.screen_env import ScreenGameEnv, StopRequested
+from envs.screen.screen_env import ResetTimeout, ScreenGameEnv, StopRequested
 from envs.stardew.render import BAR, FISH, TRACK_Y
 
 
@@ -134,6 +134,40 @@ def test_stop_releases_input_and_halts_the_agent(frames):
     *_, trunc, info = env2.step(env2.action_spec.make("key", keys=["c"]))
     assert trunc and info["stopped"] and env2._backend.events == []
     env2.close()
+
+
+class GameOver:
+    """Ends the episode while ``over`` holds for the next frame(s): True forever, or a count of frames."""
+
+    def __init__(self) -> None:
+        self.over: bool | int = False
+
+    def calculate_reward(self, current_frame, previous_frames, action):
+        return 10.0 if self.over else 0.0
+
+    def is_terminated(self, current_frame, previous_frames):
+        if isinstance(self.over, bool):
+            return self.over
+        self.over -= 1
+        return self.over >= 0
+
+
+def test_reset_raises_when_the_game_stays_over_past_the_timeout_and_releases_input(frames):
+    game = GameOver()
+    env = make_env(frames, reward=game, reset_timeout_s=0.1)
+    env.reset()
+    env.step(env.action_spec.make("key", keys=["c"]))
+    game.over = True  # the game shows its end screen and never starts a new round
+    t0 = time.monotonic()
+    with pytest.raises(ResetTimeout, match=r"is_terminated still held after reset_timeout_s=0\.1 s"):
+        env.reset()
+    assert 0.1 <= time.monotonic() - t0 < 2
+    assert env._backend.events == [("key", "c", True), ("key", "c", False)]
+    env.reset(options={"wait": False})  # asked for explicitly: no wait, no check
+    game.over = 3  # a round that restarts within the timeout: reset waits for it
+    env.reset()
+    assert game.over < 0
+    env.close()
 
 
 def test_fixed_period_steps_and_overruns_are_reported(frames):
