@@ -19,10 +19,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from envs.screen.actions import HybridActionSpec
+from envs.screen.actions import HybridActionSpec, check_key_name, pynput_key_name
 from envs.screen.capture import Region
-
-KEY_ALIASES = {"escape": "esc", "control": "ctrl", "return": "enter", "del": "delete", "spacebar": "space"}
 
 
 class DryRunInput:
@@ -58,16 +56,9 @@ class PynputInput:
 
     def resolve_key(self, name: str):
         if name not in self._keys:
+            check_key_name(name, "key")
             kb = self._kb_mod
-            n = KEY_ALIASES.get(name.lower(), name) if len(name) > 1 else name
-            if len(n) == 1:
-                k = kb.KeyCode.from_char(n)
-            else:
-                try:
-                    k = kb.Key[n.lower()]
-                except KeyError:
-                    raise ValueError(f"unknown key {name!r}: a single character or a pynput Key name") from None
-            self._keys[name] = k
+            self._keys[name] = kb.KeyCode.from_char(name) if len(name) == 1 else kb.Key[pynput_key_name(name)]
         return self._keys[name]
 
     def move(self, x: int, y: int) -> None:

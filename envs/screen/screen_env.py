@@ -29,6 +29,20 @@ class ResetTimeout(RuntimeError):
     not start a new round, so there is no fresh episode to return."""
 
 
+def _check_reward(reward: Any) -> None:
+    """TypeError unless ``reward`` is None or has the seed's ``calculate_reward`` (and its optional methods are
+    callable): a wrong object fails when the env is made, not at its first step."""
+    if reward is None:
+        return
+    if not callable(getattr(reward, "calculate_reward", None)):
+        hint = " (a function was given: put it in an object's calculate_reward method)" if callable(reward) else ""
+        raise TypeError(f"reward: {reward!r} has no calculate_reward(current_frame, previous_frames, action) "
+                        f"method{hint}")
+    for name in ("is_terminated", "is_truncated", "reset", "check_frame"):
+        if hasattr(reward, name) and not callable(getattr(reward, name)):
+            raise TypeError(f"reward.{name}: {getattr(reward, name)!r} is not callable")
+
+
 class ScreenGameEnv(gym.Env):
     """
     ## Description
@@ -70,9 +84,12 @@ class ScreenGameEnv(gym.Env):
     ## Rewards
 
     From ``reward``: any object with ``calculate_reward(current_frame, previous_frames, action)``
-    (the seed's signature; frames are full-resolution RGB arrays, ``previous_frames`` oldest first,
-    ``action`` the dict just applied), or a :class:`~envs.screen.rewards.ProbeReward` composed of
-    pixel probes (``MeanColour``, ``TemplateMatch``, ``BarFill``). ``None``: reward 0.
+    (the seed's signature; frames are full-resolution RGB arrays, ``previous_frames`` the last
+    ``stack`` frames before it, oldest first, ``action`` the dict just applied), or a
+    :class:`~envs.screen.rewards.ProbeReward` composed of pixel probes (``MeanColour``,
+    ``TemplateMatch``, ``BarFill``). ``None``: reward 0. An object without ``calculate_reward`` is a
+    ``TypeError`` at construction; a reward with ``check_frame(frame)`` (``ProbeReward``) is checked
+    against the first frame of each ``reset`` (a probe rectangle outside the frame: ``ValueError``).
 
     ## Episode End
 
@@ -131,9 +148,12 @@ class ScreenGameEnv(gym.Env):
 
     ## Errors
 
-    A ``monitor`` the display does not have or a ``region`` not inside the screen: ``ValueError`` naming the
-    option, at construction. A captured window moved partly off the screen keeps its size, the part off the
-    screen black; moved entirely off: ``CaptureError``; closed: ``WindowNotFound`` (both from
+    Settings are checked at construction: a key name that is neither one character nor a pynput
+    ``Key`` name (whatever the input backend), an unknown entry in the action-space dict, a ``reward``
+    without ``calculate_reward``, a ``monitor`` the display does not have or a ``region`` not inside
+    the screen: ``ValueError`` / ``TypeError`` naming the option. A probe rectangle outside the frame:
+    ``ValueError`` from ``reset``. A captured window moved partly off the screen keeps its size, the
+    part off the screen black; moved entirely off: ``CaptureError``; closed: ``WindowNotFound`` (both from
     :mod:`envs.screen.capture`, raised by ``reset`` / ``step`` after releasing everything held).
 
     ## Safety
@@ -176,6 +196,12 @@ class ScreenGameEnv(gym.Env):
             raise ValueError(f"render_mode: {render_mode!r} not one of {self.metadata['render_modes']}")
         if step_hz is not None and step_hz <= 0:
             raise ValueError("step_hz must be > 0 or None")
+        if max_episode_steps is not None and (not isinstance(max_episode_steps, (int, np.integer))
+                                              or isinstance(max_episode_steps, bool) or max_episode_steps < 1):
+            raise ValueError(f"max_episode_steps: need an integer >= 1 or None, got {max_episode_steps!r}")
+        if not reset_timeout_s >= 0:
+            raise ValueError(f"reset_timeout_s: need a number >= 0, got {reset_timeout_s!r}")
+        _check_reward(reward)
         self.action_spec = action_space if isinstance(action_space, HybridActionSpec) \
             else HybridActionSpec.from_seed_dict(action_space)
         self.action_space = self.action_spec.space
@@ -296,6 +322,11 @@ class ScreenGameEnv(gym.Env):
                 self.reset_hook(self)
             self._history.clear()
             obs_frame, rgb = self._grab()
+            if self.reward_fn is not None and hasattr(self.reward_fn, "check_frame"):
+                try:  # e.g. a probe rectangle outside the frame: it would read nothing
+                    self.reward_fn.check_frame(rgb)
+                except ValueError as e:
+                    raise ValueError(f"reward: {e}") from None
             deadline = time.monotonic() + self.reset_timeout_s
             wait = (options or {}).get("wait", True)
             ended = self._check_end(rgb) if wait else (False, False)

@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env
 from envs.games.fishing import FishingGame
 from envs.games.fishing_screen import FISHING_ACTIONS, fishing_reward, meter_probe, read_fish_and_bar
 from envs.screen.capture import ReplayCapture
-from envs.screen.rewards import BarFill, MeanColour, TemplateMatch
+from envs.screen.rewards import BarFill, MeanColour, ProbeReward, TemplateMatch, Term, When
 from envs.screen.screen_env import ResetTimeout, ScreenGameEnv, StopRequested
 from envs.stardew.render import BAR, FISH, TRACK_Y
 
@@ -232,3 +232,56 @@ def test_colour_template_and_fill_probes():
     assert tm.value(img) == pytest.approx(1.0, abs=1e-4)
     assert BarFill((80, 0, 10, 100), empty=(0, 0, 0)).value(img) == pytest.approx(0.4)
     assert BarFill((80, 0, 10, 100), fill=[FISH], start="top").value(img) == pytest.approx(0.4)
+
+
+def test_unknown_key_names_fail_at_construction_even_with_dry_run_input(frames):
+    with pytest.raises(ValueError, match=r"keys\[1\]: unknown key name 'uparrow'"):
+        make_env(frames, action_space={"keys": ["w", "uparrow"]})
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    with pytest.raises(ValueError, match="unknown key name 'uparrow'"):
+        FishingPixelsEnv(action_space={"keys": ["uparrow"]})
+
+
+def test_misspelt_probe_reward_settings_fail_at_construction_naming_the_field():
+    m = BarFill((0, 0, 10, 100), empty=(0, 0, 0))
+    with pytest.raises(ValueError, match=r"When\.op: '=>' not one of '<', '<=', '>', '>=', '=='"):
+        When(m, "=>", 0.5)
+    with pytest.raises(ValueError, match=r"Term\.mode: 'vaule' not 'value' or 'delta'"):
+        Term(m, mode="vaule")
+    with pytest.raises(TypeError, match=r"Term\.probe: \(0, 0, 10, 10\) is not a probe \(no value\(frame\) method"):
+        Term((0, 0, 10, 10))
+    with pytest.raises(ValueError, match=r"When\.threshold: need a finite number"):
+        When(m, ">=", "full")
+    with pytest.raises(ValueError, match=r"BarFill\.rect: \(0, 0, -5, 10\): x and y must be >= 0"):
+        BarFill((0, 0, -5, 10), empty=(0, 0, 0))
+    with pytest.raises(ValueError, match=r"MeanColour\.rect: need \(x, y, width, height\)"):
+        MeanColour((0, 0, 10))
+    with pytest.raises(TypeError, match=r"ProbeReward\.terms\[0\]: .* is not a Term"):
+        ProbeReward(terms=[m])
+    with pytest.raises(TypeError, match=r"ProbeReward\.end: need a list of When"):
+        ProbeReward(end=When(m, "<", 0.1))
+
+
+def test_a_reward_without_calculate_reward_fails_at_construction(frames):
+    with pytest.raises(TypeError, match=r"reward: .* has no calculate_reward\(.*a function was given"):
+        make_env(frames, reward=lambda current_frame, previous_frames, action: 0.0)
+    with pytest.raises(TypeError, match="reward: 'meter' has no calculate_reward"):
+        make_env(frames, reward="meter")
+
+
+def test_a_probe_rectangle_outside_the_frame_fails_at_reset_naming_the_probe(frames):
+    h, w = frames[0].shape[:2]  # 600 x 168
+    outside = BarFill((w - 10, 0, 40, h), empty=(0, 0, 0))
+    env = make_env(frames, reward=ProbeReward(terms=[Term(BarFill((0, 0, 10, 10), empty=(0, 0, 0)))],
+                                              end=[When(outside, "<=", 0.0)]))
+    with pytest.raises(ValueError, match=rf"reward: ProbeReward\.end\[0\]\.probe \(BarFill\)\.rect: "
+                                         rf"\(x, y, width, height\)=\({w - 10}, 0, 40, {h}\) is not inside the "
+                                         rf"{w}x{h} frame"):
+        env.reset()
+    env.close()
+    tm = TemplateMatch(np.zeros((50, 50, 3), np.uint8), rect=(0, 0, 20, 20))
+    env = make_env(frames, reward=ProbeReward(terms=[Term(tm, mode="value")]))
+    with pytest.raises(ValueError, match=r"TemplateMatch\)\.template: 50x50 .* larger than the 20x20 area"):
+        env.reset()
+    env.close()

@@ -262,3 +262,11 @@ def test_scripted_pixel_policy_catches_fish_through_screengame(fishing_window):
     assert out["caught"] >= 2, out  # within a 60 s bound; an episode of this fish takes about 6 s
     # the game process itself counted the catches the env saw in its pixels
     assert fishing_window.wait_for(lambda s: s["caught_total"] - before >= out["caught"], 2.0) is not None
+
+
+def test_the_key_name_table_is_pynputs_own(xvfb):
+    from pynput import keyboard
+
+    from envs.screen.actions import KEY_NAMES
+
+    assert set(keyboard.Key.__members__) == KEY_NAMES
