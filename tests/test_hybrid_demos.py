@@ -21,6 +21,16 @@ def test_offscreen_frames_are_the_windows_frames_through_the_same_preprocessing(
     assert env.observation_space.contains(obs)
 
 
+def test_reset_after_a_truncation_starts_a_new_minigame() -> None:
+    env = FishingPixelsEnv(max_steps=5)
+    _, start = env.reset(seed=1)
+    for _ in range(5):
+        *_, trunc, info = env.step(env.action_spec.make("key", keys=["c"]))
+    assert trunc and info["tick"] > start["tick"]
+    _, again = env.reset()
+    assert again["tick"] == start["tick"] and again["distanceFromCatching"] == start["distanceFromCatching"]
+
+
 def test_only_hold_and_reel_keys_press_the_button() -> None:
     env = FishingPixelsEnv()
     spec = env.action_spec
