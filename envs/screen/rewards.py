@@ -7,7 +7,9 @@ The env accepts any object with the seed's method::
 and, optionally, ``is_terminated(current_frame, previous_frames) -> bool``,
 ``is_truncated(current_frame, previous_frames) -> bool`` and ``reset()``. Frames passed to these are
 RGB ``(H, W, 3)`` uint8 at the capture's full resolution (not the 84x84 observation);
-``previous_frames`` is a list, oldest first, of the frames of the preceding steps of the episode.
+``previous_frames`` is a list, oldest first, of the frames before the current one in this episode (the
+reset frame included), but only the last ``stack`` of them (the env's frame-stack depth, default 4): keep
+your own copies in the reward object to look further back.
 
 Without writing a class, compose probes (each reads one number from a frame):
 

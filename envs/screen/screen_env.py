@@ -16,7 +16,7 @@ from gymnasium import spaces
 
 from envs.screen.actions import HybridActionSpec
 from envs.screen.capture import MssCapture, Region, ReplayCapture
-from envs.screen.inputs import DryRunInput, InputController, PynputInput, StopSwitch
+from envs.screen.inputs import DryRunInput, InputController, PynputInput, StopSwitch, check_hotkey
 from envs.screen.preprocess import FramePreprocessor, FrameStack
 
 
@@ -130,7 +130,8 @@ class ScreenGameEnv(gym.Env):
     | `stack`             | 4                | frames stacked                                                        |
     | `input`             | "pynput"         | "pynput", "dry-run", or a backend object (move/button/key/close)      |
     | `capture`           | "mss"            | "mss", or a capture object (e.g. `ReplayCapture`)                     |
-    | `stop_hotkey`       | "<f12>"          | pynput GlobalHotKeys string; None disables (off with dry-run input)   |
+    | `stop_hotkey`       | "<f12>"          | pynput GlobalHotKeys string ("<f12>", "<ctrl>+<alt>+q"); None         |
+    |                     |                  | disables it (off with dry-run input)                                  |
     | `on_stop`           | "raise"          | "raise" or "truncate"                                                 |
     | `max_episode_steps` | None             | truncate after this many steps                                        |
     | `reset_hook`        | None             | `callable(env)` run by reset                                          |
@@ -149,8 +150,9 @@ class ScreenGameEnv(gym.Env):
     ## Errors
 
     Settings are checked at construction: a key name that is neither one character nor a pynput
-    ``Key`` name (whatever the input backend), an unknown entry in the action-space dict, a ``reward``
-    without ``calculate_reward``, a ``monitor`` the display does not have or a ``region`` not inside
+    ``Key`` name (whatever the input backend), an unknown entry in the action-space dict, a
+    ``stop_hotkey`` not in pynput's syntax (``"<f12>"``, not ``"F12"``), a ``reward`` without
+    ``calculate_reward``, a ``monitor`` the display does not have or a ``region`` not inside
     the screen: ``ValueError`` / ``TypeError`` naming the option. A probe rectangle outside the frame:
     ``ValueError`` from ``reset``. A captured window moved partly off the screen keeps its size, the
     part off the screen black; moved entirely off: ``CaptureError``; closed: ``WindowNotFound`` (both from
@@ -202,6 +204,8 @@ class ScreenGameEnv(gym.Env):
         if not reset_timeout_s >= 0:
             raise ValueError(f"reset_timeout_s: need a number >= 0, got {reset_timeout_s!r}")
         _check_reward(reward)
+        if stop_hotkey is not None:  # checked even where it goes unused (dry-run input): a typo fails now
+            check_hotkey(stop_hotkey, "stop_hotkey")
         self.action_spec = action_space if isinstance(action_space, HybridActionSpec) \
             else HybridActionSpec.from_seed_dict(action_space)
         self.action_space = self.action_spec.space

@@ -285,3 +285,12 @@ def test_a_probe_rectangle_outside_the_frame_fails_at_reset_naming_the_probe(fra
     with pytest.raises(ValueError, match=r"TemplateMatch\)\.template: 50x50 .* larger than the 20x20 area"):
         env.reset()
     env.close()
+
+
+def test_a_stop_hotkey_not_in_pynput_syntax_fails_at_construction_with_the_fix(frames):
+    with pytest.raises(ValueError, match=r"stop_hotkey: 'F12': 'F12' is neither one character nor a <key name>: "
+                                         r"write it '<f12>'"):
+        make_env(frames, stop_hotkey="F12")  # dry-run ignores the hotkey, but a typo still fails now
+    with pytest.raises(ValueError, match=r"stop_hotkey: '<ctrl>\+<bogus>': '<bogus>' .* angle brackets"):
+        make_env(frames, stop_hotkey="<ctrl>+<bogus>")
+    make_env(frames, stop_hotkey="<ctrl>+<alt>+q").close()

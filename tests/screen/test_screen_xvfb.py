@@ -264,9 +264,23 @@ def test_scripted_pixel_policy_catches_fish_through_screengame(fishing_window):
     assert fishing_window.wait_for(lambda s: s["caught_total"] - before >= out["caught"], 2.0) is not None
 
 
-def test_the_key_name_table_is_pynputs_own(xvfb):
+def test_the_key_name_table_and_hotkey_check_agree_with_pynput(xvfb):
     from pynput import keyboard
 
     from envs.screen.actions import KEY_NAMES
+    from envs.screen.inputs import check_hotkey
 
     assert set(keyboard.Key.__members__) == KEY_NAMES
+    for hotkey in ("<f12>", "<F12>", "<ctrl>+<alt>+q", "q", "+", "<65481>", "F12", "<escape>", "a+a", "a+",
+                   "<ctrl>+<bogus>", "ctrl+q"):
+        try:
+            keyboard.HotKey.parse(hotkey)
+            pynput_ok = True
+        except ValueError:
+            pynput_ok = False
+        try:
+            check_hotkey(hotkey)
+            ours_ok = True
+        except ValueError:
+            ours_ok = False
+        assert ours_ok == pynput_ok, hotkey
