@@ -205,3 +205,18 @@ def test_ppo_entry_point_trains_with_scaled_rewards_and_saves_a_reloadable_polic
     obs = np.zeros((3, *policy.observation_space.shape), dtype=np.float32)
     acts, _ = policy.predict(obs, deterministic=True)
     assert acts.shape == (3, *policy.action_space.shape)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["bc", "--eval-every", "0"], "argument --eval-every: must be >= 1, got 0"),
+    (["ppo", "--eval-every", "-5"], "argument --eval-every: must be >= 1, got -5"),
+    (["ppo", "--n-envs", "two"], "argument --n-envs: need an integer, got 'two'"),
+    (["bc", "--lr", "0"], "argument --lr: must be > 0.0, got 0"),
+])
+def test_train_cli_refuses_bad_numbers_naming_the_option(argv: list[str], says: str, tmp_path, capsys) -> None:
+    from agents.hybrid.train import main
+
+    with pytest.raises(SystemExit) as ex:
+        main([*argv, "--out", str(tmp_path / "run")])
+    assert ex.value.code == 2 and says in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
