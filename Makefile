@@ -32,6 +32,7 @@ help:
 	@echo "  make bench-screen      capture + preprocessing speed, input-to-pixel latency"
 	@echo "  make record-demos      record a person playing the window into demos/"
 	@echo "  make train-bc / train-ppo / train-bc-ppo / train-ppo-state / hybrid-eval / hybrid-window"
+	@echo "  make train-bc DEMOS=demos/human   BC on other demonstrations (default demos/scripted)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -99,6 +100,8 @@ test-bridge: $(STAMP) $(SYSTEM_STAMP)
 # Bounded runs on 2 shared CPU cores; the seeds and budgets the README reports. HYBRID_STEPS: PPO's budget.
 HYBRID_RUNS ?= runs/hybrid
 HYBRID_STEPS ?= 50000
+# the demonstrations train-bc learns from, e.g. `make train-bc DEMOS=demos/human` after `make record-demos`
+DEMOS ?= demos/scripted
 HYBRID_SEED ?= 0
 HYBRID := PYTHONPATH=$(CURDIR) nice -n 10 $(PY) -W ignore -m agents.hybrid.train
 # Pixel PPO scales rewards by the return's running std (--norm-reward): the critic shares the CNN+LSTM with the
@@ -116,7 +119,7 @@ demos-scripted: $(STAMP)  ## the scripted controller's demonstrations shipped in
 	$(HYBRID) demos-scripted --out demos/scripted --episodes 60
 
 train-bc: $(STAMP)
-	$(HYBRID) bc --demos demos/scripted --out $(HYBRID_RUNS)/bc --epochs 12 --seed $(HYBRID_SEED)
+	$(HYBRID) bc --demos $(DEMOS) --out $(HYBRID_RUNS)/bc --epochs 12 --seed $(HYBRID_SEED)
 
 train-ppo: $(STAMP)
 	$(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) $(HYBRID_PPO) --ent-coef 0.01 \

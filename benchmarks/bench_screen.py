@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
         env = make_fishing_screen_env(step_hz=None, stop_hotkey=None)
         env.reset()
-        noop = env.spec_actions.noop()
+        noop = env.action_spec.noop()
         sps, _ = timed_rate(lambda: env.step(noop), args.seconds)
         print(f"ScreenGame-v0 step on the 168x600 window, unpaced (capture, preprocess, stack, meter reward): "
               f"{sps:.0f} steps/s")

@@ -14,9 +14,17 @@ ENVS = {
 }
 
 
+# ScreenGame-v0 holds real keys and buttons: gym.make(..., max_episode_steps=N) truncates in a TimeLimit wrapper
+# the env never sees, so a wrapper outside it releases the input whenever a step ends the episode
+WRAPPERS = {
+    "ScreenGame-v0": (("ReleaseInputOnEpisodeEnd", "envs.screen.screen_env:ReleaseInputOnEpisodeEnd"),),
+}
+
+
 def register_envs() -> None:
-    from gymnasium.envs.registration import register, registry
+    from gymnasium.envs.registration import WrapperSpec, register, registry
 
     for env_id, entry_point in ENVS.items():
         if env_id not in registry:
-            register(id=env_id, entry_point=entry_point, disable_env_checker=False)
+            wrappers = tuple(WrapperSpec(name, ep, {}) for name, ep in WRAPPERS.get(env_id, ()))
+            register(id=env_id, entry_point=entry_point, disable_env_checker=False, additional_wrappers=wrappers)

@@ -152,6 +152,24 @@ def test_wrapper_exposes_a_box_and_sends_dict_actions() -> None:
     assert r == 1.0
 
 
+def test_wrapper_on_screengame_keeps_its_type_names_and_parameter_usage() -> None:
+    from envs.games.fishing import FishingGame
+    from envs.games.fishing_screen import FISHING_ACTIONS
+    from envs.screen.capture import ReplayCapture
+
+    env = HybridBoxWrapper(gym.make("ScreenGame-v0", action_space=FISHING_ACTIONS, input="dry-run", step_hz=None,
+                                    capture=ReplayCapture([FishingGame(seed=1).frame()])))
+    lay = env.layout
+    assert lay.type_names == ("none", "click", "drag", "hold", "key")
+    assert dict(lay.params_used) == {"none": (), "click": ("pointer",), "drag": ("pointer", "drag_end"),
+                                     "hold": ("pointer",), "key": ("keys",)}
+    env.reset(seed=0)
+    key = lay.type_names.index("key")
+    env.step(np.array([key, 0.9, 0.9, 0, 0, 1, 0], np.float32))  # keys: c set; the pointer is unused by key
+    assert env.unwrapped._backend.events == [("key", "c", True)]
+    env.close()
+
+
 def test_saved_policy_reloads_and_acts_identically(tmp_path) -> None:
     th.manual_seed(0)
     env = HybridBoxWrapper(_DictEnv(), layout())
@@ -187,3 +205,18 @@ def test_ppo_entry_point_trains_with_scaled_rewards_and_saves_a_reloadable_polic
     obs = np.zeros((3, *policy.observation_space.shape), dtype=np.float32)
     acts, _ = policy.predict(obs, deterministic=True)
     assert acts.shape == (3, *policy.action_space.shape)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["bc", "--eval-every", "0"], "argument --eval-every: must be >= 1, got 0"),
+    (["ppo", "--eval-every", "-5"], "argument --eval-every: must be >= 1, got -5"),
+    (["ppo", "--n-envs", "two"], "argument --n-envs: need an integer, got 'two'"),
+    (["bc", "--lr", "0"], "argument --lr: must be > 0.0, got 0"),
+])
+def test_train_cli_refuses_bad_numbers_naming_the_option(argv: list[str], says: str, tmp_path, capsys) -> None:
+    from agents.hybrid.train import main
+
+    with pytest.raises(SystemExit) as ex:
+        main([*argv, "--out", str(tmp_path / "run")])
+    assert ex.value.code == 2 and says in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
+import json
 
-from agents.hybrid.demos import DemoWriter, load_trajectories, read_episode
+import numpy as np
+import pytest
+
+from agents.hybrid.demos import DemoFormatError, DemoWriter, episode_files, load_trajectories, read_episode
 from agents.hybrid.layout import HybridLayout
 from envs.games.fishing_pixels import FishingPixelsEnv
 from envs.games.fishing_screen import scripted_action
@@ -16,6 +19,16 @@ def test_offscreen_frames_are_the_windows_frames_through_the_same_preprocessing(
     assert np.array_equal(env.frame(), env.game.frame())
     assert np.array_equal(obs[-1], env.pre(env.game.frame()))
     assert env.observation_space.contains(obs)
+
+
+def test_reset_after_a_truncation_starts_a_new_minigame() -> None:
+    env = FishingPixelsEnv(max_steps=5)
+    _, start = env.reset(seed=1)
+    for _ in range(5):
+        *_, trunc, info = env.step(env.action_spec.make("key", keys=["c"]))
+    assert trunc and info["tick"] > start["tick"]
+    _, again = env.reset()
+    assert again["tick"] == start["tick"] and again["distanceFromCatching"] == start["distanceFromCatching"]
 
 
 def test_only_hold_and_reel_keys_press_the_button() -> None:
@@ -77,3 +90,97 @@ def test_hybrid_ppo_updates_offscreen_with_q_and_demo_losses(tmp_path) -> None:
     model.learn(total_timesteps=32)
     logs = model.logger.name_to_value
     assert {"train/q_loss", "train/bc_neglogp"} <= set(logs)
+
+
+def _write_episodes(directory, n: int, steps: int = 6, frame=(84, 84, 3)) -> tuple[HybridLayout, list]:
+    env = FishingPixelsEnv()
+    spec = env.action_spec
+    layout = HybridLayout.from_space(env.action_space, spec.type_names, spec.params_used)
+    w = DemoWriter(directory, {"source": "scripted", "layout": layout.to_json(), "keys": list(spec.keys),
+                               "type_names": list(spec.type_names), "frame_stack": 4})
+    rng = np.random.default_rng(0)
+    paths = []
+    for _ in range(n):
+        w.start(rng.integers(0, 256, (4, *frame), dtype=np.uint8))
+        for i in range(steps):
+            a = spec.make("hold", pointer=rng.uniform(-1, 1, 2)) if i % 2 else spec.make("key", keys=["c"])
+            w.add(a, 0.5, rng.integers(0, 256, (4, *frame), dtype=np.uint8))
+        paths.append(w.end(terminal=True, outcome="caught"))
+    return layout, paths
+
+
+def test_a_leftover_tmp_file_of_an_interrupted_save_neither_stops_the_writer_nor_loads(tmp_path) -> None:
+    _write_episodes(tmp_path, 3)
+    leftover = tmp_path / "episode_00003.tmp.npz"
+    leftover.write_bytes(b"PK\x03\x04 half an episode")
+    (tmp_path / "episode_notes.npz").write_bytes(b"not an episode name either")
+    _, (path,) = _write_episodes(tmp_path, 1)  # a new writer (a new recording session) in the same directory
+    assert path.name == "episode_00003.npz"
+    assert leftover.read_bytes() == b"PK\x03\x04 half an episode"  # nothing recorded is deleted
+    assert [p.name for p in episode_files(tmp_path)] == [f"episode_{i:05d}.npz" for i in range(4)]
+    assert len(load_trajectories(tmp_path)) == 4
+
+
+def _corrupt(arrays: dict, header: dict, case: str) -> None:
+    if case == "missing array":
+        del arrays["pointer"]
+    elif case == "bad JSON header":
+        arrays["header"] = np.array("{'format': not json")
+    elif case == "frames and actions disagree":
+        arrays["frames"] = arrays["frames"][:-1]
+    elif case == "NaN pointer":
+        arrays["pointer"][3, 1] = np.nan
+    elif case == "type out of range":
+        arrays["type"][2] = 9
+    elif case == "wrong frame shape":
+        arrays["frames"] = arrays["frames"][..., 0]
+    elif case == "type names differ from the layout":
+        header["type_names"] = ["none", "click", "drag", "key", "hold"]
+
+
+BAD_FILES = {  # case -> (field named in the error, what the message says)
+    "truncated zip": (None, "not a readable .npz file"),
+    "missing array": ("pointer", "missing array"),
+    "bad JSON header": ("header", "not JSON"),
+    "frames and actions disagree": ("frames", "6 frames for 6 actions"),
+    "NaN pointer": ("pointer", "not finite .* at step 3"),
+    "type out of range": ("type", "value 9 at step 2 outside 0..4"),
+    "wrong frame shape": ("frames", r"frame shape \(84, 84\), expected \(84, 84, 3\)"),
+    "type names differ from the layout": ("type_names", "!= the layout's"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_a_bad_demo_file_is_refused_naming_the_file_and_the_field(tmp_path, case: str) -> None:
+    layout, (path,) = _write_episodes(tmp_path, 1)
+    if case == "truncated zip":
+        data = path.read_bytes()
+        path.write_bytes(data[:len(data) // 2])
+    else:
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files}
+        header = json.loads(str(arrays["header"]))
+        _corrupt(arrays, header, case)
+        if case != "bad JSON header":
+            arrays["header"] = np.array(json.dumps(header))
+        np.savez_compressed(path, **arrays)
+    field, says = BAD_FILES[case]
+    with pytest.raises(DemoFormatError, match=says) as err:
+        load_trajectories(tmp_path, layout, frame_shape=(84, 84, 3))
+    assert str(err.value).startswith(f"{path}: ") and err.value.field == field
+    if field is not None:
+        assert f"field {field!r}" in str(err.value)
+
+
+def test_a_missing_or_empty_demo_directory_fails_before_training_with_a_clear_message(tmp_path, capsys) -> None:
+    from agents.hybrid.train import main
+
+    with pytest.raises(FileNotFoundError, match="no such demo directory"):
+        load_trajectories(tmp_path / "demos" / "scriptd")
+    with pytest.raises(ValueError, match="no demo episodes"):
+        load_trajectories(tmp_path)
+    for demos, says in ((tmp_path / "scriptd", "no such demo directory"), (tmp_path, "no demo episodes")):
+        with pytest.raises(SystemExit) as ex:
+            main(["bc", "--demos", str(demos), "--out", str(tmp_path / "run")])
+        assert ex.value.code == 2 and f"--demos: {demos}: {says}" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # stopped before anything was built

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import threading
+import time
+
 import numpy as np
 import pytest
 import torch as th
@@ -24,7 +29,7 @@ def test_bc_then_ppo_train_end_to_end_on_the_game_window(fishing_window, tmp_pat
 
     th.set_num_threads(1)
     env = make_fishing_screen_env(grayscale=False, stop_hotkey=None, max_episode_steps=40)
-    spec = env.spec_actions
+    spec = env.action_spec
     layout = HybridLayout.from_space(env.action_space, spec.type_names, spec.params_used)
     try:
         # 1. the scripted controller plays the window; its steps are written as a demonstration
@@ -71,3 +76,26 @@ def test_bc_then_ppo_train_end_to_end_on_the_game_window(fishing_window, tmp_pat
         assert any(e["type"] in ("keydown", "mousedown") for e in fishing_window.events(0.0))
     finally:
         env.close()
+
+
+def test_play_window_keeps_the_f12_stop_switch_and_stops_cleanly_when_pressed(fishing_window, xvfb):  # noqa: F811
+    from agents.hybrid.play import play_window
+
+    done = threading.Event()
+
+    def person_presses_f12() -> None:  # another process, through the X server, until the run has stopped
+        fishing_window.wait_for(lambda s: s["keys_down"] == ["c"], 10)
+        while not done.wait(0.5):
+            subprocess.run(["xdotool", "key", "F12"], env={**os.environ, "DISPLAY": xvfb.display}, check=True,
+                           timeout=10)
+
+    presser = threading.Thread(target=person_presses_f12, daemon=True)
+    presser.start()
+    t0 = time.monotonic()
+    try:
+        res = play_window("scripted", episodes=1000, max_seconds=60)  # the default: the stop switch is on
+    finally:
+        done.set()
+        presser.join(15)
+    assert res["stopped"] and time.monotonic() - t0 < 40, res
+    assert fishing_window.wait_for(lambda s: s["keys_down"] == [] and not s["mouse_down"], 2) is not None

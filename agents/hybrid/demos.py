@@ -21,16 +21,28 @@ key           shape, dtype            meaning
 ============  ======================  ==========================================================================
 
 Every file is written whole when its episode ends (``np.savez_compressed`` to a temporary name, then renamed), so
-an interrupted recording loses at most the episode in progress. ``load_trajectories`` turns a set into imitation's
-``Trajectory`` objects (actions in the hybrid Box layout) with ``np.load(allow_pickle=False)``.
+an interrupted recording loses at most the episode in progress; a leftover temporary file
+(``episode_00003.tmp.npz``) is left alone and skipped: only names ``episode_<digits>.npz`` are episodes, and a new
+writer numbers on after the highest. ``load_trajectories`` turns a set into imitation's ``Trajectory`` objects
+(actions in the hybrid Box layout) with ``np.load(allow_pickle=False)``.
+
+A file that cannot be used raises :class:`DemoFormatError` naming the file and the field: an unreadable (truncated)
+zip, a missing array, a header that is not JSON or of another format, arrays whose lengths disagree (``frames``
+must have one more entry than the actions), non-finite pointers or rewards, an action type outside ``type_names``,
+frames of another shape than the policy's, and type names or parameter sizes other than the layout's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import tempfile
 import time
-from collections.abc import Mapping
+import zipfile
+import zlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +52,16 @@ from agents.hybrid.layout import HybridLayout
 
 FORMAT = "stardew-rl/demos"
 VERSION = 1
+EPISODE_NAME = re.compile(r"^episode_(\d+)\.npz$")
+ARRAYS = ("frames", "type", "pointer", "drag_end", "keys", "rewards")
+
+
+class DemoFormatError(ValueError):
+    """A demo file that cannot be used; the message starts with the file and the field."""
+
+    def __init__(self, path: str | Path, field: str | None, message: str):
+        self.path, self.field = Path(path), field
+        super().__init__(f"{path}: {message}" if field is None else f"{path}: field {field!r}: {message}")
 
 
 class DemoWriter:
@@ -50,8 +72,8 @@ class DemoWriter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.header = dict(header)
         self.n_keys = len(self.header.get("keys", ())) or 1
-        existing = sorted(self.dir.glob("episode_*.npz"))
-        self.index = int(existing[-1].stem.split("_")[1]) + 1 if existing else 0
+        taken = [int(m.group(1)) for p in self.dir.iterdir() if (m := EPISODE_NAME.match(p.name))]
+        self.index = max(taken) + 1 if taken else 0
         self._clear()
 
     def _clear(self) -> None:
@@ -86,23 +108,105 @@ class DemoWriter:
             "rewards": np.array(self.rewards, np.float32),
         }
         path = self.dir / f"episode_{self.index:05d}.npz"
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
+        # a fresh temporary name: a leftover of an interrupted save (episode_00003.tmp.npz) is never overwritten
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f"{path.stem}.", suffix=".tmp.npz")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez_compressed(f, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
         self.index += 1
         self._clear()
         return path
 
 
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.argwhere(mask)[0][0])
+
+
 def read_episode(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """-> (header, arrays) of one episode file; refuses other formats and newer versions."""
-    with np.load(path, allow_pickle=False) as z:
-        header = json.loads(str(z["header"]))
-        if header.get("format") != FORMAT or int(header.get("version", 0)) > VERSION:
-            raise ValueError(f"{path}: not a {FORMAT} v<={VERSION} file: {header.get('format')} "
-                             f"v{header.get('version')}")
-        arrays = {k: z[k] for k in z.files if k != "header"}
+    """-> (header, arrays) of one episode file, checked on its own (see the module doc); raises
+    :class:`DemoFormatError` naming the file and the field. Refuses other formats and newer versions."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = set(z.files)
+            raw = z["header"] if "header" in names else None
+            arrays = {k: z[k] for k in z.files if k != "header"}  # reads (decompresses) everything now
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
+        raise DemoFormatError(path, None, f"not a readable .npz file (truncated or corrupt?): "
+                                          f"{type(e).__name__}: {e}") from None
+    if raw is None:
+        raise DemoFormatError(path, "header", "missing")
+    try:
+        header = json.loads(str(raw))
+    except json.JSONDecodeError as e:
+        raise DemoFormatError(path, "header", f"not JSON: {e}") from None
+    if not isinstance(header, dict):
+        raise DemoFormatError(path, "header", f"not a JSON object: {type(header).__name__}")
+    try:
+        version = int(header.get("version", 0))
+    except (TypeError, ValueError):
+        version = -1
+    if header.get("format") != FORMAT or not 0 < version <= VERSION:
+        raise DemoFormatError(path, "header", f"not a {FORMAT} v<={VERSION} file: format "
+                                              f"{header.get('format')!r} version {header.get('version')!r}")
+    for key in ARRAYS:
+        if key not in arrays:
+            raise DemoFormatError(path, key, "missing array")
+    t = arrays["type"]
+    if t.ndim != 1 or not np.issubdtype(t.dtype, np.integer):
+        raise DemoFormatError(path, "type", f"need (N,) integers, got {t.shape} {t.dtype}")
+    n = len(t)
+    if n == 0:
+        raise DemoFormatError(path, "type", "no steps")
+    for key, ndim in (("pointer", 2), ("drag_end", 2), ("keys", 2), ("rewards", 1)):
+        if arrays[key].ndim != ndim or len(arrays[key]) != n:
+            raise DemoFormatError(path, key, f"shape {arrays[key].shape} for {n} actions (need {n} rows)")
+    for key in ("pointer", "drag_end"):
+        if arrays[key].shape[1] != 2:
+            raise DemoFormatError(path, key, f"shape {arrays[key].shape}: need (N, 2)")
+    for key in ("pointer", "drag_end", "rewards"):
+        v = arrays[key]
+        if not np.issubdtype(v.dtype, np.number):
+            raise DemoFormatError(path, key, f"not numbers: {v.dtype}")
+        bad = ~np.isfinite(v.reshape(n, -1)).all(axis=1)
+        if bad.any():
+            raise DemoFormatError(path, key, f"values not finite (NaN or inf) at step {_first_bad(bad)} "
+                                             f"({int(bad.sum())} steps)")
+    f = arrays["frames"]
+    if f.dtype != np.uint8 or f.ndim not in (3, 4) or (f.ndim == 4 and f.shape[3] != 3):
+        raise DemoFormatError(path, "frames", f"need (N+1, H, W) or (N+1, H, W, 3) uint8, got {f.shape} {f.dtype}")
+    if len(f) != n + 1:
+        raise DemoFormatError(path, "frames", f"{len(f)} frames for {n} actions (need one more frame than actions)")
+    if "steps" in header and header["steps"] != n:
+        raise DemoFormatError(path, "steps", f"header says {header['steps']} steps, the arrays hold {n}")
+    if "terminal" not in header:
+        raise DemoFormatError(path, "terminal", "missing from the header")
+    names = header.get("type_names")
+    if names is not None:
+        bad = (t < 0) | (t >= len(names))
+        if bad.any():
+            i = _first_bad(bad)
+            raise DemoFormatError(path, "type", f"value {int(t[i])} at step {i} outside 0..{len(names) - 1} "
+                                                f"(type_names {names})")
     return header, arrays
+
+
+def check_demo_dir(directory: str | Path) -> list[Path]:
+    """The episode files of a demo set; FileNotFoundError if ``directory`` is not a directory, ValueError if it
+    holds no episodes."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise FileNotFoundError(f"{d}: no such demo directory")
+    files = episode_files(d)
+    if not files:
+        raise ValueError(f"{d}: no demo episodes (episode_<digits>.npz files) in it or below")
+    return files
 
 
 def stack_frames(frames: np.ndarray, depth: int) -> np.ndarray:
@@ -112,20 +216,62 @@ def stack_frames(frames: np.ndarray, depth: int) -> np.ndarray:
 
 
 def episode_files(directory: str | Path) -> list[Path]:
-    return sorted(p for p in Path(directory).rglob("episode_*.npz") if ".tmp" not in p.name)
+    """The episode files under ``directory`` (only ``episode_<digits>.npz``), in episode order."""
+    files = [(p, m) for p in Path(directory).rglob("episode_*.npz") if (m := EPISODE_NAME.match(p.name))]
+    return [p for p, _ in sorted(files, key=lambda pm: (str(pm[0].parent), int(pm[1].group(1))))]
 
 
-def load_trajectories(directory: str | Path, layout: HybridLayout | None = None) -> list:
-    """All episodes under ``directory`` as imitation ``TrajectoryWithRew`` (actions in the hybrid Box layout)."""
+def _check_against(path: Path, header: Mapping[str, Any], a: Mapping[str, np.ndarray], lay: HybridLayout,
+                   frame_shape: Sequence[int] | None) -> None:
+    names = header.get("type_names")
+    if names is not None and tuple(names) != lay.type_names:
+        raise DemoFormatError(path, "type_names", f"header {list(names)} != the layout's {list(lay.type_names)}")
+    bad = (a["type"] < 0) | (a["type"] >= lay.n_types)
+    if bad.any():
+        i = _first_bad(bad)
+        raise DemoFormatError(path, "type", f"value {int(a['type'][i])} at step {i} outside 0..{lay.n_types - 1} "
+                                            f"(the layout's types {list(lay.type_names)})")
+    for key, size, *_ in (*lay.cont_blocks, *lay.bin_blocks):
+        width = int(np.prod(a[key].shape[1:])) if key in a else None
+        if width != size:
+            raise DemoFormatError(path, key, f"{width} values a step, the layout has {size}")
+    if frame_shape is not None and tuple(a["frames"].shape[1:]) != tuple(frame_shape):
+        raise DemoFormatError(path, "frames", f"frame shape {tuple(a['frames'].shape[1:])}, expected "
+                                              f"{tuple(frame_shape)} (the policy's observation frame)")
+
+
+def load_trajectories(directory: str | Path, layout: HybridLayout | None = None,
+                      frame_shape: Sequence[int] | None = None) -> list:
+    """All episodes under ``directory`` as imitation ``TrajectoryWithRew`` (actions in the hybrid Box layout).
+
+    Each file is checked (:func:`read_episode`) and against ``layout`` (default: the file's own) and
+    ``frame_shape`` (one frame, e.g. ``(84, 84, 3)``; default: the first file's, so all files agree);
+    :class:`DemoFormatError` names the file and field. A missing or empty ``directory`` fails first.
+    """
     from imitation.data.types import TrajectoryWithRew
 
     trajs = []
-    for path in episode_files(directory):
+    for path in check_demo_dir(directory):
         header, a = read_episode(path)
-        lay = layout or HybridLayout.from_json(header["layout"])
+        if layout is not None:
+            lay = layout
+        else:
+            try:
+                lay = HybridLayout.from_json(header["layout"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise DemoFormatError(path, "layout", f"missing or not a HybridLayout: {e!r}") from None
+        _check_against(path, header, a, lay, frame_shape)
+        if frame_shape is None:
+            frame_shape = a["frames"].shape[1:]
+        try:
+            depth = int(header.get("frame_stack", 4))
+        except (TypeError, ValueError):
+            depth = 0
+        if depth < 1:
+            raise DemoFormatError(path, "frame_stack", f"need a positive integer, got {header.get('frame_stack')!r}")
         acts = np.stack([lay.to_box({"type": int(t), "pointer": p, "drag_end": d, "keys": k})
                          for t, p, d, k in zip(a["type"], a["pointer"], a["drag_end"], a["keys"], strict=True)])
-        obs = stack_frames(a["frames"], int(header.get("frame_stack", 4)))
+        obs = stack_frames(a["frames"], depth)
         trajs.append(TrajectoryWithRew(obs=obs, acts=acts, infos=None, terminal=bool(header["terminal"]),
                                        rews=a["rewards"].astype(np.float32)))
     return trajs

@@ -201,7 +201,10 @@ def layout_of(space: gym.Space, spec: Any = None) -> HybridLayout:
 
 
 class HybridBoxWrapper(gym.ActionWrapper):
-    """Presents a Dict (or Discrete) action space as the flat Box of :class:`HybridLayout`; maps actions back."""
+    """Presents a Dict (or Discrete) action space as the flat Box of :class:`HybridLayout`; maps actions back.
+
+    Without ``layout``, type names and the parameters each type uses come from the env's ``action_spec`` (a
+    ``HybridActionSpec``: ScreenGame-v0 and FishingPixels-v0 both have one), else every type uses everything."""
 
     def __init__(self, env: gym.Env, layout: HybridLayout | None = None):
         super().__init__(env)

@@ -7,6 +7,10 @@
 population, levels 0..10, seeded) and reads catches back from the game process itself; without it the policy
 plays whatever window of class ``stardew-fishing`` is on ``$DISPLAY``. Frames come through the same
 FramePreprocessor options the policy was trained with (colour 84x84, INTER_AREA); 30 steps/s, as offscreen.
+
+The policy moves your real pointer and presses your keys: press **F12** (ScreenGame-v0's stop switch) and
+everything held is released at once and the run stops with what it has counted so far. Only ``--xvfb``, where
+there is no desktop of yours to take over, plays without the stop switch.
 """
 
 from __future__ import annotations
@@ -23,23 +27,28 @@ from agents.hybrid.evaluate import wilson
 
 
 def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float = 600.0,
-                gif_frames: list | None = None) -> dict[str, Any]:
-    """Play ``episodes`` minigames on the window (``policy``: a HybridActorCriticPolicy or "scripted")."""
+                gif_frames: list | None = None, stop_hotkey: str | None = "<f12>") -> dict[str, Any]:
+    """Play ``episodes`` minigames on the window (``policy``: a HybridActorCriticPolicy or "scripted").
+
+    ``stop_hotkey`` is the env's stop switch (when ``env`` is None): pressing it releases all input and ends the
+    run early with ``"stopped": True``. Pass None only where no person's desktop is driven (a private Xvfb).
+    """
     from envs.games.fishing_screen import make_fishing_screen_env, meter_probe, scripted_action
+    from envs.screen.screen_env import StopRequested
 
     own = env is None
-    env = env or make_fishing_screen_env(grayscale=False, stop_hotkey=None)
+    env = env or make_fishing_screen_env(grayscale=False, stop_hotkey=stop_hotkey)
     layout = None if policy == "scripted" else policy.layout
     if layout is not None and env.observation_space.shape != policy.observation_space.shape:
         raise ValueError(f"window frames {env.observation_space.shape} != policy {policy.observation_space.shape}")
     out = {"episodes": 0, "caught": 0, "escaped": 0, "truncated": 0, "steps": 0, "overruns": 0,
-           "step_time_ms": []}
+           "stopped": False, "step_time_ms": []}
     t_end = time.monotonic() + max_seconds
     try:
         obs, _ = env.reset()
         while out["episodes"] < episodes and time.monotonic() < t_end:
             if layout is None:
-                act = scripted_action(env.spec_actions, env.render())
+                act = scripted_action(env.action_spec, env.render())
             else:
                 with th.no_grad():
                     box, _ = policy.predict(obs[None], deterministic=True)
@@ -58,6 +67,10 @@ def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float 
                     out["truncated"] += 1
                 out["overruns"] += info["overruns"]
                 obs, _ = env.reset()
+    except StopRequested:
+        out["stopped"] = True
+        print("stop switch pressed: all input released, stopping (the counts cover the finished episodes)",
+              flush=True)
     finally:
         if own:
             env.close()
@@ -89,12 +102,14 @@ def main(argv: list[str] | None = None) -> None:
         with Xvfb() as x, GameWindow(x.display, ("--seed", str(args.seed), "--pause", "20"),
                                      max_seconds=args.max_seconds + 60) as g:
             before = g.state()
-            res = play_window(policy, args.episodes, max_seconds=args.max_seconds)
+            # a private X server: no desktop of the user's to take over, so no stop switch is needed
+            res = play_window(policy, args.episodes, max_seconds=args.max_seconds, stop_hotkey=None)
             time.sleep(0.3)
             after = g.state()
             res["game_counted"] = {"caught": after["caught_total"] - before["caught_total"],
                                    "escaped": after["escaped_total"] - before["escaped_total"]}
     else:
+        print("playing on $DISPLAY: the policy drives your pointer and keys; press F12 to stop", flush=True)
         res = play_window(policy, args.episodes, max_seconds=args.max_seconds)
     res["policy"] = args.policy
     print(json.dumps(res))

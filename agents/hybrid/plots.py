@@ -102,7 +102,7 @@ def gif(policy_path: str, out: Path, steps: int = 300, window: bool = False, see
         args = ("--seed", str(seed), "--pause", "20") + (("--fish", fish) if fish else ()) \
             + (("--level", str(level)) if level is not None else ())
         with Xvfb() as x, GameWindow(x.display, args, max_seconds=120):
-            res = play_window(policy, episodes=episodes, max_seconds=40, gif_frames=frames)
+            res = play_window(policy, episodes=episodes, max_seconds=40, gif_frames=frames, stop_hotkey=None)
     else:
         from envs.games.fishing_pixels import FishingPixelsEnv
 

@@ -123,7 +123,7 @@ def record(out: str, episodes: int = 10, max_seconds: float = 600.0, env: Any = 
 
     own = env is None
     env = env or make_fishing_screen_env(grayscale=False, input="dry-run", stop_hotkey=None)
-    spec = env.spec_actions
+    spec = env.action_spec
     layout = HybridLayout.from_space(env.action_space, spec.type_names, spec.params_used)
     header = {"source": source, "controller": "a person at the game window (pynput listener)",
               "env": "ScreenGame-v0 (envs.games.fishing_screen)", "action_spec": FISHING_ACTIONS,

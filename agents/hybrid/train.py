@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch as th
 
-from agents.hybrid.demos import DemoWriter, load_trajectories, summarize
+from agents.hybrid.demos import DemoFormatError, DemoWriter, check_demo_dir, load_trajectories, summarize
 from agents.hybrid.evaluate import evaluate_pixels, evaluate_state, policy_act_fn
 from agents.hybrid.layout import HybridBoxWrapper, HybridLayout
 from agents.hybrid.policy import HybridActorCriticPolicy, load_policy, policy_kwargs_for, save_policy
@@ -122,7 +122,7 @@ def cmd_bc(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     _, layout, obs_space = _env_layout("pixels")
-    trajs = load_trajectories(args.demos, layout)
+    trajs = load_trajectories(args.demos, layout, frame_shape=obs_space.shape[1:])
     if args.max_episodes:
         trajs = trajs[:args.max_episodes]
     transitions = rollout.flatten_trajectories(trajs)
@@ -179,7 +179,7 @@ def cmd_ppo(args: argparse.Namespace) -> None:
     pixels = args.env == "pixels"
     demos = None
     if args.bc_coef > 0:
-        trajs = load_trajectories(args.demos, layout)
+        trajs = load_trajectories(args.demos, layout, frame_shape=obs_space.shape[1:])
         demos = (np.concatenate([t.obs[:-1] for t in trajs]), np.concatenate([t.acts for t in trajs]))
         del trajs
     model = HybridPPO(
@@ -265,6 +265,32 @@ def cmd_eval(args: argparse.Namespace) -> None:
     print(json.dumps(_eval(env, policy, args.episodes, deterministic=not args.stochastic)))
 
 
+def _int_at_least(lo: int):
+    """An argparse type: an integer >= ``lo`` (argparse then names the option in its error)."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"need an integer, got {text!r}") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {v}")
+        return v
+    return parse
+
+
+def _float_above(lo: float, inclusive: bool = False):
+    """An argparse type: a finite float > ``lo`` (>= with ``inclusive``)."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"need a number, got {text!r}") from None
+        if not np.isfinite(v) or (v < lo if inclusive else v <= lo):
+            raise argparse.ArgumentTypeError(f"must be {'>=' if inclusive else '>'} {lo}, got {text}")
+        return v
+    return parse
+
+
 def main(argv: list[str] | None = None) -> None:
     # one thread: on 2 shared cores torch's default (2 threads) spins against the other processes and runs ~30x slower
     th.set_num_threads(int(os.environ.get("HYBRID_THREADS", "1")))
@@ -272,48 +298,56 @@ def main(argv: list[str] | None = None) -> None:
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("demos-scripted")
     d.add_argument("--out", default="demos/scripted")
-    d.add_argument("--episodes", type=int, default=40)
+    d.add_argument("--episodes", type=_int_at_least(1), default=40)
     d.add_argument("--seed", type=int, default=0)
     b = sub.add_parser("bc")
     b.add_argument("--demos", default="demos/scripted")
     b.add_argument("--out", default="runs/hybrid/bc")
-    b.add_argument("--epochs", type=int, default=12)
-    b.add_argument("--eval-every", type=int, default=2)
-    b.add_argument("--eval-episodes", type=int, default=48)
-    b.add_argument("--max-episodes", type=int, default=0)
-    b.add_argument("--batch-size", type=int, default=64)
-    b.add_argument("--lr", type=float, default=1e-3)
+    b.add_argument("--epochs", type=_int_at_least(0), default=12)
+    b.add_argument("--eval-every", type=_int_at_least(1), default=2)
+    b.add_argument("--eval-episodes", type=_int_at_least(1), default=48)
+    b.add_argument("--max-episodes", type=_int_at_least(0), default=0)
+    b.add_argument("--batch-size", type=_int_at_least(1), default=64)
+    b.add_argument("--lr", type=_float_above(0.0), default=1e-3)
     b.add_argument("--init", default=None, help="continue from a saved BC policy (and its curve.csv)")
     b.add_argument("--seed", type=int, default=0)
     q = sub.add_parser("ppo")
     q.add_argument("--env", default="pixels", choices=["pixels", "state"])
     q.add_argument("--out", default="runs/hybrid/ppo")
     q.add_argument("--init", default=None, help="a saved policy (BC's) to start from")
-    q.add_argument("--steps", type=int, default=30_000)
-    q.add_argument("--n-envs", type=int, default=8)
-    q.add_argument("--n-steps", type=int, default=128)
-    q.add_argument("--batch-size", type=int, default=256)
-    q.add_argument("--n-epochs", type=int, default=4)
-    q.add_argument("--lr", type=float, default=2.5e-4)
-    q.add_argument("--clip", type=float, default=0.2)
-    q.add_argument("--ent-coef", type=float, default=0.01)
-    q.add_argument("--q-coef", type=float, default=0.5)
-    q.add_argument("--critic-warmup", type=int, default=0)
-    q.add_argument("--vf-coef", type=float, default=0.5)
-    q.add_argument("--bc-coef", type=float, default=0.0, help="BC loss on --demos after each PPO update")
+    q.add_argument("--steps", type=_int_at_least(1), default=30_000)
+    q.add_argument("--n-envs", type=_int_at_least(1), default=8)
+    q.add_argument("--n-steps", type=_int_at_least(1), default=128)
+    q.add_argument("--batch-size", type=_int_at_least(1), default=256)
+    q.add_argument("--n-epochs", type=_int_at_least(1), default=4)
+    q.add_argument("--lr", type=_float_above(0.0), default=2.5e-4)
+    q.add_argument("--clip", type=_float_above(0.0), default=0.2)
+    q.add_argument("--ent-coef", type=_float_above(0.0, inclusive=True), default=0.01)
+    q.add_argument("--q-coef", type=_float_above(0.0, inclusive=True), default=0.5)
+    q.add_argument("--critic-warmup", type=_int_at_least(0), default=0)
+    q.add_argument("--vf-coef", type=_float_above(0.0, inclusive=True), default=0.5)
+    q.add_argument("--bc-coef", type=_float_above(0.0, inclusive=True), default=0.0, help="BC loss on --demos after each PPO update")
     q.add_argument("--demos", default="demos/scripted")
     q.add_argument("--norm-reward", action=argparse.BooleanOptionalAction, default=False,
                    help="scale rewards by the running std of the return (SB3's VecNormalize)")
-    q.add_argument("--eval-every", type=int, default=10_000)
-    q.add_argument("--eval-episodes", type=int, default=48)
+    q.add_argument("--eval-every", type=_int_at_least(1), default=10_000)
+    q.add_argument("--eval-episodes", type=_int_at_least(1), default=48)
     q.add_argument("--tensorboard", action="store_true")
     q.add_argument("--seed", type=int, default=0)
     e = sub.add_parser("eval")
     e.add_argument("--policy", required=True, help="a saved policy, or 'scripted' for the demonstrator")
-    e.add_argument("--episodes", type=int, default=100)
+    e.add_argument("--episodes", type=_int_at_least(1), default=100)
     e.add_argument("--stochastic", action="store_true", help="sample actions instead of the mode")
     args = p.parse_args(argv)
-    {"demos-scripted": cmd_demos_scripted, "bc": cmd_bc, "ppo": cmd_ppo, "eval": cmd_eval}[args.cmd](args)
+    if args.cmd == "bc" or (args.cmd == "ppo" and args.bc_coef > 0):
+        try:  # before any env or model is built: a mistyped path fails here, not inside imitation
+            check_demo_dir(args.demos)
+        except (FileNotFoundError, ValueError) as e:
+            p.error(f"--demos: {e}")
+    try:
+        {"demos-scripted": cmd_demos_scripted, "bc": cmd_bc, "ppo": cmd_ppo, "eval": cmd_eval}[args.cmd](args)
+    except DemoFormatError as e:
+        p.exit(2, f"{p.prog}: error: --demos: {e}\n")
 
 
 if __name__ == "__main__":

@@ -90,6 +90,12 @@ class FishingGame:
         self.last_fish: str | None = None
         self.last_ticks = 0
 
+    def new_minigame(self) -> None:
+        """Abandon the minigame in progress (or the pause after one) and start the next fish of the stream now;
+        the abandoned one is not counted in :attr:`episodes`."""
+        self.pause_left = 0
+        self.sim.reset()
+
     def tick(self, pressed: bool) -> None:
         """Advance one 60 Hz tick with the reel button ``pressed`` (held) or not."""
         self.ticks += 1

@@ -19,7 +19,9 @@ The same task the hybrid agent plays through ``ScreenGame-v0`` on the window, mi
   at), action applied for the whole step, frame taken at its end;
 * reward: 100 x the change of the catch meter over the step, +10 on a catch, -10 on an escape (the meter is what the
   window's green bar shows; offscreen it is read from the game's state instead of its pixels);
-* episode: one minigame (catch or escape ends it; ``max_steps`` truncates).
+* episode: one minigame (catch or escape ends it; ``max_steps`` truncates). ``reset()`` always begins a new minigame:
+  after a catch or escape the next fish of the stream, and after a truncation (or mid-episode) too, the unfinished
+  fish abandoned; ``reset(seed=s)`` reseeds the stream.
 
 ``info`` carries the game's state (``distanceFromCatching``, ``caught``, ``escaped``, ``fish``...).
 """
@@ -95,9 +97,11 @@ class FishingPixelsEnv(gym.Env):
         super().reset(seed=seed)
         if seed is not None:
             self.game.reset(seed)
-        else:
+        elif self.game.paused:
             while self.game.paused:  # the next fish of the same stream
                 self.game.tick(False)
+        elif self._steps > 0:  # truncated (or reset mid-episode): a new fish, not the rest of this one
+            self.game.new_minigame()
         self._steps = 0
         self._episodes0 = self.game.episodes
         return self._obs(first=True), self._info()

@@ -92,7 +92,7 @@ def play(seconds: float, env: ScreenGameEnv | None = None, until_caught: int | N
         env.reset()
         t_end = time.monotonic() + seconds
         while time.monotonic() < t_end:
-            obs, r, term, trunc, info = env.step(scripted_action(env.spec_actions, env.render()))
+            obs, r, term, trunc, info = env.step(scripted_action(env.action_spec, env.render()))
             out["steps"] += 1
             out["return"] += r
             if term or trunc:

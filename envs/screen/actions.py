@@ -64,6 +64,30 @@ PARAMS_USED = {
     "key": ("keys",),
 }
 PARAM_KEYS = ("pointer", "drag_end", "keys")
+MOUSE_ENTRIES = ("min_pos", "max_pos", "actions")
+# pynput.keyboard.Key's names (pynput 1.8; the same set on X11, Windows and macOS). pynput cannot be imported
+# without a display, so key names are checked against this copy; a test compares it with pynput's own.
+KEY_NAMES = frozenset((
+    "alt", "alt_gr", "alt_l", "alt_r", "backspace", "caps_lock", "cmd", "cmd_l", "cmd_r", "ctrl", "ctrl_l",
+    "ctrl_r", "delete", "down", "end", "enter", "esc", *(f"f{i}" for i in range(1, 21)), "home", "insert", "left",
+    "media_next", "media_play_pause", "media_previous", "media_volume_down", "media_volume_mute",
+    "media_volume_up", "menu", "num_lock", "page_down", "page_up", "pause", "print_screen", "right",
+    "scroll_lock", "shift", "shift_l", "shift_r", "space", "tab", "up",
+))
+KEY_ALIASES = {"escape": "esc", "control": "ctrl", "return": "enter", "del": "delete", "spacebar": "space"}
+
+
+def pynput_key_name(name: str) -> str | None:
+    """The ``pynput.keyboard.Key`` name a multi-character key name means (aliases and case allowed), or None."""
+    n = KEY_ALIASES.get(name.lower(), name).lower()
+    return n if n in KEY_NAMES else None
+
+
+def check_key_name(name: str, where: str) -> None:
+    """ValueError (naming ``where``) unless ``name`` is one character or a pynput ``Key`` name."""
+    if not isinstance(name, str) or (len(name) != 1 and pynput_key_name(name) is None):
+        raise ValueError(f"{where}: unknown key name {name!r}; use a single character or a pynput Key name "
+                         f"({', '.join(sorted(KEY_NAMES))}; also {', '.join(KEY_ALIASES)})")
 
 
 @dataclass(frozen=True)
@@ -74,7 +98,9 @@ class HybridActionSpec:
     ----------
     keys:
         Key names, pynput style: single characters (``"c"``) or ``pynput.keyboard.Key`` names
-        (``"space"``, ``"ctrl"``, ``"shift"``, ``"enter"``, ``"left"``, ``"f1"``...).
+        (``"space"``, ``"ctrl"``, ``"shift"``, ``"enter"``, ``"left"``, ``"f1"``...: :data:`KEY_NAMES`, any
+        case, or an alias in :data:`KEY_ALIASES`). Any other name is a ``ValueError`` here, whatever the
+        input backend (dry-run included).
     mouse_actions:
         Any of ``"move"``, ``"click"``, ``"drag"``, ``"hold"``.
     min_pos, max_pos:
@@ -90,7 +116,13 @@ class HybridActionSpec:
     space: spaces.Dict = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        keys = tuple(str(k) for k in self.keys)
+        if isinstance(self.keys, str):
+            raise ValueError(f"keys: need a list of key names, got the string {self.keys!r}")
+        if isinstance(self.mouse_actions, str):
+            raise ValueError(f"mouse actions: need a list, got the string {self.mouse_actions!r}")
+        keys = tuple(self.keys)
+        for i, k in enumerate(keys):
+            check_key_name(k, f"keys[{i}]")
         if len(set(keys)) != len(keys):
             raise ValueError(f"keys: duplicates in {keys}")
         unknown = [a for a in self.mouse_actions if a not in MOUSE_TYPES]
@@ -125,17 +157,30 @@ class HybridActionSpec:
         ``max_pos`` may be a window size ``[w, h]`` as in the seed; pointer +1 then maps to pixel
         ``max_pos - 1`` when ``max_pos`` equals the region size (see :meth:`to_pixels`).
         """
+        if not isinstance(d, Mapping):
+            raise ValueError(f"action_space: need a dict with 'keys' and/or 'mouse', got {type(d).__name__}")
         unknown = set(d) - {"keys", "mouse"}
         if unknown:
             raise ValueError(f"action_space: unknown entries {sorted(unknown)}; expected 'keys' and 'mouse'")
         mouse = d.get("mouse") or {}
+        if not isinstance(mouse, Mapping):
+            raise ValueError(f"action_space['mouse']: need a dict with {', '.join(MOUSE_ENTRIES)}, got {mouse!r}")
+        unknown = set(mouse) - set(MOUSE_ENTRIES)
+        if unknown:
+            raise ValueError(f"action_space['mouse']: unknown entries {sorted(unknown)}; expected "
+                             f"{', '.join(repr(e) for e in MOUSE_ENTRIES)}")
+        if isinstance(mouse.get("actions"), str):
+            raise ValueError(f"action_space['mouse']['actions']: need a list, got the string {mouse['actions']!r}")
         actions = list(mouse.get("actions", ["click", "drag"] if mouse else []))
         if move and "move" not in actions:
             actions.append("move")
         if hold and "hold" not in actions:
             actions.append("hold")
         mn, mx = mouse.get("min_pos"), mouse.get("max_pos")
-        return cls(keys=tuple(d.get("keys", ())), mouse_actions=tuple(actions),
+        keys = d.get("keys", ())
+        if isinstance(keys, str):
+            raise ValueError(f"action_space['keys']: need a list of key names, got the string {keys!r}")
+        return cls(keys=tuple(keys), mouse_actions=tuple(actions),
                    min_pos=None if mn is None else tuple(mn), max_pos=None if mx is None else tuple(mx))
 
     # -- helpers -------------------------------------------------------------------------------------

@@ -8,6 +8,11 @@
 
 Every capture returns ``(H, W, 4)`` BGRA or ``(H, W, 3)`` RGB uint8 and says which in :attr:`order`.
 mss and python-xlib are imported when an :class:`MssCapture` is created, never at import time.
+
+Errors: a ``monitor`` this display does not have, or a ``region`` not inside the screen, is a ``ValueError``
+naming the option. A followed window moved partly off the screen is captured at its full size, the part off the
+screen black; one moved entirely off raises :class:`CaptureError`; one closed (destroyed) raises
+:class:`WindowNotFound`.
 """
 
 from __future__ import annotations
@@ -36,8 +41,25 @@ class Region:
         return {"left": self.left, "top": self.top, "width": self.width, "height": self.height}
 
 
+    def astuple(self) -> tuple[int, int, int, int]:
+        return (self.left, self.top, self.width, self.height)
+
+    def intersect(self, other: Region) -> Region | None:
+        """The part of this rectangle inside ``other``; None if they do not overlap."""
+        left, top = max(self.left, other.left), max(self.top, other.top)
+        right = min(self.left + self.width, other.left + other.width)
+        bottom = min(self.top + self.height, other.top + other.height)
+        if right <= left or bottom <= top:
+            return None
+        return Region(left, top, right - left, bottom - top)
+
+
 class WindowNotFound(RuntimeError):
-    pass
+    """The window to capture is not there: it never appeared, or it was closed while being captured."""
+
+
+class CaptureError(RuntimeError):
+    """No frame can be taken, e.g. the captured window was moved entirely off the screen."""
 
 
 class X11Windows:
@@ -82,10 +104,15 @@ class X11Windows:
         raise WindowNotFound(f"no mapped X11 window with class={wm_class!r} title={title!r}")
 
     def geometry(self, wid: int) -> Region:
-        """The window's client area in absolute screen coordinates."""
+        """The window's client area in absolute screen coordinates; :class:`WindowNotFound` once it is gone."""
+        from Xlib import error as xerror
+
         w = self._d.create_resource_object("window", wid)
-        g = w.get_geometry()
-        t = w.translate_coords(self._root, 0, 0)
+        try:
+            g = w.get_geometry()
+            t = w.translate_coords(self._root, 0, 0)
+        except xerror.XError as e:
+            raise WindowNotFound(f"X11 window {wid:#x} is gone (closed or destroyed): {type(e).__name__}") from None
         # translate_coords(root, 0, 0) gives root's origin in the window's coordinates: negate it
         return Region(-int(t.x), -int(t.y), int(g.width), int(g.height))
 
@@ -112,41 +139,88 @@ class MssCapture:
         self._windows: X11Windows | None = None
         self._wid: int | None = None
         self.follow = follow
-        if window_class is not None or window_title is not None:
-            import time
+        self._what = f"window class={window_class!r} title={window_title!r}"
+        try:
+            monitors = self._sct.monitors
+            m = monitors[0]  # the whole screen: every monitor's bounding box
+            self._screen = Region(m["left"], m["top"], m["width"], m["height"])
+            if window_class is not None or window_title is not None:
+                self._find_window(window_class, window_title, wait_s)
+                self._region = self._windows.geometry(self._wid)
+            elif region is not None:
+                self._region = self._check_region(region)
+            else:
+                if monitor is None:
+                    monitor = 1
+                if isinstance(monitor, bool) or not isinstance(monitor, (int, np.integer)) \
+                        or not 0 <= monitor < len(monitors):
+                    raise ValueError(f"monitor: {monitor!r} is not a monitor of this display: 0 (all screens "
+                                     f"together) or 1..{len(monitors) - 1}")
+                m = monitors[monitor]
+                self._region = Region(m["left"], m["top"], m["width"], m["height"])
+        except BaseException:
+            self.close()
+            raise
 
-            self._windows = X11Windows()
-            deadline = time.monotonic() + wait_s
-            while True:
-                try:
-                    self._wid = self._windows.find(window_class, window_title)
-                    break
-                except WindowNotFound:
-                    if time.monotonic() >= deadline:
-                        self.close()
-                        raise
-                    time.sleep(0.05)
-            self._region = self._windows.geometry(self._wid)
-        elif region is not None:
-            self._region = region if isinstance(region, Region) else Region(*(int(v) for v in region))
-        else:
-            m = self._sct.monitors[1 if monitor is None else monitor]
-            self._region = Region(m["left"], m["top"], m["width"], m["height"])
+    def _find_window(self, window_class: str | None, window_title: str | None, wait_s: float) -> None:
+        import time
+
+        self._windows = X11Windows()
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self._wid = self._windows.find(window_class, window_title)
+                return
+            except WindowNotFound:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
+
+    def _check_region(self, region: Region | Sequence[int]) -> Region:
+        if not isinstance(region, Region):
+            try:
+                values = [int(v) for v in region]
+            except (TypeError, ValueError):
+                raise ValueError(f"region: need (left, top, width, height) integers, got {region!r}") from None
+            if len(values) != 4:
+                raise ValueError(f"region: need (left, top, width, height), got {region!r}")
+            region = Region(*values)
+        if region.width <= 0 or region.height <= 0:
+            raise ValueError(f"region: width and height must be > 0, got {region.astuple()}")
+        if region.intersect(self._screen) != region:
+            raise ValueError(f"region: {region.astuple()} is not inside the screen {self._screen.astuple()} "
+                             "(left, top, width, height)")
+        return region
 
     @property
     def window_id(self) -> int | None:
         return self._wid
 
     def region(self) -> Region:
-        """The rectangle the next grab reads (re-read from the window when following one)."""
+        """The rectangle the next grab reads (re-read from the window when following one); raises
+        :class:`WindowNotFound` when the followed window was closed."""
         if self._wid is not None and self.follow:
-            self._region = self._windows.geometry(self._wid)
+            try:
+                self._region = self._windows.geometry(self._wid)
+            except WindowNotFound as e:
+                raise WindowNotFound(f"the captured {self._what} was closed: {e}") from None
         return self._region
 
     def grab(self) -> np.ndarray:
-        """One frame, BGRA (H, W, 4) uint8."""
-        shot = self._sct.grab(self.region().as_mss())
-        return np.asarray(shot, dtype=np.uint8).reshape(shot.height, shot.width, 4)
+        """One frame, BGRA (H, W, 4) uint8, the size of :meth:`region`; the part of it off the screen is black."""
+        r = self.region()
+        visible = r.intersect(self._screen)
+        if visible is None:
+            raise CaptureError(f"the captured {self._what} at {r.astuple()} (left, top, width, height) is "
+                               f"entirely off the screen {self._screen.astuple()}: move it back")
+        shot = self._sct.grab(visible.as_mss())
+        img = np.asarray(shot, dtype=np.uint8).reshape(shot.height, shot.width, 4)
+        if visible == r:
+            return img
+        out = np.zeros((r.height, r.width, 4), dtype=np.uint8)
+        y, x = visible.top - r.top, visible.left - r.left
+        out[y:y + visible.height, x:x + visible.width] = img
+        return out
 
     def close(self) -> None:
         if self._sct is not None:

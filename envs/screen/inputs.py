@@ -19,10 +19,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from envs.screen.actions import HybridActionSpec
+from envs.screen.actions import KEY_NAMES, HybridActionSpec, check_key_name, pynput_key_name
 from envs.screen.capture import Region
-
-KEY_ALIASES = {"escape": "esc", "control": "ctrl", "return": "enter", "del": "delete", "spacebar": "space"}
 
 
 class DryRunInput:
@@ -58,16 +56,9 @@ class PynputInput:
 
     def resolve_key(self, name: str):
         if name not in self._keys:
+            check_key_name(name, "key")
             kb = self._kb_mod
-            n = KEY_ALIASES.get(name.lower(), name) if len(name) > 1 else name
-            if len(n) == 1:
-                k = kb.KeyCode.from_char(n)
-            else:
-                try:
-                    k = kb.Key[n.lower()]
-                except KeyError:
-                    raise ValueError(f"unknown key {name!r}: a single character or a pynput Key name") from None
-            self._keys[name] = k
+            self._keys[name] = kb.KeyCode.from_char(name) if len(name) == 1 else kb.Key[pynput_key_name(name)]
         return self._keys[name]
 
     def move(self, x: int, y: int) -> None:
@@ -168,11 +159,43 @@ class InputController:
         return bool(self.held_keys) or self.button_held
 
 
+def check_hotkey(hotkey: str, where: str = "stop_hotkey") -> None:
+    """ValueError naming ``where`` unless ``hotkey`` is a pynput ``GlobalHotKeys`` string (the rules of pynput's
+    ``HotKey.parse``, checked without importing pynput): parts joined by ``+``, each one character or a
+    ``<name>`` of :data:`~envs.screen.actions.KEY_NAMES` (or ``<virtual key code>``), none twice."""
+    syntax = "write special keys in angle brackets, e.g. '<f12>' or '<ctrl>+<alt>+q'"
+    if not isinstance(hotkey, str) or not hotkey:
+        raise ValueError(f"{where}: need a pynput hotkey string ({syntax}), got {hotkey!r}")
+    parts, start = [], 0
+    for i, c in enumerate(hotkey):  # as pynput splits: a '+' that begins a part is the key '+'
+        if c == "+" and i != start:
+            parts.append(hotkey[start:i])
+            start = i + 1
+    if start == len(hotkey):
+        raise ValueError(f"{where}: {hotkey!r} ends with '+'; {syntax}")
+    parts.append(hotkey[start:])
+    seen: set[str] = set()
+    for part in parts:
+        inner = part[1:-1] if len(part) > 2 and part[0] == "<" and part[-1] == ">" else None
+        if len(part) == 1:
+            key = part.lower()
+        elif inner is not None and (inner.lower() in KEY_NAMES or inner.isdigit()):
+            key = inner.lower()
+        else:
+            name = pynput_key_name(inner if inner is not None else part)
+            hint = f": write it '<{name}>'" if name else f"; {syntax} (names: {', '.join(sorted(KEY_NAMES))})"
+            raise ValueError(f"{where}: {hotkey!r}: {part!r} is neither one character nor a <key name>{hint}")
+        if key in seen:
+            raise ValueError(f"{where}: {hotkey!r} names {part!r} twice")
+        seen.add(key)
+
+
 class StopSwitch:
     """A global hotkey (pynput ``GlobalHotKeys`` syntax, e.g. ``"<f12>"`` or ``"<ctrl>+<alt>+q"``) that
     calls ``on_stop`` from its listener thread and sets :attr:`pressed`."""
 
     def __init__(self, hotkey: str, on_stop: Callable[[], None]):
+        check_hotkey(hotkey)
         from pynput import keyboard
 
         self.hotkey = hotkey

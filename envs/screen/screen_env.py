@@ -16,12 +16,31 @@ from gymnasium import spaces
 
 from envs.screen.actions import HybridActionSpec
 from envs.screen.capture import MssCapture, Region, ReplayCapture
-from envs.screen.inputs import DryRunInput, InputController, PynputInput, StopSwitch
+from envs.screen.inputs import DryRunInput, InputController, PynputInput, StopSwitch, check_hotkey
 from envs.screen.preprocess import FramePreprocessor, FrameStack
 
 
 class StopRequested(RuntimeError):
     """Raised by ``step`` after the stop switch was pressed (``on_stop="raise"``)."""
+
+
+class ResetTimeout(RuntimeError):
+    """Raised by ``reset`` when the episode's end condition still holds after ``reset_timeout_s``: the game did
+    not start a new round, so there is no fresh episode to return."""
+
+
+def _check_reward(reward: Any) -> None:
+    """TypeError unless ``reward`` is None or has the seed's ``calculate_reward`` (and its optional methods are
+    callable): a wrong object fails when the env is made, not at its first step."""
+    if reward is None:
+        return
+    if not callable(getattr(reward, "calculate_reward", None)):
+        hint = " (a function was given: put it in an object's calculate_reward method)" if callable(reward) else ""
+        raise TypeError(f"reward: {reward!r} has no calculate_reward(current_frame, previous_frames, action) "
+                        f"method{hint}")
+    for name in ("is_terminated", "is_truncated", "reset", "check_frame"):
+        if hasattr(reward, name) and not callable(getattr(reward, name)):
+            raise TypeError(f"reward.{name}: {getattr(reward, name)!r} is not callable")
 
 
 class ScreenGameEnv(gym.Env):
@@ -50,7 +69,9 @@ class ScreenGameEnv(gym.Env):
     | `drag_end` | `Box(-1, 1, (2,), float32)`   | where a drag ends (used by `drag` only)                         |
     | `keys`     | `MultiBinary(len(keys))`      | keys held during a `key` step (used by `key` only)              |
 
-    Each type ignores the parameters it does not use. Keys set on consecutive ``key`` steps stay
+    ``env.action_spec`` is that :class:`~envs.screen.actions.HybridActionSpec` (``type_names``,
+    ``params_used``, ``make``, ``noop``); the hybrid agent's ``HybridBoxWrapper`` reads it. Each type
+    ignores the parameters it does not use. Keys set on consecutive ``key`` steps stay
     down (not re-tapped); any other type releases them. ``hold`` keeps the left button down over
     consecutive ``hold`` steps.
 
@@ -63,9 +84,12 @@ class ScreenGameEnv(gym.Env):
     ## Rewards
 
     From ``reward``: any object with ``calculate_reward(current_frame, previous_frames, action)``
-    (the seed's signature; frames are full-resolution RGB arrays, ``previous_frames`` oldest first,
-    ``action`` the dict just applied), or a :class:`~envs.screen.rewards.ProbeReward` composed of
-    pixel probes (``MeanColour``, ``TemplateMatch``, ``BarFill``). ``None``: reward 0.
+    (the seed's signature; frames are full-resolution RGB arrays, ``previous_frames`` the last
+    ``stack`` frames before it, oldest first, ``action`` the dict just applied), or a
+    :class:`~envs.screen.rewards.ProbeReward` composed of pixel probes (``MeanColour``,
+    ``TemplateMatch``, ``BarFill``). ``None``: reward 0. An object without ``calculate_reward`` is a
+    ``TypeError`` at construction; a reward with ``check_frame(frame)`` (``ProbeReward``) is checked
+    against the first frame of each ``reset`` (a probe rectangle outside the frame: ``ValueError``).
 
     ## Episode End
 
@@ -73,11 +97,20 @@ class ScreenGameEnv(gym.Env):
     |-------------|-----------------------------------------------------------------------------------|
     | terminated  | ``reward.is_terminated(current_frame, previous_frames)`` returns True               |
     | truncated   | ``reward.is_truncated(...)`` returns True, or ``max_episode_steps`` steps were taken |
+    |             | (the argument, else ``self.spec.max_episode_steps``)                                 |
     | stop switch | the hotkey was pressed: input is released at once; ``step`` raises `StopRequested`  |
     |             | (``on_stop="raise"``) or returns ``truncated=True`` with ``info["stopped"]``         |
 
+    Whatever ends an episode, everything held is released in that step. ``gym.make("ScreenGame-v0",
+    max_episode_steps=N)`` keeps ``N`` for its own ``TimeLimit`` wrapper (the env never sees it), so the
+    registration adds :class:`ReleaseInputOnEpisodeEnd` outside it: input is released on that truncation
+    too. Wrapping the env in a ``TimeLimit`` yourself does not: pass ``max_episode_steps`` to the env instead.
+
     ``reset`` releases everything held, calls ``reset_hook(env)`` if given (e.g. to start a new round
-    in the game), then waits up to ``reset_timeout_s`` while the termination check still holds.
+    in the game), then waits up to ``reset_timeout_s`` while the termination or truncation check still
+    holds. If it still holds then, ``reset`` raises :class:`ResetTimeout` rather than return an episode
+    that has already ended (each following episode would end after one step and pay the end bonus
+    again). ``reset(options={"wait": False})`` neither waits nor checks.
 
     ## Arguments
 
@@ -97,11 +130,13 @@ class ScreenGameEnv(gym.Env):
     | `stack`             | 4                | frames stacked                                                        |
     | `input`             | "pynput"         | "pynput", "dry-run", or a backend object (move/button/key/close)      |
     | `capture`           | "mss"            | "mss", or a capture object (e.g. `ReplayCapture`)                     |
-    | `stop_hotkey`       | "<f12>"          | pynput GlobalHotKeys string; None disables (off with dry-run input)   |
+    | `stop_hotkey`       | "<f12>"          | pynput GlobalHotKeys string ("<f12>", "<ctrl>+<alt>+q"); None         |
+    |                     |                  | disables it (off with dry-run input)                                  |
     | `on_stop`           | "raise"          | "raise" or "truncate"                                                 |
     | `max_episode_steps` | None             | truncate after this many steps                                        |
     | `reset_hook`        | None             | `callable(env)` run by reset                                          |
-    | `reset_timeout_s`   | 10.0             | reset waits at most this long for the end condition to clear          |
+    | `reset_timeout_s`   | 10.0             | reset waits at most this long for the end condition to clear, then    |
+    |                     |                  | raises `ResetTimeout`                                                 |
     | `drag_steps`        | 8                | pointer moves between a drag's start and end                          |
     | `preprocessor`      | None             | a `FramePreprocessor` to use (overrides the three frame options):     |
     |                     |                  | pass the one used for training, so train and play match exactly       |
@@ -111,6 +146,17 @@ class ScreenGameEnv(gym.Env):
     ``step_time_s`` (start of the step to its frame), ``overrun_s`` (how late the step began or its
     frame was taken against the fixed schedule), ``overruns`` (count this episode), ``region``,
     ``action_type``, ``held_keys``, ``button_held``, ``stopped``, ``frame_time`` (monotonic seconds).
+
+    ## Errors
+
+    Settings are checked at construction: a key name that is neither one character nor a pynput
+    ``Key`` name (whatever the input backend), an unknown entry in the action-space dict, a
+    ``stop_hotkey`` not in pynput's syntax (``"<f12>"``, not ``"F12"``), a ``reward`` without
+    ``calculate_reward``, a ``monitor`` the display does not have or a ``region`` not inside
+    the screen: ``ValueError`` / ``TypeError`` naming the option. A probe rectangle outside the frame:
+    ``ValueError`` from ``reset``. A captured window moved partly off the screen keeps its size, the
+    part off the screen black; moved entirely off: ``CaptureError``; closed: ``WindowNotFound`` (both from
+    :mod:`envs.screen.capture`, raised by ``reset`` / ``step`` after releasing everything held).
 
     ## Safety
 
@@ -152,10 +198,18 @@ class ScreenGameEnv(gym.Env):
             raise ValueError(f"render_mode: {render_mode!r} not one of {self.metadata['render_modes']}")
         if step_hz is not None and step_hz <= 0:
             raise ValueError("step_hz must be > 0 or None")
-        self.spec_actions = action_space if isinstance(action_space, HybridActionSpec) \
+        if max_episode_steps is not None and (not isinstance(max_episode_steps, (int, np.integer))
+                                              or isinstance(max_episode_steps, bool) or max_episode_steps < 1):
+            raise ValueError(f"max_episode_steps: need an integer >= 1 or None, got {max_episode_steps!r}")
+        if not reset_timeout_s >= 0:
+            raise ValueError(f"reset_timeout_s: need a number >= 0, got {reset_timeout_s!r}")
+        _check_reward(reward)
+        if stop_hotkey is not None:  # checked even where it goes unused (dry-run input): a typo fails now
+            check_hotkey(stop_hotkey, "stop_hotkey")
+        self.action_spec = action_space if isinstance(action_space, HybridActionSpec) \
             else HybridActionSpec.from_seed_dict(action_space)
-        self.action_space = self.spec_actions.space
-        self.type_names = self.spec_actions.type_names
+        self.action_space = self.action_spec.space
+        self.type_names = self.action_spec.type_names
         self.preprocess = preprocessor or FramePreprocessor(frame_size, grayscale, interpolation)
         self.frames = FrameStack(stack)
         self.observation_space = spaces.Box(0, 255, (stack, *self.preprocess.shape), np.uint8)
@@ -188,7 +242,7 @@ class ScreenGameEnv(gym.Env):
                 raise ValueError(f"input: {input!r} not 'pynput', 'dry-run' or a backend object")
             else:
                 self._backend = input
-            self.input = InputController(self.spec_actions, self._backend, drag_steps=drag_steps)
+            self.input = InputController(self.action_spec, self._backend, drag_steps=drag_steps)
             self.stopped = threading.Event()
             if stop_hotkey:
                 self._stop_switch = StopSwitch(stop_hotkey, self.stop)
@@ -272,11 +326,24 @@ class ScreenGameEnv(gym.Env):
                 self.reset_hook(self)
             self._history.clear()
             obs_frame, rgb = self._grab()
+            if self.reward_fn is not None and hasattr(self.reward_fn, "check_frame"):
+                try:  # e.g. a probe rectangle outside the frame: it would read nothing
+                    self.reward_fn.check_frame(rgb)
+                except ValueError as e:
+                    raise ValueError(f"reward: {e}") from None
             deadline = time.monotonic() + self.reset_timeout_s
             wait = (options or {}).get("wait", True)
-            while wait and any(self._check_end(rgb)) and time.monotonic() < deadline:
+            ended = self._check_end(rgb) if wait else (False, False)
+            while any(ended) and time.monotonic() < deadline:
                 time.sleep(self.period or 0.01)
                 obs_frame, rgb = self._grab()
+                ended = self._check_end(rgb)
+            if any(ended):
+                which = "is_terminated" if ended[0] else "is_truncated"
+                raise ResetTimeout(
+                    f"reset: the reward's {which} still held after reset_timeout_s={self.reset_timeout_s} s, so "
+                    "the game began no new episode; start the next round in reset_hook, raise reset_timeout_s, "
+                    "or reset(options={'wait': False}) to begin anyway")
             self._rgb = rgb
             self._history.append(rgb)
             obs = self.frames.reset(obs_frame)
@@ -332,7 +399,10 @@ class ScreenGameEnv(gym.Env):
             self._history.append(rgb)
             self._rgb = rgb
             self._steps += 1
-            if self.max_episode_steps is not None and self._steps >= self.max_episode_steps:
+            limit = self.max_episode_steps
+            if limit is None and self.spec is not None:
+                limit = self.spec.max_episode_steps
+            if limit is not None and self._steps >= limit:
                 truncated = True
             stopped = self.stopped.is_set()
             if stopped:
@@ -347,7 +417,7 @@ class ScreenGameEnv(gym.Env):
             "overrun_s": overrun,
             "overruns": self._overruns,
             "region": (region.left, region.top, region.width, region.height),
-            "action_type": self.spec_actions.type_of(action),
+            "action_type": self.action_spec.type_of(action),
             "held_keys": tuple(self.input.held_keys),
             "button_held": self.input.button_held,
             "stopped": stopped,
@@ -385,4 +455,22 @@ class ScreenGameEnv(gym.Env):
             self.close()
 
 
-__all__ = ["ScreenGameEnv", "StopRequested", "ReplayCapture", "Region"]
+class ReleaseInputOnEpisodeEnd(gym.Wrapper, gym.utils.RecordConstructorArgs):
+    """Releases every held key and button of the ScreenGameEnv inside when a step of the wrappers below it
+    ends the episode (terminated or truncated), e.g. the ``TimeLimit`` that ``gym.make(..., max_episode_steps=N)``
+    adds and the env never sees. ``gym.make("ScreenGame-v0")`` puts it outermost."""
+
+    def __init__(self, env: gym.Env):
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.Wrapper.__init__(self, env)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if terminated or truncated:
+            self.env.unwrapped.release_all()
+            if "held_keys" in info:
+                info = {**info, "held_keys": (), "button_held": False}
+        return obs, reward, terminated, truncated, info
+
+
+__all__ = ["ScreenGameEnv", "StopRequested", "ResetTimeout", "ReleaseInputOnEpisodeEnd", "ReplayCapture", "Region"]

@@ -46,6 +46,23 @@ def test_bad_seed_dicts_are_refused_with_the_reason():
         HybridActionSpec.from_seed_dict({"keys": ["a", "a"]})
 
 
+def test_unknown_entries_in_the_action_space_dict_are_refused_naming_them():
+    with pytest.raises(ValueError, match=r"action_space\['mouse'\]: unknown entries \['action'\]"):
+        HybridActionSpec.from_seed_dict({"mouse": {"action": ["click"]}})
+    with pytest.raises(ValueError, match=r"action_space\['keys'\]: need a list of key names, got the string"):
+        HybridActionSpec.from_seed_dict({"keys": "wasd"})
+    with pytest.raises(ValueError, match=r"action_space\['mouse'\]\['actions'\]: need a list"):
+        HybridActionSpec.from_seed_dict({"mouse": {"actions": "click"}})
+
+
+def test_unknown_key_names_are_refused_when_the_spec_is_built():
+    with pytest.raises(ValueError, match=r"keys\[4\]: unknown key name 'uparrow'; use a single character or a "
+                                         r"pynput Key name \(.*page_up"):
+        HybridActionSpec.from_seed_dict({"keys": ["w", "a", "s", "d", "uparrow"]})
+    spec = HybridActionSpec(keys=("Up", "escape", "f12", "page_down", "ctrl_l", "1"))  # case, aliases
+    assert spec.keys == ("Up", "escape", "f12", "page_down", "ctrl_l", "1")
+
+
 def test_pointer_corners_map_to_the_region_corners_and_back():
     spec = HybridActionSpec.from_seed_dict(SEED_DICT)
     assert spec.to_pixels([-1, -1], (640, 480)) == (0, 0)

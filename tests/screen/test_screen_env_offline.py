@@ -12,8 +12,8 @@ from gymnasium.utils.env_checker import check_env
 from envs.games.fishing import FishingGame
 from envs.games.fishing_screen import FISHING_ACTIONS, fishing_reward, meter_probe, read_fish_and_bar
 from envs.screen.capture import ReplayCapture
-from envs.screen.rewards import BarFill, MeanColour, TemplateMatch
-from envs.screen.screen_env import ScreenGameEnv, StopRequested
+from envs.screen.rewards import BarFill, MeanColour, ProbeReward, TemplateMatch, Term, When
+from envs.screen.screen_env import ResetTimeout, ScreenGameEnv, StopRequested
 from envs.stardew.render import BAR, FISH, TRACK_Y
 
 
@@ -50,10 +50,36 @@ def test_gym_make_builds_screengame_v0(frames, tmp_path):
     env.close()
 
 
+def test_gym_make_max_episode_steps_truncates_and_releases_held_input(frames):
+    env = gym.make("ScreenGame-v0", action_space=FISHING_ACTIONS, capture=ReplayCapture(frames),
+                   input="dry-run", step_hz=None, max_episode_steps=3)
+    env.reset(seed=0)
+    spec = env.unwrapped.action_spec
+    for _ in range(2):
+        *_, trunc, info = env.step(spec.make("key", keys=["c"]))
+        assert not trunc and info["held_keys"] == ("c",)
+    *_, trunc, info = env.step(spec.make("key", keys=["c"]))
+    assert trunc and info["held_keys"] == ()
+    assert env.unwrapped._backend.events == [("key", "c", True), ("key", "c", False)]  # released, not at reset
+    env.close()
+
+
+def test_a_step_limit_in_the_env_spec_truncates_and_releases_held_input(frames):
+    import dataclasses
+
+    env = make_env(frames)
+    env.spec = dataclasses.replace(gym.spec("ScreenGame-v0"), max_episode_steps=2)
+    env.reset()
+    assert not env.step(env.action_spec.make("key", keys=["c"]))[3]
+    assert env.step(env.action_spec.make("key", keys=["c"]))[3]
+    assert env._backend.events == [("key", "c", True), ("key", "c", False)]
+    env.close()
+
+
 def test_actions_reach_the_input_backend_in_region_coordinates(frames):
     env = make_env(frames)
     env.reset()
-    spec = env.unwrapped.spec_actions
+    spec = env.unwrapped.action_spec
     env.step(spec.make("click", pointer=[1, -1]))
     env.step(spec.make("key", keys=["c"]))
     env.step(spec.make("key", keys=["c"]))
@@ -67,7 +93,7 @@ def test_actions_reach_the_input_backend_in_region_coordinates(frames):
 def test_reset_releases_what_is_held(frames):
     env = make_env(frames)
     env.reset()
-    spec = env.spec_actions
+    spec = env.action_spec
     env.step(spec.make("key", keys=["c", "space"]))
     env.reset()
     assert env._backend.events[-2:] == [("key", "space", False), ("key", "c", False)]
@@ -86,9 +112,9 @@ def test_an_exception_inside_step_releases_held_input(frames):
 
     env = make_env(frames, reward=Boom())
     env.reset()
-    env.step(env.spec_actions.make("key", keys=["c"]))
+    env.step(env.action_spec.make("key", keys=["c"]))
     with pytest.raises(RuntimeError, match="boom"):
-        env.step(env.spec_actions.make("key", keys=["c"]))
+        env.step(env.action_spec.make("key", keys=["c"]))
     assert env._backend.events == [("key", "c", True), ("key", "c", False)]
     env.close()
 
@@ -96,18 +122,52 @@ def test_an_exception_inside_step_releases_held_input(frames):
 def test_stop_releases_input_and_halts_the_agent(frames):
     env = make_env(frames)
     env.reset()
-    env.step(env.spec_actions.make("key", keys=["c"]))
+    env.step(env.action_spec.make("key", keys=["c"]))
     env.stop()
     assert env._backend.events[-1] == ("key", "c", False)
     with pytest.raises(StopRequested):
-        env.step(env.spec_actions.make("key", keys=["c"]))
+        env.step(env.action_spec.make("key", keys=["c"]))
     env.close()
     env2 = make_env(frames, on_stop="truncate")
     env2.reset()
     env2.stop()
-    *_, trunc, info = env2.step(env2.spec_actions.make("key", keys=["c"]))
+    *_, trunc, info = env2.step(env2.action_spec.make("key", keys=["c"]))
     assert trunc and info["stopped"] and env2._backend.events == []
     env2.close()
+
+
+class GameOver:
+    """Ends the episode while ``over`` holds for the next frame(s): True forever, or a count of frames."""
+
+    def __init__(self) -> None:
+        self.over: bool | int = False
+
+    def calculate_reward(self, current_frame, previous_frames, action):
+        return 10.0 if self.over else 0.0
+
+    def is_terminated(self, current_frame, previous_frames):
+        if isinstance(self.over, bool):
+            return self.over
+        self.over -= 1
+        return self.over >= 0
+
+
+def test_reset_raises_when_the_game_stays_over_past_the_timeout_and_releases_input(frames):
+    game = GameOver()
+    env = make_env(frames, reward=game, reset_timeout_s=0.1)
+    env.reset()
+    env.step(env.action_spec.make("key", keys=["c"]))
+    game.over = True  # the game shows its end screen and never starts a new round
+    t0 = time.monotonic()
+    with pytest.raises(ResetTimeout, match=r"is_terminated still held after reset_timeout_s=0\.1 s"):
+        env.reset()
+    assert 0.1 <= time.monotonic() - t0 < 2
+    assert env._backend.events == [("key", "c", True), ("key", "c", False)]
+    env.reset(options={"wait": False})  # asked for explicitly: no wait, no check
+    game.over = 3  # a round that restarts within the timeout: reset waits for it
+    env.reset()
+    assert game.over < 0
+    env.close()
 
 
 def test_fixed_period_steps_and_overruns_are_reported(frames):
@@ -115,11 +175,11 @@ def test_fixed_period_steps_and_overruns_are_reported(frames):
     env.reset()
     t0 = time.monotonic()
     for _ in range(5):
-        *_, info = env.step(env.spec_actions.noop())
+        *_, info = env.step(env.action_spec.noop())
     assert time.monotonic() - t0 >= 5 * 0.02 - 0.005
     assert info["overruns"] == 0 or info["overrun_s"] >= 0
     time.sleep(0.1)  # the agent was slow: the next step starts late
-    *_, info = env.step(env.spec_actions.noop())
+    *_, info = env.step(env.action_spec.noop())
     assert info["overrun_s"] >= 0.07 and info["overruns"] >= 1
     env.close()
 
@@ -172,3 +232,65 @@ def test_colour_template_and_fill_probes():
     assert tm.value(img) == pytest.approx(1.0, abs=1e-4)
     assert BarFill((80, 0, 10, 100), empty=(0, 0, 0)).value(img) == pytest.approx(0.4)
     assert BarFill((80, 0, 10, 100), fill=[FISH], start="top").value(img) == pytest.approx(0.4)
+
+
+def test_unknown_key_names_fail_at_construction_even_with_dry_run_input(frames):
+    with pytest.raises(ValueError, match=r"keys\[1\]: unknown key name 'uparrow'"):
+        make_env(frames, action_space={"keys": ["w", "uparrow"]})
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    with pytest.raises(ValueError, match="unknown key name 'uparrow'"):
+        FishingPixelsEnv(action_space={"keys": ["uparrow"]})
+
+
+def test_misspelt_probe_reward_settings_fail_at_construction_naming_the_field():
+    m = BarFill((0, 0, 10, 100), empty=(0, 0, 0))
+    with pytest.raises(ValueError, match=r"When\.op: '=>' not one of '<', '<=', '>', '>=', '=='"):
+        When(m, "=>", 0.5)
+    with pytest.raises(ValueError, match=r"Term\.mode: 'vaule' not 'value' or 'delta'"):
+        Term(m, mode="vaule")
+    with pytest.raises(TypeError, match=r"Term\.probe: \(0, 0, 10, 10\) is not a probe \(no value\(frame\) method"):
+        Term((0, 0, 10, 10))
+    with pytest.raises(ValueError, match=r"When\.threshold: need a finite number"):
+        When(m, ">=", "full")
+    with pytest.raises(ValueError, match=r"BarFill\.rect: \(0, 0, -5, 10\): x and y must be >= 0"):
+        BarFill((0, 0, -5, 10), empty=(0, 0, 0))
+    with pytest.raises(ValueError, match=r"MeanColour\.rect: need \(x, y, width, height\)"):
+        MeanColour((0, 0, 10))
+    with pytest.raises(TypeError, match=r"ProbeReward\.terms\[0\]: .* is not a Term"):
+        ProbeReward(terms=[m])
+    with pytest.raises(TypeError, match=r"ProbeReward\.end: need a list of When"):
+        ProbeReward(end=When(m, "<", 0.1))
+
+
+def test_a_reward_without_calculate_reward_fails_at_construction(frames):
+    with pytest.raises(TypeError, match=r"reward: .* has no calculate_reward\(.*a function was given"):
+        make_env(frames, reward=lambda current_frame, previous_frames, action: 0.0)
+    with pytest.raises(TypeError, match="reward: 'meter' has no calculate_reward"):
+        make_env(frames, reward="meter")
+
+
+def test_a_probe_rectangle_outside_the_frame_fails_at_reset_naming_the_probe(frames):
+    h, w = frames[0].shape[:2]  # 600 x 168
+    outside = BarFill((w - 10, 0, 40, h), empty=(0, 0, 0))
+    env = make_env(frames, reward=ProbeReward(terms=[Term(BarFill((0, 0, 10, 10), empty=(0, 0, 0)))],
+                                              end=[When(outside, "<=", 0.0)]))
+    with pytest.raises(ValueError, match=rf"reward: ProbeReward\.end\[0\]\.probe \(BarFill\)\.rect: "
+                                         rf"\(x, y, width, height\)=\({w - 10}, 0, 40, {h}\) is not inside the "
+                                         rf"{w}x{h} frame"):
+        env.reset()
+    env.close()
+    tm = TemplateMatch(np.zeros((50, 50, 3), np.uint8), rect=(0, 0, 20, 20))
+    env = make_env(frames, reward=ProbeReward(terms=[Term(tm, mode="value")]))
+    with pytest.raises(ValueError, match=r"TemplateMatch\)\.template: 50x50 .* larger than the 20x20 area"):
+        env.reset()
+    env.close()
+
+
+def test_a_stop_hotkey_not_in_pynput_syntax_fails_at_construction_with_the_fix(frames):
+    with pytest.raises(ValueError, match=r"stop_hotkey: 'F12': 'F12' is neither one character nor a <key name>: "
+                                         r"write it '<f12>'"):
+        make_env(frames, stop_hotkey="F12")  # dry-run ignores the hotkey, but a typo still fails now
+    with pytest.raises(ValueError, match=r"stop_hotkey: '<ctrl>\+<bogus>': '<bogus>' .* angle brackets"):
+        make_env(frames, stop_hotkey="<ctrl>+<bogus>")
+    make_env(frames, stop_hotkey="<ctrl>+<alt>+q").close()

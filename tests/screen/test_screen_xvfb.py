@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from envs.games.fishing import LAMP_ON, LAMP_RECT, WM_CLASS
-from envs.games.fishing_screen import make_fishing_screen_env, play, read_fish_and_bar
-from envs.screen.capture import MssCapture
+from envs.games.fishing_screen import FISHING_ACTIONS, make_fishing_screen_env, play, read_fish_and_bar
+from envs.screen.capture import CaptureError, MssCapture, WindowNotFound
 from envs.screen.screen_env import ScreenGameEnv, StopRequested
+from envs.screen.testing import GameWindow
 from envs.stardew.render import BAR, HEIGHT, TRACK_Y, WIDTH
 
 pytestmark = pytest.mark.timeout(120)
@@ -49,7 +50,7 @@ def test_held_key_reels_the_bar_up_and_is_not_retapped(fishing_window):
     env = env_for(fishing_window)
     try:
         env.reset()
-        spec = env.spec_actions
+        spec = env.action_spec
         fishing_window.wait_for(lambda s: not s["paused"], 5)
         t0 = time.monotonic()
         for _ in range(20):
@@ -71,7 +72,7 @@ def test_mouse_hold_presses_the_reel_button_and_click_arrives(fishing_window):
     env = env_for(fishing_window)
     try:
         env.reset()
-        spec = env.spec_actions
+        spec = env.action_spec
         t0 = time.monotonic()
         env.step(spec.make("click", pointer=[0.0, 0.0]))
         for _ in range(5):
@@ -93,7 +94,7 @@ def test_drag_arrives_as_press_motion_release(fishing_window):
     env = env_for(fishing_window)
     try:
         env.reset()
-        spec = env.spec_actions
+        spec = env.action_spec
         t0 = time.monotonic()
         env.step(spec.make("drag", pointer=[-0.5, -0.8], drag_end=[0.5, 0.8]))
         env.step(spec.noop())
@@ -117,8 +118,8 @@ def test_key_combination_arrives_with_its_modifier(fishing_window):
         env.reset()
         t0 = time.monotonic()
         for _ in range(3):
-            env.step(env.spec_actions.make("key", keys=["ctrl", "x"]))
-        env.step(env.spec_actions.noop())
+            env.step(env.action_spec.make("key", keys=["ctrl", "x"]))
+        env.step(env.action_spec.noop())
         time.sleep(0.1)
         ev = [e for e in fishing_window.events(t0) if e["type"] in ("keydown", "keyup")]
         assert [(e["type"], e["key"]) for e in ev] == [
@@ -132,7 +133,7 @@ def test_stop_switch_hotkey_releases_everything_and_halts(fishing_window, xvfb):
     env = env_for(fishing_window, stop_hotkey="<f12>")
     try:
         env.reset()
-        spec = env.spec_actions
+        spec = env.action_spec
         for _ in range(3):
             env.step(spec.make("key", keys=["c", "space"]))
         env.step(spec.make("hold", pointer=[0, 0]))  # and the mouse button
@@ -158,7 +159,7 @@ def test_ctrl_c_releases_held_keys(fishing_window):
     env = env_for(fishing_window)
     try:
         env.reset()
-        env.step(env.spec_actions.make("key", keys=["c"]))
+        env.step(env.action_spec.make("key", keys=["c"]))
         assert fishing_window.wait_for(lambda s: s["keys_down"] == ["c"], 2) is not None
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGINT)
@@ -186,6 +187,71 @@ def test_capture_follows_the_window_when_it_moves(fishing_window, xvfb):
         cap.close()
 
 
+def test_a_window_moved_partly_off_the_screen_is_captured_whole_with_the_off_screen_part_black(
+        fishing_window, xvfb):
+    cap = MssCapture(window_class=WM_CLASS)
+    dpy = {**os.environ, "DISPLAY": xvfb.display}
+    r0 = cap.region()
+    screen_w = xvfb.size[0]
+
+    def move(x: int, y: int) -> None:
+        subprocess.run(["xdotool", "windowmove", str(cap.window_id), str(x), str(y)], env=dpy, check=True,
+                       timeout=10)
+        deadline = time.monotonic() + 3
+        while (cap.region().left, cap.region().top) != (x, y):
+            assert time.monotonic() < deadline, f"the window did not move to {(x, y)}"
+            time.sleep(0.05)
+
+    try:
+        move(screen_w - 100, 30)  # 100 of its 168 columns still on the screen
+        frame = cap.grab()
+        assert frame.shape == (HEIGHT, WIDTH, 4)
+        assert not frame[:, 100:, :3].any() and frame[:, :100, :3].any()
+        move(screen_w + 50, 30)
+        with pytest.raises(CaptureError, match="entirely off the screen"):
+            cap.grab()
+    finally:
+        move(r0.left, r0.top)
+        cap.close()
+
+
+def test_capture_and_step_raise_window_not_found_when_the_window_closes(xvfb, monkeypatch):
+    monkeypatch.setenv("SDL_VIDEO_X11_WMCLASS", "doomed-fishing")  # a second window, found apart from the first
+    game = GameWindow(xvfb.display, ("--pause", "20"), max_seconds=60).start()
+    env = None
+    try:
+        env = ScreenGameEnv({"keys": ["c"]}, window_class="doomed-fishing", window_wait_s=10, input="dry-run",
+                            step_hz=None)
+        env.reset()
+        env.step(env.action_spec.make("key", keys=["c"]))
+        game.stop()
+        with pytest.raises(WindowNotFound, match="doomed-fishing.*closed"):
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:  # until the X server has destroyed the window
+                env.step(env.action_spec.make("key", keys=["c"]))
+                time.sleep(0.05)
+        assert env._backend.events == [("key", "c", True), ("key", "c", False)]  # released on the error
+    finally:
+        game.stop()
+        if env is not None:
+            env.close()
+
+
+def test_a_monitor_or_region_the_display_does_not_have_is_a_value_error_naming_the_option(xvfb):
+    with pytest.raises(ValueError, match=r"monitor: 5 is not a monitor of this display: 0 .* or 1\.\.1"):
+        ScreenGameEnv(FISHING_ACTIONS, monitor=5, input="dry-run")
+    w, h = xvfb.size
+    with pytest.raises(ValueError, match=r"region: \(2000, 2000, 10, 10\) is not inside the screen"):
+        MssCapture(region=(2000, 2000, 10, 10))
+    with pytest.raises(ValueError, match="region: .* not inside the screen"):
+        MssCapture(region=(w - 5, 0, 10, 10))
+    with pytest.raises(ValueError, match="region: width and height must be > 0"):
+        MssCapture(region=(0, 0, 0, 10))
+    cap = MssCapture(region=(w - 10, h - 10, 10, 10))  # the screen's last pixels are fine
+    assert cap.grab().shape == (10, 10, 4)
+    cap.close()
+
+
 def test_scripted_pixel_policy_catches_fish_through_screengame(fishing_window):
     before = fishing_window.state()["caught_total"]
     env = env_for(fishing_window)
@@ -196,3 +262,25 @@ def test_scripted_pixel_policy_catches_fish_through_screengame(fishing_window):
     assert out["caught"] >= 2, out  # within a 60 s bound; an episode of this fish takes about 6 s
     # the game process itself counted the catches the env saw in its pixels
     assert fishing_window.wait_for(lambda s: s["caught_total"] - before >= out["caught"], 2.0) is not None
+
+
+def test_the_key_name_table_and_hotkey_check_agree_with_pynput(xvfb):
+    from pynput import keyboard
+
+    from envs.screen.actions import KEY_NAMES
+    from envs.screen.inputs import check_hotkey
+
+    assert set(keyboard.Key.__members__) == KEY_NAMES
+    for hotkey in ("<f12>", "<F12>", "<ctrl>+<alt>+q", "q", "+", "<65481>", "F12", "<escape>", "a+a", "a+",
+                   "<ctrl>+<bogus>", "ctrl+q"):
+        try:
+            keyboard.HotKey.parse(hotkey)
+            pynput_ok = True
+        except ValueError:
+            pynput_ok = False
+        try:
+            check_hotkey(hotkey)
+            ours_ok = True
+        except ValueError:
+            ours_ok = False
+        assert ours_ok == pynput_ok, hotkey
