@@ -27,7 +27,15 @@ import torch.nn.functional as F
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from agents.dqn.config import PRESETS, DQNConfig
+from agents.dqn.config import (
+    PRESETS,
+    RESUME_SEED_OFFSET,
+    TRAIN_SEED_BLOCK,
+    ConfigError,
+    DQNConfig,
+    apply_overrides,
+    validate,
+)
 from agents.dqn.model import FrameStack, QNetwork
 from agents.dqn.replay import NStepCollector, ReplayBuffer, csv_transitions, load_seed_csv
 from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
@@ -144,6 +152,7 @@ def dev_score(s: dict) -> float:
 
 
 def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) -> dict:
+    validate(cfg)
     out = out_dir or RUNS / cfg.name
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.torch_threads)
@@ -153,7 +162,7 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
 
     # -- the games: training seeds lie below the dev and test ranges --------------------------------
     sim = Games(cfg, names)
-    sim.reset(cfg.seed * 1_000_000)
+    sim.reset(cfg.seed * TRAIN_SEED_BLOCK)
     n = cfg.num_games
 
     # -- networks, optimiser, memory --------------------------------------------------------------
@@ -177,11 +186,9 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
         rb.load_state(st["replay"])
         step, updates, best_score, best_eval = st["step"], st["updates"], st["best_score"], st["best_eval"]
         elapsed_before = st["elapsed"]
-        sim.reset(cfg.seed * 1_000_000 + 500_000 + step // n)
+        sim.reset(cfg.seed * TRAIN_SEED_BLOCK + RESUME_SEED_OFFSET + step // n)
         print(f"resumed {ckpt} at step {step:,}")
-    elif cfg.csv_replay:
-        if tuple(names) != feats.PRESETS["seed"] or cfg.stack != 1:
-            raise ValueError("csv_replay: the seed mod's CSV holds the seed features only (features='seed')")
+    elif cfg.csv_replay:  # validate() checked: seed features, one frame
         for path in cfg.csv_replay:
             rb.add(*csv_transitions(load_seed_csv(path), cfg.gamma, cfg.reward_weights["progress"]))
         print(f"replay memory seeded with {rb.size:,} transitions from {len(cfg.csv_replay)} CSV file(s)")
@@ -354,28 +361,21 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="best", choices=sorted(PRESETS))
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="override config fields, e.g. total_steps=1000000 level=0,10 (python literals)")
+                    help="override config fields, e.g. total_steps=1000000 level=0,10 'hidden=(128,128)' "
+                         "(Python literals; quote values with parentheses or spaces for the shell)")
     ap.add_argument("--fresh", action="store_true", help="discard an existing checkpoint of this run")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar (logs to a file)")
     args = ap.parse_args(argv)
-    import ast
-
-    cfg = PRESETS[args.preset]
-    for kv in args.set:
-        k, v = kv.split("=", 1)
-        if k not in {f.name for f in dataclasses.fields(DQNConfig)}:
-            raise SystemExit(f"--set: unknown config field {k!r}")
-        try:
-            val = ast.literal_eval(v)
-        except (ValueError, SyntaxError):
-            val = v
-        cfg = cfg.replace(**{k: val})
-    if args.fresh:
+    try:
+        cfg = apply_overrides(PRESETS[args.preset], args.set)
+        validate(cfg)
+    except ConfigError as e:
+        ap.error(str(e))
+    if args.fresh:  # only once the settings are known to be good; validate() keeps the name inside RUNS
         import shutil
 
         shutil.rmtree(RUNS / cfg.name, ignore_errors=True)
     print(json.dumps(train(cfg, progress=not args.no_progress), indent=2))
-
 
 if __name__ == "__main__":
     main()
