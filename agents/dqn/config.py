@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -109,6 +110,20 @@ class ConfigError(ValueError):
 # RESUME_SEED_OFFSET + vector step + slot; all of them must stay below the dev seeds (agents.population).
 TRAIN_SEED_BLOCK = 1_000_000
 RESUME_SEED_OFFSET = 500_000
+
+# Settings a resumed run may change: how long it runs, how often it evaluates, saves and logs, its threads and
+# its name. Every other setting changes what is learned, so a checkpoint resumes only under its own values.
+RESUMABLE_FIELDS = frozenset({"name", "total_steps", "max_minutes", "eval_every", "eval_episodes",
+                              "final_dev_episodes", "checkpoint_every", "log_every", "torch_threads"})
+
+
+def resume_conflicts(saved: dict, cfg: DQNConfig) -> list[str]:
+    """The settings, other than RESUMABLE_FIELDS, in which ``cfg`` differs from a checkpoint's config ``saved``
+    (one line each: field, checkpoint's value, new value); empty when the checkpoint can resume under ``cfg``."""
+    old = json.loads(json.dumps(dataclasses.asdict(DQNConfig.from_dict(saved))))  # tuples and lists alike
+    new = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    return [f"{k}: {old[k]} in the checkpoint, {new[k]} now" for k in new
+            if k not in RESUMABLE_FIELDS and old[k] != new[k]]
 
 
 def _literal(text: str) -> object:

@@ -29,11 +29,13 @@ from tqdm import tqdm
 
 from agents.dqn.config import (
     PRESETS,
+    RESUMABLE_FIELDS,
     RESUME_SEED_OFFSET,
     TRAIN_SEED_BLOCK,
     ConfigError,
     DQNConfig,
     apply_overrides,
+    resume_conflicts,
     validate,
 )
 from agents.dqn.model import FrameStack, QNetwork
@@ -178,8 +180,7 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
     ckpt = out / "checkpoint.pt"
     if ckpt.exists():  # resume
         st = torch.load(ckpt, weights_only=False)
-        if st["config"] != dataclasses.asdict(cfg):
-            print(f"note: {ckpt} was written with another config; resuming with the new one")
+        check_resume(cfg, st["config"], ckpt)
         q.load_state_dict(st["q"])
         q_target.load_state_dict(st["q_target"])
         opt.load_state_dict(st["opt"])
@@ -314,6 +315,31 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
     return summary
 
 
+def check_resume(cfg: DQNConfig, saved: dict, ckpt: Path) -> None:
+    """Raise ConfigError when the checkpoint ``ckpt`` (its config ``saved``) was trained with settings that change
+    what is learned; only RESUMABLE_FIELDS (run length, evaluation and checkpoint cadence, ...) may change."""
+    diff = resume_conflicts(saved, cfg)
+    if diff:
+        raise ConfigError(
+            f"{ckpt} was trained with other settings ({'; '.join(diff)}); resuming would continue it under the new "
+            f"ones and label it with them. Pass --fresh to discard it and start over (make train-dqn: remove "
+            f"{ckpt.parent} first), or resume with its settings: only {', '.join(sorted(RESUMABLE_FIELDS))} may "
+            "change on resume.")
+
+
+def check_run(cfg: DQNConfig, out: Path) -> str:
+    """What ``train(cfg, out)`` would do, after checking that an existing checkpoint in ``out`` resumes under
+    ``cfg`` (its ``config.json``, which train() writes beside it, or else the checkpoint); raises ConfigError."""
+    validate(cfg)
+    ckpt = out / "checkpoint.pt"
+    if not ckpt.exists():
+        return f"{cfg.name}: settings ok, a new run in {out}"
+    saved = (json.loads((out / "config.json").read_text()) if (out / "config.json").exists()
+             else torch.load(ckpt, weights_only=False)["config"])
+    check_resume(cfg, saved, ckpt)
+    return f"{cfg.name}: settings ok, resumes {ckpt}"
+
+
 def final_choice(out: Path, cfg: DQNConfig) -> dict:
     """Keep as ``best.pt`` whichever of best.pt and the last weights scores higher on ``final_dev_episodes``
     dev seeds. The periodic evaluations use 1,000 episodes, whose noise (about +-1 point of catch, more on
@@ -365,17 +391,24 @@ def main(argv: list[str] | None = None) -> None:
                          "(Python literals; quote values with parentheses or spaces for the shell)")
     ap.add_argument("--fresh", action="store_true", help="discard an existing checkpoint of this run")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar (logs to a file)")
+    ap.add_argument("--check", action="store_true",
+                    help="check the settings, and that an existing checkpoint resumes under them, then exit")
     args = ap.parse_args(argv)
     try:
         cfg = apply_overrides(PRESETS[args.preset], args.set)
         validate(cfg)
+        if args.check:
+            print(f"{cfg.name}: settings ok, --fresh: a new run in {RUNS / cfg.name}" if args.fresh
+                  else check_run(cfg, RUNS / cfg.name))
+            return
+        if args.fresh:  # only once the settings are known to be good; validate() keeps the name inside RUNS
+            import shutil
+
+            shutil.rmtree(RUNS / cfg.name, ignore_errors=True)
+        summary = train(cfg, progress=not args.no_progress)
     except ConfigError as e:
         ap.error(str(e))
-    if args.fresh:  # only once the settings are known to be good; validate() keeps the name inside RUNS
-        import shutil
-
-        shutil.rmtree(RUNS / cfg.name, ignore_errors=True)
-    print(json.dumps(train(cfg, progress=not args.no_progress), indent=2))
+    print(json.dumps(summary, indent=2))
 
 if __name__ == "__main__":
     main()
