@@ -61,7 +61,7 @@ class DQNConfig:
     final_dev_episodes: int = 5000  # at the end, best.pt vs the last weights on this many dev seeds (0: skip)
     checkpoint_every: int = 1_000_000
     log_every: int = 50_000
-    max_minutes: float = 0.0  # stop after this wall time (0: no limit); the run stays resumable
+    max_minutes: float = 0.0  # stop after this wall time of one invocation (0: no limit); the run stays resumable
     torch_threads: int = 1  # more threads stall badly when the 2 cores are shared
     csv_replay: tuple[str, ...] = ()  # seed-mod CSV logs to pre-fill the buffer with (seed features only)
 

@@ -9,7 +9,10 @@ turns the rewards into n-step transitions, and does ``gradient_steps`` double-DQ
 loss, Polyak-averaged target network, dueling head). Every ``eval_every`` transitions the greedy
 policy plays the dev seeds; the best one is kept as ``best.pt``. ``checkpoint.pt`` (network,
 optimiser, replay memory, counters) is written every ``checkpoint_every`` transitions and at the
-end, and a run started again with the same name resumes from it. Logs go to TensorBoard
+end, and a run started again with the same name resumes from it, under the settings it was trained
+with (only the run length, time limit, evaluation/checkpoint/log cadence, threads may change; else
+``--fresh``). ``max_minutes`` bounds each invocation; Ctrl-C stops after the current step with a
+checkpoint. ``--check`` checks the settings and the resume, and exits. Logs go to TensorBoard
 (``runs/dqn/<name>/tb``).
 """
 
@@ -18,6 +21,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -153,7 +158,51 @@ def dev_score(s: dict) -> float:
     return s["catch"] + 0.25 * s["perfect"]
 
 
+class _CtrlC:
+    """SIGINT during training. In the training loop a first Ctrl-C stops the run after the current vector step,
+    with a checkpoint to resume from; elsewhere, or a second time, it interrupts at once as it always does.
+    An ignored SIGINT (a background job, ``cmd &``) stays ignored."""
+
+    def __init__(self) -> None:
+        self.in_loop = False
+        self.requested = False
+        self.installed = False
+        self.old = None
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.getsignal(signal.SIGINT)
+            if self.old is not signal.SIG_IGN:
+                signal.signal(signal.SIGINT, self._handle)
+                self.installed = True
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.in_loop and not self.requested:
+            self.requested = True
+            tqdm.write("Ctrl-C: stopping after this step with a checkpoint to resume from (Ctrl-C again: quit "
+                       "at once, without it)")
+            return
+        if callable(self.old):
+            self.old(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        if self.installed:
+            signal.signal(signal.SIGINT, self.old if self.old is not None else signal.SIG_DFL)
+
+
 def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) -> dict:
+    """Train (or resume) the run ``cfg`` in ``out_dir`` (default runs/dqn/<name>) and return its summary.
+
+    Stops at ``total_steps``, or after ``max_minutes`` of this call, with ``best.pt`` and ``checkpoint.pt``;
+    Ctrl-C stops it with ``checkpoint.pt`` saved and raises KeyboardInterrupt (call again to resume)."""
+    with _CtrlC() as ctrl_c:
+        return _train(cfg, out_dir, progress, ctrl_c)
+
+
+def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, ctrl_c: _CtrlC) -> dict:
     validate(cfg)
     out = out_dir or RUNS / cfg.name
     out.mkdir(parents=True, exist_ok=True)
@@ -215,6 +264,7 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
     bar = tqdm(total=cfg.total_steps, initial=step, unit="step", unit_scale=True, disable=not progress,
                desc=cfg.name, mininterval=5.0)
     loss_v = torch.zeros(())
+    ctrl_c.in_loop = True
     while step < cfg.total_steps:
         # -- act: epsilon-greedy over all games ---------------------------------------------------
         frac = min(1.0, step / max(1.0, cfg.eps_fraction * cfg.total_steps))
@@ -299,11 +349,24 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
         if step >= next_ckpt:
             next_ckpt += cfg.checkpoint_every
             save(ckpt, with_replay=True)
-        if cfg.max_minutes and elapsed_before + time.time() - t0 > 60 * cfg.max_minutes:
-            tqdm.write(f"[{cfg.name}] wall-time limit of {cfg.max_minutes} min reached at step {step:,}")
+        if cfg.max_minutes and time.time() - t0 > 60 * cfg.max_minutes:  # each call has its own budget
+            tqdm.write(f"[{cfg.name}] wall-time limit of {cfg.max_minutes} min reached at step {step:,} "
+                       "(run it again to go on)")
             break
+        if ctrl_c.requested:
+            break
+    ctrl_c.in_loop = False
     bar.close()
+    if not ctrl_c.requested and not (out / "best.pt").exists():
+        # stopped by the time limit before the first evaluation: the last weights are the best known
+        s = evaluate_dev(q, cfg)
+        best_score, best_eval = dev_score(s), dict(s, step=step)
+        save(out / "best.pt", with_replay=False)
     save(ckpt, with_replay=True)
+    if ctrl_c.requested:
+        writer.close()
+        tqdm.write(f"[{cfg.name}] interrupted at step {step:,}; {ckpt} saved: run the same command to resume")
+        raise KeyboardInterrupt
     wall = elapsed_before + time.time() - t0
     summary = {"name": cfg.name, "env_steps": step, "game_ticks": step * cfg.frame_skip, "updates": updates,
                "wall_seconds": wall, "cpu_cores": _cores(), "best_dev": best_eval}
@@ -408,6 +471,8 @@ def main(argv: list[str] | None = None) -> None:
         summary = train(cfg, progress=not args.no_progress)
     except ConfigError as e:
         ap.error(str(e))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
     print(json.dumps(summary, indent=2))
 
 if __name__ == "__main__":
