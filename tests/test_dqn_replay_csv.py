@@ -37,6 +37,10 @@ def test_csv_loader_reads_every_row_of_a_good_file(tmp_path):
         ("1,2,3,4,5,6,0.3,2", "action must be 0 or 1"),
         ("1,2,3,4,5,nan,0.3,1", "non-finite"),
         ("1,2,3,4,5,6,1.7,1", "outside [0, 1]"),
+        (",,,,,,,", "oldBarPos is empty"),  # not skipped as if blank
+        ("1,2,3,4,5,6,0.3,", "action is empty"),
+        ('1,2,3,4,5,6,0.3,"1\n"', "runs on to line 4"),  # a quoted line break is not a number's whitespace
+        ("1,2,3,4,5,6,0.3,\ufeff1", "action is not a number"),
     ],
 )
 def test_csv_loader_names_file_and_line_of_a_bad_row(tmp_path, bad, why):
@@ -67,3 +71,31 @@ def test_n_step_returns_stop_at_episode_ends():
     np.testing.assert_allclose(g, [1 + 0.5 + 0.25, 1 + 0.5])  # game 1 ended after 2 steps
     np.testing.assert_allclose(disc, [0.125, 0.0])  # terminal: no bootstrap
     np.testing.assert_allclose(boot[:, 0], [3.0, 2.0])
+
+
+def test_csv_loader_counts_file_lines_after_blank_lines_and_line_breaks_in_quotes(tmp_path):
+    p = tmp_path / "log.csv"
+    p.write_text(GOOD + "\n  \n" + "1,2,3,4,5,6,0.3,2\n")  # GOOD is 5 lines; a blank and a whitespace line
+    with pytest.raises(CSVFormatError, match=f"{p}:8: action must be 0 or 1"):
+        load_seed_csv(p)
+
+
+def test_csv_loader_reads_a_file_with_a_byte_order_mark(tmp_path):
+    p = tmp_path / "bom.csv"
+    p.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    np.testing.assert_array_equal(load_seed_csv(p), load_seed_csv_text(tmp_path, GOOD))
+
+
+def test_csv_loader_names_the_line_of_bytes_that_are_not_utf8(tmp_path):
+    p = tmp_path / "latin1.csv"
+    lines = GOOD.encode().splitlines()
+    lines[2] = b"455.25,506.1,-0.5,455.0,505.0,-0.25,0.301,0\xe9"
+    p.write_bytes(b"\n".join(lines))
+    with pytest.raises(CSVFormatError, match=f"{p}:3: not UTF-8 text"):
+        load_seed_csv(p)
+
+
+def load_seed_csv_text(tmp_path, text):
+    p = tmp_path / "plain.csv"
+    p.write_text(text)
+    return load_seed_csv(p)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
@@ -90,27 +91,50 @@ def load_seed_csv(path: str | Path) -> np.ndarray:
     """The seed mod's ``replayMemory.csv`` (no header, 8 columns: old bar position, old fish position,
     old bar speed, new bar position, new fish position, new bar speed, reward, action) as an (n, 8)
     float64 array. Every row must be well formed: a bad row raises :class:`CSVFormatError` naming
-    the file and line; blank lines are the only lines skipped (a trailing newline is common).
+    the file and its line in the file; blank lines are the only lines skipped (a trailing newline is
+    common). UTF-8 text, with or without a byte-order mark.
     """
     path = Path(path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line_no = data.count(b"\n", 0, e.start) + 1
+        raise CSVFormatError(f"{path}:{line_no}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset "
+                             f"{e.start})") from e
     rows = []
-    with path.open(newline="", encoding="utf-8") as f:
-        for line_no, row in enumerate(csv.reader(f), start=1):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != 8:
-                raise CSVFormatError(f"{path}:{line_no}: expected 8 columns {CSV_COLUMNS}, got {len(row)}")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    line_no = 1  # the file line the next row starts on
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise CSVFormatError(f"{path}:{line_no}: {e}") from e
+        first, line_no = line_no, reader.line_num + 1
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # a blank line
+        if reader.line_num != first:
+            raise CSVFormatError(f"{path}:{first}: the row runs on to line {reader.line_num} (a quoted line break); "
+                                 "each row must be one line")
+        if len(row) != 8:
+            raise CSVFormatError(f"{path}:{first}: expected 8 columns {CSV_COLUMNS}, got {len(row)}")
+        vals = []
+        for col, cell in zip(CSV_COLUMNS, row, strict=True):
+            if not cell.strip():
+                raise CSVFormatError(f"{path}:{first}: {col} is empty")
             try:
-                vals = [float(c) for c in row]
+                vals.append(float(cell))
             except ValueError as e:
-                raise CSVFormatError(f"{path}:{line_no}: not a number ({e})") from e
-            if not np.all(np.isfinite(vals)):
-                raise CSVFormatError(f"{path}:{line_no}: non-finite value in {row}")
-            if vals[7] not in (0.0, 1.0):
-                raise CSVFormatError(f"{path}:{line_no}: action must be 0 or 1, got {row[7]}")
-            if not 0.0 <= vals[6] <= 1.0:
-                raise CSVFormatError(f"{path}:{line_no}: reward (distanceFromCatching) outside [0, 1]: {row[6]}")
-            rows.append(vals)
+                raise CSVFormatError(f"{path}:{first}: {col} is not a number: {cell!r}") from e
+        if not np.all(np.isfinite(vals)):
+            raise CSVFormatError(f"{path}:{first}: non-finite value in {row}")
+        if vals[7] not in (0.0, 1.0):
+            raise CSVFormatError(f"{path}:{first}: action must be 0 or 1, got {row[7]}")
+        if not 0.0 <= vals[6] <= 1.0:
+            raise CSVFormatError(f"{path}:{first}: reward (distanceFromCatching) outside [0, 1]: {row[6]}")
+        rows.append(vals)
     if not rows:
         raise CSVFormatError(f"{path}: no rows")
     return np.array(rows, dtype=np.float64)
