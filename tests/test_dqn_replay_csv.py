@@ -18,7 +18,8 @@ def test_csv_loader_reads_every_row_of_a_good_file(tmp_path):
     rows = load_seed_csv(p)
     assert rows.shape == (4, 8)
     assert rows[0, 0] == 456.0 and rows[3, 7] == 0.0
-    obs, act, rew, nobs, disc = csv_transitions(rows, gamma=0.99)
+    (obs, act, rew, nobs, disc), counts = csv_transitions(rows, gamma=0.99)
+    assert counts == {"rows": 4, "used": 2, "dropped": 2, "episode_ends": 0}
     # rows 2 and 3 chain on their predecessors; row 4 starts a new minigame (no known previous progress)
     assert len(act) == 2
     np.testing.assert_allclose(rew, [100 * (0.304 - 0.302), 100 * (0.301 - 0.304)], rtol=1e-5)
@@ -51,6 +52,21 @@ def test_csv_loader_names_file_and_line_of_a_bad_row(tmp_path, bad, why):
     with pytest.raises(CSVFormatError) as e:
         load_seed_csv(p)
     assert f"{p}:3:" in str(e.value) and why in str(e.value)
+
+
+def test_csv_rows_that_catch_or_lose_the_fish_end_their_minigame():
+    rows = np.array([
+        [100, 200, 0, 101, 201, 1, 0.97, 1],
+        [101, 201, 1, 102, 202, 1, 1.00, 1],  # caught: terminal, +catch
+        [102, 202, 1, 103, 203, 1, 0.30, 0],  # a new minigame that happens to chain: no transition
+        [103, 203, 1, 104, 204, 1, 0.02, 0],
+        [104, 204, 1, 105, 205, 1, 0.00, 0],  # escaped: terminal, -escape
+    ], dtype=np.float64)
+    (obs, act, rew, nobs, disc), counts = csv_transitions(rows, 0.9, {"catch": 7.0, "escape": 3.0})
+    np.testing.assert_allclose(rew, [100 * 0.03 + 7.0, 100 * -0.28, 100 * -0.02 - 3.0], rtol=1e-5)
+    np.testing.assert_allclose(disc, [0.0, 0.9, 0.0])
+    np.testing.assert_allclose(obs[:, 0], [101, 103, 104])
+    assert counts == {"rows": 5, "used": 3, "dropped": 2, "episode_ends": 2}
 
 
 def test_csv_loader_refuses_an_empty_file(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -140,20 +141,30 @@ def load_seed_csv(path: str | Path) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
 
-def csv_transitions(rows: np.ndarray, gamma: float, progress_weight: float = 100.0):
-    """Seed CSV rows -> 1-step transitions for the seed-feature buffer.
+def csv_transitions(rows: np.ndarray, gamma: float, reward_weights: Mapping[str, float] | None = None):
+    """Seed CSV rows -> 1-step transitions for the seed-feature buffer, and how many rows gave one.
 
-    Row t holds (s_{t-1}, s_t, progress_t, a_{t-1}). The shaped reward of the transition
-    s_{t-1} -> s_t is ``progress_weight`` x the change of progress, taken from consecutive rows that
-    chain (row t's old state is row t-1's new state); a row that starts a new chain (the first row, a
-    new minigame, a gap in the log) has no known previous progress and gives no transition. Logged
-    episodes' ends are not marked in the CSV, so no transition is terminal.
+    Row t holds (s_{t-1}, s_t, progress_t, a_{t-1}). The transition s_{t-1} -> s_t gets the simulator's
+    shaped reward: ``progress`` weight x the change of progress, taken from consecutive rows that chain
+    (row t's old state is row t-1's new state), plus the ``catch`` weight when progress reaches 1 or minus
+    the ``escape`` weight when it reaches 0; such a row ends its minigame, so its transition is terminal
+    (discount 0) and the next row starts a new chain. (The perfect-catch bonus is left out: the CSV
+    does not show whether the fish left the bar.) A row that starts a chain (the first row, a new
+    minigame, a gap in the log) has no known previous progress and gives no transition.
+
+    Returns ``(obs, action, reward, next_obs, discount), counts`` with counts ``rows``, ``used`` (rows
+    that gave a transition), ``dropped`` (rows that started a chain) and ``episode_ends`` (terminal ones).
     """
-    chained = np.all(np.isclose(rows[1:, 0:3], rows[:-1, 3:6]), axis=1)
+    w = {"progress": 100.0, "catch": 10.0, "escape": 10.0, **(reward_weights or {})}
+    caught, escaped = rows[:, 6] >= 1.0, rows[:, 6] <= 0.0
+    chained = np.all(np.isclose(rows[1:, 0:3], rows[:-1, 3:6]), axis=1) & ~(caught | escaped)[:-1]
     cur, prev = rows[1:][chained], rows[:-1][chained]
+    won, lost = caught[1:][chained], escaped[1:][chained]
     obs = cur[:, 0:3].astype(np.float32)
     nobs = cur[:, 3:6].astype(np.float32)
-    rew = progress_weight * (cur[:, 6] - prev[:, 6])
+    rew = w["progress"] * (cur[:, 6] - prev[:, 6]) + w["catch"] * won - w["escape"] * lost
     act = cur[:, 7].astype(np.int64)
-    disc = np.full(len(act), gamma, dtype=np.float32)
-    return obs, act, rew.astype(np.float32), nobs, disc
+    disc = np.where(won | lost, 0.0, gamma).astype(np.float32)
+    used = int(chained.sum())
+    counts = {"rows": len(rows), "used": used, "dropped": len(rows) - used, "episode_ends": int((won | lost).sum())}
+    return (obs, act, rew.astype(np.float32), nobs, disc), counts

@@ -240,7 +240,10 @@ def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, ctrl_c: _CtrlC)
         print(f"resumed {ckpt} at step {step:,}")
     elif cfg.csv_replay:  # validate() checked: seed features, one frame
         for path in cfg.csv_replay:
-            rb.add(*csv_transitions(load_seed_csv(path), cfg.gamma, cfg.reward_weights["progress"]))
+            transitions, c = csv_transitions(load_seed_csv(path), cfg.gamma, cfg.reward_weights)
+            rb.add(*transitions)
+            print(f"{path}: {c['used']:,} of {c['rows']:,} rows used ({c['episode_ends']:,} of them end a minigame); "
+                  f"{c['dropped']:,} dropped: each starts a chain, with no earlier row to take its progress change from")
         print(f"replay memory seeded with {rb.size:,} transitions from {len(cfg.csv_replay)} CSV file(s)")
 
     writer = SummaryWriter(str(out / "tb"))
