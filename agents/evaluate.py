@@ -102,6 +102,19 @@ def _pct(x: float) -> str:
     return "-" if x != x else f"{100 * x:.1f}"
 
 
+def safety_cap_lines(res: dict) -> list[str]:
+    """The protocol reports its safety cap when it fires: episodes that reached ``max_ticks`` without a catch or
+    an escape (counted as not caught), per policy; no lines when none did (evaluation.json always has the counts,
+    ``truncated`` in every summary)."""
+    cap = res["protocol"]["config"]["max_ticks"]
+    fired = {name: p["overall"]["truncated"] for name, p in res["policies"].items() if p["overall"]["truncated"]}
+    if not fired:
+        return []
+    return ["", f"Safety cap fired: episodes that reached {cap:,} ticks without a catch or an escape (counted as not "
+            "caught): " + ", ".join(f"{name} {k:,} of {res['policies'][name]['overall']['episodes']:,}"
+                                   for name, k in fired.items())]
+
+
 def markdown(res: dict) -> str:
     pol = res["policies"]
     p = res["protocol"]
@@ -114,6 +127,7 @@ def markdown(res: dict) -> str:
         lo, hi = o["catch_ci95"]
         lines.append(f"| {name} | {_pct(o['catch'])} ({_pct(lo)}-{_pct(hi)}) | {_pct(o['hard_catch'])} "
                      f"(n={o['hard_episodes']}) | {_pct(o['perfect'])} | {o['mean_ticks_to_catch']:.0f} |")
+    lines += safety_cap_lines(res)
     lines += ["", "## Catch % by fishing level", "",
               "| policy | " + " | ".join(str(lv) for lv in LEVELS) + " |",
               "|---|" + "---|" * len(LEVELS)]

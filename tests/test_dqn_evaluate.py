@@ -44,3 +44,40 @@ def test_the_full_default_evaluation_rewrites_the_model_card(exported, tmp_path)
     ev.main(["--exported", str(exported)])
     assert (exported / "README.md").read_text().startswith("# Exported DQN policies")
     assert not (tmp_path / "reports" / "model_card.md").exists()
+
+
+def _shipped_reports() -> bool:
+    import subprocess
+
+    try:
+        changed = subprocess.run(["git", "status", "--porcelain", "--", "reports", "exported"], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return True
+    return changed.returncode == 0 and not changed.stdout.strip()
+
+
+@pytest.mark.skipif(not _shipped_reports(), reason="reports/ or exported/ hold a run of your own")
+def test_the_published_reports_are_what_the_code_writes_from_their_json(tmp_path):
+    """evaluation.md and the model card regenerate byte for byte from the committed evaluation.json."""
+    from agents.dqn.model_card import write_model_card
+
+    res = committed_evaluation()
+    assert ev.markdown(res) == (ROOT / "reports" / "evaluation.md").read_text()
+    card = write_model_card(res, ROOT / "exported", tmp_path / "card.md")
+    assert card.read_text() == (ROOT / "exported" / "README.md").read_text()
+
+
+def test_the_safety_cap_is_reported_when_it_fires(tmp_path):
+    from agents.dqn.model_card import write_model_card
+
+    res = committed_evaluation()
+    assert all(p["overall"]["truncated"] == 0 for p in res["policies"].values())
+    assert "Safety cap" not in ev.markdown(res)  # the published reports: none fired
+    res["policies"]["dqn_best"]["overall"]["truncated"] = 3
+    res["policies"]["random"]["overall"]["truncated"] = 1
+    line = ("Safety cap fired: episodes that reached 20,000 ticks without a catch or an escape (counted as not "
+            "caught): random 1 of 5,000, dqn_best 3 of 5,000")
+    md = ev.markdown(res).splitlines()
+    assert md.index(line) < md.index("## Catch % by fishing level")
+    assert line in write_model_card(res, ROOT / "exported", tmp_path / "card.md").read_text().splitlines()

@@ -126,6 +126,9 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED, path: Path | None =
               "| policy | catch % (95% CI) | difficulty>=90 catch % | perfect % | mean ticks to catch |",
               "|---|---|---|---|---|"]
     lines += [_row(k, v["overall"]) for k, v in pol.items()]
+    from agents.evaluate import safety_cap_lines
+
+    lines += safety_cap_lines(evaluation)
     lines += ["", "Per level, per fish and paired comparisons: `reports/evaluation.md` (`make evaluate`); inference "
               "latency: `make bench-inference`.", ""]
     path = path or out / "README.md"
