@@ -71,3 +71,31 @@ def test_failed_export_checks_raise_even_without_asserts(tmp_path):
     other = QNetwork(q.feature_names, (16,), True, 1)  # other weights than the file's
     with pytest.raises(ExportError, match="onnxruntime differs from the torch network"):
         verify(tmp_path / RICH_FILE, other, seed_contract=False)
+
+
+def _bare_seed_model(path):
+    """An MLP on the seed contract with no metadata, as a model from elsewhere would come."""
+    import numpy as np
+
+    from agents.dqn.onnx_io import build_mlp_onnx, save_model
+
+    rng = np.random.default_rng(0)
+    layers = [(rng.normal(size=(16, 3)) / 300, rng.normal(size=16)), (rng.normal(size=(2, 16)), rng.normal(size=2))]
+    save_model(build_mlp_onnx([layers], "0", [3], "q", [2], {}, "no metadata"), path)
+    return layers
+
+
+def test_onnx_policy_says_which_metadata_is_missing_and_how_to_load_a_seed_model(tmp_path):
+    import numpy as np
+
+    from agents.dqn.onnx_io import OnnxPolicy, mlp_forward
+    from agents.population import run_episodes
+
+    layers = _bare_seed_model(tmp_path / "bare.onnx")
+    with pytest.raises(ValueError, match=r"no 'feature_names'.*features='seed'"):
+        OnnxPolicy(tmp_path / "bare.onnx")
+    pol = OnnxPolicy(tmp_path / "bare.onnx", engine="onnxruntime", features="seed")
+    assert pol.features == SEED
+    x = np.array([[400.0, 450.0, -1.5], [100.0, 300.0, 2.0]])
+    np.testing.assert_allclose(pol.q_values(x), mlp_forward(layers, x), atol=1e-12)
+    assert len(run_episodes(pol, n=4, max_steps=50)) == 4
