@@ -163,6 +163,10 @@ hybrid-gif: $(STAMP) $(SYSTEM_STAMP)
 # DQN_SEED_LEVELS chooses the seed-contract model's fishing levels, e.g. `make train-dqn DQN_SEED_LEVELS=5,10`.
 DQN_SEED_LEVELS ?= 0,10
 train-dqn: $(STAMP)
+	@# the settings and resume compatibility of all three runs, before any starts (the seed run goes to the background)
+	$(PY) -m agents.dqn.train --preset seed --set level=$(DQN_SEED_LEVELS) --check
+	$(PY) -m agents.dqn.train --preset best_s2 --check
+	$(PY) -m agents.dqn.train --preset best --check
 	mkdir -p runs/dqn
 	@echo "training runs/dqn/seed and runs/dqn/best_s2 in the background (logs: runs/dqn/{seed,best_s2}.log)" \
 	  "and runs/dqn/best here"

@@ -6,6 +6,8 @@ Policies: the four hand-written controllers (random, naive, braking, lead) and t
 in ``exported/`` (their own weights, run batched in float64: the same function onnxruntime computes,
 checked by ``make export-onnx``). All play the same seeds (``TEST_SEED0 ..``), never used in training
 or checkpoint choice. Writes ``reports/evaluation.{json,md}`` and ``reports/*.png`` and prints the table.
+Only that full run (default ``--episodes`` and ``--out``) rewrites the model card ``exported/README.md``;
+any other writes its card to ``<out>/model_card.md``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from agents.population import (
 from envs.stardew.controllers import make_controller
 from envs.stardew.fish import fish_table
 
+EPISODES, OUT = 5000, "reports"  # the published evaluation
 BASELINES = ("random", "naive", "braking", "lead", "lead_seed")
 MODELS = {"dqn_best": "exported/autofisher_dqn_rich.onnx", "dqn_seed": "exported/autofisher_dqn.onnx"}
 # the hybrid agent's PPO on the state env (`make train-ppo-state`, copied to exported/ppo_state), beside the DQN
@@ -99,6 +102,19 @@ def _pct(x: float) -> str:
     return "-" if x != x else f"{100 * x:.1f}"
 
 
+def safety_cap_lines(res: dict) -> list[str]:
+    """The protocol reports its safety cap when it fires: episodes that reached ``max_ticks`` without a catch or
+    an escape (counted as not caught), per policy; no lines when none did (evaluation.json always has the counts,
+    ``truncated`` in every summary)."""
+    cap = res["protocol"]["config"]["max_ticks"]
+    fired = {name: p["overall"]["truncated"] for name, p in res["policies"].items() if p["overall"]["truncated"]}
+    if not fired:
+        return []
+    return ["", f"Safety cap fired: episodes that reached {cap:,} ticks without a catch or an escape (counted as not "
+            "caught): " + ", ".join(f"{name} {k:,} of {res['policies'][name]['overall']['episodes']:,}"
+                                   for name, k in fired.items())]
+
+
 def markdown(res: dict) -> str:
     pol = res["policies"]
     p = res["protocol"]
@@ -111,6 +127,7 @@ def markdown(res: dict) -> str:
         lo, hi = o["catch_ci95"]
         lines.append(f"| {name} | {_pct(o['catch'])} ({_pct(lo)}-{_pct(hi)}) | {_pct(o['hard_catch'])} "
                      f"(n={o['hard_episodes']}) | {_pct(o['perfect'])} | {o['mean_ticks_to_catch']:.0f} |")
+    lines += safety_cap_lines(res)
     lines += ["", "## Catch % by fishing level", "",
               "| policy | " + " | ".join(str(lv) for lv in LEVELS) + " |",
               "|---|" + "---|" * len(LEVELS)]
@@ -182,8 +199,8 @@ def plots(res: dict, out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--episodes", type=int, default=5000)
-    ap.add_argument("--out", default="reports")
+    ap.add_argument("--episodes", type=int, default=EPISODES)
+    ap.add_argument("--out", default=OUT)
     ap.add_argument("--exported", default="exported", help="folder of the exported models (and the model card)")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -198,9 +215,14 @@ def main(argv: list[str] | None = None) -> None:
     files = plots(res, out)
     from agents.dqn.model_card import write_model_card
 
-    card = write_model_card(res, Path(args.exported))
+    # the model card quotes the published figures: only a full run (the default episodes and --out) rewrites it
+    full = args.episodes == EPISODES and out.resolve() == Path(OUT).resolve()
+    card = write_model_card(res, Path(args.exported), None if full else out / "model_card.md")
     print(md.split("\n## Catch % by fish")[0])
     print("wrote", out / "evaluation.json", out / "evaluation.md", *files, *([card] if card else []))
+    if card and not full:
+        print(f"note: the model card {Path(args.exported) / 'README.md'} is left as it is (only a run with the "
+              f"default --episodes {EPISODES} and --out {OUT} rewrites it); this run's card is {card}")
 
 
 if __name__ == "__main__":

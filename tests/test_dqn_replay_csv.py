@@ -18,7 +18,8 @@ def test_csv_loader_reads_every_row_of_a_good_file(tmp_path):
     rows = load_seed_csv(p)
     assert rows.shape == (4, 8)
     assert rows[0, 0] == 456.0 and rows[3, 7] == 0.0
-    obs, act, rew, nobs, disc = csv_transitions(rows, gamma=0.99)
+    (obs, act, rew, nobs, disc), counts = csv_transitions(rows, gamma=0.99)
+    assert counts == {"rows": 4, "used": 2, "dropped": 2, "episode_ends": 0}
     # rows 2 and 3 chain on their predecessors; row 4 starts a new minigame (no known previous progress)
     assert len(act) == 2
     np.testing.assert_allclose(rew, [100 * (0.304 - 0.302), 100 * (0.301 - 0.304)], rtol=1e-5)
@@ -37,6 +38,10 @@ def test_csv_loader_reads_every_row_of_a_good_file(tmp_path):
         ("1,2,3,4,5,6,0.3,2", "action must be 0 or 1"),
         ("1,2,3,4,5,nan,0.3,1", "non-finite"),
         ("1,2,3,4,5,6,1.7,1", "outside [0, 1]"),
+        (",,,,,,,", "oldBarPos is empty"),  # not skipped as if blank
+        ("1,2,3,4,5,6,0.3,", "action is empty"),
+        ('1,2,3,4,5,6,0.3,"1\n"', "runs on to line 4"),  # a quoted line break is not a number's whitespace
+        ("1,2,3,4,5,6,0.3,\ufeff1", "action is not a number"),
     ],
 )
 def test_csv_loader_names_file_and_line_of_a_bad_row(tmp_path, bad, why):
@@ -47,6 +52,21 @@ def test_csv_loader_names_file_and_line_of_a_bad_row(tmp_path, bad, why):
     with pytest.raises(CSVFormatError) as e:
         load_seed_csv(p)
     assert f"{p}:3:" in str(e.value) and why in str(e.value)
+
+
+def test_csv_rows_that_catch_or_lose_the_fish_end_their_minigame():
+    rows = np.array([
+        [100, 200, 0, 101, 201, 1, 0.97, 1],
+        [101, 201, 1, 102, 202, 1, 1.00, 1],  # caught: terminal, +catch
+        [102, 202, 1, 103, 203, 1, 0.30, 0],  # a new minigame that happens to chain: no transition
+        [103, 203, 1, 104, 204, 1, 0.02, 0],
+        [104, 204, 1, 105, 205, 1, 0.00, 0],  # escaped: terminal, -escape
+    ], dtype=np.float64)
+    (obs, act, rew, nobs, disc), counts = csv_transitions(rows, 0.9, {"catch": 7.0, "escape": 3.0})
+    np.testing.assert_allclose(rew, [100 * 0.03 + 7.0, 100 * -0.28, 100 * -0.02 - 3.0], rtol=1e-5)
+    np.testing.assert_allclose(disc, [0.0, 0.9, 0.0])
+    np.testing.assert_allclose(obs[:, 0], [101, 103, 104])
+    assert counts == {"rows": 5, "used": 3, "dropped": 2, "episode_ends": 2}
 
 
 def test_csv_loader_refuses_an_empty_file(tmp_path):
@@ -67,3 +87,31 @@ def test_n_step_returns_stop_at_episode_ends():
     np.testing.assert_allclose(g, [1 + 0.5 + 0.25, 1 + 0.5])  # game 1 ended after 2 steps
     np.testing.assert_allclose(disc, [0.125, 0.0])  # terminal: no bootstrap
     np.testing.assert_allclose(boot[:, 0], [3.0, 2.0])
+
+
+def test_csv_loader_counts_file_lines_after_blank_lines_and_line_breaks_in_quotes(tmp_path):
+    p = tmp_path / "log.csv"
+    p.write_text(GOOD + "\n  \n" + "1,2,3,4,5,6,0.3,2\n")  # GOOD is 5 lines; a blank and a whitespace line
+    with pytest.raises(CSVFormatError, match=f"{p}:8: action must be 0 or 1"):
+        load_seed_csv(p)
+
+
+def test_csv_loader_reads_a_file_with_a_byte_order_mark(tmp_path):
+    p = tmp_path / "bom.csv"
+    p.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
+    np.testing.assert_array_equal(load_seed_csv(p), load_seed_csv_text(tmp_path, GOOD))
+
+
+def test_csv_loader_names_the_line_of_bytes_that_are_not_utf8(tmp_path):
+    p = tmp_path / "latin1.csv"
+    lines = GOOD.encode().splitlines()
+    lines[2] = b"455.25,506.1,-0.5,455.0,505.0,-0.25,0.301,0\xe9"
+    p.write_bytes(b"\n".join(lines))
+    with pytest.raises(CSVFormatError, match=f"{p}:3: not UTF-8 text"):
+        load_seed_csv(p)
+
+
+def load_seed_csv_text(tmp_path, text):
+    p = tmp_path / "plain.csv"
+    p.write_text(text)
+    return load_seed_csv(p)

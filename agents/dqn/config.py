@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import json
+import math
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -56,7 +61,7 @@ class DQNConfig:
     final_dev_episodes: int = 5000  # at the end, best.pt vs the last weights on this many dev seeds (0: skip)
     checkpoint_every: int = 1_000_000
     log_every: int = 50_000
-    max_minutes: float = 0.0  # stop after this wall time (0: no limit); the run stays resumable
+    max_minutes: float = 0.0  # stop after this wall time of one invocation (0: no limit); the run stays resumable
     torch_threads: int = 1  # more threads stall badly when the 2 cores are shared
     csv_replay: tuple[str, ...] = ()  # seed-mod CSV logs to pre-fill the buffer with (seed features only)
 
@@ -95,6 +100,180 @@ PRESETS: dict[str, DQNConfig] = {
 # dev seeds the two runs' mean caught 0.2-0.6 points more than either alone and perfected 0.9-2.3 more).
 # `make train-dqn` trains them side by side and distils them into one network (DistillConfig).
 BEST_ENSEMBLE: tuple[str, ...] = ("best", "best_s2")
+
+
+class ConfigError(ValueError):
+    """A DQN setting that cannot be trained with (the message names the field and what is wrong)."""
+
+
+# Training games are seeded seed x TRAIN_SEED_BLOCK + slot, and after a resume seed x TRAIN_SEED_BLOCK +
+# RESUME_SEED_OFFSET + vector step + slot; all of them must stay below the dev seeds (agents.population).
+TRAIN_SEED_BLOCK = 1_000_000
+RESUME_SEED_OFFSET = 500_000
+
+# Settings a resumed run may change: how long it runs, how often it evaluates, saves and logs, its threads and
+# its name. Every other setting changes what is learned, so a checkpoint resumes only under its own values.
+RESUMABLE_FIELDS = frozenset({"name", "total_steps", "max_minutes", "eval_every", "eval_episodes",
+                              "final_dev_episodes", "checkpoint_every", "log_every", "torch_threads"})
+
+
+def resume_conflicts(saved: dict, cfg: DQNConfig) -> list[str]:
+    """The settings, other than RESUMABLE_FIELDS, in which ``cfg`` differs from a checkpoint's config ``saved``
+    (one line each: field, checkpoint's value, new value); empty when the checkpoint can resume under ``cfg``."""
+    old = json.loads(json.dumps(dataclasses.asdict(DQNConfig.from_dict(saved))))  # tuples and lists alike
+    new = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    return [f"{k}: {old[k]} in the checkpoint, {new[k]} now" for k in new
+            if k not in RESUMABLE_FIELDS and old[k] != new[k]]
+
+
+def _literal(text: str) -> object:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text  # a bare word or a path: the text itself
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_real(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _strings(v: object) -> bool:
+    return isinstance(v, (tuple, list)) and all(isinstance(x, str) for x in v)
+
+
+def _convert(f: dataclasses.Field, text: str) -> object:
+    """``--set name=text`` -> a value of the field's type (a Python literal, or the bare text for strings)."""
+    v = _literal(text)
+    kind = f.type  # the annotation's text (from __future__ import annotations)
+    expected = None
+    if kind == "str":
+        return v if isinstance(v, str) else text.strip()
+    if kind == "int":
+        if _is_int(v) or (isinstance(v, float) and v.is_integer()):
+            return int(v)
+        expected = "an integer, e.g. 1000000 or 1_000_000"
+    elif kind == "float":
+        if _is_real(v):
+            return float(v)
+        expected = "a number"
+    elif kind == "bool":
+        if isinstance(v, bool):
+            return v
+        if str(v).lower() in ("true", "false"):
+            return str(v).lower() == "true"
+        expected = "True or False"
+    elif kind == "tuple[int, int]":  # a fishing-level range
+        if _is_int(v):
+            return (v, v)
+        if isinstance(v, (tuple, list)) and len(v) == 2 and all(map(_is_int, v)):
+            return tuple(v)
+        expected = "a level or a range lo,hi, e.g. 5 or 0,10"
+    elif kind == "tuple[int, ...]":
+        if _is_int(v):
+            return (v,)
+        if isinstance(v, (tuple, list)) and all(map(_is_int, v)):
+            return tuple(v)
+        expected = "integers, e.g. 256,128 or '(256, 128)'"
+    elif kind == "tuple[str, ...]":
+        if isinstance(v, str):
+            return (v,)
+        if _strings(v):
+            return tuple(v)
+        expected = "a path, or quoted paths: \"('a.csv', 'b.csv')\""
+    elif kind == "str | tuple[str, ...]":  # features: a preset name or feature names
+        if isinstance(v, str):
+            return v
+        if _strings(v):
+            return tuple(v)
+        expected = "a preset name or quoted feature names: \"('bar_center', 'fish_pos')\""
+    elif kind == "str | int | list | None":  # fish: a name, an id, a list of them, a custom fish, or None
+        if v is None or _is_int(v) or isinstance(v, (str, list, tuple, dict)):
+            return list(v) if isinstance(v, tuple) else v
+        expected = "a fish name or id, a list of them, or None"
+    elif kind == "dict":
+        if isinstance(v, dict):
+            return v
+        expected = "a dict, e.g. \"{'progress': 100.0, 'catch': 10.0, 'escape': 10.0, 'perfect': 5.0}\""
+    else:
+        raise ConfigError(f"--set {f.name}: this field cannot be set from the command line (type {kind})")
+    raise ConfigError(f"--set {f.name}={text}: {f.name} must be {expected}")
+
+
+def apply_overrides(cfg: DQNConfig, items: list[str]) -> DQNConfig:
+    """``cfg`` with command-line ``KEY=VALUE`` settings applied, each value converted to its field's type
+    (a string for a tuple field is a 1-tuple; one level ``5`` is the range (5, 5)); raises ConfigError."""
+    fields = {f.name: f for f in dataclasses.fields(DQNConfig)}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. total_steps=1000000")
+        if key.strip() not in fields:
+            raise ConfigError(f"--set {item!r}: unknown config field {key.strip()!r}; fields: {', '.join(fields)}")
+        cfg = cfg.replace(**{key.strip(): _convert(fields[key.strip()], text)})
+    return cfg
+
+
+def validate(cfg: DQNConfig) -> None:
+    """Raise ConfigError naming the first setting of ``cfg`` that a run cannot train with."""
+    from agents.population import DEV_SEED0, TEST_SEED0, protocol_config
+    from envs.stardew import features as feats
+    from envs.stardew.controllers import CONTROLLERS
+
+    if not isinstance(cfg.name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", cfg.name):
+        raise ConfigError(f"name: {cfg.name!r} cannot name the run's folder runs/dqn/<name> (letters, digits, "
+                          "'_', '-', '.'; not empty, no '/', not starting with '.')")
+    for k, lo in (("stack", 1), ("num_games", 1), ("total_steps", 1), ("frame_skip", 1), ("n_step", 1),
+                  ("batch_size", 1), ("buffer_size", 1), ("learning_starts", 0), ("train_every", 1),
+                  ("gradient_steps", 0), ("eval_every", 1), ("eval_episodes", 1), ("final_dev_episodes", 0),
+                  ("checkpoint_every", 1), ("log_every", 1), ("torch_threads", 1), ("seed", 0),
+                  ("hard_min_difficulty", 0)):
+        if not _is_int(getattr(cfg, k)) or getattr(cfg, k) < lo:
+            raise ConfigError(f"{k}: must be an integer >= {lo}, got {getattr(cfg, k)!r}")
+    for k in ("hard_fraction", "low_level_fraction", "demo_fraction", "eps_start", "eps_end", "eps_fraction",
+              "gamma", "tau"):
+        if not _is_real(getattr(cfg, k)) or not 0.0 <= getattr(cfg, k) <= 1.0:
+            raise ConfigError(f"{k}: must be a number in [0, 1], got {getattr(cfg, k)!r}")
+    for k in ("perfect_loss_penalty", "margin", "margin_weight", "lr", "lr_end", "max_grad_norm", "max_minutes"):
+        if not _is_real(getattr(cfg, k)) or getattr(cfg, k) < 0:
+            raise ConfigError(f"{k}: must be a finite number >= 0, got {getattr(cfg, k)!r}")
+    if not (isinstance(cfg.hidden, tuple) and cfg.hidden and all(_is_int(h) and h >= 1 for h in cfg.hidden)):
+        raise ConfigError(f"hidden: must be one or more layer widths >= 1, e.g. (256, 128), got {cfg.hidden!r}")
+    if cfg.hard_fraction + cfg.low_level_fraction >= 1.0:
+        raise ConfigError("hard_fraction + low_level_fraction must leave some games on the whole population, got "
+                          f"{cfg.hard_fraction} + {cfg.low_level_fraction}")
+    if cfg.demo_controller and cfg.demo_controller not in CONTROLLERS:
+        raise ConfigError(f"demo_controller: unknown {cfg.demo_controller!r}; known {sorted(CONTROLLERS)} or ''")
+    try:
+        names = feats.resolve(cfg.features)
+        protocol_config(fish=cfg.fish, level=cfg.level, frame_skip=cfg.frame_skip,
+                        reward_weights=cfg.reward_weights).compile()
+    except (ValueError, TypeError) as e:
+        raise ConfigError(str(e)) from e
+    try:
+        protocol_config(level=cfg.low_levels).compile()
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"low_levels: {e}") from e
+    if cfg.csv_replay:
+        if names != feats.PRESETS["seed"] or cfg.stack != 1:
+            raise ConfigError("csv_replay: the seed mod's CSV holds the seed features only (features='seed', "
+                              f"stack=1), not features={cfg.features!r} with stack={cfg.stack}")
+        for path in cfg.csv_replay:
+            if not Path(path).is_file():
+                raise ConfigError(f"csv_replay: no file {path!r}")
+    # the games' seeds: fresh runs from seed x 1,000,000, resumed ones from 500,000 above that plus the step
+    top = (cfg.seed * TRAIN_SEED_BLOCK + RESUME_SEED_OFFSET + -(-cfg.total_steps // cfg.num_games)
+           + cfg.num_games - 1)
+    if top >= DEV_SEED0:
+        ok = (DEV_SEED0 - 1 - (top - cfg.seed * TRAIN_SEED_BLOCK)) // TRAIN_SEED_BLOCK
+        raise ConfigError(f"seed: {cfg.seed} seeds the training games up to {top:,}, into the dev seeds "
+                          f"({DEV_SEED0:,}..) or the held-out test seeds ({TEST_SEED0:,}..) that choose and judge "
+                          f"the checkpoints; use a seed from 0 to {ok}" if ok >= 0 else
+                          f"seed: with total_steps={cfg.total_steps:,} and num_games={cfg.num_games} the training "
+                          f"games' seeds reach the dev seeds ({DEV_SEED0:,}..) for any seed")
 
 
 @dataclass

@@ -44,6 +44,20 @@ RICH_FILE = "autofisher_dqn_rich.onnx"
 MAX_ABS_DIFF = 1e-6
 
 
+class ExportError(RuntimeError):
+    """An exported file that fails its check (the message names the file and what is wrong)."""
+
+
+def check_seed_contract(q: QNetwork | QEnsemble, source: str) -> None:
+    """Raise ValueError unless ``q`` reads exactly the seed mod's three raw inputs, in its order, one tick."""
+    seed = list(feats.PRESETS["seed"])
+    if list(q.feature_names) != seed or q.stack != 1:
+        raise ValueError(f"{source}: the seed-contract model must read exactly the seed mod's inputs {seed}, in "
+                         f"that order, one tick (stack 1); this network reads {list(q.feature_names)} with stack "
+                         f"{q.stack}. Train it with `python -m agents.dqn.train --preset seed`, or pass --seed-run "
+                         "a run trained on features='seed' with stack=1")
+
+
 def _train_meta(run: Path, st: dict | None = None) -> dict:
     """A run's training record; ``st``: its ``best.pt`` when the caller has already read it."""
     st = st if st is not None else torch.load(run / "best.pt", weights_only=False)
@@ -72,6 +86,8 @@ def load_runs(runs: list[Path]) -> tuple[QNetwork | QEnsemble, dict]:
 
 
 def export_model(q: QNetwork | QEnsemble, path: Path, seed_contract: bool, train_info: dict) -> onnx.ModelProto:
+    if seed_contract:
+        check_seed_contract(q, train_info.get("run", str(path)))
     names = list(q.feature_names)
     scaling = {n: {"loc": RAW_SCALING.get(n, (0.0, 1.0))[0], "scale": RAW_SCALING.get(n, (0.0, 1.0))[1],
                    "feature": feats.FEATURES[n].description} for n in names}
@@ -132,16 +148,21 @@ def verify(path: Path, q: QNetwork | QEnsemble, seed_contract: bool, eval_episod
     model = onnx.load(str(path))
     onnx.checker.check_model(model, full_check=True)
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    assert opset <= 15 and model.ir_version <= 8, (opset, model.ir_version)
-    assert not any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+    if opset > 15 or model.ir_version > 8:
+        raise ExportError(f"{path}: opset {opset}, IR version {model.ir_version}; the mod's onnxruntime 1.10 loads at "
+                          "most opset 15, IR version 8")
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+        raise ExportError(f"{path}: weights stored as external data; the mod loads one self-contained file")
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
     inp, outp = sess.get_inputs(), sess.get_outputs()
     contract = {"inputs": [(i.name, i.type, i.shape) for i in inp], "outputs": [(o.name, o.type, o.shape) for o in outp]}
-    if seed_contract:
-        assert len(inp) == 1 and inp[0].name == "0" and inp[0].type == "tensor(double)" and inp[0].shape == [3], contract
-        assert len(outp) == 1 and outp[0].type == "tensor(double)" and outp[0].shape == [2], contract
+    drop_in = ([(i.name, i.type, i.shape) for i in inp] == [("0", "tensor(double)", [3])]
+               and [(o.type, o.shape) for o in outp] == [("tensor(double)", [2])])
+    if seed_contract and not drop_in:
+        raise ExportError(f"{path}: not the seed mod's contract (one input '0', tensor(double) [3]; one output, "
+                          f"tensor(double) [2]): {contract}")
     states = verification_states(q.feature_names)
     if q.stack > 1:  # histories: this tick's features beside earlier ones (shuffled rows keep it general)
         rng = np.random.default_rng(1)
@@ -155,7 +176,9 @@ def verify(path: Path, q: QNetwork | QEnsemble, seed_contract: bool, eval_episod
         got = sess.run(None, {inp[0].name: states})[0]
     diff = float(np.abs(got - ref).max())
     agree = float((got.argmax(1) == ref.argmax(1)).mean())
-    assert diff <= MAX_ABS_DIFF and agree == 1.0, (diff, agree)
+    if not (diff <= MAX_ABS_DIFF and agree == 1.0):
+        raise ExportError(f"{path}: onnxruntime differs from the torch network on {len(states):,} states: max |diff| "
+                          f"{diff:.2e} (at most {MAX_ABS_DIFF:.0e}), argmax agreement {agree:.4%} (must be 100%)")
     # the ONNX policy itself (onnxruntime, one call per game and tick for the seed contract) on the simulator
     pol = OnnxPolicy(path, engine="onnxruntime")
     levels = tuple(json.loads(dict((p.key, p.value) for p in model.metadata_props)["fishing_levels"]))
@@ -177,10 +200,19 @@ def main(argv: list[str] | None = None) -> None:
     # one torch thread: with torch's default two on a busy 2-core machine, batched forwards stall badly
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
     out = Path(args.out)
+    # every run is read and checked before any file is written (a bad run leaves exported/ as it was)
+    exports = []
+    for run_names, fname, seed_contract in (([args.seed_run], SEED_FILE, True), (args.best_runs, RICH_FILE, False)):
+        try:
+            q, info = load_runs([Path(args.runs) / name for name in run_names])
+            if seed_contract:
+                check_seed_contract(q, str(Path(args.runs) / args.seed_run / "best.pt"))
+        except ValueError as e:
+            raise SystemExit(f"export: {e}") from None
+        exports.append((q, info, fname, seed_contract))
     out.mkdir(parents=True, exist_ok=True)
     report = {"opset": OPSET, "ir_version": IR_VERSION}
-    for run_names, fname, seed_contract in (([args.seed_run], SEED_FILE, True), (args.best_runs, RICH_FILE, False)):
-        q, info = load_runs([Path(args.runs) / name for name in run_names])
+    for q, info, fname, seed_contract in exports:
         export_model(q, out / fname, seed_contract, info)
         r = verify(out / fname, q, seed_contract)
         r["training"] = info

@@ -36,7 +36,9 @@ def _rich_form(rep: dict) -> str:
     return ""
 
 
-def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
+def write_model_card(evaluation: dict, out: Path = EXPORTED, path: Path | None = None) -> Path | None:
+    """The model card of the models in ``out`` (from its ``export_report.json``) with the ``evaluation``'s figures,
+    written to ``path`` (default ``out/README.md``); None when ``out`` has no export report."""
     rep_path = out / "export_report.json"
     if not rep_path.exists():
         return None
@@ -124,8 +126,11 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED) -> Path | None:
               "| policy | catch % (95% CI) | difficulty>=90 catch % | perfect % | mean ticks to catch |",
               "|---|---|---|---|---|"]
     lines += [_row(k, v["overall"]) for k, v in pol.items()]
+    from agents.evaluate import safety_cap_lines
+
+    lines += safety_cap_lines(evaluation)
     lines += ["", "Per level, per fish and paired comparisons: `reports/evaluation.md` (`make evaluate`); inference "
               "latency: `make bench-inference`.", ""]
-    path = out / "README.md"
+    path = path or out / "README.md"
     path.write_text("\n".join(lines))
     return path

@@ -18,6 +18,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from agents.dqn.frames import FrameStack
+from envs.stardew import features as feats
 
 OPSET = 13
 IR_VERSION = 8
@@ -107,15 +108,34 @@ class OnnxPolicy:
     ``engine="numpy"`` runs the model's own weights as a batched float64 MLP (fast, for 5,000-game
     evaluations); ``engine="onnxruntime"`` calls the onnxruntime session itself, one game per call
     for a model without a batch dimension (the seed contract), for the export check.
+
+    The features the model reads come from its ``feature_names`` metadata (written by
+    ``agents.dqn.export``); for a model without it, name them: ``features="seed"`` for one on the seed
+    mod's contract (the raw bobberBarPos, bobberPosition, bobberBarSpeed), with ``engine="onnxruntime"``
+    unless it was written by :func:`build_mlp_onnx`.
     """
 
-    def __init__(self, path: str | Path, engine: str = "numpy"):
+    def __init__(self, path: str | Path, engine: str = "numpy", features: str | Sequence[str] | None = None):
+        if engine not in ("numpy", "onnxruntime"):
+            raise ValueError(f"OnnxPolicy: engine must be 'numpy' or 'onnxruntime', got {engine!r}")
         self.path = Path(path)
         self.model = onnx.load(str(self.path))
         self.meta = metadata(self.model)
-        self.features = tuple(json.loads(self.meta["feature_names"]))
+        if features is not None:
+            self.features = feats.resolve(features)
+        elif "feature_names" in self.meta:
+            self.features = tuple(json.loads(self.meta["feature_names"]))
+        else:
+            raise ValueError(
+                f"{self.path}: the model's metadata_props have no 'feature_names' (agents.dqn.export writes them), so "
+                "the features it reads are unknown; name them: a model on the seed mod's contract (input '0', shape "
+                "[3]: bobberBarPos, bobberPosition, bobberBarSpeed) loads with OnnxPolicy(path, "
+                "engine='onnxruntime', features='seed')")
         self.frames = FrameStack(int(self.meta.get("frame_stack", "1")))
         self.branches = branches_from_onnx(self.model)
+        if engine == "numpy" and not self.branches:
+            raise ValueError(f"{self.path}: not an MLP written by agents.dqn.export (no W0, b0, ... initializers), "
+                             "which engine='numpy' needs; use engine='onnxruntime'")
         self.engine = engine
         self.name = self.meta.get("policy_name", self.path.stem)
         if engine == "onnxruntime":

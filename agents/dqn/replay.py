@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -90,46 +92,79 @@ def load_seed_csv(path: str | Path) -> np.ndarray:
     """The seed mod's ``replayMemory.csv`` (no header, 8 columns: old bar position, old fish position,
     old bar speed, new bar position, new fish position, new bar speed, reward, action) as an (n, 8)
     float64 array. Every row must be well formed: a bad row raises :class:`CSVFormatError` naming
-    the file and line; blank lines are the only lines skipped (a trailing newline is common).
+    the file and its line in the file; blank lines are the only lines skipped (a trailing newline is
+    common). UTF-8 text, with or without a byte-order mark.
     """
     path = Path(path)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line_no = data.count(b"\n", 0, e.start) + 1
+        raise CSVFormatError(f"{path}:{line_no}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset "
+                             f"{e.start})") from e
     rows = []
-    with path.open(newline="", encoding="utf-8") as f:
-        for line_no, row in enumerate(csv.reader(f), start=1):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != 8:
-                raise CSVFormatError(f"{path}:{line_no}: expected 8 columns {CSV_COLUMNS}, got {len(row)}")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    line_no = 1  # the file line the next row starts on
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise CSVFormatError(f"{path}:{line_no}: {e}") from e
+        first, line_no = line_no, reader.line_num + 1
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue  # a blank line
+        if reader.line_num != first:
+            raise CSVFormatError(f"{path}:{first}: the row runs on to line {reader.line_num} (a quoted line break); "
+                                 "each row must be one line")
+        if len(row) != 8:
+            raise CSVFormatError(f"{path}:{first}: expected 8 columns {CSV_COLUMNS}, got {len(row)}")
+        vals = []
+        for col, cell in zip(CSV_COLUMNS, row, strict=True):
+            if not cell.strip():
+                raise CSVFormatError(f"{path}:{first}: {col} is empty")
             try:
-                vals = [float(c) for c in row]
+                vals.append(float(cell))
             except ValueError as e:
-                raise CSVFormatError(f"{path}:{line_no}: not a number ({e})") from e
-            if not np.all(np.isfinite(vals)):
-                raise CSVFormatError(f"{path}:{line_no}: non-finite value in {row}")
-            if vals[7] not in (0.0, 1.0):
-                raise CSVFormatError(f"{path}:{line_no}: action must be 0 or 1, got {row[7]}")
-            if not 0.0 <= vals[6] <= 1.0:
-                raise CSVFormatError(f"{path}:{line_no}: reward (distanceFromCatching) outside [0, 1]: {row[6]}")
-            rows.append(vals)
+                raise CSVFormatError(f"{path}:{first}: {col} is not a number: {cell!r}") from e
+        if not np.all(np.isfinite(vals)):
+            raise CSVFormatError(f"{path}:{first}: non-finite value in {row}")
+        if vals[7] not in (0.0, 1.0):
+            raise CSVFormatError(f"{path}:{first}: action must be 0 or 1, got {row[7]}")
+        if not 0.0 <= vals[6] <= 1.0:
+            raise CSVFormatError(f"{path}:{first}: reward (distanceFromCatching) outside [0, 1]: {row[6]}")
+        rows.append(vals)
     if not rows:
         raise CSVFormatError(f"{path}: no rows")
     return np.array(rows, dtype=np.float64)
 
 
-def csv_transitions(rows: np.ndarray, gamma: float, progress_weight: float = 100.0):
-    """Seed CSV rows -> 1-step transitions for the seed-feature buffer.
+def csv_transitions(rows: np.ndarray, gamma: float, reward_weights: Mapping[str, float] | None = None):
+    """Seed CSV rows -> 1-step transitions for the seed-feature buffer, and how many rows gave one.
 
-    Row t holds (s_{t-1}, s_t, progress_t, a_{t-1}). The shaped reward of the transition
-    s_{t-1} -> s_t is ``progress_weight`` x the change of progress, taken from consecutive rows that
-    chain (row t's old state is row t-1's new state); a row that starts a new chain (the first row, a
-    new minigame, a gap in the log) has no known previous progress and gives no transition. Logged
-    episodes' ends are not marked in the CSV, so no transition is terminal.
+    Row t holds (s_{t-1}, s_t, progress_t, a_{t-1}). The transition s_{t-1} -> s_t gets the simulator's
+    shaped reward: ``progress`` weight x the change of progress, taken from consecutive rows that chain
+    (row t's old state is row t-1's new state), plus the ``catch`` weight when progress reaches 1 or minus
+    the ``escape`` weight when it reaches 0; such a row ends its minigame, so its transition is terminal
+    (discount 0) and the next row starts a new chain. (The perfect-catch bonus is left out: the CSV
+    does not show whether the fish left the bar.) A row that starts a chain (the first row, a new
+    minigame, a gap in the log) has no known previous progress and gives no transition.
+
+    Returns ``(obs, action, reward, next_obs, discount), counts`` with counts ``rows``, ``used`` (rows
+    that gave a transition), ``dropped`` (rows that started a chain) and ``episode_ends`` (terminal ones).
     """
-    chained = np.all(np.isclose(rows[1:, 0:3], rows[:-1, 3:6]), axis=1)
+    w = {"progress": 100.0, "catch": 10.0, "escape": 10.0, **(reward_weights or {})}
+    caught, escaped = rows[:, 6] >= 1.0, rows[:, 6] <= 0.0
+    chained = np.all(np.isclose(rows[1:, 0:3], rows[:-1, 3:6]), axis=1) & ~(caught | escaped)[:-1]
     cur, prev = rows[1:][chained], rows[:-1][chained]
+    won, lost = caught[1:][chained], escaped[1:][chained]
     obs = cur[:, 0:3].astype(np.float32)
     nobs = cur[:, 3:6].astype(np.float32)
-    rew = progress_weight * (cur[:, 6] - prev[:, 6])
+    rew = w["progress"] * (cur[:, 6] - prev[:, 6]) + w["catch"] * won - w["escape"] * lost
     act = cur[:, 7].astype(np.int64)
-    disc = np.full(len(act), gamma, dtype=np.float32)
-    return obs, act, rew.astype(np.float32), nobs, disc
+    disc = np.where(won | lost, 0.0, gamma).astype(np.float32)
+    used = int(chained.sum())
+    counts = {"rows": len(rows), "used": used, "dropped": len(rows) - used, "episode_ends": int((won | lost).sum())}
+    return (obs, act, rew.astype(np.float32), nobs, disc), counts

@@ -9,7 +9,10 @@ turns the rewards into n-step transitions, and does ``gradient_steps`` double-DQ
 loss, Polyak-averaged target network, dueling head). Every ``eval_every`` transitions the greedy
 policy plays the dev seeds; the best one is kept as ``best.pt``. ``checkpoint.pt`` (network,
 optimiser, replay memory, counters) is written every ``checkpoint_every`` transitions and at the
-end, and a run started again with the same name resumes from it. Logs go to TensorBoard
+end, and a run started again with the same name resumes from it, under the settings it was trained
+with (only the run length, time limit, evaluation/checkpoint/log cadence, threads may change; else
+``--fresh``). ``max_minutes`` bounds each invocation; Ctrl-C stops after the current step with a
+checkpoint. ``--check`` checks the settings and the resume, and exits. Logs go to TensorBoard
 (``runs/dqn/<name>/tb``).
 """
 
@@ -18,6 +21,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -27,7 +32,17 @@ import torch.nn.functional as F
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from agents.dqn.config import PRESETS, DQNConfig
+from agents.dqn.config import (
+    PRESETS,
+    RESUMABLE_FIELDS,
+    RESUME_SEED_OFFSET,
+    TRAIN_SEED_BLOCK,
+    ConfigError,
+    DQNConfig,
+    apply_overrides,
+    resume_conflicts,
+    validate,
+)
 from agents.dqn.model import FrameStack, QNetwork
 from agents.dqn.replay import NStepCollector, ReplayBuffer, csv_transitions, load_seed_csv
 from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
@@ -143,7 +158,52 @@ def dev_score(s: dict) -> float:
     return s["catch"] + 0.25 * s["perfect"]
 
 
+class _CtrlC:
+    """SIGINT during training. In the training loop a first Ctrl-C stops the run after the current vector step,
+    with a checkpoint to resume from; elsewhere, or a second time, it interrupts at once as it always does.
+    An ignored SIGINT (a background job, ``cmd &``) stays ignored."""
+
+    def __init__(self) -> None:
+        self.in_loop = False
+        self.requested = False
+        self.installed = False
+        self.old = None
+
+    def __enter__(self) -> _CtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.getsignal(signal.SIGINT)
+            if self.old is not signal.SIG_IGN:
+                signal.signal(signal.SIGINT, self._handle)
+                self.installed = True
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.in_loop and not self.requested:
+            self.requested = True
+            tqdm.write("Ctrl-C: stopping after this step with a checkpoint to resume from (Ctrl-C again: quit "
+                       "at once, without it)")
+            return
+        if callable(self.old):
+            self.old(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        if self.installed:
+            signal.signal(signal.SIGINT, self.old if self.old is not None else signal.SIG_DFL)
+
+
 def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) -> dict:
+    """Train (or resume) the run ``cfg`` in ``out_dir`` (default runs/dqn/<name>) and return its summary.
+
+    Stops at ``total_steps``, or after ``max_minutes`` of this call, with ``best.pt`` and ``checkpoint.pt``;
+    Ctrl-C stops it with ``checkpoint.pt`` saved and raises KeyboardInterrupt (call again to resume)."""
+    with _CtrlC() as ctrl_c:
+        return _train(cfg, out_dir, progress, ctrl_c)
+
+
+def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, ctrl_c: _CtrlC) -> dict:
+    validate(cfg)
     out = out_dir or RUNS / cfg.name
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(cfg.torch_threads)
@@ -153,7 +213,7 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
 
     # -- the games: training seeds lie below the dev and test ranges --------------------------------
     sim = Games(cfg, names)
-    sim.reset(cfg.seed * 1_000_000)
+    sim.reset(cfg.seed * TRAIN_SEED_BLOCK)
     n = cfg.num_games
 
     # -- networks, optimiser, memory --------------------------------------------------------------
@@ -169,21 +229,21 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
     ckpt = out / "checkpoint.pt"
     if ckpt.exists():  # resume
         st = torch.load(ckpt, weights_only=False)
-        if st["config"] != dataclasses.asdict(cfg):
-            print(f"note: {ckpt} was written with another config; resuming with the new one")
+        check_resume(cfg, st["config"], ckpt)
         q.load_state_dict(st["q"])
         q_target.load_state_dict(st["q_target"])
         opt.load_state_dict(st["opt"])
         rb.load_state(st["replay"])
         step, updates, best_score, best_eval = st["step"], st["updates"], st["best_score"], st["best_eval"]
         elapsed_before = st["elapsed"]
-        sim.reset(cfg.seed * 1_000_000 + 500_000 + step // n)
+        sim.reset(cfg.seed * TRAIN_SEED_BLOCK + RESUME_SEED_OFFSET + step // n)
         print(f"resumed {ckpt} at step {step:,}")
-    elif cfg.csv_replay:
-        if tuple(names) != feats.PRESETS["seed"] or cfg.stack != 1:
-            raise ValueError("csv_replay: the seed mod's CSV holds the seed features only (features='seed')")
+    elif cfg.csv_replay:  # validate() checked: seed features, one frame
         for path in cfg.csv_replay:
-            rb.add(*csv_transitions(load_seed_csv(path), cfg.gamma, cfg.reward_weights["progress"]))
+            transitions, c = csv_transitions(load_seed_csv(path), cfg.gamma, cfg.reward_weights)
+            rb.add(*transitions)
+            print(f"{path}: {c['used']:,} of {c['rows']:,} rows used ({c['episode_ends']:,} of them end a minigame); "
+                  f"{c['dropped']:,} dropped: each starts a chain, with no earlier row to take its progress change from")
         print(f"replay memory seeded with {rb.size:,} transitions from {len(cfg.csv_replay)} CSV file(s)")
 
     writer = SummaryWriter(str(out / "tb"))
@@ -207,6 +267,7 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
     bar = tqdm(total=cfg.total_steps, initial=step, unit="step", unit_scale=True, disable=not progress,
                desc=cfg.name, mininterval=5.0)
     loss_v = torch.zeros(())
+    ctrl_c.in_loop = True
     while step < cfg.total_steps:
         # -- act: epsilon-greedy over all games ---------------------------------------------------
         frac = min(1.0, step / max(1.0, cfg.eps_fraction * cfg.total_steps))
@@ -291,11 +352,24 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
         if step >= next_ckpt:
             next_ckpt += cfg.checkpoint_every
             save(ckpt, with_replay=True)
-        if cfg.max_minutes and elapsed_before + time.time() - t0 > 60 * cfg.max_minutes:
-            tqdm.write(f"[{cfg.name}] wall-time limit of {cfg.max_minutes} min reached at step {step:,}")
+        if cfg.max_minutes and time.time() - t0 > 60 * cfg.max_minutes:  # each call has its own budget
+            tqdm.write(f"[{cfg.name}] wall-time limit of {cfg.max_minutes} min reached at step {step:,} "
+                       "(run it again to go on)")
             break
+        if ctrl_c.requested:
+            break
+    ctrl_c.in_loop = False
     bar.close()
+    if not ctrl_c.requested and not (out / "best.pt").exists():
+        # stopped by the time limit before the first evaluation: the last weights are the best known
+        s = evaluate_dev(q, cfg)
+        best_score, best_eval = dev_score(s), dict(s, step=step)
+        save(out / "best.pt", with_replay=False)
     save(ckpt, with_replay=True)
+    if ctrl_c.requested:
+        writer.close()
+        tqdm.write(f"[{cfg.name}] interrupted at step {step:,}; {ckpt} saved: run the same command to resume")
+        raise KeyboardInterrupt
     wall = elapsed_before + time.time() - t0
     summary = {"name": cfg.name, "env_steps": step, "game_ticks": step * cfg.frame_skip, "updates": updates,
                "wall_seconds": wall, "cpu_cores": _cores(), "best_dev": best_eval}
@@ -305,6 +379,31 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     writer.close()
     return summary
+
+
+def check_resume(cfg: DQNConfig, saved: dict, ckpt: Path) -> None:
+    """Raise ConfigError when the checkpoint ``ckpt`` (its config ``saved``) was trained with settings that change
+    what is learned; only RESUMABLE_FIELDS (run length, evaluation and checkpoint cadence, ...) may change."""
+    diff = resume_conflicts(saved, cfg)
+    if diff:
+        raise ConfigError(
+            f"{ckpt} was trained with other settings ({'; '.join(diff)}); resuming would continue it under the new "
+            f"ones and label it with them. Pass --fresh to discard it and start over (make train-dqn: remove "
+            f"{ckpt.parent} first), or resume with its settings: only {', '.join(sorted(RESUMABLE_FIELDS))} may "
+            "change on resume.")
+
+
+def check_run(cfg: DQNConfig, out: Path) -> str:
+    """What ``train(cfg, out)`` would do, after checking that an existing checkpoint in ``out`` resumes under
+    ``cfg`` (its ``config.json``, which train() writes beside it, or else the checkpoint); raises ConfigError."""
+    validate(cfg)
+    ckpt = out / "checkpoint.pt"
+    if not ckpt.exists():
+        return f"{cfg.name}: settings ok, a new run in {out}"
+    saved = (json.loads((out / "config.json").read_text()) if (out / "config.json").exists()
+             else torch.load(ckpt, weights_only=False)["config"])
+    check_resume(cfg, saved, ckpt)
+    return f"{cfg.name}: settings ok, resumes {ckpt}"
 
 
 def final_choice(out: Path, cfg: DQNConfig) -> dict:
@@ -354,28 +453,30 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="best", choices=sorted(PRESETS))
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                    help="override config fields, e.g. total_steps=1000000 level=0,10 (python literals)")
+                    help="override config fields, e.g. total_steps=1000000 level=0,10 'hidden=(128,128)' "
+                         "(Python literals; quote values with parentheses or spaces for the shell)")
     ap.add_argument("--fresh", action="store_true", help="discard an existing checkpoint of this run")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar (logs to a file)")
+    ap.add_argument("--check", action="store_true",
+                    help="check the settings, and that an existing checkpoint resumes under them, then exit")
     args = ap.parse_args(argv)
-    import ast
+    try:
+        cfg = apply_overrides(PRESETS[args.preset], args.set)
+        validate(cfg)
+        if args.check:
+            print(f"{cfg.name}: settings ok, --fresh: a new run in {RUNS / cfg.name}" if args.fresh
+                  else check_run(cfg, RUNS / cfg.name))
+            return
+        if args.fresh:  # only once the settings are known to be good; validate() keeps the name inside RUNS
+            import shutil
 
-    cfg = PRESETS[args.preset]
-    for kv in args.set:
-        k, v = kv.split("=", 1)
-        if k not in {f.name for f in dataclasses.fields(DQNConfig)}:
-            raise SystemExit(f"--set: unknown config field {k!r}")
-        try:
-            val = ast.literal_eval(v)
-        except (ValueError, SyntaxError):
-            val = v
-        cfg = cfg.replace(**{k: val})
-    if args.fresh:
-        import shutil
-
-        shutil.rmtree(RUNS / cfg.name, ignore_errors=True)
-    print(json.dumps(train(cfg, progress=not args.no_progress), indent=2))
-
+            shutil.rmtree(RUNS / cfg.name, ignore_errors=True)
+        summary = train(cfg, progress=not args.no_progress)
+    except ConfigError as e:
+        ap.error(str(e))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    print(json.dumps(summary, indent=2))
 
 if __name__ == "__main__":
     main()

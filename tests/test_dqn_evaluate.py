@@ -1,0 +1,83 @@
+"""`python -m agents.evaluate`: what it writes, and where."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import agents.evaluate as ev
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def committed_evaluation() -> dict:
+    """reports/evaluation.json as evaluate_all returns it (fishing levels as int keys)."""
+    res = json.loads((ROOT / "reports" / "evaluation.json").read_text())
+    for p in res["policies"].values():
+        p["per_level"] = {int(k): v for k, v in p["per_level"].items()}
+    return res
+
+
+@pytest.fixture
+def exported(tmp_path, monkeypatch):
+    """An exported/ folder with the shipped export report and a model card; evaluation replaced by the report."""
+    exp = tmp_path / "exported"
+    exp.mkdir()
+    shutil.copy(ROOT / "exported" / "export_report.json", exp)
+    (exp / "README.md").write_text("the published model card\n")
+    monkeypatch.setattr(ev, "evaluate_all", lambda episodes, models=None: committed_evaluation())
+    monkeypatch.chdir(tmp_path)
+    return exp
+
+
+@pytest.mark.parametrize("args", [["--episodes", "50", "--out", "rep"], ["--episodes", "50"], ["--out", "rep"]])
+def test_a_partial_evaluation_leaves_the_model_card_alone(exported, tmp_path, capsys, args):
+    main_out = tmp_path / (args[args.index("--out") + 1] if "--out" in args else "reports")
+    ev.main([*args, "--exported", str(exported)])
+    assert (exported / "README.md").read_text() == "the published model card\n"
+    assert (main_out / "model_card.md").read_text().startswith("# Exported DQN policies")
+    assert "model card" in capsys.readouterr().out
+
+
+def test_the_full_default_evaluation_rewrites_the_model_card(exported, tmp_path):
+    ev.main(["--exported", str(exported)])
+    assert (exported / "README.md").read_text().startswith("# Exported DQN policies")
+    assert not (tmp_path / "reports" / "model_card.md").exists()
+
+
+def _shipped_reports() -> bool:
+    import subprocess
+
+    try:
+        changed = subprocess.run(["git", "status", "--porcelain", "--", "reports", "exported"], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return True
+    return changed.returncode == 0 and not changed.stdout.strip()
+
+
+@pytest.mark.skipif(not _shipped_reports(), reason="reports/ or exported/ hold a run of your own")
+def test_the_published_reports_are_what_the_code_writes_from_their_json(tmp_path):
+    """evaluation.md and the model card regenerate byte for byte from the committed evaluation.json."""
+    from agents.dqn.model_card import write_model_card
+
+    res = committed_evaluation()
+    assert ev.markdown(res) == (ROOT / "reports" / "evaluation.md").read_text()
+    card = write_model_card(res, ROOT / "exported", tmp_path / "card.md")
+    assert card.read_text() == (ROOT / "exported" / "README.md").read_text()
+
+
+def test_the_safety_cap_is_reported_when_it_fires(tmp_path):
+    from agents.dqn.model_card import write_model_card
+
+    res = committed_evaluation()
+    assert all(p["overall"]["truncated"] == 0 for p in res["policies"].values())
+    assert "Safety cap" not in ev.markdown(res)  # the published reports: none fired
+    res["policies"]["dqn_best"]["overall"]["truncated"] = 3
+    res["policies"]["random"]["overall"]["truncated"] = 1
+    line = ("Safety cap fired: episodes that reached 20,000 ticks without a catch or an escape (counted as not "
+            "caught): random 1 of 5,000, dqn_best 3 of 5,000")
+    md = ev.markdown(res).splitlines()
+    assert md.index(line) < md.index("## Catch % by fishing level")
+    assert line in write_model_card(res, ROOT / "exported", tmp_path / "card.md").read_text().splitlines()
