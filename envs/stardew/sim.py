@@ -58,14 +58,14 @@ class GameConfig:
                                                           "perfect": 5.0})
 
     def with_options(self, options: Mapping[str, object]) -> GameConfig:
-        """A copy with ``options`` (``reset(options=...)``) applied and checked; the original is unchanged."""
+        """A copy with ``options`` (``reset(options=...)``) applied; the original is unchanged. An unknown
+        option name raises here; the values are checked by :meth:`compile` (``FishingSim.configure`` runs
+        it before it changes anything)."""
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(options) - known)
         if unknown:
             raise ValueError(f"options: unknown {unknown}; game options are {sorted(known)}")
-        config = dataclasses.replace(self, **options)
-        config.compile()
-        return config
+        return dataclasses.replace(self, **options)
 
     def compile(self) -> tuple[np.ndarray, np.ndarray, list[Fish]]:
         """-> (cfg_i, cfg_f, fish pool); raises ValueError naming the bad option."""
@@ -365,7 +365,8 @@ class FishingSim:
         self._S[:] = state["state"]
 
     def configure(self, config: GameConfig) -> None:
-        """Play the next episodes under ``config`` (the games' streams and the features stay)."""
+        """Play the next episodes under ``config`` (the games' streams and the features stay); a bad option
+        raises ValueError before anything changes."""
         cfg_i, cfg_f, pool_fish = config.compile()
         self.config, self.cfg_i, self.cfg_f, self.pool_fish = config, cfg_i, cfg_f, pool_fish
         self.fish_diff = np.array([f.difficulty for f in pool_fish], dtype=np.float32)
