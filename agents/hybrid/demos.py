@@ -127,6 +127,15 @@ def _first_bad(mask: np.ndarray) -> int:
     return int(np.argwhere(mask)[0][0])
 
 
+def _check_types(path: Path, t: np.ndarray, names: Sequence[str], whose: str) -> None:
+    """DemoFormatError at the first action type that is not an index of ``names``."""
+    bad = (t < 0) | (t >= len(names))
+    if bad.any():
+        i = _first_bad(bad)
+        raise DemoFormatError(path, "type", f"value {int(t[i])} at step {i} outside 0..{len(names) - 1} "
+                                            f"({whose} {list(names)})")
+
+
 def read_episode(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """-> (header, arrays) of one episode file, checked on its own (see the module doc); raises
     :class:`DemoFormatError` naming the file and the field. Refuses other formats and newer versions."""
@@ -189,11 +198,7 @@ def read_episode(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray
         raise DemoFormatError(path, "terminal", "missing from the header")
     names = header.get("type_names")
     if names is not None:
-        bad = (t < 0) | (t >= len(names))
-        if bad.any():
-            i = _first_bad(bad)
-            raise DemoFormatError(path, "type", f"value {int(t[i])} at step {i} outside 0..{len(names) - 1} "
-                                                f"(type_names {names})")
+        _check_types(path, t, names, "type_names")
     return header, arrays
 
 
@@ -226,11 +231,7 @@ def _check_against(path: Path, header: Mapping[str, Any], a: Mapping[str, np.nda
     names = header.get("type_names")
     if names is not None and tuple(names) != lay.type_names:
         raise DemoFormatError(path, "type_names", f"header {list(names)} != the layout's {list(lay.type_names)}")
-    bad = (a["type"] < 0) | (a["type"] >= lay.n_types)
-    if bad.any():
-        i = _first_bad(bad)
-        raise DemoFormatError(path, "type", f"value {int(a['type'][i])} at step {i} outside 0..{lay.n_types - 1} "
-                                            f"(the layout's types {list(lay.type_names)})")
+    _check_types(path, a["type"], lay.type_names, "the layout's types")
     for key, size, *_ in (*lay.cont_blocks, *lay.bin_blocks):
         width = int(np.prod(a[key].shape[1:])) if key in a else None
         if width != size:
