@@ -52,14 +52,19 @@ def _crop(frame: np.ndarray, rect: Rect | None) -> np.ndarray:
     return frame[y:y + h, x:x + w]
 
 
+def _ints(values: object) -> tuple[int, ...]:
+    """``values`` as a tuple of ints, or () when it is not a sequence of numbers (the caller names the field)."""
+    try:
+        return tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        return ()
+
+
 def _check_rect(rect: Rect | None, where: str, required: bool = False) -> Rect | None:
     """``rect`` as four ints, or a ValueError naming ``where``: x, y >= 0, width and height > 0."""
     if rect is None and not required:
         return None
-    try:
-        vals = tuple(int(v) for v in rect)
-    except (TypeError, ValueError):
-        vals = ()
+    vals = _ints(rect)
     if len(vals) != 4:
         raise ValueError(f"{where}: need (x, y, width, height) integers, got {rect!r}")
     x, y, w, h = vals
@@ -94,10 +99,7 @@ def _number(v: object, where: str) -> float:
 
 
 def _check_colour(c: object, where: str) -> tuple[int, int, int]:
-    try:
-        vals = tuple(int(v) for v in c)
-    except (TypeError, ValueError):
-        vals = ()
+    vals = _ints(c)
     if len(vals) != 3:
         raise ValueError(f"{where}: need an (r, g, b) colour, got {c!r}")
     return vals
