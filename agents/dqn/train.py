@@ -478,5 +478,6 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(130) from None
     print(json.dumps(summary, indent=2))
 
+
 if __name__ == "__main__":
     main()

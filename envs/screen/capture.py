@@ -40,7 +40,6 @@ class Region:
     def as_mss(self) -> dict:
         return {"left": self.left, "top": self.top, "width": self.width, "height": self.height}
 
-
     def astuple(self) -> tuple[int, int, int, int]:
         return (self.left, self.top, self.width, self.height)
 
