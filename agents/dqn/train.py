@@ -395,8 +395,8 @@ def check_resume(cfg: DQNConfig, saved: dict, ckpt: Path) -> None:
 
 def check_run(cfg: DQNConfig, out: Path) -> str:
     """What ``train(cfg, out)`` would do, after checking that an existing checkpoint in ``out`` resumes under
-    ``cfg`` (its ``config.json``, which train() writes beside it, or else the checkpoint); raises ConfigError."""
-    validate(cfg)
+    ``cfg`` (its ``config.json``, which train() writes beside it, or else the checkpoint); raises ConfigError.
+    ``cfg`` has passed :func:`validate` (``main`` checks it before anything else)."""
     ckpt = out / "checkpoint.pt"
     if not ckpt.exists():
         return f"{cfg.name}: settings ok, a new run in {out}"
