@@ -170,6 +170,9 @@ train-dqn: $(STAMP)
 	mkdir -p runs/dqn
 	@echo "training runs/dqn/seed and runs/dqn/best_s2 in the background (logs: runs/dqn/{seed,best_s2}.log)" \
 	  "and runs/dqn/best here"
+	@# Ctrl-C reaches only the foreground run (a background job ignores SIGINT), and make quits at once: the trap
+	@# stops the background runs too, each with a checkpoint to resume from, so none trains on unseen
+	trap 'kill -TERM $$seed_pid $$s2_pid 2>/dev/null; wait; exit 130' INT TERM; \
 	nice -n 10 $(PY) -m agents.dqn.train --preset seed --set level=$(DQN_SEED_LEVELS) --no-progress \
 	  > runs/dqn/seed.log 2>&1 & seed_pid=$$!; \
 	nice -n 10 $(PY) -m agents.dqn.train --preset best_s2 --no-progress > runs/dqn/best_s2.log 2>&1 & s2_pid=$$!; \

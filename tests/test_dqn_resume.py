@@ -61,11 +61,14 @@ def test_check_flag_reports_a_resume_conflict_at_once(run_copy, tmp_path, monkey
     assert json.loads((run_copy / "config.json").read_text())["level"] == [0, 10]
 
 
-def test_ctrl_c_stops_with_a_checkpoint_the_run_resumes_from(tmp_path, monkeypatch):
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])  # SIGTERM: how make train-dqn stops its background runs
+def test_ctrl_c_stops_with_a_checkpoint_the_run_resumes_from(tmp_path, monkeypatch, sig):
     import os
     import signal
 
     from agents.dqn.train import Games
+
+    signum = getattr(signal, sig)
 
     cfg = TINY.replace(total_steps=640, eval_every=640, checkpoint_every=640)
     step, calls = Games.step, []
@@ -74,15 +77,17 @@ def test_ctrl_c_stops_with_a_checkpoint_the_run_resumes_from(tmp_path, monkeypat
         step(self, action)
         calls.append(1)
         if len(calls) == 3:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signum)
 
     # as in a terminal (a runner that starts the tests in the background ignores SIGINT, and so does training)
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    before_term = signal.getsignal(signal.SIGTERM)
     try:
         monkeypatch.setattr(Games, "step", step_then_ctrl_c)
         with pytest.raises(KeyboardInterrupt):
             train(cfg, tmp_path / "run", progress=False)
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+        assert signal.getsignal(signal.SIGTERM) is before_term
     finally:
         signal.signal(signal.SIGINT, before)
     saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)

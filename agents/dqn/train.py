@@ -159,45 +159,50 @@ def dev_score(s: dict) -> float:
 
 
 class _CtrlC:
-    """SIGINT during training. In the training loop a first Ctrl-C stops the run after the current vector step,
-    with a checkpoint to resume from; elsewhere, or a second time, it interrupts at once as it always does.
-    An ignored SIGINT (a background job, ``cmd &``) stays ignored."""
+    """SIGINT or SIGTERM during training. In the training loop the first one stops the run after the current
+    vector step, with a checkpoint to resume from; elsewhere, or a second time, it interrupts at once as it
+    always does. SIGTERM is how ``make train-dqn`` stops its background runs on Ctrl-C: a background job
+    (``cmd &``) starts with SIGINT ignored, and an ignored SIGINT stays ignored."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.in_loop = False
         self.requested = False
-        self.installed = False
-        self.old = None
+        self.old: dict[int, object] = {}
 
     def __enter__(self) -> _CtrlC:
         if threading.current_thread() is threading.main_thread():
-            self.old = signal.getsignal(signal.SIGINT)
-            if self.old is not signal.SIG_IGN:
-                signal.signal(signal.SIGINT, self._handle)
-                self.installed = True
+            for sig in self.SIGNALS:
+                old = signal.getsignal(sig)
+                if old is not signal.SIG_IGN:
+                    self.old[sig] = old
+                    signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame) -> None:
         if self.in_loop and not self.requested:
             self.requested = True
-            tqdm.write("Ctrl-C: stopping after this step with a checkpoint to resume from (Ctrl-C again: quit "
+            name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            tqdm.write(f"{name}: stopping after this step with a checkpoint to resume from (Ctrl-C again: quit "
                        "at once, without it)")
             return
-        if callable(self.old):
-            self.old(signum, frame)
+        old = self.old.get(signum)
+        if callable(old):
+            old(signum, frame)
         else:
             raise KeyboardInterrupt
 
     def __exit__(self, *exc) -> None:
-        if self.installed:
-            signal.signal(signal.SIGINT, self.old if self.old is not None else signal.SIG_DFL)
+        for sig, old in self.old.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
 def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) -> dict:
     """Train (or resume) the run ``cfg`` in ``out_dir`` (default runs/dqn/<name>) and return its summary.
 
     Stops at ``total_steps``, or after ``max_minutes`` of this call, with ``best.pt`` and ``checkpoint.pt``;
-    Ctrl-C stops it with ``checkpoint.pt`` saved and raises KeyboardInterrupt (call again to resume)."""
+    Ctrl-C (or SIGTERM) stops it with ``checkpoint.pt`` saved and raises KeyboardInterrupt (call again to resume)."""
     with _CtrlC() as ctrl_c:
         return _train(cfg, out_dir, progress, ctrl_c)
 
