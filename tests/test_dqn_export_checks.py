@@ -54,6 +54,29 @@ def test_a_missing_best_run_leaves_the_exports_as_they_were(tmp_path):
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+def test_a_model_that_fails_verification_leaves_the_exports_as_they_were(tmp_path, monkeypatch):
+    import agents.dqn.export as export
+
+    fake_run(tmp_path, "seed", "seed")
+    fake_run(tmp_path, "rich", "default")
+    out = tmp_path / "exported"
+    out.mkdir()
+    before = {SEED_FILE: b"the shipped seed model", RICH_FILE: b"the shipped rich model", "export_report.json": b"{}"}
+    for name, data in before.items():
+        (out / name).write_bytes(data)
+    # a parity bound no network meets: the seed model, checked first, fails after it was written
+    monkeypatch.setattr(export, "MAX_ABS_DIFF", -1.0)
+    with pytest.raises(SystemExit) as e:
+        main(["--runs", str(tmp_path), "--out", str(out), "--best-runs", "rich"])
+    msg = str(e.value.code)
+    assert f"{out / SEED_FILE}: onnxruntime differs from the torch network" in msg and "is unchanged" in msg
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no half-written or staged file left
+    monkeypatch.undo()
+    main(["--runs", str(tmp_path), "--out", str(out), "--best-runs", "rich"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(before)
+    assert (out / SEED_FILE).read_bytes() != before[SEED_FILE] and (out / RICH_FILE).read_bytes()[:4] != b"the "
+
+
 def test_export_model_refuses_a_seed_contract_on_other_inputs(tmp_path):
     q = fake_run(tmp_path, "rich", "default")
     with pytest.raises(ValueError, match="must read exactly the seed mod's inputs"):

@@ -144,15 +144,19 @@ def verification_states(names: tuple[str, ...], n: int = 10_000, seed: int = 0) 
     return np.concatenate([played, uniform])
 
 
-def verify(path: Path, q: QNetwork | QEnsemble, seed_contract: bool, eval_episodes: int = 200) -> dict:
+def verify(path: Path, q: QNetwork | QEnsemble, seed_contract: bool, eval_episodes: int = 200,
+           name: Path | None = None) -> dict:
+    """Check the ONNX file ``path`` against the mod's limits, the torch network and the simulator; errors and the
+    report call it ``name`` (its final name, when ``path`` is a staged copy)."""
+    name = name or path
     model = onnx.load(str(path))
     onnx.checker.check_model(model, full_check=True)
     opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
     if opset > 15 or model.ir_version > 8:
-        raise ExportError(f"{path}: opset {opset}, IR version {model.ir_version}; the mod's onnxruntime 1.10 loads at "
+        raise ExportError(f"{name}: opset {opset}, IR version {model.ir_version}; the mod's onnxruntime 1.10 loads at "
                           "most opset 15, IR version 8")
     if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
-        raise ExportError(f"{path}: weights stored as external data; the mod loads one self-contained file")
+        raise ExportError(f"{name}: weights stored as external data; the mod loads one self-contained file")
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
     sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
@@ -161,7 +165,7 @@ def verify(path: Path, q: QNetwork | QEnsemble, seed_contract: bool, eval_episod
     drop_in = ([(i.name, i.type, i.shape) for i in inp] == [("0", "tensor(double)", [3])]
                and [(o.type, o.shape) for o in outp] == [("tensor(double)", [2])])
     if seed_contract and not drop_in:
-        raise ExportError(f"{path}: not the seed mod's contract (one input '0', tensor(double) [3]; one output, "
+        raise ExportError(f"{name}: not the seed mod's contract (one input '0', tensor(double) [3]; one output, "
                           f"tensor(double) [2]): {contract}")
     states = verification_states(q.feature_names)
     if q.stack > 1:  # histories: this tick's features beside earlier ones (shuffled rows keep it general)
@@ -177,13 +181,13 @@ def verify(path: Path, q: QNetwork | QEnsemble, seed_contract: bool, eval_episod
     diff = float(np.abs(got - ref).max())
     agree = float((got.argmax(1) == ref.argmax(1)).mean())
     if not (diff <= MAX_ABS_DIFF and agree == 1.0):
-        raise ExportError(f"{path}: onnxruntime differs from the torch network on {len(states):,} states: max |diff| "
+        raise ExportError(f"{name}: onnxruntime differs from the torch network on {len(states):,} states: max |diff| "
                           f"{diff:.2e} (at most {MAX_ABS_DIFF:.0e}), argmax agreement {agree:.4%} (must be 100%)")
     # the ONNX policy itself (onnxruntime, one call per game and tick for the seed contract) on the simulator
     pol = OnnxPolicy(path, engine="onnxruntime")
     levels = tuple(json.loads(dict((p.key, p.value) for p in model.metadata_props)["fishing_levels"]))
     ep = run_episodes(pol, n=eval_episodes, seed0=DEV_SEED0 + 800_000, config=protocol_config(level=levels))
-    return {"file": str(path), "bytes": path.stat().st_size, "opset": opset, "ir_version": model.ir_version,
+    return {"file": str(name), "bytes": path.stat().st_size, "opset": opset, "ir_version": model.ir_version,
             "contract": contract, "states": len(states), "max_abs_diff": diff, "argmax_agreement": agree,
             "onnxruntime_short_eval": summarize(ep)}
 
@@ -211,20 +215,32 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"export: {e}") from None
         exports.append((q, info, fname, seed_contract))
     out.mkdir(parents=True, exist_ok=True)
+    # each model is written beside its final name and verified there; only when both pass do they replace the
+    # shipped files, so a failed check leaves exported/ as it was, not half new and unverified
+    staged = {fname: out / f".{fname}.part" for _, _, fname, _ in exports}
     report = {"opset": OPSET, "ir_version": IR_VERSION}
-    for q, info, fname, seed_contract in exports:
-        export_model(q, out / fname, seed_contract, info)
-        r = verify(out / fname, q, seed_contract)
-        r["training"] = info
-        if isinstance(q, QEnsemble):  # beside the members' own dev figures (the same seeds), for the record
-            ep = run_episodes(OnnxPolicy(out / fname), n=info["best_dev"]["episodes"], seed0=DEV_SEED0,
-                              config=protocol_config(level=tuple(info["config"]["level"])))
-            r["ensemble_dev"] = summarize(ep)
-        report[fname] = r
-        s = r["onnxruntime_short_eval"]
-        print(f"{fname}: opset {r['opset']} IR {r['ir_version']} max|diff| {r['max_abs_diff']:.2e} "
-              f"argmax agreement {r['argmax_agreement']:.0%}; onnxruntime on {s['episodes']} dev episodes: "
-              f"catch {s['catch']:.3f} perfect {s['perfect']:.3f}")
+    try:
+        for q, info, fname, seed_contract in exports:
+            part = staged[fname]
+            export_model(q, part, seed_contract, info)
+            r = verify(part, q, seed_contract, name=out / fname)
+            r["training"] = info
+            if isinstance(q, QEnsemble):  # beside the members' own dev figures (the same seeds), for the record
+                ep = run_episodes(OnnxPolicy(part), n=info["best_dev"]["episodes"], seed0=DEV_SEED0,
+                                  config=protocol_config(level=tuple(info["config"]["level"])))
+                r["ensemble_dev"] = summarize(ep)
+            report[fname] = r
+            s = r["onnxruntime_short_eval"]
+            print(f"{fname}: opset {r['opset']} IR {r['ir_version']} max|diff| {r['max_abs_diff']:.2e} "
+                  f"argmax agreement {r['argmax_agreement']:.0%}; onnxruntime on {s['episodes']} dev episodes: "
+                  f"catch {s['catch']:.3f} perfect {s['perfect']:.3f}")
+        for fname, part in staged.items():
+            os.replace(part, out / fname)
+    except ExportError as e:
+        raise SystemExit(f"export: {e}\nexport: {out} is unchanged") from None
+    finally:
+        for part in staged.values():
+            part.unlink(missing_ok=True)
     (out / "export_report.json").write_text(json.dumps(report, indent=2, default=str))
 
 
