@@ -33,7 +33,8 @@ namespace StardewRlBridge
         private long appliedTick = -1;  // the action applied in the current update
         private bool appliedPress;
         private bool policyPress;       // onnx mode: the decision for the next update
-        private long lastWaitingTick;
+        private long lastWaitingTick = -1;
+        private long currentTick;       // SMAPI's tick counter, the one every state message carries
         private bool paused;            // the player took the controls back (ToggleKey)
         private readonly List<string> csvRows = new List<string>();
         private float[] prev;           // onnx/CSV: previous [barPos, fishPos, barSpeed]
@@ -95,7 +96,7 @@ namespace StardewRlBridge
         private void CloseMinigame()
         {
             if (bar != null && !ended)
-                SendWaiting(Game1.ticks); // closed without a result: the agent ends the episode as truncated
+                SendWaiting(currentTick); // closed without a result: the agent ends the episode as truncated
             FlushCsv();
             bar = null;
             InputPatch.Active = false;
@@ -104,6 +105,7 @@ namespace StardewRlBridge
         // -- before the update: what press this update sees --------------------------------------------
         private void OnUpdateTicking(object sender, UpdateTickingEventArgs e)
         {
+            currentTick = e.Ticks;
             if (bar == null || config.Mode == "observe" || paused)
             {
                 InputPatch.Active = false;
