@@ -106,6 +106,18 @@ def test_csharp_game_side_in_real_time_holds_the_last_press_and_the_env_keeps_up
         assert "DONE minigames=1 caught=0 escaped=1" in out
 
 
+def test_a_second_agent_while_one_is_connected_is_told_why_the_game_is_silent(scripted_player):
+    with game_side(scripted_player, minigames=1) as (_, port):
+        first = StardewFishingEnv(backend="socket", port=port)
+        first._remote.connect()  # connected and idle, as an env left open in another process
+        second = StardewFishingEnv(backend="socket", port=port)
+        second._remote.connect_timeout = 1.0
+        with pytest.raises(P.BridgeTimeout, match="one agent at a time.*another agent"):
+            second.reset()
+        first.close()
+        second.close()
+
+
 def test_csharp_game_side_refuses_an_agent_of_another_protocol_version(scripted_player):
     with game_side(scripted_player, minigames=1) as (_, port), \
             socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
