@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import shutil
 import socket
+import struct
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +33,16 @@ pytestmark = [
 def scripted_player(tmp_path_factory) -> Path:
     exe = tmp_path_factory.mktemp("csharp") / "ScriptedPlayer.exe"
     out = subprocess.run(["mcs", "-warnaserror+", f"-out:{exe}", *map(str, SOURCES)], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return exe
+
+
+@pytest.fixture(scope="module")
+def flooding_game(tmp_path_factory) -> Path:
+    exe = tmp_path_factory.mktemp("csharp") / "FloodingGame.exe"
+    sources = [ROOT / "mod/StardewRlBridge/Protocol.cs", ROOT / "mod/ProtocolTest/FloodingGame.cs"]
+    out = subprocess.run(["mcs", "-warnaserror+", f"-out:{exe}", *map(str, sources)], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     return exe
@@ -94,6 +106,18 @@ def test_csharp_game_side_in_real_time_holds_the_last_press_and_the_env_keeps_up
         assert "DONE minigames=1 caught=0 escaped=1" in out
 
 
+def test_a_second_agent_while_one_is_connected_is_told_why_the_game_is_silent(scripted_player):
+    with game_side(scripted_player, minigames=1) as (_, port):
+        first = StardewFishingEnv(backend="socket", port=port)
+        first._remote.connect()  # connected and idle, as an env left open in another process
+        second = StardewFishingEnv(backend="socket", port=port)
+        second._remote.connect_timeout = 1.0
+        with pytest.raises(P.BridgeTimeout, match="one agent at a time.*another agent"):
+            second.reset()
+        first.close()
+        second.close()
+
+
 def test_csharp_game_side_refuses_an_agent_of_another_protocol_version(scripted_player):
     with game_side(scripted_player, minigames=1) as (_, port), \
             socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
@@ -113,3 +137,31 @@ def test_csharp_game_side_rejects_an_oversize_frame(scripted_player):
         sock.sendall((10_000_000).to_bytes(4, "big"))
         reply = conn.recv(timeout=10)
         assert reply["type"] == "error" and reply["code"] == "protocol" and "10000000-byte" in reply["message"]
+
+
+def test_csharp_game_side_keeps_a_new_agent_when_a_send_to_the_one_before_fails(flooding_game):
+    # The game thread sends while agents come and go. A send to an agent that just vanished fails after the
+    # server thread may already have accepted the next agent; that failure must drop the dead connection, not the
+    # new one. Agents that leave abruptly (RST) and a game sending without pause make the race frequent: before
+    # the fix about one new agent in ten was cut off right after its handshake.
+    proc = subprocess.Popen(["mono", str(flooding_game), "60"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    try:
+        port = int(proc.stdout.readline().split()[1])
+        dropped = []
+        for i in range(150):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                conn = P.Connection(sock, "FloodingGame")
+                try:
+                    conn.recv(timeout=10)  # hello
+                    conn.send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "role": "agent"})
+                    end = time.monotonic() + 0.02
+                    while time.monotonic() < end:
+                        assert conn.recv(timeout=5)["type"] == "state"
+                except P.BridgeError as e:
+                    dropped.append(f"agent {i}: {type(e).__name__}: {e}")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # leave with a reset
+        assert not dropped, dropped
+    finally:
+        proc.kill()
+        proc.communicate()

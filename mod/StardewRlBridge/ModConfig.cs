@@ -1,3 +1,5 @@
+using StardewModdingAPI;
+
 namespace StardewRlBridge
 {
     /// <summary>config.json (SMAPI writes the defaults on first run).</summary>
@@ -16,5 +18,10 @@ namespace StardewRlBridge
         /// <summary>If set (relative to the mod folder), every minigame tick is appended to this CSV in the seed's
         /// 8-column format, one minigame at a time (the press logged is the one the game applied).</summary>
         public string RecordCsv { get; set; } = "";
+
+        /// <summary>The stop switch: pauses the agent ("bridge") or the ONNX policy ("onnx") so the player fishes
+        /// with their own input; pressed again, gives the controls back. States keep streaming, with
+        /// "agent_paused": true and the press the player made.</summary>
+        public SButton ToggleKey { get; set; } = SButton.F10;
     }
 }

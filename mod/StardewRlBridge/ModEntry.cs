@@ -33,7 +33,9 @@ namespace StardewRlBridge
         private long appliedTick = -1;  // the action applied in the current update
         private bool appliedPress;
         private bool policyPress;       // onnx mode: the decision for the next update
-        private long lastWaitingTick;
+        private long lastWaitingTick = -1;
+        private long currentTick;       // SMAPI's tick counter, the one every state message carries
+        private bool paused;            // the player took the controls back (ToggleKey)
         private readonly List<string> csvRows = new List<string>();
         private float[] prev;           // onnx/CSV: previous [barPos, fishPos, barSpeed]
 
@@ -66,6 +68,7 @@ namespace StardewRlBridge
             helper.Events.GameLoop.UpdateTicking += OnUpdateTicking;
             helper.Events.GameLoop.UpdateTicked += OnUpdateTicked;
             helper.Events.GameLoop.OneSecondUpdateTicked += OnOneSecond;
+            helper.Events.Input.ButtonPressed += OnButtonPressed;
             helper.Events.GameLoop.ReturnedToTitle += (s, e) => CloseMinigame();
         }
 
@@ -93,7 +96,7 @@ namespace StardewRlBridge
         private void CloseMinigame()
         {
             if (bar != null && !ended)
-                SendWaiting(Game1.ticks); // closed without a result: the agent ends the episode as truncated
+                SendWaiting(currentTick); // closed without a result: the agent ends the episode as truncated
             FlushCsv();
             bar = null;
             InputPatch.Active = false;
@@ -102,9 +105,12 @@ namespace StardewRlBridge
         // -- before the update: what press this update sees --------------------------------------------
         private void OnUpdateTicking(object sender, UpdateTickingEventArgs e)
         {
-            if (bar == null || config.Mode == "observe")
+            currentTick = e.Ticks;
+            if (bar == null || config.Mode == "observe" || paused)
             {
                 InputPatch.Active = false;
+                appliedTick = -1; // states say no action was applied: the player's own input ran this update
+                appliedPress = false;
                 return;
             }
             if (config.Mode == "onnx")
@@ -143,7 +149,7 @@ namespace StardewRlBridge
 
             if (config.Mode == "onnx")
             {
-                policyPress = phase == "playing" && policy.Act(barPos, fishPos, barSpeed);
+                policyPress = !paused && phase == "playing" && policy.Act(barPos, fishPos, barSpeed);
             }
             else
             {
@@ -159,7 +165,8 @@ namespace StardewRlBridge
                     .Add("treasure", Get<bool>("treasure")).Add("treasurePosition", Get<float>("treasurePosition"))
                     .Add("treasureCatchLevel", Get<float>("treasureCatchLevel")).Add("treasureCaught", Get<bool>("treasureCaught"))
                     .Add("treasureAppearTimer", Get<float>("treasureAppearTimer")).Add("treasureScale", Get<float>("treasureScale"))
-                    .Add("fadeInScale", Get<float>("scale"));
+                    .Add("fadeInScale", Get<float>("scale"))
+                    .Add("agent_paused", paused);
                 AddFish(w);
                 server.Send(w.ToString());
             }
@@ -203,6 +210,20 @@ namespace StardewRlBridge
              .Add("motion_type", motion >= 0 && motion < motions.Length ? motions[motion] : "mixed")
              .Add("fishing_level", Game1.player?.FishingLevel ?? 0).Add("tackle", tackle.ToArray())
              .Add("fishing_rod", Game1.player?.CurrentTool?.DisplayName ?? "");
+        }
+
+        // -- the stop switch: the player takes the fishing controls back, and gives them back -----------------
+        private void OnButtonPressed(object sender, ButtonPressedEventArgs e)
+        {
+            if (e.Button != config.ToggleKey || config.Mode == "observe")
+                return;
+            paused = !paused;
+            InputPatch.Active = false; // at once, not from the next update
+            string text = paused
+                ? $"stardew-rl: agent paused, you fish yourself ({config.ToggleKey} gives it the controls back)"
+                : $"stardew-rl: agent resumed ({config.ToggleKey} pauses it)";
+            Monitor.Log(text, LogLevel.Info);
+            Game1.addHUDMessage(new HUDMessage(text, HUDMessage.error_type));
         }
 
         // -- once a second: heartbeat while waiting, model reload ------------------------------------------

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.IO;
 using System.Linq;
 using Microsoft.ML.OnnxRuntime;
@@ -11,7 +12,7 @@ namespace StardewRlBridge
     /// The in-process policy (the seed mod's feature): an exported ONNX Q-network, input the seed's raw
     /// [bobberBarPos, bobberPosition, bobberBarSpeed] (double or float, shape [3] or [1,3]), output 2 Q-values;
     /// hold when Q[1] > Q[0]. The model file is reloaded when it changes (checked once a second); a model that
-    /// fails to load leaves the previous one in use.
+    /// fails to load, or reads anything but those three numbers (PolicyContract), leaves the previous one in use.
     /// </summary>
     internal sealed class OnnxPolicy : IDisposable
     {
@@ -43,26 +44,41 @@ namespace StardewRlBridge
             DateTime stamp = File.GetLastWriteTimeUtc(path);
             if (stamp == loadedStamp)
                 return;
+            InferenceSession fresh = null;
             try
             {
                 var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
                 options.AppendExecutionProvider_CPU(1);
-                var fresh = new InferenceSession(File.ReadAllBytes(path), options);
+                fresh = new InferenceSession(File.ReadAllBytes(path), options);
+                int[] shape = PolicyContract.Check(Ports(fresh.InputMetadata), Ports(fresh.OutputMetadata),
+                                                   fresh.ModelMetadata.CustomMetadataMap);
                 var input = fresh.InputMetadata.First();
                 inputName = input.Key;
                 inputIsDouble = input.Value.ElementType == typeof(double);
-                inputShape = input.Value.Dimensions.Length == 2 ? new[] { 1, 3 } : new[] { 3 };
+                inputShape = shape;
                 var old = session;
                 session = fresh;
+                fresh = null;
                 old?.Dispose();
                 loadedStamp = stamp;
                 monitor.Log($"Loaded policy {path} (input '{inputName}', {(inputIsDouble ? "double" : "float")}).", LogLevel.Info);
             }
             catch (Exception e)
             {
+                fresh?.Dispose();
                 loadedStamp = stamp; // do not retry a broken file every second; a new write retries
-                monitor.Log($"Could not load {path}: {e.Message}; keeping the previous policy.", LogLevel.Error);
+                monitor.Log($"Could not load {path}: {e.Message} " +
+                            (session != null ? "Keeping the previous policy." : "No policy runs until a valid model is written there."),
+                            LogLevel.Error);
             }
+        }
+
+        private static List<ModelPort> Ports(IReadOnlyDictionary<string, NodeMetadata> nodes)
+        {
+            var ports = new List<ModelPort>();
+            foreach (var kv in nodes)
+                ports.Add(new ModelPort(kv.Key, kv.Value.IsTensor, kv.Value.ElementType, kv.Value.Dimensions));
+            return ports;
         }
 
         /// <summary>True to hold the button.</summary>
@@ -74,19 +90,31 @@ namespace StardewRlBridge
                 ? NamedOnnxValue.CreateFromTensor(inputName, new DenseTensor<double>(new double[] { barPos, fishPos, barSpeed }, inputShape))
                 : NamedOnnxValue.CreateFromTensor(inputName, new DenseTensor<float>(new[] { barPos, fishPos, barSpeed }, inputShape));
             double q0, q1;
-            using (var results = session.Run(new[] { input }))
+            try
             {
-                var first = results.First();
-                if (first.Value is Tensor<double> td)
+                using (var results = session.Run(new[] { input }))
                 {
-                    var a = td.ToArray();
-                    q0 = a[0]; q1 = a[1];
+                    var first = results.First();
+                    if (first.Value is Tensor<double> td)
+                    {
+                        var a = td.ToArray();
+                        q0 = a[0]; q1 = a[1];
+                    }
+                    else
+                    {
+                        var a = first.AsTensor<float>().ToArray();
+                        q0 = a[0]; q1 = a[1];
+                    }
                 }
-                else
-                {
-                    var a = first.AsTensor<float>().ToArray();
-                    q0 = a[0]; q1 = a[1];
-                }
+            }
+            catch (Exception e)
+            {
+                // a model that fails once fails every tick: stop it (one log line, not 60 a second) until the
+                // file is written again
+                monitor.Log($"The policy {path} failed: {e.Message}; it is stopped until the file changes.", LogLevel.Error);
+                session.Dispose();
+                session = null;
+                return false;
             }
             return q1 > q0;
         }

@@ -511,15 +511,20 @@ namespace StardewRlBridge
             catch (Exception e)
             {
                 log("bridge: agent lost while sending: " + e.Message);
-                Drop();
+                Drop(s);
                 return false;
             }
         }
 
-        void Drop()
+        // Closes the connection whose stream is `which` (null: whichever is open). The game thread's failed send
+        // and the server thread's end of a connection both drop it; by the time a send to a dead agent fails, the
+        // server thread may already serve the next agent, which must not be closed in its place.
+        void Drop(NetworkStream which)
         {
             lock (sync)
             {
+                if (which != null && !ReferenceEquals(which, stream))
+                    return;
                 if (client != null) { try { client.Close(); } catch (Exception) { } }
                 client = null;
                 stream = null;
@@ -586,7 +591,7 @@ namespace StardewRlBridge
                 {
                     log("bridge: agent disconnected: " + e.Message);
                 }
-                Drop();
+                Drop(s);
             }
         }
 
@@ -654,7 +659,7 @@ namespace StardewRlBridge
         {
             stopping = true;
             try { listener.Stop(); } catch (Exception) { }
-            Drop();
+            Drop(null);
         }
     }
 }

@@ -102,7 +102,15 @@ class RemoteGame:
                                    "(is the mod loaded / `python -m envs.stardew.serve` running?)") from None
         conn = P.Connection(sock, peer=f"game at {where}")
         try:
-            hello = conn.recv(timeout=self.connect_timeout)
+            try:
+                hello = conn.recv(timeout=self.connect_timeout)
+            except P.BridgeTimeout:
+                # the OS accepts into the listen backlog while the game side still serves an earlier agent, so
+                # "connected, then silence" nearly always means another agent holds the one slot
+                raise P.BridgeTimeout(
+                    f"the game at {where} took the connection but sent no hello within {self.connect_timeout:g} s: "
+                    "it serves one agent at a time, so another agent is probably connected (close that env, or "
+                    "end its Python process), or the game is paused or frozen") from None
             try:
                 P.check_hello(hello, "game", rules=self.sim.config.version)
             except P.RemoteError as e:

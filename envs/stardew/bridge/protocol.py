@@ -59,6 +59,8 @@ while none is, as a heartbeat with ``phase: "waiting"``)::
 * ``applied_tick`` / ``applied_press``: the action the game used in *this* tick's update: the
   press, and the tick of the state the agent answered (-1 when no action had arrived since the
   connection opened). ``buttonPressed`` is what BobberBar itself saw.
+* ``agent_paused`` (the mod only): the player pressed the mod's stop switch (``ToggleKey``); the
+  game applies the player's own input, so ``applied_tick`` is -1 until the agent is resumed.
 * raw values: the BobberBar fields under the game's names (floats are C# ``float``; writers use
   a round-trip format, so the values are exact), then what the minigame is about. In
   ``"waiting"`` states only the first five fields are required.
