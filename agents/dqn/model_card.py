@@ -11,9 +11,11 @@ EXPORTED = Path("exported")
 
 
 def _row(name: str, o: dict) -> str:
+    from agents.evaluate import _pct, _ticks
+
     lo, hi = o["catch_ci95"]
-    return (f"| {name} | {100 * o['catch']:.1f} ({100 * lo:.1f}-{100 * hi:.1f}) | {100 * o['hard_catch']:.1f} | "
-            f"{100 * o['perfect']:.1f} | {o['mean_ticks_to_catch']:.0f} |")
+    return (f"| {name} | {_pct(o['catch'])} ({_pct(lo)}-{_pct(hi)}) | {_pct(o['hard_catch'])} | "
+            f"{_pct(o['perfect'])} | {_ticks(o['mean_ticks_to_catch'])} |")
 
 
 def _dev(o: dict) -> str:
