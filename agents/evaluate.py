@@ -247,7 +247,9 @@ def main(argv: list[str] | None = None) -> None:
 
     # the model card quotes the published figures: only a full run (the default episodes and --out) rewrites it
     full = args.episodes == EPISODES and out.resolve() == Path(OUT).resolve()
-    card = write_model_card(res, Path(args.exported), None if full else out / "model_card.md")
+    # a partial run's card must point at its own tables, not at the published reports/evaluation.md
+    card = (write_model_card(res, Path(args.exported)) if full else
+            write_model_card(res, Path(args.exported), out / "model_card.md", str(out / "evaluation.md")))
     print(md.split("\n## Catch % by fish")[0])
     print("wrote", out / "evaluation.json", out / "evaluation.md", *files, *([card] if card else []))
     if card and not full:

@@ -36,7 +36,9 @@ def test_a_partial_evaluation_leaves_the_model_card_alone(exported, tmp_path, ca
     main_out = tmp_path / (args[args.index("--out") + 1] if "--out" in args else "reports")
     ev.main([*args, "--exported", str(exported)])
     assert (exported / "README.md").read_text() == "the published model card\n"
-    assert (main_out / "model_card.md").read_text().startswith("# Exported DQN policies")
+    card = (main_out / "model_card.md").read_text()
+    assert card.startswith("# Exported DQN policies")
+    assert f"Per level, per fish and paired comparisons: `{main_out.relative_to(tmp_path) / 'evaluation.md'}`" in card
     assert "model card" in capsys.readouterr().out
 
 

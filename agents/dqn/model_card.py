@@ -38,9 +38,11 @@ def _rich_form(rep: dict) -> str:
     return ""
 
 
-def write_model_card(evaluation: dict, out: Path = EXPORTED, path: Path | None = None) -> Path | None:
+def write_model_card(evaluation: dict, out: Path = EXPORTED, path: Path | None = None,
+                     report: str = "reports/evaluation.md") -> Path | None:
     """The model card of the models in ``out`` (from its ``export_report.json``) with the ``evaluation``'s figures,
-    written to ``path`` (default ``out/README.md``); None when ``out`` has no export report."""
+    written to ``path`` (default ``out/README.md``); None when ``out`` has no export report. ``report`` is where
+    the same evaluation's per-level, per-fish and paired tables are."""
     rep_path = out / "export_report.json"
     if not rep_path.exists():
         return None
@@ -131,7 +133,7 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED, path: Path | None =
     from agents.evaluate import safety_cap_lines
 
     lines += safety_cap_lines(evaluation)
-    lines += ["", "Per level, per fish and paired comparisons: `reports/evaluation.md` (`make evaluate`); inference "
+    lines += ["", f"Per level, per fish and paired comparisons: `{report}` (`make evaluate`); inference "
               "latency: `make bench-inference`.", ""]
     path = path or out / "README.md"
     path.write_text("\n".join(lines))
