@@ -13,7 +13,6 @@ any other writes its card to ``<out>/model_card.md``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -25,9 +24,11 @@ from agents.population import (
     LEVELS,
     TEST_SEED0,
     Episodes,
+    dumps,
     paired,
     per_fish,
     per_level,
+    positive_int,
     protocol_config,
     run_episodes,
     summarize,
@@ -36,6 +37,7 @@ from envs.stardew.controllers import make_controller
 from envs.stardew.fish import fish_table
 
 EPISODES, OUT = 5000, "reports"  # the published evaluation
+EXPORTED = "exported"
 BASELINES = ("random", "naive", "braking", "lead", "lead_seed")
 MODELS = {"dqn_best": "exported/autofisher_dqn_rich.onnx", "dqn_seed": "exported/autofisher_dqn.onnx"}
 # the hybrid agent's PPO on the state env (`make train-ppo-state`, copied to exported/ppo_state), beside the DQN
@@ -57,25 +59,44 @@ class PPOStatePolicy:
         return self._act(sim.obs)
 
 
-def learned_policies(models: dict[str, str] | None = None) -> dict:
-    """The exported DQNs (``models``, by default ``MODELS``) and the state PPO, those present, as policies."""
+def _load(name: str, path: str, load):
+    """``load(path)``, or a one-line error naming the policy and the file when the file is not a loadable model
+    (a truncated download, a file of another kind): the reader's own traceback names neither."""
+    try:
+        return load(path)
+    except Exception as e:  # whatever the reader raised (protobuf, onnx, torch, json), the file is at fault
+        raise SystemExit(f"evaluate: {name}: cannot load {path}: {type(e).__name__}: {e}") from e
+
+
+def learned_policies(models: dict[str, str] | None = None, ppo_models: dict[str, str] | None = None) -> dict:
+    """The exported DQNs (``models``, by default ``MODELS``) and the state PPOs (``ppo_models``, by default
+    ``PPO_MODELS``), those present, as policies."""
     from agents.dqn.onnx_io import OnnxPolicy
 
     policies: dict = {}
     for name, path in (MODELS if models is None else models).items():
         if Path(path).exists():
-            policies[name] = OnnxPolicy(path)
+            policies[name] = _load(name, path, OnnxPolicy)
         else:
             print(f"note: {path} not found, {name} left out (run `make train-dqn export-onnx`)")
-    for name, path in PPO_MODELS.items():
+    for name, path in (PPO_MODELS if ppo_models is None else ppo_models).items():
         if Path(path).with_suffix(".pt").exists():
-            policies[name] = PPOStatePolicy(path)
+            policies[name] = _load(name, path, PPOStatePolicy)
     return policies
 
 
-def evaluate_all(episodes: int = 5000, seed0: int = TEST_SEED0, models: dict[str, str] | None = None) -> dict:
+def exported_models(folder: str | Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The paths ``MODELS`` and ``PPO_MODELS`` name, in ``folder`` instead of ``exported/``."""
+    def moved(paths: dict[str, str]) -> dict[str, str]:
+        return {k: str(Path(folder) / Path(v).relative_to(EXPORTED)) for k, v in paths.items()}
+
+    return moved(MODELS), moved(PPO_MODELS)
+
+
+def evaluate_all(episodes: int = 5000, seed0: int = TEST_SEED0, models: dict[str, str] | None = None,
+                 ppo_models: dict[str, str] | None = None) -> dict:
     policies: dict = {name: make_controller(name) for name in BASELINES}
-    policies.update(learned_policies(models))
+    policies.update(learned_policies(models, ppo_models))
     runs: dict[str, Episodes] = {}
     res: dict = {"protocol": {"episodes": episodes, "seeds": [seed0, seed0 + episodes - 1],
                               "config": {k: v for k, v in vars(protocol_config()).items()
@@ -98,8 +119,14 @@ def evaluate_all(episodes: int = 5000, seed0: int = TEST_SEED0, models: dict[str
     return res
 
 
-def _pct(x: float) -> str:
-    return "-" if x != x else f"{100 * x:.1f}"
+def _pct(x: float | None) -> str:
+    """A rate as a percentage; "-" for one over no episodes (NaN in memory, null in evaluation.json)."""
+    return "-" if x is None or x != x else f"{100 * x:.1f}"
+
+
+def _ticks(x: float | None) -> str:
+    """Mean ticks to catch; "-" when nothing was caught."""
+    return "-" if x is None or x != x else f"{x:.0f}"
 
 
 def safety_cap_lines(res: dict) -> list[str]:
@@ -126,7 +153,7 @@ def markdown(res: dict) -> str:
         o = r["overall"]
         lo, hi = o["catch_ci95"]
         lines.append(f"| {name} | {_pct(o['catch'])} ({_pct(lo)}-{_pct(hi)}) | {_pct(o['hard_catch'])} "
-                     f"(n={o['hard_episodes']}) | {_pct(o['perfect'])} | {o['mean_ticks_to_catch']:.0f} |")
+                     f"(n={o['hard_episodes']}) | {_pct(o['perfect'])} | {_ticks(o['mean_ticks_to_catch'])} |")
     lines += safety_cap_lines(res)
     lines += ["", "## Catch % by fishing level", "",
               "| policy | " + " | ".join(str(lv) for lv in LEVELS) + " |",
@@ -199,25 +226,30 @@ def plots(res: dict, out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--episodes", type=int, default=EPISODES)
+    ap.add_argument("--episodes", type=positive_int, default=EPISODES)
     ap.add_argument("--out", default=OUT)
-    ap.add_argument("--exported", default="exported", help="folder of the exported models (and the model card)")
+    ap.add_argument("--exported", default=EXPORTED, help="folder of the exported models (and the model card)")
     args = ap.parse_args(argv)
+    if not Path(args.exported).is_dir():
+        # a mistyped folder would otherwise drop every learned policy with only a note and evaluate the baselines
+        ap.error(f"--exported {args.exported}: no such folder")
     out = Path(args.out)
     # one torch thread: with torch's default two on a busy 2-core machine, batched forwards stall badly
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
     out.mkdir(parents=True, exist_ok=True)
-    models = {k: str(Path(args.exported) / Path(v).name) for k, v in MODELS.items()}
-    res = evaluate_all(args.episodes, models=models)
+    models, ppo_models = exported_models(args.exported)
+    res = evaluate_all(args.episodes, models=models, ppo_models=ppo_models)
     md = markdown(res)
-    (out / "evaluation.json").write_text(json.dumps(res, indent=2))
+    (out / "evaluation.json").write_text(dumps(res))
     (out / "evaluation.md").write_text(md)
     files = plots(res, out)
     from agents.dqn.model_card import write_model_card
 
     # the model card quotes the published figures: only a full run (the default episodes and --out) rewrites it
     full = args.episodes == EPISODES and out.resolve() == Path(OUT).resolve()
-    card = write_model_card(res, Path(args.exported), None if full else out / "model_card.md")
+    # a partial run's card must point at its own tables, not at the published reports/evaluation.md
+    card = (write_model_card(res, Path(args.exported)) if full else
+            write_model_card(res, Path(args.exported), out / "model_card.md", str(out / "evaluation.md")))
     print(md.split("\n## Catch % by fish")[0])
     print("wrote", out / "evaluation.json", out / "evaluation.md", *files, *([card] if card else []))
     if card and not full:

@@ -35,12 +35,11 @@ could end in a perfect catch.
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 from numba import njit
 
-from agents.population import HARD, LEVELS, TEST_SEED0, protocol_config, run_episodes
+from agents.population import HARD, LEVELS, TEST_SEED0, dumps, positive_int, protocol_config, run_episodes
 from envs.stardew import rules as R
 from envs.stardew.controllers import make_controller
 from envs.stardew.jit_cache import drop_stale_numba_cache
@@ -256,10 +255,13 @@ def perfect_impossible(n: int = 5000, seed0: int = TEST_SEED0) -> dict[str, np.n
 
 def summary(res: dict[str, np.ndarray]) -> dict:
     imp, d, lv = res["impossible"], res["difficulty"], res["level"]
+    hard = d >= HARD
     out = {
         "episodes": int(len(imp)),
         "perfect_upper_bound": float(1.0 - imp.mean()),
-        "hard_perfect_upper_bound": float(1.0 - imp[d >= HARD].mean()),
+        # None when the seeds drew no hard fish: a bound over no fights (NaN) is no number, and not JSON
+        "hard_perfect_upper_bound": float(1.0 - imp[hard].mean()) if hard.any() else None,
+        "hard_episodes": int(hard.sum()),
         "by_level": {int(lvl): float(1.0 - imp[lv == lvl].mean()) for lvl in LEVELS if (lv == lvl).any()},
     }
     for name in ("hold", "reach"):
@@ -298,7 +300,7 @@ def any_policy(res: dict[str, np.ndarray], episodes: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--episodes", type=int, default=5000)
+    ap.add_argument("--episodes", type=positive_int, default=5000)
     ap.add_argument("--seed0", type=int, default=TEST_SEED0)
     ap.add_argument("--no-policies", action="store_true",
                     help="skip playing the controllers and the exported models on the same seeds")
@@ -309,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
         episodes = _play_policies(args.episodes, args.seed0)
         s["policies"] = against_policies(res, episodes)
         s["any_policy"] = any_policy(res, episodes)
-    print(json.dumps(s, indent=1))
+    print(dumps(s, indent=1))
     wrong = {n: p for n, p in s.get("policies", {}).items()
              if p["perfect_where_hold_rules_out"] or p["perfect_where_reach_rules_out"]}
     if wrong:

@@ -11,8 +11,11 @@ seeded with ``seed0 + g`` and plays its first episode, so every policy meets the
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +58,12 @@ class Episodes:
 
 def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameConfig | None = None,
                  features=None, max_steps: int | None = None) -> Episodes:
-    """Play one episode in each of ``n`` games seeded ``seed0 .. seed0+n-1`` with ``policy``."""
+    """Play one episode in each of ``n`` games seeded ``seed0 .. seed0+n-1`` with ``policy``.
+
+    Games still playing after ``max_steps`` env steps count as truncated (not caught).
+    """
+    if n < 1:
+        raise ValueError(f"run_episodes: n must be at least 1 episode, got {n}")
     cfg = config or protocol_config()
     feats = features if features is not None else getattr(policy, "features", None) or "default"
     sim = FishingSim(n, cfg, feats)
@@ -78,6 +86,12 @@ def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameCon
         if new.any():
             out[new] = sim.outcome[new]
             done |= new
+    if not done.all():
+        # games cut off by max_steps have no outcome row; without their own fish and level they would all be
+        # counted as table row 0 at level 0 in the per-fish and per-level figures
+        out[~done, O_FISH] = sim.I[~done, R.I_FISH_INDEX]
+        out[~done, O_LEVEL] = sim.I[~done, R.I_LEVEL]
+        out[~done, O_TICKS] = sim.I[~done, R.I_TICK]
     table = fish_table()
     diff = np.array([table[i].difficulty if i < len(table) else 0 for i in range(len(table))])
     pool_ids = {f.id: i for i, f in enumerate(table)}
@@ -95,6 +109,41 @@ def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameCon
         decisions=steps,
         perfect_lost_step=lost_at,
     )
+
+
+def positive_int(text: str) -> int:
+    """argparse type for an episode count: an int of at least 1 (0 episodes have no rates to report)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` with every NaN float (a rate over no episodes) replaced by None.
+
+    Python's json writes NaN as a bare ``NaN`` token, which is not JSON: strict readers (jq, JavaScript,
+    ``json.loads(..., parse_constant=...)``) reject the whole file.
+    """
+    if isinstance(obj, float):
+        return None if math.isnan(obj) else obj
+    if isinstance(obj, np.floating):
+        return jsonable(float(obj))
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, dict):
+        return {k: jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    return obj
+
+
+def dumps(obj: Any, indent: int = 2) -> str:
+    """Strict JSON of ``obj`` (NaN written as null)."""
+    return json.dumps(jsonable(obj), indent=indent, allow_nan=False)
 
 
 def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:

@@ -26,7 +26,7 @@ def exported(tmp_path, monkeypatch):
     exp.mkdir()
     shutil.copy(ROOT / "exported" / "export_report.json", exp)
     (exp / "README.md").write_text("the published model card\n")
-    monkeypatch.setattr(ev, "evaluate_all", lambda episodes, models=None: committed_evaluation())
+    monkeypatch.setattr(ev, "evaluate_all", lambda episodes, models=None, ppo_models=None: committed_evaluation())
     monkeypatch.chdir(tmp_path)
     return exp
 
@@ -36,7 +36,9 @@ def test_a_partial_evaluation_leaves_the_model_card_alone(exported, tmp_path, ca
     main_out = tmp_path / (args[args.index("--out") + 1] if "--out" in args else "reports")
     ev.main([*args, "--exported", str(exported)])
     assert (exported / "README.md").read_text() == "the published model card\n"
-    assert (main_out / "model_card.md").read_text().startswith("# Exported DQN policies")
+    card = (main_out / "model_card.md").read_text()
+    assert card.startswith("# Exported DQN policies")
+    assert f"Per level, per fish and paired comparisons: `{main_out.relative_to(tmp_path) / 'evaluation.md'}`" in card
     assert "model card" in capsys.readouterr().out
 
 
@@ -81,3 +83,54 @@ def test_the_safety_cap_is_reported_when_it_fires(tmp_path):
     md = ev.markdown(res).splitlines()
     assert md.index(line) < md.index("## Catch % by fishing level")
     assert line in write_model_card(res, ROOT / "exported", tmp_path / "card.md").read_text().splitlines()
+
+
+def strict_json(path: Path) -> dict:
+    def reject(token: str):
+        raise ValueError(f"{path} is not JSON: it holds {token}")
+
+    return json.loads(path.read_text(), parse_constant=reject)
+
+
+def test_a_small_run_writes_strict_json_and_dashes_for_rates_over_no_episodes(tmp_path):
+    """3 episodes leave most fishing levels and the hard fish without episodes: their rates are null in the
+    JSON (Python's bare NaN is not JSON) and "-" in the tables."""
+    empty = tmp_path / "no_models"
+    empty.mkdir()
+    ev.main(["--episodes", "3", "--out", str(tmp_path / "rep"), "--exported", str(empty)])
+    res = strict_json(tmp_path / "rep" / "evaluation.json")
+    levels = res["policies"]["random"]["per_level"]
+    assert any(s["episodes"] == 0 and s["catch"] is None and s["perfect"] is None for s in levels.values())
+    assert res["policies"]["random"]["overall"]["episodes"] == 3
+    assert "nan" not in (tmp_path / "rep" / "evaluation.md").read_text().lower()
+
+
+def test_exported_folder_is_where_every_learned_policy_comes_from(tmp_path):
+    """--exported names the folder of the state PPO too, not only of the DQNs: a folder without it has none."""
+    empty = tmp_path / "no_models"
+    empty.mkdir()
+    models, ppo = ev.exported_models(empty)
+    assert all(Path(p).parent == empty for p in models.values())
+    assert ppo == {"ppo_state": str(empty / "ppo_state" / "policy")}
+    assert ev.learned_policies(models, ppo) == {}
+    shutil.copytree(ROOT / "exported" / "ppo_state", empty / "ppo_state")
+    assert list(ev.learned_policies(*ev.exported_models(empty))) == ["ppo_state"]
+
+
+@pytest.mark.parametrize("name", ["autofisher_dqn.onnx", "autofisher_dqn_rich.onnx"])
+def test_a_file_that_is_not_a_model_is_named_in_a_one_line_error(tmp_path, name):
+    folder = tmp_path / "exported"
+    folder.mkdir()
+    (folder / name).write_bytes(b"not an onnx model\n")
+    with pytest.raises(SystemExit) as e:
+        ev.main(["--episodes", "3", "--out", str(tmp_path / "rep"), "--exported", str(folder)])
+    assert str(folder / name) in str(e.value) and "cannot load" in str(e.value)
+
+
+@pytest.mark.parametrize("args", [["--episodes", "0"], ["--episodes", "-5"], ["--exported", "no/such/folder"]])
+def test_bad_arguments_stop_with_a_usage_error_naming_them(tmp_path, capsys, args):
+    with pytest.raises(SystemExit) as e:
+        ev.main(["--out", str(tmp_path / "rep"), *args])
+    assert e.value.code == 2
+    assert args[0] in capsys.readouterr().err
+    assert not (tmp_path / "rep").exists()

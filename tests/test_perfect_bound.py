@@ -147,3 +147,24 @@ def test_bar_image_holds_the_bar_the_rules_move_to():
         assert any(B[5][j] <= new_bar <= B[6][j] and B[2][j] <= new_speed <= B[3][j]
                    and (B[1][j] == INTERIOR or new_bar == (bottom if B[1][j] == BOTTOM else 0.0))
                    for j in range(k)), (bar, speed, press, in_bar)
+
+
+def test_the_command_prints_strict_json_when_the_seeds_drew_no_hard_fish(capsys):
+    """Seeds 90,000,000..90,000,001 hold no fish of difficulty >= 90: the hard bound is null, not a bare NaN."""
+    import json
+
+    from agents.perfect_bound import main
+
+    main(["--episodes", "2", "--no-policies"])
+    s = json.loads(capsys.readouterr().out, parse_constant=lambda token: pytest.fail(f"not JSON: {token}"))
+    assert s["hard_episodes"] == 0 and s["hard_perfect_upper_bound"] is None
+    assert s["episodes"] == 2
+
+
+@pytest.mark.parametrize("episodes", ["0", "-1"])
+def test_the_command_refuses_fewer_than_one_episode(capsys, episodes):
+    from agents.perfect_bound import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--episodes", episodes, "--no-policies"])
+    assert e.value.code == 2 and "--episodes" in capsys.readouterr().err

@@ -11,9 +11,11 @@ EXPORTED = Path("exported")
 
 
 def _row(name: str, o: dict) -> str:
+    from agents.evaluate import _pct, _ticks
+
     lo, hi = o["catch_ci95"]
-    return (f"| {name} | {100 * o['catch']:.1f} ({100 * lo:.1f}-{100 * hi:.1f}) | {100 * o['hard_catch']:.1f} | "
-            f"{100 * o['perfect']:.1f} | {o['mean_ticks_to_catch']:.0f} |")
+    return (f"| {name} | {_pct(o['catch'])} ({_pct(lo)}-{_pct(hi)}) | {_pct(o['hard_catch'])} | "
+            f"{_pct(o['perfect'])} | {_ticks(o['mean_ticks_to_catch'])} |")
 
 
 def _dev(o: dict) -> str:
@@ -36,9 +38,11 @@ def _rich_form(rep: dict) -> str:
     return ""
 
 
-def write_model_card(evaluation: dict, out: Path = EXPORTED, path: Path | None = None) -> Path | None:
+def write_model_card(evaluation: dict, out: Path = EXPORTED, path: Path | None = None,
+                     report: str = "reports/evaluation.md") -> Path | None:
     """The model card of the models in ``out`` (from its ``export_report.json``) with the ``evaluation``'s figures,
-    written to ``path`` (default ``out/README.md``); None when ``out`` has no export report."""
+    written to ``path`` (default ``out/README.md``); None when ``out`` has no export report. ``report`` is where
+    the same evaluation's per-level, per-fish and paired tables are."""
     rep_path = out / "export_report.json"
     if not rep_path.exists():
         return None
@@ -129,7 +133,7 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED, path: Path | None =
     from agents.evaluate import safety_cap_lines
 
     lines += safety_cap_lines(evaluation)
-    lines += ["", "Per level, per fish and paired comparisons: `reports/evaluation.md` (`make evaluate`); inference "
+    lines += ["", f"Per level, per fish and paired comparisons: `{report}` (`make evaluate`); inference "
               "latency: `make bench-inference`.", ""]
     path = path or out / "README.md"
     path.write_text("\n".join(lines))
