@@ -68,6 +68,7 @@ def test_the_published_reports_are_what_the_code_writes_from_their_json(tmp_path
     assert ev.markdown(res) == (ROOT / "reports" / "evaluation.md").read_text()
     card = write_model_card(res, ROOT / "exported", tmp_path / "card.md")
     assert card.read_text() == (ROOT / "exported" / "README.md").read_text()
+    assert "min wall on 2 CPU cores" in card.read_text()  # training cost with its core count (evaluation.md)
 
 
 def test_the_safety_cap_is_reported_when_it_fires(tmp_path):

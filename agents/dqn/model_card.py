@@ -72,7 +72,8 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED, path: Path | None =
                   f"decisions every game tick (frame_skip {cfg['frame_skip']})",
                   f"- training{' (each member)' if members else ''}: {summ.get('env_steps', cfg['total_steps']):,} "
                   f"env steps ({cfg['num_games']} games at once), "
-                  f"{summ.get('wall_seconds', float('nan')) / 60:.1f} min wall, {summ.get('updates', 0):,} updates; "
+                  f"{summ.get('wall_seconds', float('nan')) / 60:.1f} min wall on {summ.get('cpu_cores', '?')} CPU "
+                  f"cores, {summ.get('updates', 0):,} updates; "
                   f"double={cfg['double']}, dueling={cfg['dueling']}, n_step={cfg['n_step']}, gamma={cfg['gamma']}, "
                   f"hidden={cfg['hidden']}, reward weights {cfg['reward_weights']}, perfect-loss penalty "
                   f"{cfg.get('perfect_loss_penalty', 0)}, {100 * cfg.get('hard_fraction', 0):.0f}% of games on fish of "
