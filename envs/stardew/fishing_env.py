@@ -132,7 +132,10 @@ class StardewFishingEnv(gym.Env):
         if backend not in ("sim", "socket"):
             raise ValueError(f"backend: {backend!r} not one of ['sim', 'socket']")
         self.render_mode = render_mode
-        self.config = GameConfig(**game_options)
+        # through with_options, so that a misspelt keyword is the ValueError naming it that reset(options=...)
+        # gives, not GameConfig's TypeError
+        self.config = GameConfig().with_options(
+            game_options, others=("render_mode", "features", "backend", "host", "port", "socket_timeouts"))
         self.backend = backend
         self._sim = FishingSim(1, self.config, features)
         self.feature_names = self._sim.feature_names
