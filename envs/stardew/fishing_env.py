@@ -91,6 +91,7 @@ class StardewFishingEnv(gym.Env):
     | version         | "1.5"       | game rules "1.5" (1.5.4) or "1.6"                                      |
     | training_rod    | False       | the Training Rod (taller bar below level 5, slower drain)              |
     | caught_before   | True        | False: a first-ever fish (starts at 0.1, never drains)                 |
+    | deluxe_bait     | False       | 1.6 Deluxe Bait (+12 px bar); needs ``version="1.6"``                  |
     | frame_skip      | 1           | game ticks per step (action repeat)                                    |
     | max_ticks       | 20000       | truncation cap in game ticks (the 20 fade-in ticks included)           |
     | features        | None        | "default" ("treasure" with treasure on), a preset ("default",          |
