@@ -78,6 +78,7 @@ class StardewFishingEnv(gym.Env):
     |------------|-----------------------------------------------------------------|
     | terminated | the fish is caught (progress reaches 1) or escapes (reaches 0)  |
     | truncated  | ``max_ticks`` game ticks (20,000 by default) without either     |
+    |            | (checked after each step: up to ``frame_skip - 1`` ticks past)  |
 
     ## Options (``gym.make`` keyword arguments; the game options also per episode via ``reset(options=...)``)
 
