@@ -16,8 +16,12 @@ help:
 	@echo "set-up and checks"
 	@echo "  make test              set up everything (venv, Debian packages as root), ruff, the test suite"
 	@echo "  make lint              ruff"
+	@echo "  make venv              only the virtual environment .venv (every target below makes it first)"
+	@echo "  make system-deps       only the Debian packages the tests use (Xvfb, xdotool, Mono; as root)"
+	@echo "  make test-screen / test-bridge   only the screen env's / the bridge's tests"
 	@echo "StardewFishing-v0 and the DQN"
 	@echo "  make train-dqn         train the DQN policies on the embedded simulator (about 29 min on 2 cores)"
+	@echo "  make train-dqn-smoke   a 10-second DQN run (runs/dqn/smoke): is the training stack working?"
 	@echo "  make export-onnx       exported/*.onnx from the training output, every export verified"
 	@echo "  make evaluate          the population protocol on 5,000 held-out seeds -> reports/"
 	@echo "  make bench             simulator speed beside CartPole-v1"
@@ -31,7 +35,9 @@ help:
 	@echo "  make play-fishing      the fishing minigame in a window"
 	@echo "  make bench-screen      capture + preprocessing speed, input-to-pixel latency"
 	@echo "  make record-demos      record a person playing the window into demos/"
-	@echo "  make train-bc / train-ppo / train-bc-ppo / train-ppo-state / hybrid-eval / hybrid-window"
+	@echo "  make demos-scripted    the scripted controller's demonstrations (shipped in demos/scripted)"
+	@echo "  make train-bc / train-ppo / train-bc-ppo / train-bc-ppo-noq / train-ppo-state / hybrid-eval / hybrid-window"
+	@echo "  make hybrid-plots / hybrid-gif   learning curves, and a GIF of the agent on the window"
 	@echo "  make train-bc DEMOS=demos/human   BC on other demonstrations (default demos/scripted)"
 
 $(STAMP): pyproject.toml

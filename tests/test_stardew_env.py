@@ -195,11 +195,24 @@ def test_reset_options_switch_the_fish_for_the_next_episode():
         ({"fish": 3.5}, "fish: None, a name or id"),
         ({"fish": {"difficulty": "hard", "behavior": "dart"}}, "fish: difficulty must be an integer"),
         ({"reward_weights": {"catch": float("nan")}}, "reward_weights: 'catch' must be a finite number"),
+        ({"fsh": "Legend"}, "unknown ['fsh']"),
+        ({"level": 3, "lvl": 3, "treasur": True}, "unknown ['lvl', 'treasur']"),
     ],
 )
 def test_bad_options_raise_errors_that_name_the_option(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         gym.make("StardewFishing-v0", **kwargs)
+
+
+def test_a_misspelt_option_is_the_same_value_error_in_gym_make_reset_and_the_vector_env():
+    # the README promises ValueError naming the option wherever options are given; a TypeError from the
+    # config's constructor named neither the env nor the options it takes
+    with pytest.raises(ValueError, match=r"unknown \['fsh'\].*'fish'.*render_mode"):
+        gym.make("StardewFishing-v0", fsh="Legend")
+    with pytest.raises(ValueError, match=r"unknown \['fsh'\].*'fish'"):
+        StardewFishingVectorEnv(2, fsh="Legend")
+    with pytest.raises(ValueError, match=r"unknown \['fsh'\].*'fish'"):
+        gym.make("StardewFishing-v0").reset(options={"fsh": "Legend"})
 
 
 def test_vector_env_autoresets_in_the_same_step_and_reports_the_final_observation():

@@ -24,6 +24,9 @@ The same task the hybrid agent plays through ``ScreenGame-v0`` on the window, mi
   fish abandoned; ``reset(seed=s)`` reseeds the stream.
 
 ``info`` carries the game's state (``distanceFromCatching``, ``caught``, ``escaped``, ``fish``...).
+Keyword arguments besides the ones of ``FishingPixelsEnv`` are StardewFishing-v0's game options (``fish``,
+``level``, ``tackle``...), fixed when the env is made; ``reward``, ``reward_weights`` and ``frame_skip`` are
+refused (this env scores and paces its steps itself), and so are ``reset(options=...)``.
 """
 
 from __future__ import annotations
@@ -60,7 +63,16 @@ class FishingPixelsEnv(gym.Env):
         self.pre = FramePreprocessor(size=size, grayscale=grayscale, interpolation=interpolation)
         self.stack = FrameStack(frame_stack)
         self.observation_space = spaces.Box(0, 255, (frame_stack, *self.pre.shape), np.uint8)
-        self.game = FishingGame(GameConfig(**game_options), seed=0, pause_ticks=1)
+        # this env scores and paces its steps itself (step below): these game options would change nothing
+        for name, instead in (("reward", "its reward is fixed (100 x meter change, +-10 at the end)"),
+                              ("reward_weights", "its reward is fixed (100 x meter change, +-10 at the end)"),
+                              ("frame_skip", "use ticks_per_step")):
+            if name in game_options:
+                raise ValueError(f"{name}: FishingPixels-v0 does not use this game option; {instead}")
+        config = GameConfig().with_options(game_options, others=(
+            "action_space", "ticks_per_step", "frame_stack", "size", "interpolation", "grayscale", "max_steps",
+            "render_mode"))
+        self.game = FishingGame(config, seed=0, pause_ticks=1)
         self._press_types = {i for i, n in enumerate(self.action_spec.type_names) if n == "hold"}
         self._key_type = self.action_spec.type_names.index("key") if "key" in self.action_spec.type_names else -1
         self._reel_key_idx = [i for i, k in enumerate(self.action_spec.keys) if k in REEL_KEYS]
@@ -94,6 +106,9 @@ class FishingPixelsEnv(gym.Env):
         return float(self.game.sim.F[0][_F_PROGRESS])
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if options:  # the fish comes from the game's stream, set when the env is made: refuse, not ignore
+            raise ValueError(f"reset: FishingPixels-v0 takes no options (got {sorted(options)}); give game "
+                             "options such as fish= or level= when the env is made")
         super().reset(seed=seed)
         if seed is not None:
             self.game.reset(seed)

@@ -69,6 +69,22 @@ class X11Windows:
 
         self._d = xdisplay.Display(display or os.environ.get("DISPLAY"))
         self._root = self._d.screen().root
+        self._net_wm_name = self._d.intern_atom("_NET_WM_NAME")
+
+    def _title(self, w: object) -> str:
+        """A window's title, read as the window set it: python-xlib's ``get_wm_name`` reads only a Latin-1
+        ``STRING`` WM_NAME and gives ``b''`` for the UTF-8 titles SDL (pygame), GTK and Qt set."""
+        from Xlib import X, Xatom
+
+        for atom in (self._net_wm_name, Xatom.WM_NAME):
+            prop = w.get_full_property(atom, X.AnyPropertyType)
+            if prop is None or not prop.value:
+                continue
+            value = prop.value
+            if isinstance(value, bytes):
+                return value.decode("latin-1" if prop.property_type == Xatom.STRING else "utf-8", "replace")
+            return str(value)
+        return ""
 
     def find(self, wm_class: str | None = None, title: str | None = None) -> int:
         """Id of the first mapped window whose class (instance or class name) equals ``wm_class`` and/or
@@ -90,11 +106,9 @@ class X11Windows:
                 if attrs.map_state != 2:  # IsViewable
                     continue
                 cls = w.get_wm_class() or ()
-                name = w.get_wm_name() or ""
+                name = self._title(w) if title is not None else ""
             except Exception:
                 continue
-            if isinstance(name, bytes):
-                name = name.decode("utf-8", "replace")
             if wm_class is not None and wm_class not in cls:
                 continue
             if title is not None and title not in name:

@@ -140,6 +140,7 @@ class ScreenGameEnv(gym.Env):
     | `drag_steps`        | 8                | pointer moves between a drag's start and end                          |
     | `preprocessor`      | None             | a `FramePreprocessor` to use (overrides the three frame options):     |
     |                     |                  | pass the one used for training, so train and play match exactly       |
+    | `render_mode`       | None             | "rgb_array": ``render()`` returns the last full-resolution RGB frame  |
 
     ## Info
 

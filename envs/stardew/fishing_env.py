@@ -78,6 +78,7 @@ class StardewFishingEnv(gym.Env):
     |------------|-----------------------------------------------------------------|
     | terminated | the fish is caught (progress reaches 1) or escapes (reaches 0)  |
     | truncated  | ``max_ticks`` game ticks (20,000 by default) without either     |
+    |            | (checked after each step: up to ``frame_skip - 1`` ticks past)  |
 
     ## Options (``gym.make`` keyword arguments; the game options also per episode via ``reset(options=...)``)
 
@@ -91,6 +92,7 @@ class StardewFishingEnv(gym.Env):
     | version         | "1.5"       | game rules "1.5" (1.5.4) or "1.6"                                      |
     | training_rod    | False       | the Training Rod (taller bar below level 5, slower drain)              |
     | caught_before   | True        | False: a first-ever fish (starts at 0.1, never drains)                 |
+    | deluxe_bait     | False       | 1.6 Deluxe Bait (+12 px bar); needs ``version="1.6"``                  |
     | frame_skip      | 1           | game ticks per step (action repeat)                                    |
     | max_ticks       | 20000       | truncation cap in game ticks (the 20 fade-in ticks included)           |
     | features        | None        | "default" ("treasure" with treasure on), a preset ("default",          |
@@ -132,7 +134,10 @@ class StardewFishingEnv(gym.Env):
         if backend not in ("sim", "socket"):
             raise ValueError(f"backend: {backend!r} not one of ['sim', 'socket']")
         self.render_mode = render_mode
-        self.config = GameConfig(**game_options)
+        # through with_options, so that a misspelt keyword is the ValueError naming it that reset(options=...)
+        # gives, not GameConfig's TypeError
+        self.config = GameConfig().with_options(
+            game_options, others=("render_mode", "features", "backend", "host", "port", "socket_timeouts"))
         self.backend = backend
         self._sim = FishingSim(1, self.config, features)
         self.feature_names = self._sim.feature_names

@@ -57,14 +57,16 @@ class GameConfig:
     reward_weights: dict = field(default_factory=lambda: {"progress": 100.0, "catch": 10.0, "escape": 10.0,
                                                           "perfect": 5.0})
 
-    def with_options(self, options: Mapping[str, object]) -> GameConfig:
-        """A copy with ``options`` (``reset(options=...)``) applied; the original is unchanged. An unknown
-        option name raises here; the values are checked by :meth:`compile` (``FishingSim.configure`` runs
-        it before it changes anything)."""
+    def with_options(self, options: Mapping[str, object], others: Sequence[str] = ()) -> GameConfig:
+        """A copy with ``options`` (``reset(options=...)``, or an env's keyword arguments) applied; the
+        original is unchanged. An unknown option name raises here, listing the game options and ``others``
+        (the caller's own keyword arguments, which a misspelt name may have meant); the values are checked
+        by :meth:`compile` (``FishingSim.configure`` runs it before it changes anything)."""
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(options) - known)
         if unknown:
-            raise ValueError(f"options: unknown {unknown}; game options are {sorted(known)}")
+            also = f"; the env also takes {sorted(others)}" if others else ""
+            raise ValueError(f"options: unknown {unknown}; game options are {sorted(known)}{also}")
         return dataclasses.replace(self, **options)
 
     def compile(self) -> tuple[np.ndarray, np.ndarray, list[Fish]]:

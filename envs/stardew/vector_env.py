@@ -38,7 +38,9 @@ class StardewFishingVectorEnv(VectorEnv):
     metadata = {"render_modes": [], "autoreset_mode": "same-step"}
 
     def __init__(self, num_envs: int, features: str | Sequence[str] | None = None, **game_options: Any):
-        self.sim = FishingSim(num_envs, GameConfig(**game_options), features)
+        # a misspelt keyword: StardewFishing-v0's ValueError naming it, not GameConfig's TypeError
+        config = GameConfig().with_options(game_options, others=("features",))
+        self.sim = FishingSim(num_envs, config, features)
         low, high = feats.bounds(self.sim.feature_names)
         single_obs = spaces.Box(low, high, dtype=np.float32)
         super().__init__(num_envs, single_obs, spaces.Discrete(2))

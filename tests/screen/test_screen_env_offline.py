@@ -294,3 +294,24 @@ def test_a_stop_hotkey_not_in_pynput_syntax_fails_at_construction_with_the_fix(f
     with pytest.raises(ValueError, match=r"stop_hotkey: '<ctrl>\+<bogus>': '<bogus>' .* angle brackets"):
         make_env(frames, stop_hotkey="<ctrl>+<bogus>")
     make_env(frames, stop_hotkey="<ctrl>+<alt>+q").close()
+
+
+def test_fishing_pixels_refuses_game_options_it_would_ignore():
+    # FishingPixels-v0 scores and paces its steps itself: a reward=, reward_weights= or frame_skip= handed on to
+    # the game config, or per-episode options given to reset, were accepted and had no effect at all
+    import gymnasium as gym
+
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    for kwargs, message in (({"reward": "sparse"}, "reward: FishingPixels-v0"),
+                            ({"reward_weights": {"catch": 0.0}}, "reward_weights: FishingPixels-v0"),
+                            ({"frame_skip": 4}, "frame_skip: .*ticks_per_step"),
+                            ({"fsh": "Carp"}, r"unknown \['fsh'\].*ticks_per_step")):
+        with pytest.raises(ValueError, match=message):
+            gym.make("FishingPixels-v0", **kwargs)
+    env = FishingPixelsEnv(fish="Carp", level=10)
+    _, info = env.reset(seed=0)
+    assert info["fish"] == "Carp" and info["fishing_level"] == 10  # the game options it honours still work
+    with pytest.raises(ValueError, match="reset: FishingPixels-v0 takes no options"):
+        env.reset(options={"fish": "Legend"})
+    env.reset(options={})

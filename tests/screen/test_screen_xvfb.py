@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 
-from envs.games.fishing import LAMP_ON, LAMP_RECT, WM_CLASS
+from envs.games.fishing import LAMP_ON, LAMP_RECT, TITLE, WM_CLASS
 from envs.games.fishing_screen import FISHING_ACTIONS, make_fishing_screen_env, play, read_fish_and_bar
 from envs.screen.capture import CaptureError, MssCapture, WindowNotFound
 from envs.screen.screen_env import ScreenGameEnv, StopRequested
@@ -185,6 +185,28 @@ def test_capture_follows_the_window_when_it_moves(fishing_window, xvfb):
                        check=True, timeout=10)
     finally:
         cap.close()
+
+
+def test_a_window_is_found_by_its_title_as_by_its_class(fishing_window):
+    # SDL (pygame), GTK and Qt store the title as UTF-8 (WM_NAME of type UTF8_STRING, and _NET_WM_NAME), not as
+    # the Latin-1 STRING that python-xlib's get_wm_name reads: window_title must find such windows too
+    by_class = MssCapture(window_class=WM_CLASS)
+    try:
+        for title in (TITLE, TITLE.split()[-1]):  # the whole title, and a part of it
+            by_title = MssCapture(window_title=title)
+            try:
+                assert by_title.window_id == by_class.window_id
+                assert by_title.region() == by_class.region()
+            finally:
+                by_title.close()
+    finally:
+        by_class.close()
+    env = ScreenGameEnv({"keys": ["c"]}, window_title=TITLE, input="dry-run", stop_hotkey=None, step_hz=None)
+    try:
+        obs, info = env.reset(options={"wait": False})
+        assert info["region"][2:] == (WIDTH, HEIGHT) and obs.std() > 5
+    finally:
+        env.close()
 
 
 def test_a_window_moved_partly_off_the_screen_is_captured_whole_with_the_off_screen_part_black(
