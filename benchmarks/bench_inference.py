@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from agents.population import positive_int
+
 MODELS = ("exported/autofisher_dqn.onnx", "exported/autofisher_dqn_rich.onnx")
 
 
@@ -82,20 +84,9 @@ def ensemble_model(runs: Path = Path("runs/dqn")) -> tuple[str, bytes] | None:
         model.SerializeToString()
 
 
-def _calls(text: str) -> int:
-    """argparse type of --calls: a median and a p99 need at least one timed call."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--calls", type=_calls, default=20_000)
+    ap.add_argument("--calls", type=positive_int, default=20_000)  # a median and a p99 need a call
     ap.add_argument("--json", default="reports/bench_inference.json")
     args = ap.parse_args(argv)
     ref = bench(reference_model(), args.calls, label="reference (one 3->2 layer)")

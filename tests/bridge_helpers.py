@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from envs.stardew.bridge import protocol as P
 from envs.stardew.bridge.server import GameServer
 from envs.stardew.sim import GameConfig
+
+NEEDS_MONO = pytest.mark.skipif(shutil.which("mcs") is None or shutil.which("mono") is None,
+                                reason="needs Mono (apt-get install mono-mcs mono-runtime; `make system-deps`)")
+
+
+def build_csharp(exe: Path, sources: list[Path]) -> Path:
+    """Compile the mod's C# ``sources`` with Mono into ``exe`` (warnings are errors, as in the mod's build)."""
+    out = subprocess.run(["mcs", "-warnaserror+", f"-out:{exe}", *map(str, sources)], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return exe
 
 
 def hello(protocol: int = P.PROTOCOL_VERSION, rules: str = "1.5", **extra: Any) -> dict[str, Any]:

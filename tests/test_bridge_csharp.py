@@ -6,7 +6,6 @@ hello, streams a scripted minigame one state per tick and checks every action ec
 
 from __future__ import annotations
 
-import shutil
 import socket
 import struct
 import subprocess
@@ -16,36 +15,25 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from bridge_helpers import NEEDS_MONO, build_csharp
 
 from envs.stardew.bridge import protocol as P
 from envs.stardew.fishing_env import StardewFishingEnv
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [ROOT / "mod/StardewRlBridge/Protocol.cs", ROOT / "mod/ProtocolTest/ScriptedPlayer.cs"]
-pytestmark = [
-    pytest.mark.timeout(90),
-    pytest.mark.skipif(shutil.which("mcs") is None or shutil.which("mono") is None,
-                       reason="needs Mono (apt-get install mono-mcs mono-runtime; `make system-deps`)"),
-]
+pytestmark = [pytest.mark.timeout(90), NEEDS_MONO]
 
 
 @pytest.fixture(scope="module")
 def scripted_player(tmp_path_factory) -> Path:
-    exe = tmp_path_factory.mktemp("csharp") / "ScriptedPlayer.exe"
-    out = subprocess.run(["mcs", "-warnaserror+", f"-out:{exe}", *map(str, SOURCES)], capture_output=True, text=True,
-                         timeout=60)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return exe
+    return build_csharp(tmp_path_factory.mktemp("csharp") / "ScriptedPlayer.exe", SOURCES)
 
 
 @pytest.fixture(scope="module")
 def flooding_game(tmp_path_factory) -> Path:
-    exe = tmp_path_factory.mktemp("csharp") / "FloodingGame.exe"
-    sources = [ROOT / "mod/StardewRlBridge/Protocol.cs", ROOT / "mod/ProtocolTest/FloodingGame.cs"]
-    out = subprocess.run(["mcs", "-warnaserror+", f"-out:{exe}", *map(str, sources)], capture_output=True, text=True,
-                         timeout=60)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return exe
+    return build_csharp(tmp_path_factory.mktemp("csharp") / "FloodingGame.exe",
+                        [ROOT / "mod/StardewRlBridge/Protocol.cs", ROOT / "mod/ProtocolTest/FloodingGame.cs"])
 
 
 @contextmanager

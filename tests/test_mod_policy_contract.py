@@ -7,7 +7,6 @@ as the mod reads it through the C# API, and handed to the C# check; the shipped 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from bridge_helpers import NEEDS_MONO, build_csharp
 from onnx import TensorProto, helper, numpy_helper
 
 from agents.dqn.onnx_io import OnnxPolicy, build_mlp_onnx, save_model
@@ -26,20 +26,12 @@ SOURCES = [ROOT / "mod/StardewRlBridge/Protocol.cs", ROOT / "mod/StardewRlBridge
            ROOT / "mod/ProtocolTest/PolicyContractCheck.cs"]
 SEED_MODEL = ROOT / "exported/autofisher_dqn.onnx"
 RICH_MODEL = ROOT / "exported/autofisher_dqn_rich.onnx"
-pytestmark = [
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(shutil.which("mcs") is None or shutil.which("mono") is None,
-                       reason="needs Mono (apt-get install mono-mcs mono-runtime; `make system-deps`)"),
-]
+pytestmark = [pytest.mark.timeout(120), NEEDS_MONO]
 
 
 @pytest.fixture(scope="module")
 def checker(tmp_path_factory) -> Path:
-    exe = tmp_path_factory.mktemp("csharp") / "PolicyContractCheck.exe"
-    out = subprocess.run(["mcs", "-warnaserror+", f"-out:{exe}", *map(str, SOURCES)], capture_output=True, text=True,
-                         timeout=60)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return exe
+    return build_csharp(tmp_path_factory.mktemp("csharp") / "PolicyContractCheck.exe", SOURCES)
 
 
 def interface(path: Path) -> dict:
