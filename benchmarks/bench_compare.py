@@ -19,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench_env import require_positive
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Runs inside one tree (its own `envs` package first on the path) with this tree's measurement
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=0.5, help="length of one timed window")
     ap.add_argument("--trials", type=int, default=8, help="timed windows per process; the best one counts")
     args = ap.parse_args(argv)
+    require_positive(ap, rounds=args.rounds, games=args.games, seconds=args.seconds, trials=args.trials)
     res = compare(args.ref, args.rounds, args.games, args.seconds, args.trials)
     print(f"batched simulator, {res['games']} games, env-steps/s (best of {args.trials} windows of {args.seconds} s)")
     print(f"{'round':<8}{'this tree':>14}{'ref ' + res['sha']:>20}{'ratio':>9}")

@@ -20,6 +20,7 @@ import random
 import time
 
 import numpy as np
+from bench_env import require_positive
 
 
 def timed_rate(fn, seconds: float, min_n: int = 50) -> tuple[float, int]:
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=3.0, help="per throughput figure")
     p.add_argument("--trials", type=int, default=100, help="latency trials")
     args = p.parse_args(argv)
+    require_positive(p, seconds=args.seconds, trials=args.trials)
 
     from envs.games.fishing import LAMP_RECT, WM_CLASS
     from envs.screen.testing import GameWindow, Xvfb
