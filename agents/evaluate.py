@@ -28,11 +28,11 @@ from agents.population import (
     paired,
     per_fish,
     per_level,
-    positive_int,
     protocol_config,
     run_episodes,
     summarize,
 )
+from envs.argtypes import int_at_least
 from envs.stardew.controllers import make_controller
 from envs.stardew.fish import fish_table
 
@@ -226,7 +226,7 @@ def plots(res: dict, out: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--episodes", type=positive_int, default=EPISODES)
+    ap.add_argument("--episodes", type=int_at_least(1), default=EPISODES)
     ap.add_argument("--out", default=OUT)
     ap.add_argument("--exported", default=EXPORTED, help="folder of the exported models (and the model card)")
     args = ap.parse_args(argv)

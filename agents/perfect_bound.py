@@ -39,7 +39,8 @@ import argparse
 import numpy as np
 from numba import njit
 
-from agents.population import HARD, LEVELS, TEST_SEED0, dumps, positive_int, protocol_config, run_episodes
+from agents.population import HARD, LEVELS, TEST_SEED0, dumps, protocol_config, run_episodes
+from envs.argtypes import int_at_least
 from envs.stardew import rules as R
 from envs.stardew.controllers import make_controller
 from envs.stardew.jit_cache import drop_stale_numba_cache
@@ -300,7 +301,7 @@ def any_policy(res: dict[str, np.ndarray], episodes: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--episodes", type=positive_int, default=5000)
+    ap.add_argument("--episodes", type=int_at_least(1), default=5000)
     ap.add_argument("--seed0", type=int, default=TEST_SEED0)
     ap.add_argument("--no-policies", action="store_true",
                     help="skip playing the controllers and the exported models on the same seeds")

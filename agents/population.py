@@ -11,7 +11,6 @@ seeded with ``seed0 + g`` and plays its first episode, so every policy meets the
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from dataclasses import dataclass
@@ -109,17 +108,6 @@ def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameCon
         decisions=steps,
         perfect_lost_step=lost_at,
     )
-
-
-def positive_int(text: str) -> int:
-    """argparse type for an episode count: an int of at least 1 (0 episodes have no rates to report)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def jsonable(obj: Any) -> Any:

@@ -30,8 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench_env import require_positive  # noqa: E402
-
+from envs.argtypes import int_at_least  # noqa: E402
 from envs.stardew.fishing_env import StardewFishingEnv  # noqa: E402
 
 GAME = {"fish": ["Pufferfish", "Largemouth Bass", "Sunfish"], "level": (3, 8)}
@@ -184,11 +183,10 @@ def baseline_ping_pong(n: int) -> tuple[float, float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ticks", type=int, default=3000, help="real-time steps per policy (60 per second)")
-    ap.add_argument("--lockstep-steps", type=int, default=5000)
+    ap.add_argument("--ticks", type=int_at_least(1), default=3000, help="real-time steps per policy (60 per second)")
+    ap.add_argument("--lockstep-steps", type=int_at_least(1), default=5000)
     ap.add_argument("--onnx", default=None, help="an exported policy (default: a tiny MLP made here)")
     args = ap.parse_args(argv)
-    require_positive(ap, ticks=args.ticks, lockstep_steps=args.lockstep_steps)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         onnx_path = Path(args.onnx) if args.onnx else tmp / "tiny_q.onnx"

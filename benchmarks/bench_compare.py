@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_env import require_positive
+from envs.argtypes import float_above, int_at_least
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,12 +76,11 @@ def compare(ref: str, rounds: int = 5, games: int = 4096, seconds: float = 0.5, 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ref", default="HEAD", help="the commit to compare against (default HEAD: your uncommitted edits)")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--games", type=int, default=4096)
-    ap.add_argument("--seconds", type=float, default=0.5, help="length of one timed window")
-    ap.add_argument("--trials", type=int, default=8, help="timed windows per process; the best one counts")
+    ap.add_argument("--rounds", type=int_at_least(1), default=5)
+    ap.add_argument("--games", type=int_at_least(1), default=4096)
+    ap.add_argument("--seconds", type=float_above(0.0), default=0.5, help="length of one timed window")
+    ap.add_argument("--trials", type=int_at_least(1), default=8, help="timed windows per process; the best one counts")
     args = ap.parse_args(argv)
-    require_positive(ap, rounds=args.rounds, games=args.games, seconds=args.seconds, trials=args.trials)
     res = compare(args.ref, args.rounds, args.games, args.seconds, args.trials)
     print(f"batched simulator, {res['games']} games, env-steps/s (best of {args.trials} windows of {args.seconds} s)")
     print(f"{'round':<8}{'this tree':>14}{'ref ' + res['sha']:>20}{'ratio':>9}")

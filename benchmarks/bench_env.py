@@ -63,19 +63,14 @@ def batched_steps_per_second(n: int, seconds: float, windows: int) -> float:
     return best
 
 
-def require_positive(parser: argparse.ArgumentParser, **options: float) -> None:
-    """A usage error naming the first option (``seconds`` is ``--seconds``) that is not above 0: no time, no
-    calls or no rounds give no figure, only a ZeroDivisionError or an empty median later."""
-    for name, value in options.items():
-        if not value > 0:
-            parser.error(f"--{name.replace('_', '-')} must be above 0, got {value}")
-
-
 def main(argv: list[str] | None = None) -> None:
+    # imported here, not at the top: bench_compare imports this module inside an older tree, whose envs may
+    # have no argtypes
+    from envs.argtypes import float_above
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    parser.add_argument("--seconds", type=float_above(0.0), default=3.0, help="time per measurement")
     args = parser.parse_args(argv)
-    require_positive(parser, seconds=args.seconds)
     print(f"machine: {os.cpu_count()} cores; numpy {np.__version__}, gymnasium {gym.__version__}")
 
     # warm up numba's compiled kernels (cached on disk after the first run)

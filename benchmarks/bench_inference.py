@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from agents.population import positive_int
+from envs.argtypes import int_at_least
 
 MODELS = ("exported/autofisher_dqn.onnx", "exported/autofisher_dqn_rich.onnx")
 
@@ -86,7 +86,7 @@ def ensemble_model(runs: Path = Path("runs/dqn")) -> tuple[str, bytes] | None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--calls", type=positive_int, default=20_000)  # a median and a p99 need a call
+    ap.add_argument("--calls", type=int_at_least(1), default=20_000)  # a median and a p99 need a call
     ap.add_argument("--json", default="reports/bench_inference.json")
     args = ap.parse_args(argv)
     ref = bench(reference_model(), args.calls, label="reference (one 3->2 layer)")

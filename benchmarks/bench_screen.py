@@ -20,7 +20,8 @@ import random
 import time
 
 import numpy as np
-from bench_env import require_positive
+
+from envs.argtypes import float_above, int_at_least
 
 
 def timed_rate(fn, seconds: float, min_n: int = 50) -> tuple[float, int]:
@@ -36,10 +37,9 @@ def timed_rate(fn, seconds: float, min_n: int = 50) -> tuple[float, int]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seconds", type=float, default=3.0, help="per throughput figure")
-    p.add_argument("--trials", type=int, default=100, help="latency trials")
+    p.add_argument("--seconds", type=float_above(0.0), default=3.0, help="per throughput figure")
+    p.add_argument("--trials", type=int_at_least(1), default=100, help="latency trials")
     args = p.parse_args(argv)
-    require_positive(p, seconds=args.seconds, trials=args.trials)
 
     from envs.games.fishing import LAMP_RECT, WM_CLASS
     from envs.screen.testing import GameWindow, Xvfb

@@ -13,11 +13,11 @@ from agents.population import (
     paired,
     per_fish,
     per_level,
-    positive_int,
     run_episodes,
     summarize,
     wilson,
 )
+from envs.argtypes import int_at_least
 from envs.stardew.controllers import make_controller
 
 SEED0 = DEV_SEED0 + 431_000
@@ -84,7 +84,7 @@ def test_rates_over_no_episodes_are_written_as_null_not_nan():
 @pytest.mark.parametrize("text", ["0", "-3", "many"])
 def test_an_episode_count_below_one_is_refused(text):
     with pytest.raises(argparse.ArgumentTypeError):
-        positive_int(text)
-    assert positive_int("7") == 7
+        int_at_least(1)(text)
+    assert int_at_least(1)("7") == 7
     with pytest.raises(ValueError, match="at least 1"):
         run_episodes(make_controller("random"), n=int(text) if text != "many" else 0)

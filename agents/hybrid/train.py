@@ -29,6 +29,7 @@ from agents.hybrid.demos import DemoFormatError, DemoWriter, check_demo_dir, loa
 from agents.hybrid.evaluate import evaluate_pixels, evaluate_state, policy_act_fn
 from agents.hybrid.layout import HybridBoxWrapper, HybridLayout
 from agents.hybrid.policy import HybridActorCriticPolicy, load_policy, policy_kwargs_for, save_policy
+from envs.argtypes import float_above, int_at_least
 
 DEMO_SEED = 100_000
 EVAL_SEED = 900_000
@@ -265,32 +266,6 @@ def cmd_eval(args: argparse.Namespace) -> None:
     print(json.dumps(_eval(env, policy, args.episodes, deterministic=not args.stochastic)))
 
 
-def _int_at_least(lo: int):
-    """An argparse type: an integer >= ``lo`` (argparse then names the option in its error)."""
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"need an integer, got {text!r}") from None
-        if v < lo:
-            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {v}")
-        return v
-    return parse
-
-
-def _float_above(lo: float, inclusive: bool = False):
-    """An argparse type: a finite float > ``lo`` (>= with ``inclusive``)."""
-    def parse(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"need a number, got {text!r}") from None
-        if not np.isfinite(v) or (v < lo if inclusive else v <= lo):
-            raise argparse.ArgumentTypeError(f"must be {'>=' if inclusive else '>'} {lo}, got {text}")
-        return v
-    return parse
-
-
 def main(argv: list[str] | None = None) -> None:
     # one thread: on 2 shared cores torch's default (2 threads) spins against the other processes and runs ~30x slower
     th.set_num_threads(int(os.environ.get("HYBRID_THREADS", "1")))
@@ -298,45 +273,45 @@ def main(argv: list[str] | None = None) -> None:
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("demos-scripted")
     d.add_argument("--out", default="demos/scripted")
-    d.add_argument("--episodes", type=_int_at_least(1), default=40)
+    d.add_argument("--episodes", type=int_at_least(1), default=40)
     d.add_argument("--seed", type=int, default=0)
     b = sub.add_parser("bc")
     b.add_argument("--demos", default="demos/scripted")
     b.add_argument("--out", default="runs/hybrid/bc")
-    b.add_argument("--epochs", type=_int_at_least(0), default=12)
-    b.add_argument("--eval-every", type=_int_at_least(1), default=2)
-    b.add_argument("--eval-episodes", type=_int_at_least(1), default=48)
-    b.add_argument("--max-episodes", type=_int_at_least(0), default=0)
-    b.add_argument("--batch-size", type=_int_at_least(1), default=64)
-    b.add_argument("--lr", type=_float_above(0.0), default=1e-3)
+    b.add_argument("--epochs", type=int_at_least(0), default=12)
+    b.add_argument("--eval-every", type=int_at_least(1), default=2)
+    b.add_argument("--eval-episodes", type=int_at_least(1), default=48)
+    b.add_argument("--max-episodes", type=int_at_least(0), default=0)
+    b.add_argument("--batch-size", type=int_at_least(1), default=64)
+    b.add_argument("--lr", type=float_above(0.0), default=1e-3)
     b.add_argument("--init", default=None, help="continue from a saved BC policy (and its curve.csv)")
     b.add_argument("--seed", type=int, default=0)
     q = sub.add_parser("ppo")
     q.add_argument("--env", default="pixels", choices=["pixels", "state"])
     q.add_argument("--out", default="runs/hybrid/ppo")
     q.add_argument("--init", default=None, help="a saved policy (BC's) to start from")
-    q.add_argument("--steps", type=_int_at_least(1), default=30_000)
-    q.add_argument("--n-envs", type=_int_at_least(1), default=8)
-    q.add_argument("--n-steps", type=_int_at_least(1), default=128)
-    q.add_argument("--batch-size", type=_int_at_least(1), default=256)
-    q.add_argument("--n-epochs", type=_int_at_least(1), default=4)
-    q.add_argument("--lr", type=_float_above(0.0), default=2.5e-4)
-    q.add_argument("--clip", type=_float_above(0.0), default=0.2)
-    q.add_argument("--ent-coef", type=_float_above(0.0, inclusive=True), default=0.01)
-    q.add_argument("--q-coef", type=_float_above(0.0, inclusive=True), default=0.5)
-    q.add_argument("--critic-warmup", type=_int_at_least(0), default=0)
-    q.add_argument("--vf-coef", type=_float_above(0.0, inclusive=True), default=0.5)
-    q.add_argument("--bc-coef", type=_float_above(0.0, inclusive=True), default=0.0, help="BC loss on --demos after each PPO update")
+    q.add_argument("--steps", type=int_at_least(1), default=30_000)
+    q.add_argument("--n-envs", type=int_at_least(1), default=8)
+    q.add_argument("--n-steps", type=int_at_least(1), default=128)
+    q.add_argument("--batch-size", type=int_at_least(1), default=256)
+    q.add_argument("--n-epochs", type=int_at_least(1), default=4)
+    q.add_argument("--lr", type=float_above(0.0), default=2.5e-4)
+    q.add_argument("--clip", type=float_above(0.0), default=0.2)
+    q.add_argument("--ent-coef", type=float_above(0.0, inclusive=True), default=0.01)
+    q.add_argument("--q-coef", type=float_above(0.0, inclusive=True), default=0.5)
+    q.add_argument("--critic-warmup", type=int_at_least(0), default=0)
+    q.add_argument("--vf-coef", type=float_above(0.0, inclusive=True), default=0.5)
+    q.add_argument("--bc-coef", type=float_above(0.0, inclusive=True), default=0.0, help="BC loss on --demos after each PPO update")
     q.add_argument("--demos", default="demos/scripted")
     q.add_argument("--norm-reward", action=argparse.BooleanOptionalAction, default=False,
                    help="scale rewards by the running std of the return (SB3's VecNormalize)")
-    q.add_argument("--eval-every", type=_int_at_least(1), default=10_000)
-    q.add_argument("--eval-episodes", type=_int_at_least(1), default=48)
+    q.add_argument("--eval-every", type=int_at_least(1), default=10_000)
+    q.add_argument("--eval-episodes", type=int_at_least(1), default=48)
     q.add_argument("--tensorboard", action="store_true")
     q.add_argument("--seed", type=int, default=0)
     e = sub.add_parser("eval")
     e.add_argument("--policy", required=True, help="a saved policy, or 'scripted' for the demonstrator")
-    e.add_argument("--episodes", type=_int_at_least(1), default=100)
+    e.add_argument("--episodes", type=int_at_least(1), default=100)
     e.add_argument("--stochastic", action="store_true", help="sample actions instead of the mode")
     args = p.parse_args(argv)
     if args.cmd == "bc" or (args.cmd == "ppo" and args.bc_coef > 0):

@@ -15,6 +15,7 @@ import json
 import signal
 import sys
 
+from envs.argtypes import float_above
 from envs.stardew.bridge.protocol import DEFAULT_HOST, DEFAULT_PORT
 from envs.stardew.bridge.server import GameServer
 from envs.stardew.sim import GameConfig
@@ -34,13 +35,6 @@ def _level(text: str) -> int | tuple[int, int]:
     return int(text)
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m envs.stardew.serve", description=__doc__.splitlines()[0])
     ap.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1: this machine only)")
@@ -51,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--lockstep", dest="mode", action="store_const", const="lockstep",
                       help="run a tick per action, as fast as the agent answers (default)")
     ap.set_defaults(mode="lockstep")
-    ap.add_argument("--hz", type=_positive, default=60.0, help="ticks per second in real time (default 60)")
+    ap.add_argument("--hz", type=float_above(0.0), default=60.0, help="ticks per second in real time (default 60)")
     ap.add_argument("--gap", type=float, default=1.0, help="seconds between minigames in real time (default 1)")
     ap.add_argument("--fish", default=None, help="fish name or id, or a comma list (default: all 60)")
     ap.add_argument("--level", type=_level, default=(0, 10), help="fishing level or range lo-hi (default 0-10)")
