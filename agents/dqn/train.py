@@ -158,7 +158,7 @@ def dev_score(s: dict) -> float:
     return s["catch"] + 0.25 * s["perfect"]
 
 
-class _CtrlC:
+class _StopSignals:
     """SIGINT or SIGTERM during training. In the training loop the first one stops the run after the current
     vector step, with a checkpoint to resume from; elsewhere, or a second time, it interrupts at once as it
     always does. SIGTERM is how ``make train-dqn`` stops its background runs on Ctrl-C: a background job
@@ -171,7 +171,7 @@ class _CtrlC:
         self.requested = False
         self.old: dict[int, object] = {}
 
-    def __enter__(self) -> _CtrlC:
+    def __enter__(self) -> _StopSignals:
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
                 old = signal.getsignal(sig)
@@ -203,11 +203,11 @@ def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) ->
 
     Stops at ``total_steps``, or after ``max_minutes`` of this call, with ``best.pt`` and ``checkpoint.pt``;
     Ctrl-C (or SIGTERM) stops it with ``checkpoint.pt`` saved and raises KeyboardInterrupt (call again to resume)."""
-    with _CtrlC() as ctrl_c:
-        return _train(cfg, out_dir, progress, ctrl_c)
+    with _StopSignals() as stop:
+        return _train(cfg, out_dir, progress, stop)
 
 
-def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, ctrl_c: _CtrlC) -> dict:
+def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, stop: _StopSignals) -> dict:
     validate(cfg)
     out = out_dir or RUNS / cfg.name
     out.mkdir(parents=True, exist_ok=True)
@@ -272,7 +272,7 @@ def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, ctrl_c: _CtrlC)
     bar = tqdm(total=cfg.total_steps, initial=step, unit="step", unit_scale=True, disable=not progress,
                desc=cfg.name, mininterval=5.0)
     loss_v = torch.zeros(())
-    ctrl_c.in_loop = True
+    stop.in_loop = True
     while step < cfg.total_steps:
         # -- act: epsilon-greedy over all games ---------------------------------------------------
         frac = min(1.0, step / max(1.0, cfg.eps_fraction * cfg.total_steps))
@@ -361,17 +361,17 @@ def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, ctrl_c: _CtrlC)
             tqdm.write(f"[{cfg.name}] wall-time limit of {cfg.max_minutes} min reached at step {step:,} "
                        "(run it again to go on)")
             break
-        if ctrl_c.requested:
+        if stop.requested:
             break
-    ctrl_c.in_loop = False
+    stop.in_loop = False
     bar.close()
-    if not ctrl_c.requested and not (out / "best.pt").exists():
+    if not stop.requested and not (out / "best.pt").exists():
         # stopped by the time limit before the first evaluation: the last weights are the best known
         s = evaluate_dev(q, cfg)
         best_score, best_eval = dev_score(s), dict(s, step=step)
         save(out / "best.pt", with_replay=False)
     save(ckpt, with_replay=True)
-    if ctrl_c.requested:
+    if stop.requested:
         writer.close()
         tqdm.write(f"[{cfg.name}] interrupted at step {step:,}; {ckpt} saved: run the same command to resume")
         raise KeyboardInterrupt
