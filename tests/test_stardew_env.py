@@ -190,6 +190,7 @@ def test_reset_options_switch_the_fish_for_the_next_episode():
         ({"tackle": {"cork": -1}, "version": "1.6"}, "tackle: the count of 'cork'"),
         ({"frame_skip": 2.5}, "frame_skip: an integer >= 1"),
         ({"max_ticks": 0}, "max_ticks: an integer >= 1"),
+        ({"max_ticks": 20}, "max_ticks: the cap counts the 20 fade-in ticks"),
         ({"treasure": "yes"}, "treasure: a bool or a probability"),
         ({"training_rod": "no"}, "training_rod: True or False"),
         ({"fish": 3.5}, "fish: None, a name or id"),
@@ -303,6 +304,29 @@ def test_a_copied_or_pickled_env_goes_on_from_the_same_tick():
         for (o1, r1, te1, tr1, i1), (o2, r2, te2, tr2, i2) in zip(runs[0], run, strict=True):
             np.testing.assert_array_equal(o1, o2)
             assert (r1, te1, tr1, i1["tick"]) == (r2, te2, tr2, i2["tick"])
+
+
+def test_max_ticks_cuts_the_episode_at_exactly_that_many_game_ticks():
+    # the fade-in's 20 ticks count, with or without skip_fade_in: 30 means 10 decisions after a skipped fade-in
+    for skip, decisions in ((True, 10), (False, 30)):
+        env = gym.make("StardewFishing-v0", fish="Legend", level=0, max_ticks=30, skip_fade_in=skip)
+        env.reset(seed=7)
+        steps, truncated, info = 0, False, {}
+        while not truncated:
+            _, _, terminated, truncated, info = env.step(steps % 2)
+            steps += 1
+            assert not terminated
+        assert (steps, info["tick"]) == (decisions, 30)
+
+
+def test_vector_env_refuses_a_negative_seed_as_the_scalar_env_does():
+    venv = StardewFishingVectorEnv(3)
+    with pytest.raises(ValueError, match="game 0's seed must be an integer >= 0, got -1"):
+        venv.reset(seed=-1)
+    with pytest.raises(ValueError, match="game 2's seed must be an integer >= 0, got -5"):
+        venv.reset(seed=[0, 1, -5])
+    with pytest.raises(gym.error.Error, match="greater or equal to zero"):
+        gym.make("StardewFishing-v0").reset(seed=-1)
 
 
 def test_vector_env_reset_without_a_seed_continues_each_game_stream():

@@ -94,7 +94,8 @@ class StardewFishingEnv(gym.Env):
     | caught_before   | True        | False: a first-ever fish (starts at 0.1, never drains)                 |
     | deluxe_bait     | False       | 1.6 Deluxe Bait (+12 px bar); needs ``version="1.6"``                  |
     | frame_skip      | 1           | game ticks per step (action repeat)                                    |
-    | max_ticks       | 20000       | truncation cap in game ticks (the 20 fade-in ticks included)           |
+    | max_ticks       | 20000       | truncation cap in game ticks (the 20 fade-in ticks included, so above  |
+    |                 |             | 20 when ``skip_fade_in``)                                              |
     | features        | None        | "default" ("treasure" with treasure on), a preset ("default",          |
     |                 |             | "treasure", "seed") or a list of names; fixed when the env is made     |
     | reward          | "shaped"    | "shaped", "seed" or "sparse"                                           |

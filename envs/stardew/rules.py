@@ -40,6 +40,7 @@ TRACK_HEIGHT = 548  # bobberTrackHeight: the fish's track
 BAR_TRACK_HEIGHT = 568  # bobberBarTrackHeight: the bar's track
 FISH_MAX = 532  # the fish is clamped to [0, 532] inside a tick
 FADE_IN_STEP = f32(0.05)
+FADE_IN_TICKS = 20  # updates of +0.05 scale before the physics starts; input is not read in them
 PROGRESS_GAIN = f32(0.002)  # what the progress meter gains on a tick with the fish in the bar
 
 # --- episode status -----------------------------------------------------------------------------

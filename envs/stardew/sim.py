@@ -110,8 +110,12 @@ class GameConfig:
         cfg_f[R.CF_TREASURE_PROB] = prob
         cfg_f[R.CF_PENALTY_MOD] = 1.0
         cfg_i[R.C_MAX_TICKS] = _count("max_ticks", self.max_ticks)
-        cfg_i[R.C_FRAME_SKIP] = _count("frame_skip", self.frame_skip)
         cfg_i[R.C_SKIP_FADE_IN] = int(_flag("skip_fade_in", self.skip_fade_in))
+        if cfg_i[R.C_SKIP_FADE_IN] and self.max_ticks <= R.FADE_IN_TICKS:
+            # reset() has already run the fade-in, so such a cap would end every episode on its first step
+            raise ValueError(f"max_ticks: the cap counts the {R.FADE_IN_TICKS} fade-in ticks that reset() runs "
+                             f"(skip_fade_in=True), so it must exceed {R.FADE_IN_TICKS}; got {self.max_ticks!r}")
+        cfg_i[R.C_FRAME_SKIP] = _count("frame_skip", self.frame_skip)
         if not isinstance(self.reward, str) or self.reward not in REWARDS:
             raise ValueError(f"reward: {self.reward!r} not one of {sorted(REWARDS)}")
         cfg_i[R.C_REWARD] = REWARDS[self.reward]

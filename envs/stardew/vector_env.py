@@ -57,6 +57,10 @@ class StardewFishingVectorEnv(VectorEnv):
             seeds = [int(seed) + i for i in range(self.num_envs)]
         else:
             seeds = list(seed)
+        for i, s in enumerate(seeds or ()):
+            # the same rule as the scalar env's reset (Gymnasium refuses negative seeds there)
+            if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
+                raise ValueError(f"reset: game {i}'s seed must be an integer >= 0, got {s!r}")
         obs = self.sim.reset(seeds=seeds).copy()
         return obs, {}
 

@@ -53,7 +53,6 @@ from envs.stardew.bridge import protocol as P
 from envs.stardew.sim import FishingSim, end_step
 
 GAME_OPTIONS = {"fish", "level", "tackle", "treasure", "version", "training_rod", "caught_before", "deluxe_bait"}
-FADE_IN_TICKS = 20  # the BobberBar's fade-in: 20 updates of +0.05 scale
 CLIENT_NAME = "stardew-rl 0.1.0"
 
 _MOTION = {name: i for i, name in enumerate(R.MOTION_NAMES)}
@@ -216,7 +215,7 @@ class RemoteGame:
                 continue
             m = msg["minigame"]
             if m != fresh:
-                if m == stale or msg["bar_tick"] > FADE_IN_TICKS:
+                if m == stale or msg["bar_tick"] > R.FADE_IN_TICKS:
                     stale = m  # in flight before reset() or seen too late to have seen its start
                     continue
                 fresh = m
