@@ -2,9 +2,9 @@
 
     python -m agents.evaluate [--episodes 5000] [--out reports]
 
-Policies: the four hand-written controllers (random, naive, braking, lead) and the exported models
-in ``exported/`` (their own weights, run batched in float64: the same function onnxruntime computes,
-checked by ``make export-onnx``). All play the same seeds (``TEST_SEED0 ..``), never used in training
+Policies: the hand-written controllers (random, naive, braking, lead, and lead_seed: lead on the
+seed's three values) and the models in ``exported/``: the two DQNs (their own weights, run batched in
+float64: the same function onnxruntime computes, checked by ``make export-onnx``) and the state PPO. All play the same seeds (``TEST_SEED0 ..``), never used in training
 or checkpoint choice. Writes ``reports/evaluation.{json,md}`` and ``reports/*.png`` and prints the table.
 Only that full run (default ``--episodes`` and ``--out``) rewrites the model card ``exported/README.md``;
 any other writes its card to ``<out>/model_card.md``.

@@ -41,7 +41,7 @@ class DQNConfig:
     eps_end: float = 0.01
     eps_fraction: float = 0.25  # of total_steps over which epsilon decays linearly
     # learning
-    hidden: tuple[int, ...] = (256, 128)  # 256x256 in float64 costs ~52 us p99 per ONNX call; this ~26 us
+    hidden: tuple[int, ...] = (256, 128)  # 256x256 in float64 cost ~52 us p99 per ONNX call; this ~31 us
     dueling: bool = True
     double: bool = True
     gamma: float = 0.99

@@ -4,8 +4,8 @@
 
 Why: greedy on the mean Q-values of two independently seeded runs plays better than either run
 (on the dev seeds), but a graph with both networks costs twice the per-call latency in the mod
-(about 36 us median, 58 us p99 against 20 / 30 us for one network). The student keeps the
-single-network cost and learns the ensemble's Q-values where the policies actually go.
+(``make bench-inference``: about 36 us median, 65 us p99, against 17-19 / 31 us for one network). The
+student keeps the single-network cost and learns the ensemble's Q-values where the policies actually go.
 
 Top to bottom, DAgger-style (Ross et al. 2011; Rusu et al. 2016 for Q-value distillation):
   1. The teacher plays the training population (the members' own game mix, training seeds) with a

@@ -255,7 +255,7 @@ CONTROLLERS: dict[str, type[Controller]] = {
 
 
 def make_controller(name: str, **kwargs) -> Controller:
-    """A controller by name: ``random``, ``naive``, ``braking`` or ``lead``."""
+    """A controller by name: ``random``, ``naive``, ``braking``, ``lead`` or ``lead_seed``."""
     if name not in CONTROLLERS:
         raise ValueError(f"controller: unknown {name!r}; known {sorted(CONTROLLERS)}")
     return CONTROLLERS[name](**kwargs)
