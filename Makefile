@@ -21,7 +21,7 @@ help:
 	@echo "  make test-screen / test-bridge   only the screen env's / the bridge's tests"
 	@echo "StardewFishing-v0 and the DQN"
 	@echo "  make train-dqn         train the DQN policies on the embedded simulator (about 29 min on 2 cores)"
-	@echo "  make train-dqn-smoke   a 10-second DQN run (runs/dqn/smoke): is the training stack working?"
+	@echo "  make train-dqn-smoke   a 15-second DQN run (runs/dqn/smoke): is the training stack working?"
 	@echo "  make export-onnx       exported/*.onnx from the training output, every export verified"
 	@echo "  make evaluate          the population protocol on 5,000 held-out seeds -> reports/"
 	@echo "  make bench             simulator speed beside CartPole-v1"

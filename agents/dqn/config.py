@@ -89,7 +89,7 @@ PRESETS: dict[str, DQNConfig] = {
     "seed": DQNConfig(name="seed", features="seed", hard_fraction=0.25, perfect_loss_penalty=5.0,
                       demo_controller="lead_seed", demo_fraction=0.5, margin_weight=8.0, total_steps=6_000_000,
                       eval_every=2_000_000, checkpoint_every=2_000_000, max_minutes=26.0),
-    # smoke runs and tests: a minute or less
+    # smoke runs and tests: about 15 s on 2 cores
     "smoke": DQNConfig(name="smoke", num_games=64, total_steps=150_000, learning_starts=5_000, hidden=(64, 64),
                        batch_size=128, buffer_size=100_000, eps_fraction=0.3, eval_every=75_000, eval_episodes=200,
                        checkpoint_every=75_000, log_every=25_000, lr=1e-3, lr_end=1e-3, torch_threads=1,
