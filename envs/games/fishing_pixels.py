@@ -21,7 +21,8 @@ The same task the hybrid agent plays through ``ScreenGame-v0`` on the window, mi
   window's green bar shows; offscreen it is read from the game's state instead of its pixels);
 * episode: one minigame (catch or escape ends it; ``max_steps`` truncates). ``reset()`` always begins a new minigame:
   after a catch or escape the next fish of the stream, and after a truncation (or mid-episode) too, the unfinished
-  fish abandoned; ``reset(seed=s)`` reseeds the stream.
+  fish abandoned; ``reset(seed=s)`` reseeds the stream, and a first ``reset()`` without a seed seeds it from the
+  env's ``np_random`` (fresh entropy, as Gymnasium's envs do), so unseeded copies play different fish.
 
 ``info`` carries the game's state (``distanceFromCatching``, ``caught``, ``escaped``, ``fish``...).
 Keyword arguments besides the ones of ``FishingPixelsEnv`` are StardewFishing-v0's game options (``fish``,
@@ -78,6 +79,7 @@ class FishingPixelsEnv(gym.Env):
         self._reel_key_idx = [i for i, k in enumerate(self.action_spec.keys) if k in REEL_KEYS]
         self._steps = 0
         self._last_frame: np.ndarray | None = None
+        self._stream_seeded = False  # the game above plays seed 0's stream until reset seeds it
 
     def pressed(self, action: Mapping[str, Any]) -> bool:
         """Whether the reel button is down during a step with this action (as the game window sees it)."""
@@ -112,6 +114,10 @@ class FishingPixelsEnv(gym.Env):
         super().reset(seed=seed)
         if seed is not None:
             self.game.reset(seed)
+            self._stream_seeded = True
+        elif not self._stream_seeded:  # not seed 0's fish in every unseeded env (e.g. a vector env's copies)
+            self.game.reset(int(self.np_random.integers(0, 2**62)))
+            self._stream_seeded = True
         elif self.game.paused:
             while self.game.paused:  # the next fish of the same stream
                 self.game.tick(False)

@@ -315,3 +315,21 @@ def test_fishing_pixels_refuses_game_options_it_would_ignore():
     with pytest.raises(ValueError, match="reset: FishingPixels-v0 takes no options"):
         env.reset(options={"fish": "Legend"})
     env.reset(options={})
+
+
+def test_fishing_pixels_unseeded_envs_do_not_all_play_the_same_fish():
+    # every FishingPixels-v0 made without a seed played seed 0's stream: the copies of a vector env reset without
+    # a seed (SB3's make_vec_env with seed=None) all saw the same fish, step for step
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    starts = []
+    for _ in range(4):
+        env = FishingPixelsEnv()
+        _, info = env.reset()
+        starts.append((info["fish"], info["fishing_level"], info["difficulty"]))
+    assert len(set(starts)) > 1
+    a, b = FishingPixelsEnv(), FishingPixelsEnv()  # a seed still replays the same fish
+    assert a.reset(seed=5)[1] == b.reset(seed=5)[1]
+    a.reset(seed=5)
+    assert a.reset()[1] == b.reset()[1]  # and a plain reset after it goes on with the seeded stream
+
