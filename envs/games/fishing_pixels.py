@@ -43,7 +43,7 @@ from envs.games.fishing import REEL_KEYS, FishingGame
 from envs.games.fishing_screen import FISHING_ACTIONS
 from envs.screen.actions import HybridActionSpec
 from envs.screen.preprocess import FramePreprocessor, FrameStack
-from envs.stardew.sim import GameConfig
+from envs.stardew.sim import GameConfig, _count
 
 # the window example's action dict (envs.games.fishing_screen.FISHING_ACTIONS): types none/click/drag/hold/key
 DEFAULT_ACTIONS: dict[str, Any] = FISHING_ACTIONS
@@ -58,8 +58,9 @@ class FishingPixelsEnv(gym.Env):
                  max_steps: int = 2000, render_mode: str | None = None, **game_options: Any):
         self.action_spec = HybridActionSpec.from_seed_dict(dict(action_space or DEFAULT_ACTIONS))
         self.action_space = self.action_spec.space
-        self.ticks_per_step = int(ticks_per_step)
-        self.max_steps = int(max_steps)
+        # checked like the game options: 0 froze the game (no tick per step) and 1.5 was silently 1
+        self.ticks_per_step = _count("ticks_per_step", ticks_per_step)
+        self.max_steps = _count("max_steps", max_steps)
         self.render_mode = render_mode
         self.pre = FramePreprocessor(size=size, grayscale=grayscale, interpolation=interpolation)
         self.stack = FrameStack(frame_stack)

@@ -333,3 +333,14 @@ def test_fishing_pixels_unseeded_envs_do_not_all_play_the_same_fish():
     a.reset(seed=5)
     assert a.reset()[1] == b.reset()[1]  # and a plain reset after it goes on with the seeded stream
 
+
+def test_fishing_pixels_refuses_a_step_length_or_step_cap_that_is_not_a_positive_integer():
+    # ticks_per_step=0 made a step advance no tick (the fish never moved, every reward 0) and 1.5 was silently 1
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    for kwargs, message in (({"ticks_per_step": 0}, "ticks_per_step: an integer >= 1, got 0"),
+                            ({"ticks_per_step": 1.5}, "ticks_per_step: an integer >= 1, got 1.5"),
+                            ({"max_steps": 0}, "max_steps: an integer >= 1, got 0")):
+        with pytest.raises(ValueError, match=message):
+            FishingPixelsEnv(**kwargs)
+    assert FishingPixelsEnv(ticks_per_step=np.int64(3)).ticks_per_step == 3
