@@ -386,3 +386,14 @@ def test_steps_after_the_episode_ended_earn_nothing_until_reset():
     assert again[1:4] == (0.0, terminated, truncated) and again[4]["tick"] == info["tick"]
     env.reset(seed=0)
     assert env.step(0)[1] != 0.0  # a fresh episode pays again
+
+
+def test_a_vector_env_reset_rejected_for_its_seeds_leaves_the_options_as_they_were():
+    # the options were applied before the seeds were checked, so a refused reset still switched the fish
+    venv = StardewFishingVectorEnv(2, fish="Carp")
+    for seed in (-1, [0, 1, 2]):
+        with pytest.raises(ValueError, match="seed"):
+            venv.reset(seed=seed, options={"fish": "Legend"})
+    assert venv.sim.config.fish == "Carp"
+    venv.reset(seed=0)
+    assert {venv.sim.fish_of(g).name for g in range(2)} == {"Carp"}
