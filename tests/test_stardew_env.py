@@ -397,3 +397,17 @@ def test_a_vector_env_reset_rejected_for_its_seeds_leaves_the_options_as_they_we
     assert venv.sim.config.fish == "Carp"
     venv.reset(seed=0)
     assert {venv.sim.fish_of(g).name for g in range(2)} == {"Carp"}
+
+
+def test_an_array_of_actions_given_to_the_scalar_env_is_refused_naming_the_action():
+    # a batch such as a vector policy's output was numpy's "setting an array element with a sequence" ([1]) or
+    # "truth value of an array ... is ambiguous" ([0, 1]): neither said that the action was the problem
+    env = gym.make("StardewFishing-v0")
+    env.reset(seed=0)
+    tick = env.unwrapped.sim.I[0, R.I_TICK]
+    for bad in (np.array([1]), np.array([[0]]), np.array([0, 1])):
+        with pytest.raises(ValueError, match=r"step: action must be 0 \(release\) or 1 \(hold\), got array"):
+            env.step(bad)
+    assert env.unwrapped.sim.I[0, R.I_TICK] == tick  # no game tick was played
+    for good in (np.int64(1), np.array(0), True):
+        env.step(good)

@@ -196,7 +196,11 @@ class StardewFishingEnv(gym.Env):
         return obs, info
 
     def step(self, action):
-        if action != 0 and action != 1:
+        try:
+            bad = action != 0 and action != 1
+        except ValueError:  # an array of several actions (a vector env's batch): its truth value is ambiguous
+            bad = True
+        if bad:
             raise ValueError(f"step: action must be 0 (release) or 1 (hold), got {action!r}")
         if self._last_end is not None:
             return self._step_after_end()
@@ -204,7 +208,10 @@ class StardewFishingEnv(gym.Env):
             obs, reward, terminated, truncated, info = self._remote.step(int(action))
         else:
             sim = self._sim
-            sim.play_one(action)
+            try:
+                sim.play_one(action)
+            except (TypeError, ValueError):  # a one-element array such as [1] passes the test above but is no scalar
+                raise ValueError(f"step: action must be 0 (release) or 1 (hold), got {action!r}") from None
             obs = sim.obs[0].copy()
             reward = float(sim.reward[0])
             terminated = bool(sim.terminated[0])
