@@ -411,3 +411,20 @@ def test_an_array_of_actions_given_to_the_scalar_env_is_refused_naming_the_actio
     assert env.unwrapped.sim.I[0, R.I_TICK] == tick  # no game tick was played
     for good in (np.int64(1), np.array(0), True):
         env.step(good)
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "message"),
+    [
+        ({"conect_timeout": 1.0}, r"socket_timeouts: unknown \['conect_timeout'\]"),
+        ({"timeout": -1}, "socket_timeouts: 'timeout' must be a number of seconds > 0, got -1"),
+        ({"connect_timeout": "5"}, "socket_timeouts: 'connect_timeout' must be a number of seconds > 0, got '5'"),
+        ({"reset_timeout": float("nan")}, "socket_timeouts: 'reset_timeout' must be a number"),
+        (5.0, "socket_timeouts: a dict"),
+    ],
+)
+def test_bad_socket_timeouts_raise_a_value_error_naming_the_key_when_the_env_is_made(timeouts, message):
+    # a misspelt key was RemoteGame's TypeError, and a bad value only failed at the first connect, as a socket
+    # error that named no option ("'str' object cannot be interpreted as an integer")
+    with pytest.raises(ValueError, match=message):
+        gym.make("StardewFishing-v0", backend="socket", port=1, socket_timeouts=timeouts)
