@@ -19,9 +19,9 @@ The same task the hybrid agent plays through ``ScreenGame-v0`` on the window, mi
   at), action applied for the whole step, frame taken at its end;
 * reward: 100 x the change of the catch meter over the step, +10 on a catch, -10 on an escape (the meter is what the
   window's green bar shows; offscreen it is read from the game's state instead of its pixels);
-* episode: one minigame (catch or escape ends it; ``max_steps`` truncates). ``reset()`` always begins a new minigame:
-  after a catch or escape the next fish of the stream, and after a truncation (or mid-episode) too, the unfinished
-  fish abandoned; ``reset(seed=s)`` reseeds the stream, and a first ``reset()`` without a seed seeds it from the
+* episode: one minigame (catch or escape ends it; ``max_steps``, or the game option ``max_ticks``, truncates).
+  ``reset()`` always begins a new minigame: after a catch or escape the next fish of the stream, and after a
+  truncation (or mid-episode) too, the unfinished fish abandoned; ``reset(seed=s)`` reseeds the stream, and a first ``reset()`` without a seed seeds it from the
   env's ``np_random`` (fresh entropy, as Gymnasium's envs do), so unseeded copies play different fish.
 
 ``info`` carries the game's state (``distanceFromCatching``, ``caught``, ``escaped``, ``fish``...).
@@ -144,7 +144,9 @@ class FishingPixelsEnv(gym.Env):
                 break
         self._steps += 1
         info = self._info()
-        if done:
+        # the game's own max_ticks cap ends a minigame with the fish neither caught nor escaped: a truncation
+        cut = done and self.game.last_outcome == "truncated"
+        if done and not cut:
             caught = self.game.last_outcome == "caught"
             after = 1.0 if caught else 0.0
             info.update(caught=caught, escaped=self.game.last_outcome == "escaped")
@@ -152,8 +154,9 @@ class FishingPixelsEnv(gym.Env):
         else:
             reward = 100.0 * (self._progress() - before)
         obs = self._obs()
-        truncated = not done and self._steps >= self.max_steps
-        return obs, float(reward), done, truncated, info
+        terminated = done and not cut
+        truncated = cut or (not done and self._steps >= self.max_steps)
+        return obs, float(reward), terminated, truncated, info
 
     def render(self):
         return self._last_frame

@@ -367,3 +367,21 @@ def test_fishing_pixels_can_be_copied_or_pickled_after_reset_and_goes_on_from_th
             np.testing.assert_array_equal(o1, o2)
             assert (r1, te1, tr1, i1) == (r2, te2, tr2, i2)
     np.testing.assert_array_equal(copies[0].render(), env.render())
+
+
+def test_fishing_pixels_reports_the_games_max_ticks_cap_as_a_truncation_without_the_escape_penalty():
+    # a minigame cut by the game option max_ticks came back terminated=True with the escape's -10 and the whole
+    # meter lost (100 x (0 - meter)), though info said neither caught nor escaped
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    env = FishingPixelsEnv(max_ticks=100, fish="Legend", caught_before=False)
+    env.reset(seed=0)
+    done = False
+    while not done:
+        before = env.game.sim.state_dict(0)["distanceFromCatching"]
+        _, reward, terminated, truncated, info = env.step(env.action_spec.noop())
+        done = terminated or truncated
+    assert (terminated, truncated, info["caught"], info["escaped"], info["tick"]) == (False, True, False, False, 100)
+    assert reward == pytest.approx(100.0 * (info["distanceFromCatching"] - before))
+    _, again = env.reset()
+    assert again["tick"] < 100  # the next fish
