@@ -386,3 +386,45 @@ def test_steps_after_the_episode_ended_earn_nothing_until_reset():
     assert again[1:4] == (0.0, terminated, truncated) and again[4]["tick"] == info["tick"]
     env.reset(seed=0)
     assert env.step(0)[1] != 0.0  # a fresh episode pays again
+
+
+def test_a_vector_env_reset_rejected_for_its_seeds_leaves_the_options_as_they_were():
+    # the options were applied before the seeds were checked, so a refused reset still switched the fish
+    venv = StardewFishingVectorEnv(2, fish="Carp")
+    for seed in (-1, [0, 1, 2]):
+        with pytest.raises(ValueError, match="seed"):
+            venv.reset(seed=seed, options={"fish": "Legend"})
+    assert venv.sim.config.fish == "Carp"
+    venv.reset(seed=0)
+    assert {venv.sim.fish_of(g).name for g in range(2)} == {"Carp"}
+
+
+def test_an_array_of_actions_given_to_the_scalar_env_is_refused_naming_the_action():
+    # a batch such as a vector policy's output was numpy's "setting an array element with a sequence" ([1]) or
+    # "truth value of an array ... is ambiguous" ([0, 1]): neither said that the action was the problem
+    env = gym.make("StardewFishing-v0")
+    env.reset(seed=0)
+    tick = env.unwrapped.sim.I[0, R.I_TICK]
+    for bad in (np.array([1]), np.array([[0]]), np.array([0, 1])):
+        with pytest.raises(ValueError, match=r"step: action must be 0 \(release\) or 1 \(hold\), got array"):
+            env.step(bad)
+    assert env.unwrapped.sim.I[0, R.I_TICK] == tick  # no game tick was played
+    for good in (np.int64(1), np.array(0), True):
+        env.step(good)
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "message"),
+    [
+        ({"conect_timeout": 1.0}, r"socket_timeouts: unknown \['conect_timeout'\]"),
+        ({"timeout": -1}, "socket_timeouts: 'timeout' must be a number of seconds > 0, got -1"),
+        ({"connect_timeout": "5"}, "socket_timeouts: 'connect_timeout' must be a number of seconds > 0, got '5'"),
+        ({"reset_timeout": float("nan")}, "socket_timeouts: 'reset_timeout' must be a number"),
+        (5.0, "socket_timeouts: a dict"),
+    ],
+)
+def test_bad_socket_timeouts_raise_a_value_error_naming_the_key_when_the_env_is_made(timeouts, message):
+    # a misspelt key was RemoteGame's TypeError, and a bad value only failed at the first connect, as a socket
+    # error that named no option ("'str' object cannot be interpreted as an integer")
+    with pytest.raises(ValueError, match=message):
+        gym.make("StardewFishing-v0", backend="socket", port=1, socket_timeouts=timeouts)

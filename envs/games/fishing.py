@@ -72,6 +72,13 @@ class FishingGame:
         self.renderer = renderer
         self.reset(seed)
 
+    def __getstate__(self) -> dict:
+        # copy.deepcopy / pickle (FishingPixels-v0 holds a game): the simulator copies itself and an offscreen
+        # renderer, which holds pygame, is made again on the next frame; a window cannot be copied
+        if self.renderer is not None and self.renderer.window:
+            raise TypeError("FishingGame: a game drawn on a window cannot be copied or pickled; copy an offscreen one")
+        return {**self.__dict__, "renderer": None}
+
     # -- game ----------------------------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> None:
         """Start a new minigame (and zero the counters); ``seed`` reseeds the episode stream."""

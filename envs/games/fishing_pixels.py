@@ -19,9 +19,10 @@ The same task the hybrid agent plays through ``ScreenGame-v0`` on the window, mi
   at), action applied for the whole step, frame taken at its end;
 * reward: 100 x the change of the catch meter over the step, +10 on a catch, -10 on an escape (the meter is what the
   window's green bar shows; offscreen it is read from the game's state instead of its pixels);
-* episode: one minigame (catch or escape ends it; ``max_steps`` truncates). ``reset()`` always begins a new minigame:
-  after a catch or escape the next fish of the stream, and after a truncation (or mid-episode) too, the unfinished
-  fish abandoned; ``reset(seed=s)`` reseeds the stream.
+* episode: one minigame (catch or escape ends it; ``max_steps``, or the game option ``max_ticks``, truncates).
+  ``reset()`` always begins a new minigame: after a catch or escape the next fish of the stream, and after a
+  truncation (or mid-episode) too, the unfinished fish abandoned; ``reset(seed=s)`` reseeds the stream, and a first ``reset()`` without a seed seeds it from the
+  env's ``np_random`` (fresh entropy, as Gymnasium's envs do), so unseeded copies play different fish.
 
 ``info`` carries the game's state (``distanceFromCatching``, ``caught``, ``escaped``, ``fish``...).
 Keyword arguments besides the ones of ``FishingPixelsEnv`` are StardewFishing-v0's game options (``fish``,
@@ -42,7 +43,7 @@ from envs.games.fishing import REEL_KEYS, FishingGame
 from envs.games.fishing_screen import FISHING_ACTIONS
 from envs.screen.actions import HybridActionSpec
 from envs.screen.preprocess import FramePreprocessor, FrameStack
-from envs.stardew.sim import GameConfig
+from envs.stardew.sim import GameConfig, _count
 
 # the window example's action dict (envs.games.fishing_screen.FISHING_ACTIONS): types none/click/drag/hold/key
 DEFAULT_ACTIONS: dict[str, Any] = FISHING_ACTIONS
@@ -57,8 +58,9 @@ class FishingPixelsEnv(gym.Env):
                  max_steps: int = 2000, render_mode: str | None = None, **game_options: Any):
         self.action_spec = HybridActionSpec.from_seed_dict(dict(action_space or DEFAULT_ACTIONS))
         self.action_space = self.action_spec.space
-        self.ticks_per_step = int(ticks_per_step)
-        self.max_steps = int(max_steps)
+        # checked like the game options: 0 froze the game (no tick per step) and 1.5 was silently 1
+        self.ticks_per_step = _count("ticks_per_step", ticks_per_step)
+        self.max_steps = _count("max_steps", max_steps)
         self.render_mode = render_mode
         self.pre = FramePreprocessor(size=size, grayscale=grayscale, interpolation=interpolation)
         self.stack = FrameStack(frame_stack)
@@ -78,6 +80,7 @@ class FishingPixelsEnv(gym.Env):
         self._reel_key_idx = [i for i, k in enumerate(self.action_spec.keys) if k in REEL_KEYS]
         self._steps = 0
         self._last_frame: np.ndarray | None = None
+        self._stream_seeded = False  # the game above plays seed 0's stream until reset seeds it
 
     def pressed(self, action: Mapping[str, Any]) -> bool:
         """Whether the reel button is down during a step with this action (as the game window sees it)."""
@@ -112,6 +115,10 @@ class FishingPixelsEnv(gym.Env):
         super().reset(seed=seed)
         if seed is not None:
             self.game.reset(seed)
+            self._stream_seeded = True
+        elif not self._stream_seeded:  # not seed 0's fish in every unseeded env (e.g. a vector env's copies)
+            self.game.reset(int(self.np_random.integers(0, 2**62)))
+            self._stream_seeded = True
         elif self.game.paused:
             while self.game.paused:  # the next fish of the same stream
                 self.game.tick(False)
@@ -137,7 +144,9 @@ class FishingPixelsEnv(gym.Env):
                 break
         self._steps += 1
         info = self._info()
-        if done:
+        # the game's own max_ticks cap ends a minigame with the fish neither caught nor escaped: a truncation
+        cut = done and self.game.last_outcome == "truncated"
+        if done and not cut:
             caught = self.game.last_outcome == "caught"
             after = 1.0 if caught else 0.0
             info.update(caught=caught, escaped=self.game.last_outcome == "escaped")
@@ -145,8 +154,9 @@ class FishingPixelsEnv(gym.Env):
         else:
             reward = 100.0 * (self._progress() - before)
         obs = self._obs()
-        truncated = not done and self._steps >= self.max_steps
-        return obs, float(reward), done, truncated, info
+        terminated = done and not cut
+        truncated = cut or (not done and self._steps >= self.max_steps)
+        return obs, float(reward), terminated, truncated, info
 
     def render(self):
         return self._last_frame

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import numbers
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -153,7 +155,7 @@ class StardewFishingEnv(gym.Env):
             from envs.stardew.bridge.client import RemoteGame  # local import: sim users never load it
 
             # keys: timeout (per tick), reset_timeout (waiting for a minigame), connect_timeout; seconds
-            self._remote = RemoteGame(host=host, port=port, sim=self._sim, **(socket_timeouts or {}))
+            self._remote = RemoteGame(host=host, port=port, sim=self._sim, **_check_timeouts(socket_timeouts))
 
     def __getstate__(self) -> dict:
         # copy.deepcopy / pickle: the simulator copies itself; a live connection cannot be copied
@@ -196,7 +198,11 @@ class StardewFishingEnv(gym.Env):
         return obs, info
 
     def step(self, action):
-        if action != 0 and action != 1:
+        try:
+            bad = action != 0 and action != 1
+        except ValueError:  # an array of several actions (a vector env's batch): its truth value is ambiguous
+            bad = True
+        if bad:
             raise ValueError(f"step: action must be 0 (release) or 1 (hold), got {action!r}")
         if self._last_end is not None:
             return self._step_after_end()
@@ -204,7 +210,10 @@ class StardewFishingEnv(gym.Env):
             obs, reward, terminated, truncated, info = self._remote.step(int(action))
         else:
             sim = self._sim
-            sim.play_one(action)
+            try:
+                sim.play_one(action)
+            except (TypeError, ValueError):  # a one-element array such as [1] passes the test above but is no scalar
+                raise ValueError(f"step: action must be 0 (release) or 1 (hold), got {action!r}") from None
             obs = sim.obs[0].copy()
             reward = float(sim.reward[0])
             terminated = bool(sim.terminated[0])
@@ -241,3 +250,23 @@ class StardewFishingEnv(gym.Env):
             self._renderer = None
         if self._remote is not None:
             self._remote.close()
+
+
+SOCKET_TIMEOUTS = ("timeout", "reset_timeout", "connect_timeout")
+
+
+def _check_timeouts(socket_timeouts: object) -> dict[str, float]:
+    """``socket_timeouts`` checked as the other options are: a ValueError naming the bad key or value, here rather
+    than RemoteGame's TypeError or a socket error at the first connect."""
+    if socket_timeouts is None:
+        return {}
+    if not isinstance(socket_timeouts, Mapping):
+        raise ValueError(f"socket_timeouts: a dict with keys among {list(SOCKET_TIMEOUTS)}, got {socket_timeouts!r}")
+    unknown = sorted(set(socket_timeouts) - set(SOCKET_TIMEOUTS))
+    if unknown:
+        raise ValueError(f"socket_timeouts: unknown {unknown}; known {list(SOCKET_TIMEOUTS)}")
+    for key, value in socket_timeouts.items():
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
+                or value <= 0):
+            raise ValueError(f"socket_timeouts: {key!r} must be a number of seconds > 0, got {value!r}")
+    return dict(socket_timeouts)

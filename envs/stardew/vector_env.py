@@ -49,8 +49,6 @@ class StardewFishingVectorEnv(VectorEnv):
         self.feature_names = self.sim.feature_names
 
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
-        if options:
-            self.sim.configure(self.sim.config.with_options(options))
         if seed is None:
             seeds = None  # each game goes on with its own stream (from OS entropy until first seeded)
         elif isinstance(seed, (int, np.integer)):
@@ -61,6 +59,10 @@ class StardewFishingVectorEnv(VectorEnv):
             # the same rule as the scalar env's reset (Gymnasium refuses negative seeds there)
             if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
                 raise ValueError(f"reset: game {i}'s seed must be an integer >= 0, got {s!r}")
+        if seeds is not None and len(seeds) != self.num_envs:
+            raise ValueError(f"reset: {len(seeds)} seeds for {self.num_envs} games")
+        if options:  # after the seeds are checked: a rejected reset changes nothing, as in StardewFishing-v0
+            self.sim.configure(self.sim.config.with_options(options))
         obs = self.sim.reset(seeds=seeds).copy()
         return obs, {}
 

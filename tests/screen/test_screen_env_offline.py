@@ -315,3 +315,73 @@ def test_fishing_pixels_refuses_game_options_it_would_ignore():
     with pytest.raises(ValueError, match="reset: FishingPixels-v0 takes no options"):
         env.reset(options={"fish": "Legend"})
     env.reset(options={})
+
+
+def test_fishing_pixels_unseeded_envs_do_not_all_play_the_same_fish():
+    # every FishingPixels-v0 made without a seed played seed 0's stream: the copies of a vector env reset without
+    # a seed (SB3's make_vec_env with seed=None) all saw the same fish, step for step
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    starts = []
+    for _ in range(4):
+        env = FishingPixelsEnv()
+        _, info = env.reset()
+        starts.append((info["fish"], info["fishing_level"], info["difficulty"]))
+    assert len(set(starts)) > 1
+    a, b = FishingPixelsEnv(), FishingPixelsEnv()  # a seed still replays the same fish
+    assert a.reset(seed=5)[1] == b.reset(seed=5)[1]
+    a.reset(seed=5)
+    assert a.reset()[1] == b.reset()[1]  # and a plain reset after it goes on with the seeded stream
+
+
+def test_fishing_pixels_refuses_a_step_length_or_step_cap_that_is_not_a_positive_integer():
+    # ticks_per_step=0 made a step advance no tick (the fish never moved, every reward 0) and 1.5 was silently 1
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    for kwargs, message in (({"ticks_per_step": 0}, "ticks_per_step: an integer >= 1, got 0"),
+                            ({"ticks_per_step": 1.5}, "ticks_per_step: an integer >= 1, got 1.5"),
+                            ({"max_steps": 0}, "max_steps: an integer >= 1, got 0")):
+        with pytest.raises(ValueError, match=message):
+            FishingPixelsEnv(**kwargs)
+    assert FishingPixelsEnv(ticks_per_step=np.int64(3)).ticks_per_step == 3
+
+
+def test_fishing_pixels_can_be_copied_or_pickled_after_reset_and_goes_on_from_the_same_tick():
+    # it pickled before reset() but not after: the game's offscreen renderer holds the pygame module, so
+    # copy.deepcopy / pickle.dumps failed with "cannot pickle 'module' object"
+    import copy
+    import pickle
+
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    env = FishingPixelsEnv()
+    env.reset(seed=2)
+    hold = env.action_spec.make("hold")
+    for t in range(20):
+        env.step(hold if t % 3 else env.action_spec.noop())
+    copies = [copy.deepcopy(env), pickle.loads(pickle.dumps(env))]
+    actions = [hold if t % 2 else env.action_spec.noop() for t in range(30)]
+    runs = [[e.step(a) for a in actions] for e in [env, *copies]]
+    for run in runs[1:]:
+        for (o1, r1, te1, tr1, i1), (o2, r2, te2, tr2, i2) in zip(runs[0], run, strict=True):
+            np.testing.assert_array_equal(o1, o2)
+            assert (r1, te1, tr1, i1) == (r2, te2, tr2, i2)
+    np.testing.assert_array_equal(copies[0].render(), env.render())
+
+
+def test_fishing_pixels_reports_the_games_max_ticks_cap_as_a_truncation_without_the_escape_penalty():
+    # a minigame cut by the game option max_ticks came back terminated=True with the escape's -10 and the whole
+    # meter lost (100 x (0 - meter)), though info said neither caught nor escaped
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    env = FishingPixelsEnv(max_ticks=100, fish="Legend", caught_before=False)
+    env.reset(seed=0)
+    done = False
+    while not done:
+        before = env.game.sim.state_dict(0)["distanceFromCatching"]
+        _, reward, terminated, truncated, info = env.step(env.action_spec.noop())
+        done = terminated or truncated
+    assert (terminated, truncated, info["caught"], info["escaped"], info["tick"]) == (False, True, False, False, 100)
+    assert reward == pytest.approx(100.0 * (info["distanceFromCatching"] - before))
+    _, again = env.reset()
+    assert again["tick"] < 100  # the next fish
