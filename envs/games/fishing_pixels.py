@@ -21,8 +21,9 @@ The same task the hybrid agent plays through ``ScreenGame-v0`` on the window, mi
   window's green bar shows; offscreen it is read from the game's state instead of its pixels);
 * episode: one minigame (catch or escape ends it; ``max_steps``, or the game option ``max_ticks``, truncates).
   ``reset()`` always begins a new minigame: after a catch or escape the next fish of the stream, and after a
-  truncation (or mid-episode) too, the unfinished fish abandoned; ``reset(seed=s)`` reseeds the stream, and a first ``reset()`` without a seed seeds it from the
-  env's ``np_random`` (fresh entropy, as Gymnasium's envs do), so unseeded copies play different fish.
+  truncation (or mid-episode) too, the unfinished fish abandoned. ``reset(seed=s)`` reseeds the stream; a first
+  ``reset()`` without a seed seeds it from the env's ``np_random`` (fresh entropy, as Gymnasium's envs do), so
+  unseeded copies play different fish.
 
 ``info`` carries the game's state (``distanceFromCatching``, ``caught``, ``escaped``, ``fish``...).
 Keyword arguments besides the ones of ``FishingPixelsEnv`` are StardewFishing-v0's game options (``fish``,
@@ -43,7 +44,7 @@ from envs.games.fishing import REEL_KEYS, FishingGame
 from envs.games.fishing_screen import FISHING_ACTIONS
 from envs.screen.actions import HybridActionSpec
 from envs.screen.preprocess import FramePreprocessor, FrameStack
-from envs.stardew.sim import GameConfig, _count
+from envs.stardew.sim import GameConfig, positive_int_option
 
 # the window example's action dict (envs.games.fishing_screen.FISHING_ACTIONS): types none/click/drag/hold/key
 DEFAULT_ACTIONS: dict[str, Any] = FISHING_ACTIONS
@@ -59,8 +60,8 @@ class FishingPixelsEnv(gym.Env):
         self.action_spec = HybridActionSpec.from_seed_dict(dict(action_space or DEFAULT_ACTIONS))
         self.action_space = self.action_spec.space
         # checked like the game options: 0 froze the game (no tick per step) and 1.5 was silently 1
-        self.ticks_per_step = _count("ticks_per_step", ticks_per_step)
-        self.max_steps = _count("max_steps", max_steps)
+        self.ticks_per_step = positive_int_option("ticks_per_step", ticks_per_step)
+        self.max_steps = positive_int_option("max_steps", max_steps)
         self.render_mode = render_mode
         self.pre = FramePreprocessor(size=size, grayscale=grayscale, interpolation=interpolation)
         self.stack = FrameStack(frame_stack)

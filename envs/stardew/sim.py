@@ -109,13 +109,13 @@ class GameConfig:
             raise ValueError(f"treasure: a bool or a probability in [0, 1], got {self.treasure!r}")
         cfg_f[R.CF_TREASURE_PROB] = prob
         cfg_f[R.CF_PENALTY_MOD] = 1.0
-        cfg_i[R.C_MAX_TICKS] = _count("max_ticks", self.max_ticks)
+        cfg_i[R.C_MAX_TICKS] = positive_int_option("max_ticks", self.max_ticks)
         cfg_i[R.C_SKIP_FADE_IN] = int(_flag("skip_fade_in", self.skip_fade_in))
         if cfg_i[R.C_SKIP_FADE_IN] and self.max_ticks <= R.FADE_IN_TICKS:
             # reset() has already run the fade-in, so such a cap would end every episode on its first step
             raise ValueError(f"max_ticks: the cap counts the {R.FADE_IN_TICKS} fade-in ticks that reset() runs "
                              f"(skip_fade_in=True), so it must exceed {R.FADE_IN_TICKS}; got {self.max_ticks!r}")
-        cfg_i[R.C_FRAME_SKIP] = _count("frame_skip", self.frame_skip)
+        cfg_i[R.C_FRAME_SKIP] = positive_int_option("frame_skip", self.frame_skip)
         if not isinstance(self.reward, str) or self.reward not in REWARDS:
             raise ValueError(f"reward: {self.reward!r} not one of {sorted(REWARDS)}")
         cfg_i[R.C_REWARD] = REWARDS[self.reward]
@@ -158,7 +158,8 @@ def _flag(name: str, value: object) -> bool:
     return bool(value)
 
 
-def _count(name: str, value: object) -> int:
+def positive_int_option(name: str, value: object) -> int:
+    """``value`` of the option ``name`` as an int, or a ValueError naming the option (bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name}: an integer >= 1, got {value!r}")
     return int(value)
