@@ -82,6 +82,8 @@ class FishingPixelsEnv(gym.Env):
         self._steps = 0
         self._last_frame: np.ndarray | None = None
         self._stream_seeded = False  # the game above plays seed 0's stream until reset seeds it
+        self._last_end: tuple | None = None  # (obs, terminated, truncated, info) once the episode ended
+        self._warned_after_end = False
 
     def pressed(self, action: Mapping[str, Any]) -> bool:
         """Whether the reel button is down during a step with this action (as the game window sees it)."""
@@ -127,6 +129,7 @@ class FishingPixelsEnv(gym.Env):
             self.game.new_minigame()
         self._steps = 0
         self._episodes0 = self.game.episodes
+        self._last_end = None
         return self._obs(first=True), self._info()
 
     def _info(self) -> dict:
@@ -136,6 +139,8 @@ class FishingPixelsEnv(gym.Env):
 
     def step(self, action: Mapping[str, Any]):
         pressed = self.pressed(action)
+        if self._last_end is not None:
+            return self._step_after_end()
         before = self._progress()
         done = False
         for _ in range(self.ticks_per_step):
@@ -157,7 +162,19 @@ class FishingPixelsEnv(gym.Env):
         obs = self._obs()
         terminated = done and not cut
         truncated = cut or (not done and self._steps >= self.max_steps)
+        if terminated or truncated:
+            self._last_end = (obs, terminated, truncated, info)
         return obs, float(reward), terminated, truncated, info
+
+    def _step_after_end(self):
+        # as StardewFishing-v0 (and CartPole) do: the episode is over, so nothing moves and nothing is earned
+        # until reset(); before, such steps played the next fish and reported it as ended, with its rewards
+        if not self._warned_after_end:
+            gym.logger.warn("step() called after the episode ended (terminated or truncated); call reset() first. "
+                            "Further steps return the last observation and reward 0.")
+            self._warned_after_end = True
+        obs, terminated, truncated, info = self._last_end
+        return obs.copy(), 0.0, terminated, truncated, dict(info)
 
     def render(self):
         return self._last_frame

@@ -385,3 +385,25 @@ def test_fishing_pixels_reports_the_games_max_ticks_cap_as_a_truncation_without_
     assert reward == pytest.approx(100.0 * (info["distanceFromCatching"] - before))
     _, again = env.reset()
     assert again["tick"] < 100  # the next fish
+
+
+def test_fishing_pixels_steps_after_the_end_change_nothing_until_reset():
+    # as StardewFishing-v0: a step after the episode ended used to play the next fish, still reporting
+    # terminated=True, with that fish's rewards (+10 on its catch) credited to an episode already over
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    env = FishingPixelsEnv(fish="Carp", level=10)
+    env.reset(seed=3)
+    ended = False
+    while not ended:
+        obs, _, terminated, truncated, info = env.step(env.action_spec.noop())
+        ended = terminated or truncated
+    tick = env.game.sim.state_dict(0)["tick"]
+    with pytest.warns(UserWarning, match="after the episode ended"):
+        after = [env.step(env.action_spec.noop()) for _ in range(50)]
+    for o, r, te, tr, inf in after:
+        assert (r, te, tr, inf["caught"]) == (0.0, terminated, truncated, info["caught"])
+        np.testing.assert_array_equal(o, obs)
+    assert env.game.sim.state_dict(0)["tick"] == tick
+    _, first = env.reset()
+    assert first["tick"] < tick  # reset() still begins the next fish
