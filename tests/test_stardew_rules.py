@@ -66,6 +66,8 @@ def test_fish_always_out_of_bar_escapes_after_100_ticks():
         ("1.5", [], True, 150),  # the Training Rod drains like a trap bobber
         ("1.6", ["trap", "trap"], False, 200),  # 1.6 stacks: 0.003 - 0.001 - 0.0005 = 0.0015
         ("1.6", ["trap"], False, 150),
+        ("1.6", [], True, 150),  # 1.6 keeps the Training Rod's 0.002
+        ("1.6", [], False, 100),
     ],
 )
 def test_drain_rate_follows_tackle_rod_and_version(version, tackle, training_rod, ticks):
@@ -112,21 +114,25 @@ def test_in_bar_window_is_bar_minus_16_to_bar_plus_height_minus_44(level):
 def test_bottom_rule_counts_a_low_fish_as_in_a_resting_bar():
     sim = one(level=0)
     h = int(sim.I[0, R.I_HEIGHT])
-    freeze_fish(sim, 548 - h)  # above the window's lower edge, below its upper: inside anyway
-    sim.F[0, R.F_BAR_POS] = 568 - h - 4
-    step(sim, 0)
-    assert sim.I[0, R.I_IN_BAR] == 1
-    sim.reset(seeds=[7])
-    freeze_fish(sim, 530)  # below the window (barPos + H - 44 = 528 for a bar at the bottom) ...
-    sim.F[0, R.F_BAR_POS] = 568 - h - 5  # ... and the bar just too high for the bottom rule
-    step(sim, 0)
-    assert sim.I[0, R.I_IN_BAR] == 0
+    # a fish below the window (barPos + H - 44 = 524 for a bar 4 px above the bottom) is in the bar by the
+    # bottom rule alone: fishPos >= 548 - H and barPos >= 568 - H - 4
+    for fish, bar, inside in [(530, 568 - h - 4, True),  # the bar just low enough
+                              (530, 568 - h - 5, False),  # ... and just too high
+                              (548 - h, 568 - h, True),  # a fish just low enough, above the window's top edge
+                              (548 - h - 0.5, 568 - h, False)]:  # ... and just too high
+        sim.reset(seeds=[7])
+        freeze_fish(sim, fish)
+        sim.F[0, R.F_BAR_POS] = bar
+        sim.F[0, R.F_BAR_SPEED] = 0
+        step(sim, 0)
+        assert bool(sim.I[0, R.I_IN_BAR]) is inside, (fish, bar)
 
 
 # --- the bar --------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("lead", "factor"), [(False, f32(1.0)), (True, f32(0.1))])
-def test_bar_bounces_off_the_bottom_with_two_thirds_of_its_speed(lead, factor):
-    sim = one(tackle=["lead"] if lead else [])
+@pytest.mark.parametrize(("version", "leads", "factor"),
+                         [("1.5", 0, f32(1.0)), ("1.5", 1, f32(0.1)), ("1.6", 1, f32(0.1)), ("1.6", 2, f32(0.2))])
+def test_bar_bounces_off_the_bottom_with_two_thirds_of_its_speed(version, leads, factor):
+    sim = one(tackle=["lead"] * leads, version=version)  # 1.6: 0.1 per lead bobber
     h = int(sim.I[0, R.I_HEIGHT])
     freeze_fish(sim, 0)  # far from the bar: full gravity
     sim.F[0, R.F_BAR_POS] = 568 - h - 3
@@ -147,6 +153,17 @@ def test_pressing_at_the_top_edge_zeroes_the_speed_before_gravity():
     assert sim.F[0, R.F_BAR_SPEED] == f32(f32(f32(0.25) * f32(2)) / f32(3))
 
 
+def test_pressing_at_the_bottom_edge_zeroes_the_speed_before_gravity():
+    sim = one()
+    h = int(sim.I[0, R.I_HEIGHT])
+    freeze_fish(sim, 0)  # out of the bar: full gravity
+    sim.F[0, R.F_BAR_POS] = 568 - h
+    sim.F[0, R.F_BAR_SPEED] = 2  # still falling: kept, it would carry the bar into the bottom and bounce
+    step(sim, 1)
+    assert sim.F[0, R.F_BAR_SPEED] == f32(-0.25)
+    assert sim.F[0, R.F_BAR_POS] == f32(f32(568 - h) - f32(0.25))
+
+
 def test_fish_in_bar_damps_gravity_to_sixty_percent():
     sim = one()
     freeze_fish(sim, 250)
@@ -154,6 +171,27 @@ def test_fish_in_bar_damps_gravity_to_sixty_percent():
     sim.F[0, R.F_BAR_SPEED] = 0
     step(sim, 0)
     assert sim.I[0, R.I_IN_BAR] == 1 and sim.F[0, R.F_BAR_SPEED] == f32(f32(0.25) * f32(0.6))
+
+
+@pytest.mark.parametrize(("fish", "pull"), [(250, f32(-0.2)), (285, f32(0.2))])  # above / below the bar's middle
+def test_barbed_hook_damps_gravity_to_thirty_percent_and_pulls_the_bar_to_the_fish(fish, pull):
+    sim = one(tackle=["barbed"])  # 1.5
+    freeze_fish(sim, fish)  # in the window [224, 292] of a bar at 240 (height 96); middle: fish + 16 vs 240 + 48
+    sim.F[0, R.F_BAR_POS] = 240
+    sim.F[0, R.F_BAR_SPEED] = 0
+    step(sim, 0)
+    assert sim.I[0, R.I_IN_BAR] == 1
+    assert sim.F[0, R.F_BAR_SPEED] == f32(pull + f32(f32(0.25) * f32(0.3)))
+
+
+def test_two_barbed_hooks_in_1_6_add_a_smaller_pull_and_damp_gravity_further():
+    sim = one(tackle=["barbed", "barbed"], version="1.6")
+    freeze_fish(sim, 250)
+    sim.F[0, R.F_BAR_POS] = 240
+    sim.F[0, R.F_BAR_SPEED] = 0
+    step(sim, 0)
+    grav = f32(f32(f32(0.25) * f32(0.3)) * f32(0.9))
+    assert sim.F[0, R.F_BAR_SPEED] == f32(f32(f32(0.0) - f32(0.2)) - f32(0.05)) + grav
 
 
 @pytest.mark.parametrize(
