@@ -96,6 +96,28 @@ def test_perfect_is_lost_only_when_the_fish_leaves_the_bar():
     assert sim.I[0, R.I_IN_BAR] == 0 and sim.I[0, R.I_PERFECT] == 0
 
 
+def test_perfect_survives_an_exit_after_an_in_bar_tick_that_drew_no_shake():
+    """Perfect is cleared through fishShake, which an in-bar tick sets from two Next(-10, 11) draws: when both are 0
+    (1 in 441) the next tick out of the bar keeps the perfect, and so do the ticks after it."""
+    sim = one()
+    freeze_fish(sim, 508)  # in the resting bar; each tick draws the re-roll, then the two shakes
+    for _ in range(20_000):
+        sim.F[0, R.F_PROGRESS] = 0.5
+        draws = sim.R.copy()
+        R.net_double(draws, 0)
+        no_shake = R.net_next(draws, 0, -10, 11) == 0 and R.net_next(draws, 0, -10, 11) == 0
+        step(sim, 0)
+        assert sim.I[0, R.I_IN_BAR] == 1 and sim.I[0, R.I_PERFECT] == 1
+        if no_shake:
+            break
+    else:
+        raise AssertionError("no shake-free tick drawn")
+    sim.F[0, R.F_BAR_POS] = 0  # the fish leaves the bar
+    for _ in range(3):
+        step(sim, 1)
+        assert sim.I[0, R.I_IN_BAR] == 0 and sim.I[0, R.I_PERFECT] == 1
+
+
 # --- the in-bar window --------------------------------------------------------------------------
 @pytest.mark.parametrize("level", [0, 10])
 def test_in_bar_window_is_bar_minus_16_to_bar_plus_height_minus_44(level):
@@ -264,12 +286,48 @@ def test_treasure_appears_away_from_the_bar_and_is_caught_in_75_ticks():
     # park the bar on the chest: 0.0135 per tick in float32 reaches 1 on the 75th tick
     sim.F[0, R.F_BAR_POS] = tpos - 20
     level_ticks = 0
-    while not sim.I[0, R.I_TREASURE_CAUGHT]:
+    while not sim.I[0, R.I_TREASURE_CAUGHT] and level_ticks < 200:  # a chest that moves away fails, not hangs
         sim.F[0, R.F_BAR_POS] = tpos - 20
         sim.F[0, R.F_BAR_SPEED] = 0
         step(sim, 0)
         level_ticks += 1
     assert level_ticks == 75
+
+
+def chest_shown(sim: FishingSim) -> float:
+    """Step (releasing) until the chest has appeared; its position."""
+    for _ in range(200):
+        step(sim, 0)
+        if sim.F[0, R.F_TREASURE_SCALE] > 0:
+            return float(sim.F[0, R.F_TREASURE_POS])
+    raise AssertionError("no chest appeared")
+
+
+@pytest.mark.parametrize(("hunter", "drain"), [(False, f32(0.003)), (True, f32(0.0))])
+def test_treasure_hunter_stops_the_drain_while_the_chest_is_in_the_bar(hunter, drain):
+    sim = one(treasure=True, tackle=["treasure_hunter"] if hunter else [])
+    tpos = chest_shown(sim)
+    freeze_fish(sim, 508)  # the bar goes up to the chest, away from the fish
+    for _ in range(10):
+        sim.F[0, R.F_BAR_POS] = tpos - 20
+        sim.F[0, R.F_BAR_SPEED] = 0
+        before = sim.F[0, R.F_PROGRESS]
+        step(sim, 0)
+        assert sim.I[0, R.I_IN_BAR] == 0 and sim.I[0, R.I_TREASURE_IN_BAR] == 1
+        assert sim.F[0, R.F_PROGRESS] == f32(before - drain)
+
+
+def test_treasure_level_falls_by_0_01_a_tick_out_of_the_bar_and_stops_at_0():
+    sim = one(treasure=True)
+    chest_shown(sim)
+    sim.F[0, R.F_TREASURE_LEVEL] = 0.025
+    sim.F[0, R.F_TREASURE_POS] = 100  # far above the bar resting at the bottom
+    levels = []
+    for _ in range(4):
+        step(sim, 0)
+        assert sim.I[0, R.I_TREASURE_IN_BAR] == 0
+        levels.append(sim.F[0, R.F_TREASURE_LEVEL])
+    assert levels == [f32(f32(0.025) - f32(0.01)), f32(f32(f32(0.025) - f32(0.01)) - f32(0.01)), 0, 0]
 
 
 def test_reset_with_a_seed_reproduces_the_episode_exactly():
