@@ -343,6 +343,78 @@ def test_reset_with_a_seed_reproduces_the_episode_exactly():
     assert np.array_equal(trajectory(), trajectory())
 
 
+# --- the fish, draw for draw -------------------------------------------------------------------------
+def expected_fish_tick(Rs, pos, speed, target, fsa, d, motion, v16):
+    """Section 1.3 (a)-(e) of the fact sheet, in float32, drawing from ``Rs`` (a copy of the game's generator)."""
+    def below(x, y):
+        return np.float64(x) < np.float64(y)
+
+    smooth = motion == R.SMOOTH
+    # (a) the re-roll draw is always taken
+    if below(R.net_double(Rs, 0), f32(f32(d * f32(20 if smooth else 1)) / f32(4000))) and (
+        not smooth or target == f32(-1)
+    ):
+        pct = f32(f32(min(f32(99), f32(d + f32(R.net_next(Rs, 0, 10, 45))))) / f32(100))
+        hi = int(f32(f32(548) - pos))
+        lo = int(min(f32(-pos), f32(f32(548) - pos))) if v16 else -int(pos)
+        target = f32(pos + f32(f32(R.net_next(Rs, 0, lo, hi)) * pct))
+    # (b) drift
+    if motion == R.FLOATER:
+        fsa = max(f32(fsa - f32(0.01)), f32(-1.5))
+    elif motion == R.SINKER:
+        fsa = min(f32(fsa + f32(0.01)), f32(1.5))
+    # (c) chase, hop or coast
+    if abs(f32(pos - target)) > f32(3) and target != f32(-1):
+        denom = f32(f32(R.net_next(Rs, 0, 10, 30)) + f32(f32(100) - min(f32(100), d)))
+        speed = f32(speed + f32(f32(f32(f32(target - pos) / denom) - speed) / f32(5)))
+    elif not smooth and below(R.net_double(Rs, 0), f32(d / f32(2000))):
+        up = R.net_double(Rs, 0) < 0.5
+        target = f32(pos + f32(R.net_next(Rs, 0, -100, -51) if up else R.net_next(Rs, 0, 50, 101)))
+    else:
+        target = f32(-1)
+    # (d) darters jump
+    if motion == R.DART and below(R.net_double(Rs, 0), f32(d / f32(1000))):
+        up = R.net_double(Rs, 0) < 0.5
+        jump = R.net_next(Rs, 0, -100 - 2 * int(d), -51) if up else R.net_next(Rs, 0, 50, 101 + 2 * int(d))
+        target = f32(pos + f32(jump))
+    # (e) move, clamp
+    target = min(max(target, f32(-1)), f32(548))
+    pos = min(max(f32(pos + f32(speed + fsa)), f32(0)), f32(532))
+    return pos, speed, target, fsa
+
+
+@pytest.mark.parametrize("version", ["1.5", "1.6"])
+@pytest.mark.parametrize(("behavior", "difficulty"),
+                         [("mixed", 100), ("mixed", 35), ("dart", 100), ("smooth", 85), ("sinker", 90), ("floater", 80)])
+def test_fish_moves_draw_for_draw_as_bobberbar_update_moves_it(behavior, difficulty, version):
+    """Re-roll, chase, hop, dart, drift and the clamps of every tick, against the game's own draws."""
+    sim = one(fish={"difficulty": difficulty, "behavior": behavior}, level=5, version=version)
+    motion, d, v16 = R.MOTION_NAMES.index(behavior), f32(difficulty), version == "1.6"
+    rng = np.random.default_rng(difficulty)
+    edges = 0
+    for i in range(3000):
+        sim.F[0, R.F_PROGRESS] = 0.5  # keep the episode going
+        if i % 250 == 0:  # now and then fling the fish at an edge of its track
+            sim.F[0, R.F_FISH_SPEED] = 40 if i % 500 else -40
+        pos, speed, target, fsa = (f32(sim.F[0, k]) for k in (R.F_FISH_POS, R.F_FISH_SPEED, R.F_FISH_TARGET, R.F_FSA))
+        want = expected_fish_tick(sim.R.copy(), pos, speed, target, fsa, d, motion, v16)
+        step(sim, int(rng.integers(0, 2)))
+        got = tuple(f32(sim.F[0, k]) for k in (R.F_FISH_POS, R.F_FISH_SPEED, R.F_FISH_TARGET, R.F_FSA))
+        assert got == want, (behavior, difficulty, (pos, speed, target, fsa))
+        edges += got[0] in (f32(0), f32(532))
+    assert edges > 0  # the clamps were exercised
+
+
+def test_a_minigame_starts_as_the_bobberbar_constructor_sets_it_up():
+    sim = one(fish={"difficulty": 37, "behavior": "mixed"}, level=3, skip_fade_in=False)
+    h = 96 + 3 * 8
+    assert sim.I[0, R.I_HEIGHT] == h and sim.I[0, R.I_FADE_IN] == 1 and sim.I[0, R.I_PERFECT] == 1
+    assert sim.F[0, R.F_FISH_POS] == 508 and sim.F[0, R.F_FISH_SPEED] == 0
+    assert sim.F[0, R.F_FISH_TARGET] == f32(f32(f32(f32(100) - f32(37)) / f32(100)) * f32(548))
+    assert sim.F[0, R.F_BAR_POS] == 568 - h and sim.F[0, R.F_BAR_SPEED] == 0
+    assert sim.F[0, R.F_PROGRESS] == f32(0.3)
+
+
 # --- .NET's System.Random ---------------------------------------------------------------------------
 CSHARP = """
 using System;
