@@ -110,6 +110,20 @@ def test_reset_with_the_same_seed_replays_the_same_episode():
     assert np.array_equal(play(), play())
 
 
+def test_different_seeds_play_different_minigames():
+    # the evaluation seeds games 90,000,000 + g: every one of them must start its own minigame
+    seeds = 90_000_000 + np.arange(1000)
+    sim = FishingSim(len(seeds), GameConfig())
+    sim.reset(seeds=seeds)
+    assert len(np.unique(sim.R, axis=0)) == len(seeds)  # each game's .NET generator, seeded from its stream
+    env = gym.make("StardewFishing-v0")
+    generators = set()
+    for seed in (0, 1, 2**32, 2**40 + 1):  # seeds differing only above the low 32 bits too
+        env.reset(seed=seed)
+        generators.add(env.unwrapped.sim.R[0].tobytes())
+    assert len(generators) == 4
+
+
 def test_scalar_env_and_batched_slots_play_identical_trajectories_across_episodes():
     seeds = [0, 17, 99]
     n_steps = 2500  # several episodes per slot
