@@ -95,6 +95,52 @@ def test_encoding_refuses_a_message_over_the_size_limit():
         P.encode({"type": "error", "code": "x", "message": "x" * P.MAX_MESSAGE_BYTES})
 
 
+def test_a_number_too_large_for_a_double_is_refused_as_not_finite():
+    # json reads 1e999 as infinity without any NaN/Infinity token; a bar position must still be a real number
+    body = json.dumps(playing_state()).replace('"bobberBarPos": ', '"bobberBarPos": 1e999, "_was": ', 1).encode()
+    with pytest.raises(P.MalformedMessage, match="'bobberBarPos' is not finite"):
+        P.decode(body)
+
+
+def _read_from_peer(data: bytes) -> dict:
+    """What ``Connection.recv`` makes of ``data`` sent by a peer that stays connected."""
+    with socket.create_server(("127.0.0.1", 0)) as server, \
+            socket.create_connection(server.getsockname()) as peer:
+        ours, _ = server.accept()
+        with ours:
+            peer.sendall(data)
+            return P.Connection(ours).recv(timeout=2.0)
+
+
+def test_frames_up_to_the_size_limit_are_read_and_one_byte_more_is_refused_before_reading_it():
+    body = b'{"type":"bye","pad":"' + b"x" * (P.MAX_MESSAGE_BYTES - 23) + b'"}'
+    assert len(body) == P.MAX_MESSAGE_BYTES
+    assert _read_from_peer(P.HEADER.pack(len(body)) + body)["type"] == "bye"
+    with pytest.raises(P.MessageTooLarge, match=f"{P.MAX_MESSAGE_BYTES + 1}-byte frame"):
+        _read_from_peer(P.HEADER.pack(P.MAX_MESSAGE_BYTES + 1))  # the header alone is enough to refuse it
+
+
+def test_an_empty_frame_is_malformed():
+    with pytest.raises(P.MalformedMessage, match="empty frame"):
+        _read_from_peer(P.HEADER.pack(0))
+
+
+@pytest.mark.parametrize(("theirs", "ours", "same"), [
+    ({"rules": "1.6"}, "1.6", True),
+    ({"game_version": "1.6.15"}, "1.6", True),  # a game that names only its full version
+    ({"game_version": "1.5.4"}, "1.5", True),
+    ({"game_version": "1.5.4"}, "1.6", False),
+    ({"rules": "1.6", "game_version": "1.5.4"}, "1.5", False),  # the rules field decides when present
+])
+def test_the_game_version_is_compared_by_major_and_minor_number(theirs, ours, same):
+    msg = {"type": "hello", "protocol": P.PROTOCOL_VERSION, **theirs}
+    if same:
+        P.check_hello(msg, "game", rules=ours)
+    else:
+        with pytest.raises(P.VersionMismatch, match=f"version={ours!r}"):
+            P.check_hello(msg, "game", rules=ours)
+
+
 # --- episodes against the reference server --------------------------------------------------------------
 
 @pytest.mark.parametrize("options", [{}, {"reward": "seed", "frame_skip": 3, "features": "seed"},

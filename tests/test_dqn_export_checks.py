@@ -122,3 +122,22 @@ def test_onnx_policy_says_which_metadata_is_missing_and_how_to_load_a_seed_model
     x = np.array([[400.0, 450.0, -1.5], [100.0, 300.0, 2.0]])
     np.testing.assert_allclose(pol.q_values(x), mlp_forward(layers, x), atol=1e-12)
     assert len(run_episodes(pol, n=4, max_steps=50)) == 4
+
+
+def test_verify_refuses_a_file_the_mods_onnxruntime_cannot_load_or_that_is_not_two_q_values(tmp_path):
+    import numpy as np
+
+    from agents.dqn.onnx_io import build_mlp_onnx, save_model
+
+    q = fake_run(tmp_path, "seed", "seed")
+    layers = q.folded_layers()
+    w, b = layers[-1]
+    three = [*layers[:-1], (np.vstack([w, w[:1]]), np.append(b, 0.0))]  # a third Q-value the mod would not read
+    save_model(build_mlp_onnx([three], "0", [3], "q_values", [3], {}, "three actions"), tmp_path / "three.onnx")
+    with pytest.raises(ExportError, match="not the seed mod's contract"):
+        verify(tmp_path / "three.onnx", q, seed_contract=True)
+    newer = build_mlp_onnx([layers], "0", [3], "q_values", [2], {}, "opset 16")
+    newer.opset_import[0].version = 16  # MatMul, Add and Relu are the same in opset 16; onnxruntime 1.10 stops at 15
+    save_model(newer, tmp_path / "opset16.onnx")
+    with pytest.raises(ExportError, match="opset 16, IR version 8; the mod's onnxruntime 1.10 loads at most opset 15"):
+        verify(tmp_path / "opset16.onnx", q, seed_contract=True)

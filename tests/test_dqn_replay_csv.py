@@ -37,7 +37,9 @@ def test_csv_loader_reads_every_row_of_a_good_file(tmp_path):
         ("1,2,abc,4,5,6,0.3,1", "not a number"),
         ("1,2,3,4,5,6,0.3,2", "action must be 0 or 1"),
         ("1,2,3,4,5,nan,0.3,1", "non-finite"),
+        ("1,2,3,4,5,inf,0.3,1", "non-finite"),
         ("1,2,3,4,5,6,1.7,1", "outside [0, 1]"),
+        ("1,2,3,4,5,6,-0.1,1", "outside [0, 1]"),
         (",,,,,,,", "oldBarPos is empty"),  # not skipped as if blank
         ("1,2,3,4,5,6,0.3,", "action is empty"),
         ('1,2,3,4,5,6,0.3,"1\n"', "runs on to line 4"),  # a quoted line break is not a number's whitespace
@@ -67,6 +69,30 @@ def test_csv_rows_that_catch_or_lose_the_fish_end_their_minigame():
     np.testing.assert_allclose(disc, [0.0, 0.9, 0.0])
     np.testing.assert_allclose(obs[:, 0], [101, 103, 104])
     assert counts == {"rows": 5, "used": 3, "dropped": 2, "episode_ends": 2}
+
+
+def test_csv_rows_chain_only_when_the_whole_state_matches_including_the_bar_speed():
+    rows = np.array([
+        [100, 200, 0.0, 101, 201, 1.0, 0.30, 1],
+        [101, 201, 1.0, 102, 202, 1.5, 0.31, 1],  # chains
+        [102, 202, -3.0, 103, 203, -3.0, 0.32, 0],  # same positions, another bar speed: a gap in the log
+    ], dtype=np.float64)
+    (obs, *_), counts = csv_transitions(rows, 0.9)
+    np.testing.assert_allclose(obs, [[101, 201, 1.0]])
+    assert counts == {"rows": 3, "used": 1, "dropped": 2, "episode_ends": 0}
+
+
+def test_n_step_returns_bootstrap_a_truncated_episode_from_its_last_state():
+    c = NStepCollector(3, 0.5)
+    o = np.zeros((2, 1), dtype=np.float32)
+    f = np.array([False, False])
+    cut = np.array([False, True])  # game 1 hits the time limit: ended, not terminated
+    c.push(o, np.array([0, 1]), np.array([1.0, 1.0]), o + 1, f, f)
+    c.push(o + 1, np.array([0, 1]), np.array([1.0, 1.0]), o + 2, f, cut)
+    obs, a, g, boot, disc = c.push(o + 2, np.array([0, 1]), np.array([1.0, 100.0]), o + 3, f, f)
+    np.testing.assert_allclose(g, [1 + 0.5 + 0.25, 1 + 0.5])
+    np.testing.assert_allclose(disc, [0.125, 0.25])  # gamma^2: bootstrap from the state the cut left it in
+    np.testing.assert_allclose(boot[:, 0], [3.0, 2.0])
 
 
 def test_csv_loader_refuses_an_empty_file(tmp_path):

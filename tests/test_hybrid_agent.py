@@ -120,6 +120,28 @@ def test_box_actions_outside_the_bounds_map_to_the_nearest_valid_dict_action() -
     lay = layout()
     back = lay.to_dict(np.array([7.4, 3.0, -2.0, 0.5, 0.5, 0.9, 0.2, -1.0], np.float32))
     assert back["type"] == 3 and back["pointer"].tolist() == [1.0, -1.0] and back["keys"].tolist() == [1, 0, 0]
+    # a type between two indices is the nearest one, not the one below
+    assert [lay.to_dict(np.array([t, 0, 0, 0, 0, 0, 0, 0], np.float32))["type"] for t in (0.4, 0.6, 1.7, -0.3)] == [0, 1, 2, 0]
+
+
+def test_q_head_input_is_the_one_hot_type_and_only_the_parameters_it_uses() -> None:
+    d = HybridDistribution(layout())
+    act = th.tensor([[float(t), 0.3, -0.2, 0.9, 0.1, 1.0, 0.0, 1.0] for t in range(4)])
+    enc = d.encode(act)
+    pointer, drag_end, keys = [0.3, -0.2], [0.9, 0.1], [1.0, 0.0, 1.0]
+    expected = [
+        [1, 0, 0, 0] + [0, 0] + [0, 0] + [0, 0, 0],  # none: no parameters
+        [0, 1, 0, 0] + pointer + [0, 0] + [0, 0, 0],  # click: the pointer only
+        [0, 0, 1, 0] + pointer + drag_end + [0, 0, 0],  # drag: pointer and drag end
+        [0, 0, 0, 1] + [0, 0] + [0, 0] + keys,  # key: the keys only
+    ]
+    np.testing.assert_allclose(enc.numpy(), expected, atol=1e-7)
+
+
+def test_without_a_usage_table_type_0_is_none_and_every_other_type_uses_every_parameter() -> None:
+    lay = HybridLayout.from_space(dict_space())
+    np.testing.assert_array_equal(lay.cont_mask(), [[0] * 4] + [[1] * 4] * 3)
+    np.testing.assert_array_equal(lay.bin_mask(), [[0] * 3] + [[1] * 3] * 3)
 
 
 def test_layout_survives_json_and_discrete_spaces_are_the_degenerate_case() -> None:

@@ -13,12 +13,15 @@ from agents.population import (
     paired,
     per_fish,
     per_level,
+    protocol_config,
     run_episodes,
     summarize,
     wilson,
 )
 from envs.argtypes import int_at_least
+from envs.stardew import rules as R
 from envs.stardew.controllers import make_controller
+from envs.stardew.sim import O_PERFECT, FishingSim
 
 SEED0 = DEV_SEED0 + 431_000
 
@@ -37,8 +40,26 @@ def test_episodes_cut_off_by_max_steps_keep_their_own_fish_and_level():
     np.testing.assert_array_equal(cut.level, full.level)
     np.testing.assert_array_equal(cut.fish, full.fish)
     np.testing.assert_array_equal(cut.difficulty, full.difficulty)
+    assert summarize(cut)["truncated"] == 60 and summarize(full)["truncated"] == full.truncated.sum()
     assert sum(s["episodes"] for s in per_level(cut).values()) == 60
     assert {k: v["episodes"] for k, v in per_fish(cut).items()} == {k: v["episodes"] for k, v in per_fish(full).items()}
+
+
+def test_a_perfect_counts_only_for_a_caught_fish():
+    # cut by the safety cap after 40 ticks, the braking controller still holds most fish perfectly: none is caught
+    ep = run_episodes(make_controller("braking"), n=40, seed0=SEED0, config=protocol_config(max_ticks=40))
+    assert ep.truncated.all() and not ep.caught.any()
+    assert not ep.perfect.any()
+    s = summarize(ep)
+    assert s["perfect"] == 0.0 and s["truncated"] == 40
+    # the simulator's own outcome row (what the vector env reports) says the same of the fish it still held
+    sim = FishingSim(40, protocol_config(max_ticks=40))
+    sim.reset(seeds=np.arange(SEED0, SEED0 + 40))
+    braking = make_controller("braking")
+    for _ in range(20):
+        sim.step(braking.act(sim), autoreset=False)
+    assert sim.truncated.all() and sim.I[:, R.I_PERFECT].any()
+    assert not sim.outcome[:, O_PERFECT].any()
 
 
 def test_summary_rates_have_the_protocols_denominators():

@@ -81,6 +81,21 @@ def test_seed_reward_is_the_raw_progress():
     assert reward == pytest.approx(info["distanceFromCatching"])
 
 
+@pytest.mark.parametrize(("action", "caught", "end_reward"), [(0, True, 1.0), (1, False, -1.0)])
+def test_sparse_reward_is_plus_one_for_a_catch_minus_one_for_an_escape_and_zero_before(action, caught, end_reward):
+    # a fish that sinks to the bottom and stays: the resting bar catches it, a bar held up lets it escape
+    env = gym.make("StardewFishing-v0", reward="sparse", fish={"difficulty": 0, "behavior": "smooth"}, level=0)
+    env.reset(seed=0)
+    rewards = []
+    done = False
+    while not done:
+        _, r, term, trunc, info = env.step(action)
+        rewards.append(r)
+        done = term or trunc
+    assert term and info["caught"] is caught
+    assert rewards[-1] == end_reward and set(rewards[:-1]) == {0.0}
+
+
 def test_shaped_reward_sums_to_progress_change_plus_end_bonus():
     env = gym.make("StardewFishing-v0", fish="Carp", level=10)
     _, info = env.reset(seed=2)
@@ -108,6 +123,20 @@ def test_reset_with_the_same_seed_replays_the_same_episode():
         return np.array(traj)
 
     assert np.array_equal(play(), play())
+
+
+def test_different_seeds_play_different_minigames():
+    # the evaluation seeds games 90,000,000 + g: every one of them must start its own minigame
+    seeds = 90_000_000 + np.arange(1000)
+    sim = FishingSim(len(seeds), GameConfig())
+    sim.reset(seeds=seeds)
+    assert len(np.unique(sim.R, axis=0)) == len(seeds)  # each game's .NET generator, seeded from its stream
+    env = gym.make("StardewFishing-v0")
+    generators = set()
+    for seed in (0, 1, 2**32, 2**40 + 1):  # seeds differing only above the low 32 bits too
+        env.reset(seed=seed)
+        generators.add(env.unwrapped.sim.R[0].tobytes())
+    assert len(generators) == 4
 
 
 def test_scalar_env_and_batched_slots_play_identical_trajectories_across_episodes():

@@ -66,6 +66,8 @@ def test_fish_always_out_of_bar_escapes_after_100_ticks():
         ("1.5", [], True, 150),  # the Training Rod drains like a trap bobber
         ("1.6", ["trap", "trap"], False, 200),  # 1.6 stacks: 0.003 - 0.001 - 0.0005 = 0.0015
         ("1.6", ["trap"], False, 150),
+        ("1.6", [], True, 150),  # 1.6 keeps the Training Rod's 0.002
+        ("1.6", [], False, 100),
     ],
 )
 def test_drain_rate_follows_tackle_rod_and_version(version, tackle, training_rod, ticks):
@@ -94,6 +96,28 @@ def test_perfect_is_lost_only_when_the_fish_leaves_the_bar():
     assert sim.I[0, R.I_IN_BAR] == 0 and sim.I[0, R.I_PERFECT] == 0
 
 
+def test_perfect_survives_an_exit_after_an_in_bar_tick_that_drew_no_shake():
+    """Perfect is cleared through fishShake, which an in-bar tick sets from two Next(-10, 11) draws: when both are 0
+    (1 in 441) the next tick out of the bar keeps the perfect, and so do the ticks after it."""
+    sim = one()
+    freeze_fish(sim, 508)  # in the resting bar; each tick draws the re-roll, then the two shakes
+    for _ in range(20_000):
+        sim.F[0, R.F_PROGRESS] = 0.5
+        draws = sim.R.copy()
+        R.net_double(draws, 0)
+        no_shake = R.net_next(draws, 0, -10, 11) == 0 and R.net_next(draws, 0, -10, 11) == 0
+        step(sim, 0)
+        assert sim.I[0, R.I_IN_BAR] == 1 and sim.I[0, R.I_PERFECT] == 1
+        if no_shake:
+            break
+    else:
+        raise AssertionError("no shake-free tick drawn")
+    sim.F[0, R.F_BAR_POS] = 0  # the fish leaves the bar
+    for _ in range(3):
+        step(sim, 1)
+        assert sim.I[0, R.I_IN_BAR] == 0 and sim.I[0, R.I_PERFECT] == 1
+
+
 # --- the in-bar window --------------------------------------------------------------------------
 @pytest.mark.parametrize("level", [0, 10])
 def test_in_bar_window_is_bar_minus_16_to_bar_plus_height_minus_44(level):
@@ -112,21 +136,25 @@ def test_in_bar_window_is_bar_minus_16_to_bar_plus_height_minus_44(level):
 def test_bottom_rule_counts_a_low_fish_as_in_a_resting_bar():
     sim = one(level=0)
     h = int(sim.I[0, R.I_HEIGHT])
-    freeze_fish(sim, 548 - h)  # above the window's lower edge, below its upper: inside anyway
-    sim.F[0, R.F_BAR_POS] = 568 - h - 4
-    step(sim, 0)
-    assert sim.I[0, R.I_IN_BAR] == 1
-    sim.reset(seeds=[7])
-    freeze_fish(sim, 530)  # below the window (barPos + H - 44 = 528 for a bar at the bottom) ...
-    sim.F[0, R.F_BAR_POS] = 568 - h - 5  # ... and the bar just too high for the bottom rule
-    step(sim, 0)
-    assert sim.I[0, R.I_IN_BAR] == 0
+    # a fish below the window (barPos + H - 44 = 524 for a bar 4 px above the bottom) is in the bar by the
+    # bottom rule alone: fishPos >= 548 - H and barPos >= 568 - H - 4
+    for fish, bar, inside in [(530, 568 - h - 4, True),  # the bar just low enough
+                              (530, 568 - h - 5, False),  # ... and just too high
+                              (548 - h, 568 - h, True),  # a fish just low enough, above the window's top edge
+                              (548 - h - 0.5, 568 - h, False)]:  # ... and just too high
+        sim.reset(seeds=[7])
+        freeze_fish(sim, fish)
+        sim.F[0, R.F_BAR_POS] = bar
+        sim.F[0, R.F_BAR_SPEED] = 0
+        step(sim, 0)
+        assert bool(sim.I[0, R.I_IN_BAR]) is inside, (fish, bar)
 
 
 # --- the bar --------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("lead", "factor"), [(False, f32(1.0)), (True, f32(0.1))])
-def test_bar_bounces_off_the_bottom_with_two_thirds_of_its_speed(lead, factor):
-    sim = one(tackle=["lead"] if lead else [])
+@pytest.mark.parametrize(("version", "leads", "factor"),
+                         [("1.5", 0, f32(1.0)), ("1.5", 1, f32(0.1)), ("1.6", 1, f32(0.1)), ("1.6", 2, f32(0.2))])
+def test_bar_bounces_off_the_bottom_with_two_thirds_of_its_speed(version, leads, factor):
+    sim = one(tackle=["lead"] * leads, version=version)  # 1.6: 0.1 per lead bobber
     h = int(sim.I[0, R.I_HEIGHT])
     freeze_fish(sim, 0)  # far from the bar: full gravity
     sim.F[0, R.F_BAR_POS] = 568 - h - 3
@@ -147,6 +175,17 @@ def test_pressing_at_the_top_edge_zeroes_the_speed_before_gravity():
     assert sim.F[0, R.F_BAR_SPEED] == f32(f32(f32(0.25) * f32(2)) / f32(3))
 
 
+def test_pressing_at_the_bottom_edge_zeroes_the_speed_before_gravity():
+    sim = one()
+    h = int(sim.I[0, R.I_HEIGHT])
+    freeze_fish(sim, 0)  # out of the bar: full gravity
+    sim.F[0, R.F_BAR_POS] = 568 - h
+    sim.F[0, R.F_BAR_SPEED] = 2  # still falling: kept, it would carry the bar into the bottom and bounce
+    step(sim, 1)
+    assert sim.F[0, R.F_BAR_SPEED] == f32(-0.25)
+    assert sim.F[0, R.F_BAR_POS] == f32(f32(568 - h) - f32(0.25))
+
+
 def test_fish_in_bar_damps_gravity_to_sixty_percent():
     sim = one()
     freeze_fish(sim, 250)
@@ -154,6 +193,27 @@ def test_fish_in_bar_damps_gravity_to_sixty_percent():
     sim.F[0, R.F_BAR_SPEED] = 0
     step(sim, 0)
     assert sim.I[0, R.I_IN_BAR] == 1 and sim.F[0, R.F_BAR_SPEED] == f32(f32(0.25) * f32(0.6))
+
+
+@pytest.mark.parametrize(("fish", "pull"), [(250, f32(-0.2)), (285, f32(0.2))])  # above / below the bar's middle
+def test_barbed_hook_damps_gravity_to_thirty_percent_and_pulls_the_bar_to_the_fish(fish, pull):
+    sim = one(tackle=["barbed"])  # 1.5
+    freeze_fish(sim, fish)  # in the window [224, 292] of a bar at 240 (height 96); middle: fish + 16 vs 240 + 48
+    sim.F[0, R.F_BAR_POS] = 240
+    sim.F[0, R.F_BAR_SPEED] = 0
+    step(sim, 0)
+    assert sim.I[0, R.I_IN_BAR] == 1
+    assert sim.F[0, R.F_BAR_SPEED] == f32(pull + f32(f32(0.25) * f32(0.3)))
+
+
+def test_two_barbed_hooks_in_1_6_add_a_smaller_pull_and_damp_gravity_further():
+    sim = one(tackle=["barbed", "barbed"], version="1.6")
+    freeze_fish(sim, 250)
+    sim.F[0, R.F_BAR_POS] = 240
+    sim.F[0, R.F_BAR_SPEED] = 0
+    step(sim, 0)
+    grav = f32(f32(f32(0.25) * f32(0.3)) * f32(0.9))
+    assert sim.F[0, R.F_BAR_SPEED] == f32(f32(f32(0.0) - f32(0.2)) - f32(0.05)) + grav
 
 
 @pytest.mark.parametrize(
@@ -226,12 +286,48 @@ def test_treasure_appears_away_from_the_bar_and_is_caught_in_75_ticks():
     # park the bar on the chest: 0.0135 per tick in float32 reaches 1 on the 75th tick
     sim.F[0, R.F_BAR_POS] = tpos - 20
     level_ticks = 0
-    while not sim.I[0, R.I_TREASURE_CAUGHT]:
+    while not sim.I[0, R.I_TREASURE_CAUGHT] and level_ticks < 200:  # a chest that moves away fails, not hangs
         sim.F[0, R.F_BAR_POS] = tpos - 20
         sim.F[0, R.F_BAR_SPEED] = 0
         step(sim, 0)
         level_ticks += 1
     assert level_ticks == 75
+
+
+def chest_shown(sim: FishingSim) -> float:
+    """Step (releasing) until the chest has appeared; its position."""
+    for _ in range(200):
+        step(sim, 0)
+        if sim.F[0, R.F_TREASURE_SCALE] > 0:
+            return float(sim.F[0, R.F_TREASURE_POS])
+    raise AssertionError("no chest appeared")
+
+
+@pytest.mark.parametrize(("hunter", "drain"), [(False, f32(0.003)), (True, f32(0.0))])
+def test_treasure_hunter_stops_the_drain_while_the_chest_is_in_the_bar(hunter, drain):
+    sim = one(treasure=True, tackle=["treasure_hunter"] if hunter else [])
+    tpos = chest_shown(sim)
+    freeze_fish(sim, 508)  # the bar goes up to the chest, away from the fish
+    for _ in range(10):
+        sim.F[0, R.F_BAR_POS] = tpos - 20
+        sim.F[0, R.F_BAR_SPEED] = 0
+        before = sim.F[0, R.F_PROGRESS]
+        step(sim, 0)
+        assert sim.I[0, R.I_IN_BAR] == 0 and sim.I[0, R.I_TREASURE_IN_BAR] == 1
+        assert sim.F[0, R.F_PROGRESS] == f32(before - drain)
+
+
+def test_treasure_level_falls_by_0_01_a_tick_out_of_the_bar_and_stops_at_0():
+    sim = one(treasure=True)
+    chest_shown(sim)
+    sim.F[0, R.F_TREASURE_LEVEL] = 0.025
+    sim.F[0, R.F_TREASURE_POS] = 100  # far above the bar resting at the bottom
+    levels = []
+    for _ in range(4):
+        step(sim, 0)
+        assert sim.I[0, R.I_TREASURE_IN_BAR] == 0
+        levels.append(sim.F[0, R.F_TREASURE_LEVEL])
+    assert levels == [f32(f32(0.025) - f32(0.01)), f32(f32(f32(0.025) - f32(0.01)) - f32(0.01)), 0, 0]
 
 
 def test_reset_with_a_seed_reproduces_the_episode_exactly():
@@ -245,6 +341,78 @@ def test_reset_with_a_seed_reproduces_the_episode_exactly():
         return np.array(out)
 
     assert np.array_equal(trajectory(), trajectory())
+
+
+# --- the fish, draw for draw -------------------------------------------------------------------------
+def expected_fish_tick(Rs, pos, speed, target, fsa, d, motion, v16):
+    """Section 1.3 (a)-(e) of the fact sheet, in float32, drawing from ``Rs`` (a copy of the game's generator)."""
+    def below(x, y):
+        return np.float64(x) < np.float64(y)
+
+    smooth = motion == R.SMOOTH
+    # (a) the re-roll draw is always taken
+    if below(R.net_double(Rs, 0), f32(f32(d * f32(20 if smooth else 1)) / f32(4000))) and (
+        not smooth or target == f32(-1)
+    ):
+        pct = f32(f32(min(f32(99), f32(d + f32(R.net_next(Rs, 0, 10, 45))))) / f32(100))
+        hi = int(f32(f32(548) - pos))
+        lo = int(min(f32(-pos), f32(f32(548) - pos))) if v16 else -int(pos)
+        target = f32(pos + f32(f32(R.net_next(Rs, 0, lo, hi)) * pct))
+    # (b) drift
+    if motion == R.FLOATER:
+        fsa = max(f32(fsa - f32(0.01)), f32(-1.5))
+    elif motion == R.SINKER:
+        fsa = min(f32(fsa + f32(0.01)), f32(1.5))
+    # (c) chase, hop or coast
+    if abs(f32(pos - target)) > f32(3) and target != f32(-1):
+        denom = f32(f32(R.net_next(Rs, 0, 10, 30)) + f32(f32(100) - min(f32(100), d)))
+        speed = f32(speed + f32(f32(f32(f32(target - pos) / denom) - speed) / f32(5)))
+    elif not smooth and below(R.net_double(Rs, 0), f32(d / f32(2000))):
+        up = R.net_double(Rs, 0) < 0.5
+        target = f32(pos + f32(R.net_next(Rs, 0, -100, -51) if up else R.net_next(Rs, 0, 50, 101)))
+    else:
+        target = f32(-1)
+    # (d) darters jump
+    if motion == R.DART and below(R.net_double(Rs, 0), f32(d / f32(1000))):
+        up = R.net_double(Rs, 0) < 0.5
+        jump = R.net_next(Rs, 0, -100 - 2 * int(d), -51) if up else R.net_next(Rs, 0, 50, 101 + 2 * int(d))
+        target = f32(pos + f32(jump))
+    # (e) move, clamp
+    target = min(max(target, f32(-1)), f32(548))
+    pos = min(max(f32(pos + f32(speed + fsa)), f32(0)), f32(532))
+    return pos, speed, target, fsa
+
+
+@pytest.mark.parametrize("version", ["1.5", "1.6"])
+@pytest.mark.parametrize(("behavior", "difficulty"),
+                         [("mixed", 100), ("mixed", 35), ("dart", 100), ("smooth", 85), ("sinker", 90), ("floater", 80)])
+def test_fish_moves_draw_for_draw_as_bobberbar_update_moves_it(behavior, difficulty, version):
+    """Re-roll, chase, hop, dart, drift and the clamps of every tick, against the game's own draws."""
+    sim = one(fish={"difficulty": difficulty, "behavior": behavior}, level=5, version=version)
+    motion, d, v16 = R.MOTION_NAMES.index(behavior), f32(difficulty), version == "1.6"
+    rng = np.random.default_rng(difficulty)
+    edges = 0
+    for i in range(3000):
+        sim.F[0, R.F_PROGRESS] = 0.5  # keep the episode going
+        if i % 250 == 0:  # now and then fling the fish at an edge of its track
+            sim.F[0, R.F_FISH_SPEED] = 40 if i % 500 else -40
+        pos, speed, target, fsa = (f32(sim.F[0, k]) for k in (R.F_FISH_POS, R.F_FISH_SPEED, R.F_FISH_TARGET, R.F_FSA))
+        want = expected_fish_tick(sim.R.copy(), pos, speed, target, fsa, d, motion, v16)
+        step(sim, int(rng.integers(0, 2)))
+        got = tuple(f32(sim.F[0, k]) for k in (R.F_FISH_POS, R.F_FISH_SPEED, R.F_FISH_TARGET, R.F_FSA))
+        assert got == want, (behavior, difficulty, (pos, speed, target, fsa))
+        edges += got[0] in (f32(0), f32(532))
+    assert edges > 0  # the clamps were exercised
+
+
+def test_a_minigame_starts_as_the_bobberbar_constructor_sets_it_up():
+    sim = one(fish={"difficulty": 37, "behavior": "mixed"}, level=3, skip_fade_in=False)
+    h = 96 + 3 * 8
+    assert sim.I[0, R.I_HEIGHT] == h and sim.I[0, R.I_FADE_IN] == 1 and sim.I[0, R.I_PERFECT] == 1
+    assert sim.F[0, R.F_FISH_POS] == 508 and sim.F[0, R.F_FISH_SPEED] == 0
+    assert sim.F[0, R.F_FISH_TARGET] == f32(f32(f32(f32(100) - f32(37)) / f32(100)) * f32(548))
+    assert sim.F[0, R.F_BAR_POS] == 568 - h and sim.F[0, R.F_BAR_SPEED] == 0
+    assert sim.F[0, R.F_PROGRESS] == f32(0.3)
 
 
 # --- .NET's System.Random ---------------------------------------------------------------------------
