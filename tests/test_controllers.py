@@ -2,7 +2,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize, wilson
+from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
 from envs.stardew import rules as R
 from envs.stardew.controllers import Visible, make_controller
 from envs.stardew.sim import FishingSim, GameConfig
@@ -58,12 +58,6 @@ def test_controllers_drive_the_gym_env_from_its_observations():
         assert term or trunc
         caught += info["caught"]
     assert caught >= 2
-
-
-def test_wilson_interval_matches_known_values():
-    lo, hi = wilson(81, 100)
-    assert abs(lo - 0.7222) < 1e-3 and abs(hi - 0.8749) < 1e-3
-    assert wilson(0, 10)[0] == 0.0 and abs(wilson(10, 10)[1] - 1.0) < 1e-12
 
 
 def test_episodes_record_the_step_on_which_the_perfect_was_lost():
