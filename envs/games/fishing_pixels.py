@@ -24,6 +24,7 @@ The same task the hybrid agent plays through ``ScreenGame-v0`` on the window, mi
   truncation (or mid-episode) too, the unfinished fish abandoned. ``reset(seed=s)`` reseeds the stream; a first
   ``reset()`` without a seed seeds it from the env's ``np_random`` (fresh entropy, as Gymnasium's envs do), so
   unseeded copies play different fish.
+  A ``step`` after the episode ended warns once and returns the last observation with reward 0.
 
 ``info`` carries the game's state (``distanceFromCatching``, ``caught``, ``escaped``, ``fish``...).
 Keyword arguments besides the ones of ``FishingPixelsEnv`` are StardewFishing-v0's game options (``fish``,
@@ -40,6 +41,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.episode_end import EpisodeEnd
 from envs.games.fishing import REEL_KEYS, FishingGame
 from envs.games.fishing_screen import FISHING_ACTIONS
 from envs.screen.actions import HybridActionSpec
@@ -82,8 +84,7 @@ class FishingPixelsEnv(gym.Env):
         self._steps = 0
         self._last_frame: np.ndarray | None = None
         self._stream_seeded = False  # the game above plays seed 0's stream until reset seeds it
-        self._last_end: tuple | None = None  # (obs, terminated, truncated, info) once the episode ended
-        self._warned_after_end = False
+        self._end = EpisodeEnd()  # what steps after the end of the episode return
 
     def pressed(self, action: Mapping[str, Any]) -> bool:
         """Whether the reel button is down during a step with this action (as the game window sees it)."""
@@ -129,7 +130,7 @@ class FishingPixelsEnv(gym.Env):
             self.game.new_minigame()
         self._steps = 0
         self._episodes0 = self.game.episodes
-        self._last_end = None
+        self._end.clear()
         return self._obs(first=True), self._info()
 
     def _info(self) -> dict:
@@ -139,8 +140,8 @@ class FishingPixelsEnv(gym.Env):
 
     def step(self, action: Mapping[str, Any]):
         pressed = self.pressed(action)
-        if self._last_end is not None:
-            return self._step_after_end()
+        if self._end.ended:
+            return self._end.step()
         before = self._progress()
         done = False
         for _ in range(self.ticks_per_step):
@@ -162,19 +163,8 @@ class FishingPixelsEnv(gym.Env):
         obs = self._obs()
         terminated = done and not cut
         truncated = cut or (not done and self._steps >= self.max_steps)
-        if terminated or truncated:
-            self._last_end = (obs, terminated, truncated, info)
+        self._end.record(obs, terminated, truncated, info)
         return obs, float(reward), terminated, truncated, info
-
-    def _step_after_end(self):
-        # as StardewFishing-v0 (and CartPole) do: the episode is over, so nothing moves and nothing is earned
-        # until reset(); before, such steps played the next fish and reported it as ended, with its rewards
-        if not self._warned_after_end:
-            gym.logger.warn("step() called after the episode ended (terminated or truncated); call reset() first. "
-                            "Further steps return the last observation and reward 0.")
-            self._warned_after_end = True
-        obs, terminated, truncated, info = self._last_end
-        return obs.copy(), 0.0, terminated, truncated, dict(info)
 
     def render(self):
         return self._last_frame

@@ -11,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.episode_end import EpisodeEnd
 from envs.stardew import features as feats
 from envs.stardew import rules as R
 from envs.stardew.sim import FishingSim, GameConfig
@@ -149,8 +150,7 @@ class StardewFishingEnv(gym.Env):
         self.action_space = spaces.Discrete(2)
         self._renderer = None
         self._remote = None
-        self._last_end: tuple | None = None  # (obs, terminated, truncated, info) once the episode ended
-        self._warned_after_end = False
+        self._end = EpisodeEnd()  # what steps after the end of the episode return
         if backend == "socket":
             from envs.stardew.bridge.client import RemoteGame  # local import: sim users never load it
 
@@ -176,7 +176,7 @@ class StardewFishingEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self._last_end = None
+        self._end.clear()
         if options:
             # per-reset game options, e.g. options={"fish": "Legend", "level": 10}; a bad one raises
             # here and leaves the env as it was
@@ -204,8 +204,8 @@ class StardewFishingEnv(gym.Env):
             bad = True
         if bad:
             raise ValueError(f"step: action must be 0 (release) or 1 (hold), got {action!r}")
-        if self._last_end is not None:
-            return self._step_after_end()
+        if self._end.ended:
+            return self._end.step()
         if self._remote is not None:
             obs, reward, terminated, truncated, info = self._remote.step(int(action))
         else:
@@ -219,20 +219,10 @@ class StardewFishingEnv(gym.Env):
             terminated = bool(sim.terminated[0])
             truncated = bool(sim.truncated[0])
             info = sim.state_dict(0)
-        if terminated or truncated:
-            self._last_end = (obs, terminated, truncated, info)
+        self._end.record(obs, terminated, truncated, info)
         if self.render_mode == "human":
             self.render()
         return obs, reward, terminated, truncated, info
-
-    def _step_after_end(self):
-        # as CartPole does: the game is over, so nothing moves and nothing more is earned until reset()
-        if not self._warned_after_end:
-            gym.logger.warn("step() called after the episode ended (terminated or truncated); call reset() first. "
-                            "Further steps return the last observation and reward 0.")
-            self._warned_after_end = True
-        obs, terminated, truncated, info = self._last_end
-        return obs.copy(), 0.0, terminated, truncated, dict(info)
 
     def render(self):
         if self.render_mode is None:
