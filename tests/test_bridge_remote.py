@@ -1,0 +1,45 @@
+"""RemoteGame's own rules, each against a scripted game peer on real loopback sockets (no mocks)."""
+
+from __future__ import annotations
+
+import pytest
+from bridge_helpers import FakeGame, episode_states, hello, playing_state
+
+from envs.stardew.bridge import protocol as P
+from envs.stardew.fishing_env import StardewFishingEnv
+
+GAME = {"fish": "Pufferfish", "level": 5}
+pytestmark = pytest.mark.timeout(60)
+
+
+def socket_env(port: int, timeout: float = 5.0, reset_timeout: float = 10.0, **options) -> StardewFishingEnv:
+    env = StardewFishingEnv(backend="socket", port=port, **{**GAME, **options})
+    env._remote.timeout = timeout
+    env._remote.reset_timeout = reset_timeout
+    return env
+
+
+def waiting(after: dict) -> dict:
+    """The game's "no minigame open" state, the tick after ``after``."""
+    return {"type": "state", "tick": after["tick"] + 1, "minigame": after["minigame"], "bar_tick": 0,
+            "phase": "waiting"}
+
+
+@pytest.mark.parametrize("then", ["waiting", "next minigame"])
+def test_a_minigame_the_game_closes_without_a_result_ends_the_step_truncated_and_closed(then):
+    state = playing_state()
+    if then == "waiting":
+        gone = waiting(state)
+    else:  # the player cast again at once: the next minigame's first state, no end state for this one
+        gone = {**episode_states(seed=2)[0], "minigame": state["minigame"] + 1, "tick": state["tick"] + 1}
+    with FakeGame([P.encode(hello()), P.encode(state), P.encode(gone)]) as peer:
+        env = socket_env(peer.port, timeout=2.0)
+        try:
+            env.reset()
+            obs, reward, terminated, truncated, info = env.step(1)
+            assert truncated and not terminated and info["closed"] is True
+            assert not info["caught"] and not info["escaped"] and info["missed_ticks"] == 0
+            assert env.observation_space.contains(obs)
+            assert not env._remote.in_episode and env._remote._current is None
+        finally:
+            env.close()
