@@ -49,10 +49,13 @@ def playing_state(config: GameConfig | None = None, seed: int = 1, ticks: int = 
 class FakeGame:
     """A scripted game side: accepts one agent, sends ``frames`` (raw bytes, malformed ones too),
     then keeps the connection open (reading and discarding) until ``hold`` seconds pass or the
-    agent leaves. ``close_after_frames`` closes right after sending instead. Stops by itself."""
+    agent leaves. ``close_after_frames`` closes right after sending instead. ``pauses`` maps a frame's
+    index to seconds to wait before sending it (a game that goes quiet for a while). Stops by itself."""
 
-    def __init__(self, frames: list[bytes], hold: float = 5.0, close_after_frames: bool = False):
+    def __init__(self, frames: list[bytes], hold: float = 5.0, close_after_frames: bool = False,
+                 pauses: dict[int, float] | None = None):
         self.frames = frames
+        self.pauses = pauses or {}
         self.hold = hold
         self.close_after_frames = close_after_frames
         self.received = bytearray()
@@ -71,7 +74,9 @@ class FakeGame:
             return
         with conn:
             try:
-                for frame in self.frames:
+                for i, frame in enumerate(self.frames):
+                    if i in self.pauses and self._done.wait(self.pauses[i]):
+                        return
                     conn.sendall(frame)
                 self.all_sent.set()
                 if self.close_after_frames:

@@ -43,3 +43,15 @@ def test_a_minigame_the_game_closes_without_a_result_ends_the_step_truncated_and
             assert not env._remote.in_episode and env._remote._current is None
         finally:
             env.close()
+
+
+def test_reset_waits_up_to_reset_timeout_not_the_step_timeout_for_the_next_minigame():
+    # the player takes a while to cast: reset() must outwait the short per-step timeout
+    state = playing_state()
+    with FakeGame([P.encode(hello()), P.encode(state)], pauses={1: 0.8}) as peer:
+        env = socket_env(peer.port, timeout=0.2, reset_timeout=10.0)
+        try:
+            obs, info = env.reset()
+            assert info["bobberBarPos"] == state["bobberBarPos"]
+        finally:
+            env.close()
