@@ -55,3 +55,20 @@ def test_reset_waits_up_to_reset_timeout_not_the_step_timeout_for_the_next_minig
             assert info["bobberBarPos"] == state["bobberBarPos"]
         finally:
             env.close()
+
+
+def test_a_reset_skips_the_rest_of_a_minigame_already_in_flight_even_in_its_fade_in():
+    # skip_fade_in=False: reset() returns at the first fade-in state, so the next reset() is called with that
+    # minigame still in its fade-in; it must wait for the game's next minigame instead of returning this one
+    states = episode_states(seed=3)
+    first = [{**s, "minigame": 5} for s in states[:4]]
+    second = [{**s, "minigame": 6, "tick": s["tick"] + 100} for s in states[:2]]
+    with FakeGame([P.encode(hello()), *map(P.encode, first), *map(P.encode, second)]) as peer:
+        env = socket_env(peer.port, timeout=2.0, reset_timeout=5.0, skip_fade_in=False)
+        try:
+            _, info = env.reset()
+            assert env._remote.last["minigame"] == 5 and info["game_tick"] == 0
+            _, info = env.reset()
+            assert env._remote.last["minigame"] == 6 and info["game_tick"] == 100
+        finally:
+            env.close()
