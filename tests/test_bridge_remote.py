@@ -72,3 +72,20 @@ def test_a_reset_skips_the_rest_of_a_minigame_already_in_flight_even_in_its_fade
             assert env._remote.last["minigame"] == 6 and info["game_tick"] == 100
         finally:
             env.close()
+
+
+def test_reset_reports_no_late_step_and_the_totals_count_each_late_step_and_missed_tick():
+    # the whole minigame is already in the socket: the one step answers late and misses all the ticks after it
+    states = episode_states(seed=3)
+    with FakeGame([P.encode(hello()), *map(P.encode, states)]) as peer:
+        env = socket_env(peer.port, timeout=2.0)
+        try:
+            _, info = env.reset()
+            assert info["late"] is False and info["missed_ticks"] == 0
+            assert env._remote.late_total == 0 and env._remote.missed_total == 0
+            assert peer.all_sent.wait(10)
+            *_, terminated, _, info = env.step(1)
+            assert terminated and info["late"] is True
+            assert env._remote.late_total == 1 and env._remote.missed_total == info["missed_ticks"] == len(states) - 22
+        finally:
+            env.close()
