@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from bridge_helpers import FakeGame, episode_states, hello, playing_state
 
 from envs.stardew.bridge import protocol as P
+from envs.stardew.bridge.server import GameServer
 from envs.stardew.fishing_env import StardewFishingEnv
+from envs.stardew.sim import GameConfig
 
 GAME = {"fish": "Pufferfish", "level": 5}
 pytestmark = pytest.mark.timeout(60)
@@ -89,3 +93,32 @@ def test_reset_reports_no_late_step_and_the_totals_count_each_late_step_and_miss
             assert env._remote.late_total == 1 and env._remote.missed_total == info["missed_ticks"] == len(states) - 22
         finally:
             env.close()
+
+
+def _agent(port: int) -> P.Connection:
+    """A bare agent connection to a game server, past the hello exchange and the first (waiting) state."""
+    conn = P.Connection(socket.create_connection(("127.0.0.1", port), timeout=5), peer="test agent")
+    assert conn.recv(timeout=5)["type"] == "hello"
+    conn.send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "role": "agent"})
+    assert conn.recv(timeout=5)["phase"] == "waiting"
+    return conn
+
+
+def test_the_lockstep_server_runs_a_tick_only_for_the_answer_to_its_latest_state():
+    with GameServer(GameConfig(**GAME), port=0) as server:
+        conn = _agent(server.port)
+        try:
+            conn.send({"type": "reset", "seed": 1})
+            s = conn.recv(timeout=5)
+            for _ in range(2):
+                conn.send({"type": "action", "tick": s["tick"], "press": False})
+                s = conn.recv(timeout=5)
+            conn.send({"type": "action", "tick": s["tick"] - 1, "press": True})  # answers an older state
+            with pytest.raises(P.BridgeTimeout):
+                conn.recv(timeout=0.3)
+            conn.send({"type": "action", "tick": s["tick"], "press": True})
+            nxt = conn.recv(timeout=5)
+            assert nxt["tick"] == s["tick"] + 1 and nxt["bar_tick"] == s["bar_tick"] + 1
+            assert nxt["applied_tick"] == s["tick"] and nxt["applied_press"] is True
+        finally:
+            conn.close()
