@@ -122,3 +122,11 @@ def test_the_lockstep_server_runs_a_tick_only_for_the_answer_to_its_latest_state
             assert nxt["applied_tick"] == s["tick"] and nxt["applied_press"] is True
         finally:
             conn.close()
+
+
+def test_close_says_goodbye_to_the_game():
+    with FakeGame([P.encode(hello()), P.encode(playing_state())]) as peer:
+        env = socket_env(peer.port)
+        env.reset()
+        env.close()
+    assert b'"type":"bye"' in bytes(peer.received).replace(b" ", b"")
