@@ -149,3 +149,17 @@ def test_a_reconnect_forgets_the_minigame_in_flight_on_the_old_connection():
             assert env._remote.connections == 2 and env._remote.last["minigame"] == 1 and info["game_tick"] == 0
         finally:
             env.close()
+
+
+def test_reset_options_the_game_does_not_decide_stay_on_the_agent_side():
+    # reward, max_ticks and frame_skip are the env's business: the game is sent only the game options
+    with GameServer(GameConfig(**GAME), port=0) as server:
+        env = socket_env(server.port)
+        try:
+            _, info = env.reset(seed=4, options={"fish": "Legend", "reward": "sparse", "max_ticks": 500,
+                                                 "frame_skip": 2})
+            assert info["fish"] == "Legend" and env.config.reward == "sparse"
+            *_, info = env.step(0)
+            assert info["tick"] == 22  # frame_skip=2 applied by the agent side
+        finally:
+            env.close()
