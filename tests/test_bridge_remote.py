@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
@@ -95,18 +96,20 @@ def test_reset_reports_no_late_step_and_the_totals_count_each_late_step_and_miss
             env.close()
 
 
-def _agent(port: int) -> P.Connection:
-    """A bare agent connection to a game server, past the hello exchange and the first (waiting) state."""
+def _agent(port: int) -> tuple[P.Connection, dict]:
+    """A bare agent connection to a game server and the game's hello, past the hello exchange and the first
+    (waiting) state."""
     conn = P.Connection(socket.create_connection(("127.0.0.1", port), timeout=5), peer="test agent")
-    assert conn.recv(timeout=5)["type"] == "hello"
+    game_hello = conn.recv(timeout=5)
+    assert game_hello["type"] == "hello"
     conn.send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "role": "agent"})
     assert conn.recv(timeout=5)["phase"] == "waiting"
-    return conn
+    return conn, game_hello
 
 
 def test_the_lockstep_server_runs_a_tick_only_for_the_answer_to_its_latest_state():
     with GameServer(GameConfig(**GAME), port=0) as server:
-        conn = _agent(server.port)
+        conn, _ = _agent(server.port)
         try:
             conn.send({"type": "reset", "seed": 1})
             s = conn.recv(timeout=5)
@@ -163,3 +166,45 @@ def test_reset_options_the_game_does_not_decide_stay_on_the_agent_side():
             assert info["tick"] == 22  # frame_skip=2 applied by the agent side
         finally:
             env.close()
+
+
+def test_serve_applies_its_command_line_to_the_minigames_it_serves(tmp_path):
+    import subprocess
+    import sys
+
+    stats = tmp_path / "stats.json"
+    argv = ["--fish", "Pufferfish,Carp", "--level", "2-4", "--tackle", "cork", "--treasure", "1", "--training-rod",
+            "--first-fish", "--version", "1.6", "--seed", "5"]
+    config = GameConfig(fish=["Pufferfish", "Carp"], level=(2, 4), tackle=["cork"], treasure=1.0, training_rod=True,
+                        caught_before=False, version="1.6")
+    proc = subprocess.Popen([sys.executable, "-m", "envs.stardew.serve", "--port", "0", "--max-connections", "1",
+                             "--quiet", "--stats", str(stats), *argv], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline().split("127.0.0.1:")[1].split()[0])
+        conn, game_hello = _agent(port)
+        got = []
+        try:
+            for _ in range(8):  # unseeded resets: the minigames come from the --seed stream
+                conn.send({"type": "reset", "seed": None})
+                got.append(conn.recv(timeout=10))
+            conn.send({"type": "bye"})
+        finally:
+            conn.close()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    want = GameServer(config, port=0, seed=5)
+    try:
+        expected = []
+        for _ in range(8):
+            want._begin(None)
+            expected.append(want.state_message())
+    finally:
+        want.stop()
+    assert got == expected
+    assert {s["fish"] for s in got} == {"Pufferfish", "Carp"} and {s["fishing_level"] for s in got} <= {2, 3, 4}
+    assert {s["fishing_rod"] for s in got} == {"Training Rod"} and got[0]["tackle"] == [695]
+    assert game_hello["rules"] == "1.6" and game_hello["game_version"] == "1.6.15"
+    assert json.loads(stats.read_text())["minigames"] == 8

@@ -79,9 +79,13 @@ def main(argv: list[str] | None = None) -> int:
                         seed=args.seed, max_connections=args.max_connections, idle_timeout=args.idle_timeout,
                         game_version=args.game_version, verbose=not args.quiet)
     # compile the simulator's kernels now, then take everything alive out of the cyclic collector's
-    # reach: a full collection of numba's objects takes tens of ms, more than a 16.7 ms tick
+    # reach: a full collection of numba's objects takes tens of ms, more than a 16.7 ms tick. The warm-up
+    # minigame must not use up one of the --seed stream's: with it put back, `--seed N` serves the minigames
+    # GameServer(seed=N) does
+    stream = server.sim.E.copy()
     server.sim.step(server._action, autoreset=False)
     server.sim.reset()
+    server.sim.E[:] = stream
     gc.collect()
     gc.freeze()
     print(f"listening on {server.host}:{server.port} ({args.mode}, game {server.game_version})", flush=True)
