@@ -208,3 +208,30 @@ def test_serve_applies_its_command_line_to_the_minigames_it_serves(tmp_path):
     assert {s["fishing_rod"] for s in got} == {"Training Rod"} and got[0]["tackle"] == [695]
     assert game_hello["rules"] == "1.6" and game_hello["game_version"] == "1.6.15"
     assert json.loads(stats.read_text())["minigames"] == 8
+
+
+def test_states_already_waiting_are_taken_past_other_message_types_and_a_waiting_error_is_raised():
+    # real time: after the step's frame_skip ticks, the client drains what is already in the socket; a message
+    # of another type among the states is skipped (protocol: unknown types are ignored), an error is raised
+    states = episode_states(seed=3)[20:23]
+    telemetry = {"type": "telemetry", "fps": 60}
+    error = {"type": "error", "code": "internal", "message": "the mod broke"}
+    frames = [hello(), states[0], states[1], telemetry, states[2], error]
+    with FakeGame([P.encode(m) for m in frames[:-1]]) as peer:
+        env = socket_env(peer.port, timeout=2.0)
+        try:
+            env.reset()
+            assert peer.all_sent.wait(10)
+            *_, info = env.step(0)
+            assert info["game_tick"] == states[2]["tick"] and info["missed_ticks"] == 1
+        finally:
+            env.close()
+    with FakeGame([P.encode(m) for m in frames]) as peer:
+        env = socket_env(peer.port, timeout=2.0)
+        try:
+            env.reset()
+            assert peer.all_sent.wait(10)
+            with pytest.raises(P.RemoteError, match="the mod broke"):
+                env.step(0)
+        finally:
+            env.close()
