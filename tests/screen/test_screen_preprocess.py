@@ -44,12 +44,12 @@ def test_size_is_height_width_and_options_are_checked():
 
 def test_frame_stack_fills_with_the_first_frame_and_drops_the_oldest():
     s = FrameStack(4)
-    f = [np.full((84, 84), i, np.uint8) for i in range(6)]
+    f = [np.full((84, 84), 10 + i, np.uint8) for i in range(6)]  # no frame is black: a zero-filled stack shows
     out = s.reset(f[0])
-    assert out.shape == (4, 84, 84) and (out == 0).all()
+    assert out.shape == (4, 84, 84) and (out == 10).all()
     for i in range(1, 6):
         out = s.push(f[i])
-    assert [int(x[0, 0]) for x in out] == [2, 3, 4, 5]
+    assert [int(x[0, 0]) for x in out] == [12, 13, 14, 15]
 
 
 def test_gray_weights_separate_the_fish_from_the_bar_and_agree_across_channel_orders(rgb_frame):
