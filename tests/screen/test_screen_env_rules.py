@@ -1,0 +1,45 @@
+"""ScreenGameEnv's documented rules, each on frames the test controls (replay capture, dry-run input)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from envs.screen.capture import ReplayCapture
+from envs.screen.screen_env import ScreenGameEnv
+
+ACTIONS = {"keys": ["c"], "mouse": {"actions": ["click", "hold"]}}
+
+
+def flat(value: int) -> np.ndarray:
+    """A 48x64 RGB frame of one gray level: its value says which frame it is."""
+    return np.full((48, 64, 3), value, np.uint8)
+
+
+def make_env(frames, **kw) -> ScreenGameEnv:
+    opts = dict(action_space=ACTIONS, capture=ReplayCapture(frames), input="dry-run", step_hz=None)
+    opts.update(kw)
+    return ScreenGameEnv(**opts)
+
+
+class Recorder:
+    """A reward that records the frame values it was given."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, list[int]]] = []
+
+    def calculate_reward(self, current_frame, previous_frames, action):
+        self.calls.append((int(current_frame[0, 0, 0]), [int(f[0, 0, 0]) for f in previous_frames]))
+        return 0.0
+
+
+def test_the_reward_sees_the_frames_before_the_current_one_of_this_episode_only():
+    rec = Recorder()
+    env = make_env([flat(v) for v in range(10, 20)], reward=rec, stack=2)
+    env.reset()
+    for _ in range(3):
+        env.step(env.action_spec.noop())
+    env.reset()
+    env.step(env.action_spec.noop())
+    # the replay starts over at each reset: frame 10 is the reset frame, then 11, 12, ...
+    assert rec.calls == [(11, [10]), (12, [10, 11]), (13, [11, 12]), (11, [10])]
+    env.close()
