@@ -43,3 +43,14 @@ def test_the_reward_sees_the_frames_before_the_current_one_of_this_episode_only(
     # the replay starts over at each reset: frame 10 is the reset frame, then 11, 12, ...
     assert rec.calls == [(11, [10]), (12, [10, 11]), (13, [11, 12]), (11, [10])]
     env.close()
+
+
+def test_reset_gives_a_stack_of_the_reset_frame_only():
+    env = make_env([flat(v) for v in range(10, 20)])
+    env.reset()
+    env.step(env.action_spec.noop())
+    obs, _ = env.reset()
+    assert [int(f[0, 0]) for f in obs] == [10, 10, 10, 10]
+    obs, *_ = env.step(env.action_spec.noop())
+    assert [int(f[0, 0]) for f in obs] == [10, 10, 10, 11]
+    env.close()
