@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from envs.screen.capture import ReplayCapture
+from envs.screen.preprocess import FramePreprocessor
+from envs.screen.rewards import MeanColour, ProbeReward, When
 from envs.screen.screen_env import ScreenGameEnv
 
 ACTIONS = {"keys": ["c"], "mouse": {"actions": ["click", "hold"]}}
@@ -53,4 +55,15 @@ def test_reset_gives_a_stack_of_the_reset_frame_only():
     assert [int(f[0, 0]) for f in obs] == [10, 10, 10, 10]
     obs, *_ = env.step(env.action_spec.noop())
     assert [int(f[0, 0]) for f in obs] == [10, 10, 10, 11]
+    env.close()
+
+
+def test_reset_waits_on_fresh_frames_until_the_end_condition_clears():
+    # the game shows its end screen (white) for two more frames, then the new round
+    frames = [flat(255), flat(255), flat(40), flat(41)]
+    over = ProbeReward(end=[When(MeanColour(None), ">", 0.9)])
+    env = make_env(frames, reward=over, reset_timeout_s=5.0)
+    obs, _ = env.reset()
+    np.testing.assert_array_equal(obs[-1], FramePreprocessor()(flat(40)))
+    assert [int(f[0, 0]) for f in obs] == [40] * 4
     env.close()
