@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from envs.screen.capture import ReplayCapture
 from envs.screen.preprocess import FramePreprocessor
-from envs.screen.rewards import MeanColour, ProbeReward, When
+from envs.screen.rewards import MeanColour, ProbeReward, Term, When
 from envs.screen.screen_env import ScreenGameEnv
 
 ACTIONS = {"keys": ["c"], "mouse": {"actions": ["click", "hold"]}}
@@ -66,4 +67,17 @@ def test_reset_waits_on_fresh_frames_until_the_end_condition_clears():
     obs, _ = env.reset()
     np.testing.assert_array_equal(obs[-1], FramePreprocessor()(flat(40)))
     assert [int(f[0, 0]) for f in obs] == [40] * 4
+    env.close()
+
+
+def test_a_delta_term_starts_each_episode_from_its_reset_frame():
+    frames = [flat(0), flat(51), flat(102)]
+    reward = ProbeReward(terms=[Term(MeanColour(None), weight=1.0, mode="delta")])
+    env = make_env(frames, reward=reward)
+    env.reset()
+    _, r1, *_ = env.step(env.action_spec.noop())
+    _, r2, *_ = env.step(env.action_spec.noop())
+    env.reset()
+    _, r3, *_ = env.step(env.action_spec.noop())
+    assert (r1, r2, r3) == pytest.approx((0.2, 0.2, 0.2))
     env.close()
