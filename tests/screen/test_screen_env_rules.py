@@ -81,3 +81,15 @@ def test_a_delta_term_starts_each_episode_from_its_reset_frame():
     _, r3, *_ = env.step(env.action_spec.noop())
     assert (r1, r2, r3) == pytest.approx((0.2, 0.2, 0.2))
     env.close()
+
+
+def test_a_truncating_end_condition_truncates_and_a_terminating_one_terminates():
+    bright = MeanColour(None)
+    frames = [flat(0), flat(255)]
+    for truncate in (True, False):
+        reward = ProbeReward(end=[When(bright, ">", 0.9, bonus=1.0, truncate=truncate)])
+        env = make_env(frames, reward=reward)
+        env.reset()
+        _, r, terminated, truncated, _ = env.step(env.action_spec.noop())
+        assert (terminated, truncated, r) == (not truncate, truncate, 1.0)
+        env.close()
