@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs.screen.capture import ReplayCapture
+from envs.screen.actions import HybridActionSpec
+from envs.screen.capture import Region, ReplayCapture
+from envs.screen.inputs import DryRunInput, InputController
 from envs.screen.preprocess import FramePreprocessor
 from envs.screen.rewards import MeanColour, ProbeReward, Term, When
 from envs.screen.screen_env import ScreenGameEnv
@@ -93,3 +95,18 @@ def test_a_truncating_end_condition_truncates_and_a_terminating_one_terminates()
         _, r, terminated, truncated, _ = env.step(env.action_spec.noop())
         assert (terminated, truncated, r) == (not truncate, truncate, 1.0)
         env.close()
+
+
+def test_release_all_and_the_stop_switch_release_a_held_mouse_button():
+    spec = HybridActionSpec.from_seed_dict(ACTIONS)
+    b = DryRunInput()
+    ctl = InputController(spec, b)
+    ctl.apply(spec.make("hold", pointer=[0, 0]), Region(0, 0, 64, 48))
+    ctl.release_all()
+    assert b.events[-1] == ("button", "left", False) and not ctl.button_held and not ctl.holding
+    env = make_env([flat(0)])
+    env.reset()
+    env.step(env.action_spec.make("hold", pointer=[0, 0]))
+    env.stop()
+    assert env._backend.events[-1] == ("button", "left", False) and not env.input.button_held
+    env.close()
