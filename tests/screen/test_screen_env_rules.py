@@ -110,3 +110,13 @@ def test_release_all_and_the_stop_switch_release_a_held_mouse_button():
     env.stop()
     assert env._backend.events[-1] == ("button", "left", False) and not env.input.button_held
     env.close()
+
+
+def test_keys_let_go_together_on_a_key_step_are_released_in_reverse_press_order():
+    spec = HybridActionSpec(keys=("ctrl", "shift", "c"), mouse_actions=())
+    b = DryRunInput()
+    ctl = InputController(spec, b)
+    region = Region(0, 0, 64, 48)
+    ctl.apply(spec.make("key", keys=["ctrl", "shift", "c"]), region)
+    ctl.apply(spec.make("key", keys=["shift"]), region)
+    assert b.events[3:] == [("key", "c", False), ("key", "ctrl", False)] and ctl.held_keys == ["shift"]
