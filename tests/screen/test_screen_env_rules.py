@@ -120,3 +120,18 @@ def test_keys_let_go_together_on_a_key_step_are_released_in_reverse_press_order(
     ctl.apply(spec.make("key", keys=["ctrl", "shift", "c"]), region)
     ctl.apply(spec.make("key", keys=["shift"]), region)
     assert b.events[3:] == [("key", "c", False), ("key", "ctrl", False)] and ctl.held_keys == ["shift"]
+
+
+def test_a_capture_in_another_channel_order_gives_the_same_observation_and_rgb_render():
+    rng = np.random.default_rng(0)
+    rgb = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for _ in range(2)]
+    bgr = [np.ascontiguousarray(f[..., ::-1]) for f in rgb]
+    a = make_env(rgb, render_mode="rgb_array")
+    b = make_env(bgr, capture=ReplayCapture(bgr, order="bgr"), render_mode="rgb_array")
+    for env in (a, b):
+        env.reset()
+    np.testing.assert_array_equal(a.step(a.action_spec.noop())[0], b.step(b.action_spec.noop())[0])
+    np.testing.assert_array_equal(a.render(), b.render())
+    np.testing.assert_array_equal(b.render(), rgb[1])
+    a.close()
+    b.close()
