@@ -135,3 +135,19 @@ def test_a_capture_in_another_channel_order_gives_the_same_observation_and_rgb_r
     np.testing.assert_array_equal(b.render(), rgb[1])
     a.close()
     b.close()
+
+
+def test_close_puts_back_the_sigint_handler_it_replaced():
+    import signal
+
+    def mine(signum, frame):
+        pass
+
+    before = signal.signal(signal.SIGINT, mine)
+    try:
+        env = make_env([flat(0)])
+        assert signal.getsignal(signal.SIGINT) is not mine
+        env.close()
+        assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, before)
