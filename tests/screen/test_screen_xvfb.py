@@ -229,6 +229,11 @@ def test_a_window_moved_partly_off_the_screen_is_captured_whole_with_the_off_scr
         frame = cap.grab()
         assert frame.shape == (HEIGHT, WIDTH, 4)
         assert not frame[:, 100:, :3].any() and frame[:, :100, :3].any()
+        move(-68, -20)  # off the left and top edges: the visible part lands 68 columns right, 20 rows down
+        frame = cap.grab()
+        assert frame.shape == (HEIGHT, WIDTH, 4)
+        assert not frame[:20, :, :3].any() and not frame[:, :68, :3].any() and frame[20:, 68:, :3].any()
+        assert frame[20:24, 68:, :3].any() and frame[20:, 68:72, :3].any()  # the window's edges, not a black gap
         move(screen_w + 50, 30)
         with pytest.raises(CaptureError, match="entirely off the screen"):
             cap.grab()
