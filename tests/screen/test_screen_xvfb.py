@@ -311,3 +311,22 @@ def test_the_key_name_table_and_hotkey_check_agree_with_pynput(xvfb):
         except ValueError:
             ours_ok = False
         assert ours_ok == pynput_ok, hotkey
+
+
+def test_a_window_that_is_not_mapped_is_not_found(fishing_window, xvfb):
+    # an unmapped (hidden, iconified) window shows nothing: capturing it would read stale or black pixels
+    dpy = {**os.environ, "DISPLAY": xvfb.display}
+    cap = MssCapture(window_class=WM_CLASS)
+    wid = str(cap.window_id)
+    cap.close()
+    subprocess.run(["xdotool", "windowunmap", "--sync", wid], env=dpy, check=True, timeout=10)
+    try:
+        with pytest.raises(WindowNotFound, match=WM_CLASS):
+            MssCapture(window_class=WM_CLASS)
+    finally:
+        subprocess.run(["xdotool", "windowmap", "--sync", wid], env=dpy, check=True, timeout=10)
+    cap = MssCapture(window_class=WM_CLASS, wait_s=3)
+    try:
+        assert str(cap.window_id) == wid
+    finally:
+        cap.close()
