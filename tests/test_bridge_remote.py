@@ -138,8 +138,8 @@ def test_close_says_goodbye_to_the_game():
 def test_a_reconnect_forgets_the_minigame_in_flight_on_the_old_connection():
     # the game restarted: its minigame ids start again at 1, and its minigame 1 is a new one
     fade_in = [{**s, "minigame": 1} for s in episode_states(seed=3)[:3]]
-    with FakeGame([P.encode(hello()), *map(P.encode, fade_in)], close_after_frames=True) as old:
-        env = socket_env(old.port, timeout=1.0, reset_timeout=3.0, skip_fade_in=False)
+    with FakeGame([P.encode(hello()), *map(P.encode, fade_in)], hold=0.3) as old:  # then the game goes away
+        env = socket_env(old.port, timeout=5.0, reset_timeout=3.0, skip_fade_in=False)
         env.reset()
         assert env._remote._current == 1
         with pytest.raises(P.ConnectionLost):
