@@ -235,3 +235,25 @@ def test_states_already_waiting_are_taken_past_other_message_types_and_a_waiting
                 env.step(0)
         finally:
             env.close()
+
+
+def test_the_realtime_server_ignores_a_reset_during_a_minigame_and_casts_again_a_gap_after_the_end():
+    # 600 ticks a second: gap=1.5 s is 900 ticks; the always-released fish escapes in about 120
+    with GameServer(GameConfig(**GAME), port=0, mode="realtime", tick_hz=600.0, gap=1.5) as server:
+        conn, _ = _agent(server.port)
+        try:
+            conn.send({"type": "reset", "seed": 1})
+            s = conn.recv(timeout=5)
+            while s["phase"] == "waiting":
+                s = conn.recv(timeout=5)
+            assert s["minigame"] == 1 and s["tick"] < server.gap_ticks  # a reset while none is open: cast at once
+            conn.send({"type": "reset", "seed": 2})  # the player is still reeling: the game plays on
+            while s["phase"] not in P.END_PHASES:
+                s = conn.recv(timeout=5)
+                assert s["minigame"] == 1
+            end_tick = s["tick"]
+            while s["phase"] == "waiting" or s["minigame"] == 1:
+                s = conn.recv(timeout=5)
+            assert s["minigame"] == 2 and s["tick"] >= end_tick + server.gap_ticks
+        finally:
+            conn.close()
