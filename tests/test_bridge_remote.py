@@ -257,3 +257,40 @@ def test_the_realtime_server_ignores_a_reset_during_a_minigame_and_casts_again_a
             assert s["minigame"] == 2 and s["tick"] >= end_tick + server.gap_ticks
         finally:
             conn.close()
+
+
+def test_the_realtime_server_applies_the_agents_press_and_a_new_minigame_starts_released():
+    with GameServer(GameConfig(**GAME), port=0, mode="realtime", tick_hz=600.0, gap=0.1) as server:
+        conn, _ = _agent(server.port)
+        try:
+            conn.send({"type": "reset", "seed": 1})
+            s = conn.recv(timeout=5)
+            applied = []
+            while s["phase"] not in P.END_PHASES:
+                if s["phase"] != "waiting":
+                    conn.send({"type": "action", "tick": s["tick"], "press": True})
+                    applied.append((s.get("applied_tick"), s.get("applied_press")))
+                s = conn.recv(timeout=5)
+            assert any(press for _, press in applied) and all(press for t, press in applied if t != -1)
+            while s["phase"] != "fade-in":  # the next cast: the agent has not answered it yet
+                s = conn.recv(timeout=5)
+            assert s["minigame"] == 2 and s["applied_press"] is False and s["buttonPressed"] is False
+        finally:
+            conn.close()
+
+
+def test_a_new_agent_starts_from_waiting_and_reset_options_reach_the_state():
+    with GameServer(GameConfig(**GAME), port=0) as server:
+        conn, _ = _agent(server.port)
+        conn.send({"type": "reset", "seed": 1, "options": {"tackle": ["trap"]}})
+        s = conn.recv(timeout=5)
+        assert s["tackle"] == [694]
+        conn.send({"type": "bye"})  # leaves mid-minigame
+        conn.close()
+        conn, _ = _agent(server.port)  # the next agent is greeted with "waiting", not the abandoned minigame
+        try:
+            conn.send({"type": "action", "tick": s["tick"], "press": True})
+            with pytest.raises(P.BridgeTimeout):
+                conn.recv(timeout=0.3)  # no minigame is open: an action runs no tick
+        finally:
+            conn.close()
