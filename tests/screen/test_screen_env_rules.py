@@ -151,3 +151,12 @@ def test_close_puts_back_the_sigint_handler_it_replaced():
         assert signal.getsignal(signal.SIGINT) is mine
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_the_step_limit_counts_the_steps_of_each_episode_afresh():
+    env = make_env([flat(v) for v in range(10, 20)], max_episode_steps=2)
+    for _ in range(2):
+        env.reset()
+        assert not env.step(env.action_spec.noop())[3]
+        assert env.step(env.action_spec.noop())[3]
+    env.close()
