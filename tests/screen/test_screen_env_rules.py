@@ -160,3 +160,14 @@ def test_the_step_limit_counts_the_steps_of_each_episode_afresh():
         assert not env.step(env.action_spec.noop())[3]
         assert env.step(env.action_spec.noop())[3]
     env.close()
+
+
+def test_resume_after_the_stop_switch_sends_input_again():
+    env = make_env([flat(0)])
+    env.reset()
+    env.stop()
+    env.resume()
+    *_, truncated, info = env.step(env.action_spec.make("key", keys=["c"]))
+    assert not truncated and not info["stopped"] and info["held_keys"] == ("c",)
+    assert env._backend.events == [("key", "c", True)]
+    env.close()
