@@ -59,8 +59,10 @@ def watched(monkeypatch):
 @pytest.mark.parametrize("double", [True, False])
 def test_updates_regress_on_the_double_dqn_target_and_polyak_average_the_target_network(
         tmp_path, monkeypatch, watched, double):
-    cfg = LOOP.replace(double=double, tau=0.25, n_step=2, gamma=0.9, lr=1e-3, lr_end=1e-4)
-    seen = {"calls": 0, "prev_target": None, "steps": 0}
+    # a large step size and a slow target network, so that the two networks' greedy actions part
+    cfg = LOOP.replace(double=double, tau=0.01, n_step=2, gamma=0.9, lr=0.1, lr_end=0.01, batch_size=256,
+                       total_steps=30 * N)
+    seen = {"calls": 0, "prev_target": None, "steps": 0, "argmax_differ": 0}
     step = T.Games.step
 
     def counting_step(self, action):
@@ -74,6 +76,7 @@ def test_updates_regress_on_the_double_dqn_target_and_polyak_average_the_target_
         o, a, r, no, d, _ = (torch.from_numpy(x) for x in watched["batches"][-1])
         with torch.no_grad():
             nq_target = q_target(no)
+            seen["argmax_differ"] += int((q(no).argmax(1) != nq_target.argmax(1)).sum())
             nq = (nq_target.gather(1, q(no).argmax(dim=1, keepdim=True)).squeeze(1) if double
                   else nq_target.max(dim=1).values)
             torch.testing.assert_close(target, r + d * nq)
@@ -93,6 +96,7 @@ def test_updates_regress_on_the_double_dqn_target_and_polyak_average_the_target_
     summary = T.train(cfg, tmp_path / "run", progress=False)
     assert seen["calls"] == summary["updates"] > 3
     assert (watched["batches"][-1][4] > 0).any()  # some targets bootstrap, so the target network matters
+    assert seen["argmax_differ"] > 0  # and double DQN's choice of action by the online network matters too
 
 
 @pytest.mark.parametrize(("train_every", "gradient_steps", "learning_starts"), [(1, 1, 64), (2, 3, 96), (3, 2, 0), (1, 1, 0)])
@@ -311,3 +315,102 @@ def test_losing_a_perfect_catch_costs_the_penalty_on_that_tick_only():
 
 def test_config_json_is_the_runs_settings(loop_run):
     assert T.DQNConfig.from_dict(json.loads((loop_run / "config.json").read_text())) == LOOP
+
+
+def test_replay_memory_is_a_ring_that_samples_only_filled_rows_and_restores_its_state():
+    rb = ReplayBuffer(5, 1, seed=0)
+
+    def add(vals, demo=False):
+        v = np.array(vals, dtype=np.float32)
+        rb.add(v[:, None], np.ones(len(v), dtype=np.int64), v, -v[:, None], np.full(len(v), 0.5), demo=demo)
+
+    add([1, 2, 3])
+    assert (rb.size, rb.pos) == (3, 3)
+    o, a, r, no, d, demo = rb.sample(2000)
+    assert set(r.tolist()) == {1.0, 2.0, 3.0}  # never the empty rows
+    np.testing.assert_array_equal(o[:, 0], r)
+    np.testing.assert_array_equal(no[:, 0], -r)
+    assert (d == 0.5).all() and (a == 1).all() and not demo.any()
+    add([4, 5, 6, 7], demo=np.array([True, False, True, False]))  # wraps: 6 and 7 overwrite 1 and 2
+    assert (rb.size, rb.pos) == (5, 2)
+    np.testing.assert_array_equal(rb.ret, [6, 7, 3, 4, 5])
+    np.testing.assert_array_equal(rb.demo, [True, False, False, True, False])
+    o, a, r, no, d, demo = rb.sample(2000)
+    assert set(r.tolist()) == {3.0, 4.0, 5.0, 6.0, 7.0}
+    np.testing.assert_array_equal(demo, np.isin(r, [4.0, 6.0]))
+    copy = ReplayBuffer(5, 1, seed=1)
+    copy.load_state(rb.state())
+    assert (copy.size, copy.pos) == (5, 2)
+    for k in ("obs", "next_obs", "action", "ret", "disc", "demo"):
+        np.testing.assert_array_equal(getattr(copy, k), getattr(rb, k))
+
+
+def test_transitions_bootstrap_from_the_ended_episodes_last_state_not_the_next_ones_first(tmp_path, monkeypatch):
+    from agents.dqn.replay import NStepCollector
+
+    cfg = LOOP.replace(num_games=256, total_steps=256 * 150, learning_starts=10**9, stack=2)
+    seen = {"ends": 0, "pushes": 0}
+    step, push = T.Games.step, NStepCollector.push
+
+    def keeping_step(self, action):
+        step(self, action)
+        seen["games"] = (self.obs.copy(), self.final_obs.copy(), self.terminated.copy(), self.truncated.copy())
+
+    def checking_push(self, obs, action, reward, next_obs, terminated, ended):
+        o, final, term, trunc = seen["games"]
+        np.testing.assert_array_equal(ended, term | trunc)
+        np.testing.assert_array_equal(terminated, term)
+        np.testing.assert_array_equal(next_obs[ended], final[ended])
+        np.testing.assert_array_equal(next_obs[~ended], o[~ended])
+        seen["ends"] += int(ended.sum())
+        seen["pushes"] += 1
+        return push(self, obs, action, reward, next_obs, terminated, ended)
+
+    monkeypatch.setattr(T.Games, "step", keeping_step)
+    monkeypatch.setattr(NStepCollector, "push", checking_push)
+    T.train(cfg, tmp_path / "run", progress=False)
+    assert seen["pushes"] == 150 and seen["ends"] > 0
+
+
+def test_demonstrated_games_play_the_demonstrators_actions_and_add_the_margin_loss(tmp_path, monkeypatch, watched):
+    """The first demo_fraction of the games act as the demonstrator says, their transitions are marked, and the
+    loss is the TD loss plus margin_weight x the DQfD large-margin loss x the share of demonstrated samples."""
+    cfg = LOOP.replace(features="seed", demo_controller="lead_seed", demo_fraction=0.25, margin=0.8, margin_weight=8.0,
+                       eps_start=1.0, eps_end=1.0, learning_starts=64)
+    n_demo = N // 4
+    step = T.Games.step
+    acted = []
+
+    def step_checking_demo(self, action):
+        acted.append(action.copy())
+        step(self, action)
+
+    monkeypatch.setattr(T.Games, "demo_actions", lambda self: np.ones(self.n_demo, dtype=np.int64))
+    monkeypatch.setattr(T.Games, "step", step_checking_demo)
+    clip = torch.nn.utils.clip_grad_norm_
+    checked = []
+
+    def check_grads(params, max_norm):
+        q, q_target = _Nets.made[0], _Nets.made[1]
+        o, a, r, no, d, demo = (torch.from_numpy(x) for x in watched["batches"][-1])
+        with torch.no_grad():
+            nq = q_target(no).gather(1, q(no).argmax(dim=1, keepdim=True)).squeeze(1)
+        q_all = q(o)
+        loss = F.smooth_l1_loss(q_all.gather(1, a.unsqueeze(1)).squeeze(1), r + d * nq)
+        qd, ad = q_all[demo], a[demo]
+        lead = (qd + cfg.margin * (F.one_hot(ad, 2) == 0)).max(dim=1).values - qd.gather(1, ad[:, None]).squeeze(1)
+        loss = loss + cfg.margin_weight * lead.mean() * demo.float().mean()
+        want = torch.autograd.grad(loss, list(q.parameters()))
+        for p, g in zip(q.parameters(), want, strict=True):
+            torch.testing.assert_close(p.grad, g)
+        checked.append(int(demo.sum()))
+        return clip(params, max_norm)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", check_grads)
+    T.train(cfg, tmp_path / "run", progress=False)
+    acted = np.array(acted)
+    assert (acted[:, :n_demo] == 1).all() and 0.3 < acted[:, n_demo:].mean() < 0.7
+    assert checked and min(checked) > 0
+    rb = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["replay"]
+    size = rb["size"]
+    np.testing.assert_array_equal(rb["demo"][:size].reshape(-1, N), np.tile(np.arange(N) < n_demo, (size // N, 1)))
