@@ -135,3 +135,23 @@ def test_bad_arguments_stop_with_a_usage_error_naming_them(tmp_path, capsys, arg
     assert e.value.code == 2
     assert args[0] in capsys.readouterr().err
     assert not (tmp_path / "rep").exists()
+
+
+def test_every_policy_plays_the_same_test_seeds_and_is_paired_against_lead():
+    """evaluate_all: each policy's figures are its episodes on TEST_SEED0.., and "x vs lead" counts x's new
+    successes and regressions against lead on those same seeds."""
+    from agents.population import TEST_SEED0, dumps, paired, per_level, run_episodes, summarize
+    from envs.stardew.controllers import make_controller
+
+    n = 40
+    res = ev.evaluate_all(episodes=n, models={}, ppo_models={})
+    assert res["protocol"]["seeds"] == [TEST_SEED0, TEST_SEED0 + n - 1]
+    assert list(res["policies"]) == list(ev.BASELINES)
+    eps = {name: run_episodes(make_controller(name), n=n, seed0=TEST_SEED0) for name in ("lead", "random")}
+    for name, ep in eps.items():
+        got = res["policies"][name]
+        assert dumps(got["overall"]) == dumps(summarize(ep))
+        assert dumps(got["per_level"]) == dumps(per_level(ep))
+    assert res["paired"]["random vs lead"] == paired(eps["lead"], eps["random"])
+    assert res["paired"]["random vs lead"]["regressions"] > 0  # lead catches fish random loses: the order shows
+    assert set(res["paired"]) == {f"{b} vs lead" for b in ev.BASELINES if b != "lead"}

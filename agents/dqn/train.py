@@ -300,7 +300,7 @@ def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, stop: _StopSign
         bar.update(n)
 
         # -- learn --------------------------------------------------------------------------------
-        if rb.size >= cfg.learning_starts and (step // n) % cfg.train_every == 0:
+        if rb.size >= max(1, cfg.learning_starts) and (step // n) % cfg.train_every == 0:  # never sample an empty memory
             lr = cfg.lr + min(1.0, step / cfg.total_steps) * (cfg.lr_end - cfg.lr)
             for g in opt.param_groups:
                 g["lr"] = lr
