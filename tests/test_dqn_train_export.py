@@ -250,3 +250,49 @@ def test_improvement_fits_the_measured_gaps_and_exports(members_root, tmp_path):
     export_model(q, tmp_path / RICH_FILE, False, info)
     r = verify(tmp_path / RICH_FILE, q, False)
     assert r["argmax_agreement"] == 1.0 and r["max_abs_diff"] <= 1e-6
+
+
+def test_distillation_labels_with_the_teacher_fits_everything_gathered_and_weights_the_gap(members_root,
+                                                                                             monkeypatch):
+    """collect() labels the states with the teacher's Q-values whoever acts; fit() minimises the squared error
+    plus gap_weight x the squared error of Q(hold) - Q(release); each round fits all the states gathered so far."""
+    import copy
+
+    import torch
+
+    from agents.dqn import distill as D
+    from agents.dqn.config import DistillConfig
+    from agents.dqn.train import Games
+
+    teacher = load_q(members_root / "smoke_rich" / "best.pt")
+    actor = load_q(members_root / "smoke_rich_b" / "best.pt")
+    games = Games(SMOKE.replace(features="default", stack=2), teacher.feature_names)
+    games.reset(79_000_000)
+    obs, target = D.collect(actor, teacher, games, 1_000, 0.0, np.random.default_rng(0))
+    with torch.no_grad():
+        np.testing.assert_allclose(target, teacher(torch.from_numpy(obs)).numpy(), rtol=0, atol=0)
+
+    cfg = DistillConfig(updates_per_round=1, batch_size=64, lr=1e-3, gap_weight=4.0)
+    student = copy.deepcopy(actor).train()
+    before = copy.deepcopy(student)
+    loss = D.fit(student, obs, target, cfg, np.random.default_rng(5))
+    idx = np.random.default_rng(5).integers(0, len(obs), cfg.batch_size)
+    with torch.no_grad():
+        p, t = before(torch.from_numpy(obs[idx])), torch.from_numpy(target[idx])
+        gap = (p[:, 1] - p[:, 0]) - (t[:, 1] - t[:, 0])
+        want = float(((p - t) ** 2).mean() + cfg.gap_weight * (gap ** 2).mean())
+    assert loss == pytest.approx(want, rel=1e-5)
+    assert (gap ** 2).mean() > 0.01 * ((p - t) ** 2).mean()  # the gap term is not negligible here
+
+    fitted = []
+    fit = D.fit
+
+    def recording_fit(student, obs, target, cfg, rng):
+        fitted.append(len(obs))
+        return fit(student, obs, target, cfg, rng)
+
+    monkeypatch.setattr(D, "fit", recording_fit)
+    D.distill(DistillConfig(name="smoke_distilled_rounds", teachers=("smoke_rich", "smoke_rich_b"), rounds=3,
+                            states_per_round=2_000, updates_per_round=5, batch_size=64, dev_episodes=10,
+                            torch_threads=1), members_root, progress=False)
+    assert fitted == [2_000, 4_000, 6_000]
