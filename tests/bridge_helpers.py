@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +17,33 @@ import pytest
 
 from envs.stardew.bridge import protocol as P
 from envs.stardew.bridge.server import GameServer
+from envs.stardew.fishing_env import StardewFishingEnv
 from envs.stardew.sim import GameConfig
+
+GAME = {"fish": "Pufferfish", "level": 5}  # the bridge tests' minigames unless a test says otherwise
 
 NEEDS_MONO = pytest.mark.skipif(shutil.which("mcs") is None or shutil.which("mono") is None,
                                 reason="needs Mono (apt-get install mono-mcs mono-runtime; `make system-deps`)")
+
+
+def socket_env(port: int, timeout: float = 5.0, reset_timeout: float = 10.0, **options) -> StardewFishingEnv:
+    """StardewFishing-v0 on the socket backend at ``port``, playing ``GAME`` (``options`` override it)."""
+    return StardewFishingEnv(backend="socket", port=port, socket_timeouts={"timeout": timeout,
+                             "reset_timeout": reset_timeout}, **{**GAME, **options})
+
+
+@contextlib.contextmanager
+def serve_process(*argv: str) -> Iterator[tuple[subprocess.Popen, int]]:
+    """``python -m envs.stardew.serve --port 0 *argv`` and the port it listens on; killed if still running at the
+    end (a test that expects it to exit checks ``proc.wait`` itself)."""
+    proc = subprocess.Popen([sys.executable, "-m", "envs.stardew.serve", "--port", "0", *argv],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        yield proc, int(proc.stdout.readline().split("127.0.0.1:")[1].split()[0])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def build_csharp(exe: Path, sources: list[Path]) -> Path:

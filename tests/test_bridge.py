@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-from bridge_helpers import FakeGame, episode_states, hello, playing_state
+from bridge_helpers import GAME, FakeGame, episode_states, hello, playing_state, serve_process, socket_env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,20 +22,12 @@ from envs.stardew.bridge.server import GameServer
 from envs.stardew.fishing_env import StardewFishingEnv
 from envs.stardew.sim import GameConfig
 
-GAME = {"fish": "Pufferfish", "level": 5}
 pytestmark = pytest.mark.timeout(60)
 
 
 def track(obs: np.ndarray) -> int:
     """Hold while the fish is above the bar's catch window (default features: fish_rel is index 5)."""
     return int(obs[5] < 0)
-
-
-def socket_env(port: int, timeout: float = 5.0, reset_timeout: float = 10.0, **options) -> StardewFishingEnv:
-    env = StardewFishingEnv(backend="socket", port=port, **{**GAME, **options})
-    env._remote.timeout = timeout
-    env._remote.reset_timeout = reset_timeout
-    return env
 
 
 def play(env: gym.Env, obs: np.ndarray, policy=track, max_steps: int = 5000) -> list[tuple]:
@@ -225,21 +216,12 @@ def test_truncation_then_reset_gives_a_fresh_minigame():
 
 
 def test_serve_module_runs_the_reference_server_for_an_agent():
-    proc = subprocess.Popen([sys.executable, "-m", "envs.stardew.serve", "--port", "0", "--fish", "Pufferfish",
-                             "--level", "5", "--max-connections", "1", "--quiet"],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        port = int(line.split("127.0.0.1:")[1].split()[0])
+    with serve_process("--fish", "Pufferfish", "--level", "5", "--max-connections", "1", "--quiet") as (proc, port):
         env = socket_env(port)
         obs, _ = env.reset(seed=2)
         assert play(env, obs)[-1][2]
         env.close()
         assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 # --- a misbehaving peer ends in a clear error ----------------------------------------------------------

@@ -53,9 +53,7 @@ def game_side(exe: Path, minigames: int, mode: str = "lockstep") -> Iterator[tup
 
 def test_csharp_game_side_plays_full_minigames_with_the_python_env(scripted_player):
     with game_side(scripted_player, minigames=2) as (proc, port):
-        env = StardewFishingEnv(backend="socket", port=port)
-        env._remote.timeout = 10.0
-        env._remote.reset_timeout = 20.0
+        env = StardewFishingEnv(backend="socket", port=port, socket_timeouts={"timeout": 10.0, "reset_timeout": 20.0})
         for _ in range(2):
             obs, info = env.reset()
             assert info["fish"] == "Sunfish" and info["tick"] == 20  # reset() ran the C# side's fade-in
@@ -74,9 +72,7 @@ def test_csharp_game_side_plays_full_minigames_with_the_python_env(scripted_play
 
 def test_csharp_game_side_in_real_time_holds_the_last_press_and_the_env_keeps_up(scripted_player):
     with game_side(scripted_player, minigames=1, mode="realtime") as (proc, port):
-        env = StardewFishingEnv(backend="socket", port=port)
-        env._remote.timeout = 10.0
-        env._remote.reset_timeout = 20.0
+        env = StardewFishingEnv(backend="socket", port=port, socket_timeouts={"timeout": 10.0, "reset_timeout": 20.0})
         obs, info = env.reset()
         assert env._remote.hello["mode"] == "realtime"
         steps = 0

@@ -6,22 +6,13 @@ import json
 import socket
 
 import pytest
-from bridge_helpers import FakeGame, episode_states, hello, playing_state
+from bridge_helpers import GAME, FakeGame, episode_states, hello, playing_state, serve_process, socket_env
 
 from envs.stardew.bridge import protocol as P
 from envs.stardew.bridge.server import GameServer
-from envs.stardew.fishing_env import StardewFishingEnv
 from envs.stardew.sim import GameConfig
 
-GAME = {"fish": "Pufferfish", "level": 5}
 pytestmark = pytest.mark.timeout(60)
-
-
-def socket_env(port: int, timeout: float = 5.0, reset_timeout: float = 10.0, **options) -> StardewFishingEnv:
-    env = StardewFishingEnv(backend="socket", port=port, **{**GAME, **options})
-    env._remote.timeout = timeout
-    env._remote.reset_timeout = reset_timeout
-    return env
 
 
 def waiting(after: dict) -> dict:
@@ -169,18 +160,12 @@ def test_reset_options_the_game_does_not_decide_stay_on_the_agent_side():
 
 
 def test_serve_applies_its_command_line_to_the_minigames_it_serves(tmp_path):
-    import subprocess
-    import sys
-
     stats = tmp_path / "stats.json"
     argv = ["--fish", "Pufferfish,Carp", "--level", "2-4", "--tackle", "cork", "--treasure", "1", "--training-rod",
             "--first-fish", "--version", "1.6", "--seed", "5"]
     config = GameConfig(fish=["Pufferfish", "Carp"], level=(2, 4), tackle=["cork"], treasure=1.0, training_rod=True,
                         caught_before=False, version="1.6")
-    proc = subprocess.Popen([sys.executable, "-m", "envs.stardew.serve", "--port", "0", "--max-connections", "1",
-                             "--quiet", "--stats", str(stats), *argv], stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(proc.stdout.readline().split("127.0.0.1:")[1].split()[0])
+    with serve_process("--max-connections", "1", "--quiet", "--stats", str(stats), *argv) as (proc, port):
         conn, game_hello = _agent(port)
         got = []
         try:
@@ -191,10 +176,6 @@ def test_serve_applies_its_command_line_to_the_minigames_it_serves(tmp_path):
         finally:
             conn.close()
         assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     want = GameServer(config, port=0, seed=5)
     try:
         expected = []
