@@ -198,22 +198,15 @@ class StardewFishingEnv(gym.Env):
         return obs, info
 
     def step(self, action):
-        try:
-            bad = action != 0 and action != 1
-        except ValueError:  # an array of several actions (a vector env's batch): its truth value is ambiguous
-            bad = True
-        if bad:
-            raise ValueError(f"step: action must be 0 (release) or 1 (hold), got {action!r}")
+        if type(action) is not int or action not in (0, 1):  # a plain 0 or 1 needs no more checking
+            action = _as_action(action)
         if self._end.ended:
             return self._end.step()
         if self._remote is not None:
-            obs, reward, terminated, truncated, info = self._remote.step(int(action))
+            obs, reward, terminated, truncated, info = self._remote.step(action)
         else:
             sim = self._sim
-            try:
-                sim.play_one(action)
-            except (TypeError, ValueError):  # a one-element array such as [1] passes the test above but is no scalar
-                raise ValueError(f"step: action must be 0 (release) or 1 (hold), got {action!r}") from None
+            sim.play_one(action)
             obs = sim.obs[0].copy()
             reward = float(sim.reward[0])
             terminated = bool(sim.terminated[0])
@@ -240,6 +233,19 @@ class StardewFishingEnv(gym.Env):
             self._renderer = None
         if self._remote is not None:
             self._remote.close()
+
+
+def _as_action(action: object) -> int:
+    """0 or 1 from a scalar action (int, numpy integer, 0-d array); anything else is the ValueError naming it,
+    on both backends alike: an array of actions (even one, [1]) is refused, not read as its first element."""
+    if type(action) is not int and getattr(action, "ndim", 0) != 0:
+        raise ValueError(f"step: action must be 0 (release) or 1 (hold), got {action!r}")
+    try:
+        if action == 0 or action == 1:
+            return int(action)
+    except (TypeError, ValueError):
+        pass
+    raise ValueError(f"step: action must be 0 (release) or 1 (hold), got {action!r}")
 
 
 SOCKET_TIMEOUTS = ("timeout", "reset_timeout", "connect_timeout")
