@@ -43,6 +43,30 @@ def test_training_runs_end_to_end_and_beats_random(runs):
     assert dqn["catch"] > rnd["catch"] + 0.2, (dqn, rnd)
 
 
+def test_greedy_evaluation_runs_the_network_only_on_games_still_playing_with_the_same_outcomes(runs):
+    """The dev evaluations that choose checkpoints wait for the slowest fish; the network skips the games that
+    have ended, and every episode still ends exactly as when it ran on all of them."""
+    from agents.dqn.train import GreedyPolicy
+
+    q = load_q(runs["smoke_rich"][0] / "best.pt")
+    rows = []
+    counted = q.forward
+
+    def forward(x):
+        rows.append(len(x))
+        return counted(x)
+
+    class Unmasked(GreedyPolicy):
+        supports_active = False
+
+    full = run_episodes(Unmasked(q), n=200, seed0=DEV_SEED0 + 5_000)
+    q.forward = forward
+    masked = run_episodes(GreedyPolicy(q), n=200, seed0=DEV_SEED0 + 5_000)
+    for field in ("caught", "perfect", "truncated", "ticks", "fish", "level"):
+        np.testing.assert_array_equal(getattr(masked, field), getattr(full, field), err_msg=field)
+    assert max(rows) == 200 and sum(rows) < 0.5 * 200 * len(rows), rows[-5:]  # ended games are not computed
+
+
 def test_training_resumes_from_its_checkpoint(runs, tmp_path):
     import shutil
 
@@ -227,6 +251,48 @@ def test_rollouts_share_each_future_between_the_two_actions(runs):
     fish = ro.sim.F[:, R.F_FISH_POS].reshape(2, cfg.rollouts, games.n)
     np.testing.assert_array_equal(fish[0], fish[1])  # the fish ignores the button
     assert (fish[0, 0] != fish[0, 1]).mean() > 0.5  # while the futures differ from one another
+
+
+def test_rollout_returns_charge_the_perfect_loss_penalty_once_at_the_discounted_tick_it_is_lost(runs):
+    """The improvement scores actions with the training reward, whose perfect-loss penalty is charged once, on
+    the tick the perfect is lost (discounted to it), and only to a future that loses it while still playing."""
+    import dataclasses
+
+    import torch
+
+    from agents.dqn.config import ImproveConfig
+    from agents.dqn.improve import Rollouts, States
+    from agents.dqn.train import Games
+    from envs.stardew import rules as R
+
+    pi = load_q(runs["smoke_rich"][0] / "best.pt").eval()
+    games = Games(SMOKE.replace(features="default", stack=2), pi.feature_names)
+    games.reset(79_000_000)
+    with torch.no_grad():
+        for _ in range(30):
+            games.step(pi(torch.from_numpy(games.obs)).argmax(1).numpy())
+    states = States.of(games)
+    gamma, penalty, horizon = 0.97, 50.0, 60
+    cfg = ImproveConfig(rollouts=4, horizon=horizon, forward_batch=256)
+    plain = Rollouts(pi, games.sims[0], cfg, gamma=gamma, penalty=0.0).returns(states, np.random.default_rng(0))
+    charged = Rollouts(pi, games.sims[0], cfg, gamma=gamma, penalty=penalty).returns(states,
+                                                                                     np.random.default_rng(0))
+    charge = ((plain - charged) / penalty).ravel()
+
+    # the tick each future loses its perfect, read from the same futures cut after 1, 2, ... ticks
+    was_perfect = np.tile(states.I[:, R.I_PERFECT] != 0, 2 * cfg.rollouts)
+    expected = np.zeros_like(charge)
+    settled = ~was_perfect
+    for h in range(1, horizon + 1):
+        ro = Rollouts(pi, games.sims[0], dataclasses.replace(cfg, horizon=h), gamma=gamma, penalty=0.0)
+        ro.returns(states, np.random.default_rng(0))
+        lost_now = ~settled & (ro.sim.I[:, R.I_PERFECT] == 0)
+        playing = ro.sim.I[:, R.I_STATUS] == R.PLAYING
+        expected[lost_now & playing] = gamma ** (h - 1)  # lost on tick h - 1 by a future still in its game
+        settled |= lost_now | ~playing  # a future that ended is charged nothing after
+    assert 20 < (expected > 0).sum() < 0.8 * len(expected), (expected > 0).sum()  # some lose it, some keep it
+    assert len(np.unique(expected[expected > 0])) > 5  # losses on many different ticks
+    np.testing.assert_allclose(charge, expected, rtol=0, atol=1e-9)
 
 
 def test_improvement_fits_the_measured_gaps_and_exports(members_root, tmp_path):
