@@ -55,8 +55,15 @@ class PPOStatePolicy:
 
         self._act = state_act_fn(path)
 
-    def act(self, sim) -> np.ndarray:
-        return self._act(sim.obs)
+    supports_active = True  # run_episodes passes the games still playing; the policy keeps no history
+
+    def act(self, sim, active: np.ndarray | None = None) -> np.ndarray:
+        if active is None:
+            return self._act(sim.obs)
+        a = np.zeros(len(sim.obs), dtype=np.int64)
+        if active.any():
+            a[active] = self._act(sim.obs[active])
+        return a
 
 
 def _load(name: str, path: str, load):

@@ -155,3 +155,30 @@ def test_every_policy_plays_the_same_test_seeds_and_is_paired_against_lead():
     assert res["paired"]["random vs lead"] == paired(eps["lead"], eps["random"])
     assert res["paired"]["random vs lead"]["regressions"] > 0  # lead catches fish random loses: the order shows
     assert set(res["paired"]) == {f"{b} vs lead" for b in ev.BASELINES if b != "lead"}
+
+
+@pytest.mark.parametrize("name", ["ppo_state", "dqn_best"])
+def test_learned_policies_play_only_the_games_still_playing_with_the_same_outcomes(name):
+    """run_episodes hands the evaluated policies the games still playing (a 5,000-game evaluation waits for the
+    slowest fish); computing actions only for those leaves every episode's outcome as it was."""
+    import numpy as np
+
+    from agents.population import run_episodes
+
+    policy = ev.learned_policies(*ev.exported_models(ROOT / "exported"))[name]
+    assert policy.supports_active
+
+    class Unmasked:
+        features = policy.features
+
+        def reset(self):
+            if hasattr(policy, "reset"):
+                policy.reset()
+
+        def act(self, sim):
+            return policy.act(sim)
+
+    seeds = dict(n=300, seed0=ev.TEST_SEED0)
+    masked, full = run_episodes(policy, **seeds), run_episodes(Unmasked(), **seeds)
+    for field in ("caught", "perfect", "truncated", "ticks", "fish", "level"):
+        np.testing.assert_array_equal(getattr(masked, field), getattr(full, field), err_msg=field)
