@@ -20,7 +20,7 @@ help:
 	@echo "  make system-deps       only the Debian packages the tests use (Xvfb, xdotool, Mono; as root)"
 	@echo "  make test-screen / test-bridge   only the screen env's / the bridge's tests"
 	@echo "StardewFishing-v0 and the DQN"
-	@echo "  make train-dqn         train the DQN policies on the embedded simulator (about 29 min on 2 cores)"
+	@echo "  make train-dqn         train the DQN policies on the embedded simulator (about 26 min on 2 cores)"
 	@echo "  make train-dqn-smoke   a 15-second DQN run (runs/dqn/smoke): is the training stack working?"
 	@echo "  make export-onnx       exported/*.onnx from the training output, every export verified"
 	@echo "  make evaluate          the population protocol on 5,000 held-out seeds -> reports/"
@@ -163,30 +163,32 @@ hybrid-gif: $(STAMP) $(SYSTEM_STAMP)
 
 # --- DQN, evaluation, export (issue 3) ---
 .PHONY: train-dqn train-dqn-smoke evaluate export-onnx bench-inference perfect-bound
-# Trains the three runs side by side into runs/dqn/{best,best_s2,seed}/ (resumable), distils the ensemble of
-# best and best_s2 (agents/dqn/config.py: BEST_ENSEMBLE) into one network, runs/dqn/best_distilled/, and improves
-# that by simulator rollouts into runs/dqn/best_improved/: the best policy. About 29 min on 2 cores.
+# Trains the two runs of the best recipe side by side into runs/dqn/{best,best_s2}/ (resumable), then distils them
+# (agents/dqn/config.py: BEST_ENSEMBLE) into one network, runs/dqn/best_distilled/, while the seed-contract run
+# trains on the core the distillation leaves free (it uses one thread), into runs/dqn/seed/; last it improves the
+# distilled network by simulator rollouts into runs/dqn/best_improved/: the best policy. About 26 min on 2 cores.
 # DQN_SEED_LEVELS chooses the seed-contract model's fishing levels, e.g. `make train-dqn DQN_SEED_LEVELS=5,10`.
 DQN_SEED_LEVELS ?= 0,10
 train-dqn: $(STAMP)
-	@# the settings and resume compatibility of all three runs, before any starts (the seed run goes to the background)
+	@# the settings and resume compatibility of all three runs, before any starts
 	$(PY) -m agents.dqn.train --preset seed --set level=$(DQN_SEED_LEVELS) --check
 	$(PY) -m agents.dqn.train --preset best_s2 --check
 	$(PY) -m agents.dqn.train --preset best --check
 	mkdir -p runs/dqn
-	@echo "training runs/dqn/seed and runs/dqn/best_s2 in the background (logs: runs/dqn/{seed,best_s2}.log)" \
-	  "and runs/dqn/best here"
-	@# Ctrl-C reaches only the foreground run (a background job ignores SIGINT), and make quits at once: the trap
-	@# stops the background runs too, each with a checkpoint to resume from, so none trains on unseen
-	trap 'kill -TERM $$seed_pid $$s2_pid 2>/dev/null; wait; exit 130' INT TERM; \
-	nice -n 10 $(PY) -m agents.dqn.train --preset seed --set level=$(DQN_SEED_LEVELS) --no-progress \
-	  > runs/dqn/seed.log 2>&1 & seed_pid=$$!; \
+	@echo "training runs/dqn/best_s2 in the background (log: runs/dqn/best_s2.log) and runs/dqn/best here;" \
+	  "then runs/dqn/seed in the background (log: runs/dqn/seed.log) while the distillation runs here"
+	@# Ctrl-C reaches only the foreground job (a background job ignores SIGINT), and make quits at once: the trap
+	@# stops the background run too, with a checkpoint to resume from, so none trains on unseen
+	trap 'kill -TERM $$s2_pid $$seed_pid 2>/dev/null; wait; exit 130' INT TERM; \
 	nice -n 10 $(PY) -m agents.dqn.train --preset best_s2 --no-progress > runs/dqn/best_s2.log 2>&1 & s2_pid=$$!; \
 	nice -n 10 $(PY) -m agents.dqn.train --preset best; best_rc=$$?; \
 	wait $$s2_pid; s2_rc=$$?; tail -n 25 runs/dqn/best_s2.log; \
+	test $$best_rc = 0 && test $$s2_rc = 0 || exit 1; \
+	nice -n 10 $(PY) -m agents.dqn.train --preset seed --set level=$(DQN_SEED_LEVELS) --no-progress \
+	  > runs/dqn/seed.log 2>&1 & seed_pid=$$!; \
+	$(PY) -m agents.dqn.distill; distill_rc=$$?; \
 	wait $$seed_pid; seed_rc=$$?; tail -n 25 runs/dqn/seed.log; \
-	test $$best_rc = 0 && test $$s2_rc = 0 && test $$seed_rc = 0
-	$(PY) -m agents.dqn.distill
+	test $$distill_rc = 0 && test $$seed_rc = 0
 	$(PY) -m agents.dqn.improve
 
 train-dqn-smoke: $(STAMP)
