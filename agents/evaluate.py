@@ -24,6 +24,7 @@ from agents.population import (
     LEVELS,
     TEST_SEED0,
     Episodes,
+    act_on_active,
     dumps,
     paired,
     per_fish,
@@ -58,12 +59,7 @@ class PPOStatePolicy:
     supports_active = True  # run_episodes passes the games still playing; the policy keeps no history
 
     def act(self, sim, active: np.ndarray | None = None) -> np.ndarray:
-        if active is None:
-            return self._act(sim.obs)
-        a = np.zeros(len(sim.obs), dtype=np.int64)
-        if active.any():
-            a[active] = self._act(sim.obs[active])
-        return a
+        return act_on_active(self._act, sim.obs, active)
 
 
 def _load(name: str, path: str, load):

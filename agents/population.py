@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,18 @@ class Episodes:
 
     def __len__(self) -> int:
         return len(self.seeds)
+
+
+def act_on_active(act: Callable[[np.ndarray], np.ndarray], x: np.ndarray, active: np.ndarray | None) -> np.ndarray:
+    """``act(x)`` on the rows of ``x`` whose games are ``active`` (all rows when ``active`` is None); the rows of
+    ended games get 0. How a policy with ``supports_active = True`` serves :func:`run_episodes`, which waits for
+    the slowest fish of thousands: most of its steps have most games ended."""
+    if active is None:
+        return np.asarray(act(x), dtype=np.int64)
+    a = np.zeros(len(x), dtype=np.int64)
+    if active.any():
+        a[active] = act(x[active])
+    return a
 
 
 def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameConfig | None = None,

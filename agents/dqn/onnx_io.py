@@ -18,6 +18,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from agents.dqn.frames import FrameStack
+from agents.population import act_on_active
 from envs.stardew import features as feats
 
 OPSET = 13
@@ -162,10 +163,4 @@ class OnnxPolicy:
     supports_active = True
 
     def act(self, sim, active: np.ndarray | None = None) -> np.ndarray:
-        x = self.frames.push(sim.obs)
-        if active is None:
-            return self.q_values(x).argmax(axis=1).astype(np.int64)
-        a = np.zeros(x.shape[0], dtype=np.int64)
-        if active.any():
-            a[active] = self.q_values(x[active]).argmax(axis=1)
-        return a
+        return act_on_active(lambda x: self.q_values(x).argmax(axis=1), self.frames.push(sim.obs), active)

@@ -45,7 +45,7 @@ from agents.dqn.config import (
 )
 from agents.dqn.model import FrameStack, QNetwork
 from agents.dqn.replay import NStepCollector, ReplayBuffer, csv_transitions, load_seed_csv
-from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
+from agents.population import DEV_SEED0, act_on_active, protocol_config, run_episodes, summarize
 from envs.stardew import features as feats
 from envs.stardew import rules as R
 from envs.stardew.controllers import Visible, make_controller
@@ -69,21 +69,13 @@ class GreedyPolicy:
     def reset(self) -> None:
         self.frames.reset()
 
-    # run_episodes passes the games still playing: a 5,000-game evaluation runs ~11x as many steps as its
-    # mean episode (it waits for the slowest fish), and the network is most of each step's cost
-    supports_active = True
+    supports_active = True  # run_episodes passes the games still playing; the network skips the ended ones
 
     @torch.no_grad()
     def act(self, sim: FishingSim, active: np.ndarray | None = None) -> np.ndarray:
-        """Greedy actions for every game; with ``active``, the network runs only on those games (the others
-        get 0), and the history of every game still advances."""
-        x = self.frames.push(sim.obs)
-        if active is None:
-            return self.q(torch.from_numpy(x)).argmax(dim=1).numpy()
-        a = np.zeros(len(x), dtype=np.int64)
-        if active.any():
-            a[active] = self.q(torch.from_numpy(x[active])).argmax(dim=1).numpy()
-        return a
+        """Greedy actions (0 for the games not ``active``); the history of every game advances."""
+        return act_on_active(lambda x: self.q(torch.from_numpy(x)).argmax(dim=1).numpy(),
+                             self.frames.push(sim.obs), active)
 
 
 class Games:
