@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+from collections.abc import Iterator
 
 import pytest
 from bridge_helpers import GAME, FakeGame, episode_states, hello, playing_state, serve_process, socket_env
@@ -98,24 +100,31 @@ def _agent(port: int) -> tuple[P.Connection, dict]:
     return conn, game_hello
 
 
-def test_the_lockstep_server_runs_a_tick_only_for_the_answer_to_its_latest_state():
-    with GameServer(GameConfig(**GAME), port=0) as server:
+@contextlib.contextmanager
+def _server_and_agent(**server_options) -> Iterator[tuple[GameServer, P.Connection]]:
+    """A game server on the test game and an agent connected to it (past hello and the first waiting state)."""
+    with GameServer(GameConfig(**GAME), port=0, **server_options) as server:
         conn, _ = _agent(server.port)
         try:
-            conn.send({"type": "reset", "seed": 1})
-            s = conn.recv(timeout=5)
-            for _ in range(2):
-                conn.send({"type": "action", "tick": s["tick"], "press": False})
-                s = conn.recv(timeout=5)
-            conn.send({"type": "action", "tick": s["tick"] - 1, "press": True})  # answers an older state
-            with pytest.raises(P.BridgeTimeout):
-                conn.recv(timeout=0.3)
-            conn.send({"type": "action", "tick": s["tick"], "press": True})
-            nxt = conn.recv(timeout=5)
-            assert nxt["tick"] == s["tick"] + 1 and nxt["bar_tick"] == s["bar_tick"] + 1
-            assert nxt["applied_tick"] == s["tick"] and nxt["applied_press"] is True
+            yield server, conn
         finally:
             conn.close()
+
+
+def test_the_lockstep_server_runs_a_tick_only_for_the_answer_to_its_latest_state():
+    with _server_and_agent() as (server, conn):
+        conn.send({"type": "reset", "seed": 1})
+        s = conn.recv(timeout=5)
+        for _ in range(2):
+            conn.send({"type": "action", "tick": s["tick"], "press": False})
+            s = conn.recv(timeout=5)
+        conn.send({"type": "action", "tick": s["tick"] - 1, "press": True})  # answers an older state
+        with pytest.raises(P.BridgeTimeout):
+            conn.recv(timeout=0.3)
+        conn.send({"type": "action", "tick": s["tick"], "press": True})
+        nxt = conn.recv(timeout=5)
+        assert nxt["tick"] == s["tick"] + 1 and nxt["bar_tick"] == s["bar_tick"] + 1
+        assert nxt["applied_tick"] == s["tick"] and nxt["applied_press"] is True
 
 
 def test_close_says_goodbye_to_the_game():
@@ -220,44 +229,36 @@ def test_states_already_waiting_are_taken_past_other_message_types_and_a_waiting
 
 def test_the_realtime_server_ignores_a_reset_during_a_minigame_and_casts_again_a_gap_after_the_end():
     # 600 ticks a second: gap=1.5 s is 900 ticks; the always-released fish escapes in about 120
-    with GameServer(GameConfig(**GAME), port=0, mode="realtime", tick_hz=600.0, gap=1.5) as server:
-        conn, _ = _agent(server.port)
-        try:
-            conn.send({"type": "reset", "seed": 1})
+    with _server_and_agent(mode="realtime", tick_hz=600.0, gap=1.5) as (server, conn):
+        conn.send({"type": "reset", "seed": 1})
+        s = conn.recv(timeout=5)
+        while s["phase"] == "waiting":
             s = conn.recv(timeout=5)
-            while s["phase"] == "waiting":
-                s = conn.recv(timeout=5)
-            assert s["minigame"] == 1 and s["tick"] < server.gap_ticks  # a reset while none is open: cast at once
-            conn.send({"type": "reset", "seed": 2})  # the player is still reeling: the game plays on
-            while s["phase"] not in P.END_PHASES:
-                s = conn.recv(timeout=5)
-                assert s["minigame"] == 1
-            end_tick = s["tick"]
-            while s["phase"] == "waiting" or s["minigame"] == 1:
-                s = conn.recv(timeout=5)
-            assert s["minigame"] == 2 and s["tick"] >= end_tick + server.gap_ticks
-        finally:
-            conn.close()
+        assert s["minigame"] == 1 and s["tick"] < server.gap_ticks  # a reset while none is open: cast at once
+        conn.send({"type": "reset", "seed": 2})  # the player is still reeling: the game plays on
+        while s["phase"] not in P.END_PHASES:
+            s = conn.recv(timeout=5)
+            assert s["minigame"] == 1
+        end_tick = s["tick"]
+        while s["phase"] == "waiting" or s["minigame"] == 1:
+            s = conn.recv(timeout=5)
+        assert s["minigame"] == 2 and s["tick"] >= end_tick + server.gap_ticks
 
 
 def test_the_realtime_server_applies_the_agents_press_and_a_new_minigame_starts_released():
-    with GameServer(GameConfig(**GAME), port=0, mode="realtime", tick_hz=600.0, gap=0.1) as server:
-        conn, _ = _agent(server.port)
-        try:
-            conn.send({"type": "reset", "seed": 1})
+    with _server_and_agent(mode="realtime", tick_hz=600.0, gap=0.1) as (server, conn):
+        conn.send({"type": "reset", "seed": 1})
+        s = conn.recv(timeout=5)
+        applied = []
+        while s["phase"] not in P.END_PHASES:
+            if s["phase"] != "waiting":
+                conn.send({"type": "action", "tick": s["tick"], "press": True})
+                applied.append((s.get("applied_tick"), s.get("applied_press")))
             s = conn.recv(timeout=5)
-            applied = []
-            while s["phase"] not in P.END_PHASES:
-                if s["phase"] != "waiting":
-                    conn.send({"type": "action", "tick": s["tick"], "press": True})
-                    applied.append((s.get("applied_tick"), s.get("applied_press")))
-                s = conn.recv(timeout=5)
-            assert any(press for _, press in applied) and all(press for t, press in applied if t != -1)
-            while s["phase"] != "fade-in":  # the next cast: the agent has not answered it yet
-                s = conn.recv(timeout=5)
-            assert s["minigame"] == 2 and s["applied_press"] is False and s["buttonPressed"] is False
-        finally:
-            conn.close()
+        assert any(press for _, press in applied) and all(press for t, press in applied if t != -1)
+        while s["phase"] != "fade-in":  # the next cast: the agent has not answered it yet
+            s = conn.recv(timeout=5)
+        assert s["minigame"] == 2 and s["applied_press"] is False and s["buttonPressed"] is False
 
 
 def test_a_new_agent_starts_from_waiting_and_reset_options_reach_the_state():
