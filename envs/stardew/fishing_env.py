@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -14,7 +12,7 @@ from gymnasium import spaces
 from envs.episode_end import EpisodeEnd
 from envs.stardew import features as feats
 from envs.stardew import rules as R
-from envs.stardew.sim import FishingSim, GameConfig
+from envs.stardew.sim import FishingSim, GameConfig, number_dict_option
 
 
 class StardewFishingEnv(gym.Env):
@@ -256,13 +254,5 @@ def _check_timeouts(socket_timeouts: object) -> dict[str, float]:
     than RemoteGame's TypeError or a socket error at the first connect."""
     if socket_timeouts is None:
         return {}
-    if not isinstance(socket_timeouts, Mapping):
-        raise ValueError(f"socket_timeouts: a dict with keys among {list(SOCKET_TIMEOUTS)}, got {socket_timeouts!r}")
-    unknown = sorted(set(socket_timeouts) - set(SOCKET_TIMEOUTS))
-    if unknown:
-        raise ValueError(f"socket_timeouts: unknown {unknown}; known {list(SOCKET_TIMEOUTS)}")
-    for key, value in socket_timeouts.items():
-        if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value)
-                or value <= 0):
-            raise ValueError(f"socket_timeouts: {key!r} must be a number of seconds > 0, got {value!r}")
-    return dict(socket_timeouts)
+    return number_dict_option("socket_timeouts", socket_timeouts, SOCKET_TIMEOUTS, "a number of seconds > 0",
+                              positive=True)

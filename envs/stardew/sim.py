@@ -8,6 +8,7 @@ among 4096 others: each slot draws its episodes from its own stream.
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 import operator
 from collections.abc import Mapping, Sequence
@@ -120,15 +121,7 @@ class GameConfig:
             raise ValueError(f"reward: {self.reward!r} not one of {sorted(REWARDS)}")
         cfg_i[R.C_REWARD] = REWARDS[self.reward]
         w = {"progress": 100.0, "catch": 10.0, "escape": 10.0, "perfect": 5.0}
-        if not isinstance(self.reward_weights, Mapping):
-            raise ValueError(f"reward_weights: a dict with keys among {sorted(w)}, got {self.reward_weights!r}")
-        unknown = set(self.reward_weights) - set(w)
-        if unknown:
-            raise ValueError(f"reward_weights: unknown keys {sorted(unknown)}; known {sorted(w)}")
-        for key, value in self.reward_weights.items():
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-                raise ValueError(f"reward_weights: {key!r} must be a finite number, got {value!r}")
-        w.update(self.reward_weights)
+        w.update(number_dict_option("reward_weights", self.reward_weights, sorted(w), "a finite number"))
         cfg_f[R.CF_W_PROGRESS] = w["progress"]
         cfg_f[R.CF_W_CATCH] = w["catch"]
         cfg_f[R.CF_W_ESCAPE] = w["escape"]
@@ -156,6 +149,21 @@ def _flag(name: str, value: object) -> bool:
     if not (isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1))):
         raise ValueError(f"{name}: True or False, got {value!r}")
     return bool(value)
+
+
+def number_dict_option(name: str, value: object, known: Sequence[str], must_be: str,
+                       positive: bool = False) -> dict[str, float]:
+    """``value`` of the option ``name``: a dict whose keys are among ``known`` and whose values are finite numbers
+    (> 0 if ``positive``), or a ValueError naming the option and the key; ``must_be`` words the value rule."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name}: a dict with keys among {list(known)}, got {value!r}")
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ValueError(f"{name}: unknown {unknown}; known {list(known)}")
+    for key, v in value.items():
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or (positive and v <= 0):
+            raise ValueError(f"{name}: {key!r} must be {must_be}, got {v!r}")
+    return dict(value)
 
 
 def positive_int_option(name: str, value: object) -> int:
