@@ -184,3 +184,32 @@ def test_a_missing_or_empty_demo_directory_fails_before_training_with_a_clear_me
             main(["bc", "--demos", str(demos), "--out", str(tmp_path / "run")])
         assert ex.value.code == 2 and f"--demos: {demos}: {says}" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # stopped before anything was built
+
+
+def test_recording_the_scripted_demos_again_completes_the_set_instead_of_doubling_it(tmp_path, capsys) -> None:
+    from agents.hybrid.train import DEMO_SEED, main
+
+    out = tmp_path / "scripted"
+    main(["demos-scripted", "--out", str(out), "--episodes", "2"])
+    first = {p.name: read_episode(p)[1]["type"] for p in episode_files(out)}
+    assert sorted(read_episode(p)[0]["seed"] for p in episode_files(out)) == [DEMO_SEED, DEMO_SEED + 1]
+    capsys.readouterr()
+
+    main(["demos-scripted", "--out", str(out), "--episodes", "2"])  # nothing missing: nothing recorded
+    assert "2 of the 2 episodes are already there; recording the other 0" in capsys.readouterr().err
+    assert [p.name for p in episode_files(out)] == sorted(first)
+
+    main(["demos-scripted", "--out", str(out), "--episodes", "3"])  # one missing: only it is recorded
+    files = episode_files(out)
+    assert [read_episode(p)[0]["seed"] for p in files] == [DEMO_SEED, DEMO_SEED + 1, DEMO_SEED + 2]
+    assert all(np.array_equal(read_episode(out / name)[1]["type"], t) for name, t in first.items())
+
+    # another source's episode of the same seed (a person's) is not the script's: it is kept and recorded beside
+    header, arrays = read_episode(files[0])
+    np.savez_compressed(out / "episode_00007.npz", header=np.array(json.dumps(dict(header, source="human"))),
+                        **arrays)
+    (files[0]).unlink()
+    main(["demos-scripted", "--out", str(out), "--episodes", "3"])
+    seeds = sorted((read_episode(p)[0]["source"], read_episode(p)[0]["seed"]) for p in episode_files(out))
+    assert seeds == [("human", DEMO_SEED), ("scripted", DEMO_SEED), ("scripted", DEMO_SEED + 1),
+                     ("scripted", DEMO_SEED + 2)]

@@ -214,6 +214,21 @@ def check_demo_dir(directory: str | Path) -> list[Path]:
     return files
 
 
+def recorded_seeds(directory: str | Path, like: Mapping[str, Any]) -> set[int]:
+    """The seeds of the episodes under ``directory`` recorded as ``like`` would record them (same ``source``,
+    ``controller``, ``env`` and ``env_options`` in the header); none if the directory does not exist yet. A scripted
+    recording run skips these seeds, so running it again completes a set instead of doubling it."""
+    if not Path(directory).is_dir():
+        return set()
+    same = ("source", "controller", "env", "env_options")
+    seeds = set()
+    for path in episode_files(directory):
+        header, _ = read_episode(path)
+        if all(header.get(k) == like.get(k) for k in same) and isinstance(header.get("seed"), int):
+            seeds.add(header["seed"])
+    return seeds
+
+
 def stack_frames(frames: np.ndarray, depth: int) -> np.ndarray:
     """(N+1, *frame) newest frames -> (N+1, depth, *frame) observations, FrameStack's semantics."""
     idx = np.arange(len(frames))[:, None] + np.arange(-depth + 1, 1)[None, :]

@@ -18,6 +18,7 @@ import argparse
 import csv
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,14 @@ from typing import Any
 import numpy as np
 import torch as th
 
-from agents.hybrid.demos import DemoFormatError, DemoWriter, check_demo_dir, load_trajectories, summarize
+from agents.hybrid.demos import (
+    DemoFormatError,
+    DemoWriter,
+    check_demo_dir,
+    load_trajectories,
+    recorded_seeds,
+    summarize,
+)
 from agents.hybrid.evaluate import evaluate_pixels, evaluate_state, policy_act_fn
 from agents.hybrid.layout import HybridBoxWrapper, HybridLayout
 from agents.hybrid.policy import HybridActorCriticPolicy, load_policy, policy_kwargs_for, save_policy
@@ -96,10 +104,14 @@ def cmd_demos_scripted(args: argparse.Namespace) -> None:
               "action_spec": DEFAULT_ACTIONS, "type_names": list(spec.type_names), "keys": list(spec.keys),
               "layout": layout.to_json(), "preprocess": repr(env.pre), "frame_stack": env.stack.depth,
               "ticks_per_step": env.ticks_per_step}
+    seeds = [DEMO_SEED + args.seed * 1000 + ep for ep in range(args.episodes)]
+    have = recorded_seeds(args.out, header)
+    todo = [s for s in seeds if s not in have]
+    if len(todo) < len(seeds):
+        print(f"{args.out}: {len(seeds) - len(todo)} of the {len(seeds)} episodes are already there; "
+              f"recording the other {len(todo)}", file=sys.stderr)
     writer = DemoWriter(args.out, header)
-    caught = 0
-    for ep in range(args.episodes):
-        seed = DEMO_SEED + args.seed * 1000 + ep
+    for seed in todo:
         obs, _ = env.reset(seed=seed)
         writer.start(obs)
         while True:
@@ -108,7 +120,6 @@ def cmd_demos_scripted(args: argparse.Namespace) -> None:
             writer.add(act, r, obs)
             if term or trunc:
                 break
-        caught += int(info["caught"])
         writer.end(terminal=term, outcome="caught" if info["caught"] else "escaped" if term else "truncated",
                    seed=seed)
     print(json.dumps(summarize(args.out)))
