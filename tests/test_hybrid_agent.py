@@ -212,15 +212,21 @@ def test_saved_policy_reloads_and_acts_identically(tmp_path) -> None:
         assert th.equal(pol.q_values(o, act), again.q_values(o, act))
 
 
-def test_ppo_entry_point_trains_with_scaled_rewards_and_saves_a_reloadable_policy(tmp_path) -> None:
+def test_ppo_entry_point_trains_with_scaled_rewards_and_saves_a_reloadable_policy(tmp_path, monkeypatch) -> None:
     import json
+    import tempfile
 
     from agents.hybrid.policy import load_policy
     from agents.hybrid.train import main
 
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where SB3 puts a run it was given no log for
     out = tmp_path / "ppo_state"
     main(["ppo", "--env", "state", "--steps", "512", "--n-envs", "2", "--n-steps", "128", "--batch-size", "128",
           "--eval-every", "1000000", "--eval-episodes", "10", "--norm-reward", "--out", str(out)])
+    # PPO's own per-update log is in the run, and nothing was left in the temporary directory
+    header = (out / "log" / "progress.csv").read_text().splitlines()[0].split(",")
+    assert {"train/loss", "train/q_explained_variance", "time/total_timesteps"} <= set(header)
+    assert not (tmp_path / "tmp").exists()
     run = json.loads((out / "run.json").read_text())
     assert run["args"]["norm_reward"] is True and run["final"]["env_steps"] >= 512
     policy = load_policy(out / "policy")

@@ -74,6 +74,7 @@ def test_demo_files_reload_as_the_observations_and_actions_recorded(tmp_path) ->
 
 def test_hybrid_ppo_updates_offscreen_with_q_and_demo_losses(tmp_path) -> None:
     import torch as th
+    from stable_baselines3.common.logger import configure
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from agents.hybrid.layout import HybridBoxWrapper
@@ -87,6 +88,7 @@ def test_hybrid_ppo_updates_offscreen_with_q_and_demo_losses(tmp_path) -> None:
     model = HybridPPO(HybridActorCriticPolicy, DummyVecEnv([lambda: env]), n_steps=16, batch_size=8, n_epochs=1,
                       critic_warmup=1, q_coef=0.5, demos=(demo_obs, demo_acts), bc_coef=1.0, bc_batches=2,
                       policy_kwargs=policy_kwargs_for(env.observation_space, env.layout, small=True), seed=0)
+    model.set_logger(configure(str(tmp_path / "log"), []))
     model.learn(total_timesteps=32)
     logs = model.logger.name_to_value
     assert {"train/q_loss", "train/bc_neglogp"} <= set(logs)
@@ -213,3 +215,19 @@ def test_recording_the_scripted_demos_again_completes_the_set_instead_of_doublin
     seeds = sorted((read_episode(p)[0]["source"], read_episode(p)[0]["seed"]) for p in episode_files(out))
     assert seeds == [("human", DEMO_SEED), ("scripted", DEMO_SEED), ("scripted", DEMO_SEED + 1),
                      ("scripted", DEMO_SEED + 2)]
+
+
+def test_bc_entry_point_keeps_its_training_log_in_the_run_not_under_tmp(tmp_path, monkeypatch) -> None:
+    import tempfile
+
+    from agents.hybrid.train import main
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where imitation puts a log it was given no home
+    _write_episodes(tmp_path / "demos", 2, steps=40)
+    out = tmp_path / "bc"
+    main(["bc", "--demos", str(tmp_path / "demos"), "--out", str(out), "--epochs", "1", "--eval-episodes", "1",
+          "--batch-size", "16"])
+    header = (out / "log" / "progress.csv").read_text().splitlines()[0].split(",")
+    assert {"bc/loss", "bc/neglogp", "bc/entropy"} <= set(header)
+    assert "prob_true_act" in (out / "log" / "log.txt").read_text()
+    assert (out / "policy.pt").is_file() and not (tmp_path / "tmp").exists()

@@ -19,6 +19,8 @@ pytestmark = pytest.mark.xvfb
 def test_bc_then_ppo_train_end_to_end_on_the_game_window(fishing_window, tmp_path):  # noqa: F811
     from imitation.algorithms import bc
     from imitation.data import rollout
+    from imitation.util import logger as imitation_logger
+    from stable_baselines3.common.logger import configure
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from agents.hybrid.demos import DemoWriter, load_trajectories
@@ -55,7 +57,7 @@ def test_bc_then_ppo_train_end_to_end_on_the_game_window(fishing_window, tmp_pat
         w0 = [p.detach().clone() for p in policy.action_net.parameters()]
         trainer = bc.BC(observation_space=obs_space, action_space=layout.box_space(), policy=policy,
                         demonstrations=rollout.flatten_trajectories(trajs), rng=np.random.default_rng(0),
-                        batch_size=16)
+                        batch_size=16, custom_logger=imitation_logger.configure(tmp_path / "bc_log", []))
         trainer.train(n_epochs=1, progress_bar=False, log_interval=10**9)
         assert any(not th.equal(a, b) for a, b in zip(w0, policy.action_net.parameters(), strict=True))
         save_policy(policy, tmp_path / "bc")
@@ -66,6 +68,7 @@ def test_bc_then_ppo_train_end_to_end_on_the_game_window(fishing_window, tmp_pat
                           policy_kwargs=policy_kwargs_for(obs_space, layout, small=True), seed=0)
         model.policy.load_state_dict(load_policy(tmp_path / "bc").state_dict())
         w1 = [p.detach().clone() for p in model.policy.parameters()]
+        model.set_logger(configure(str(tmp_path / "ppo_log"), []))
         model.learn(total_timesteps=32)
         assert model.num_timesteps >= 32
         assert any(not th.equal(a, b) for a, b in zip(w1, model.policy.parameters(), strict=True))

@@ -8,7 +8,9 @@
     python -m agents.hybrid.train eval --policy runs/hybrid/bc/policy --episodes 100
 
 Every run writes ``policy.pt`` + ``policy.json`` (weights-only state_dict), ``curve.csv`` (env steps or BC epochs
-against the evaluation catch rate) and ``run.json`` (arguments, seeds, wall time, CPU count).
+against the evaluation catch rate), ``run.json`` (arguments, seeds, wall time, CPU count) and ``log/``, the
+library's own training log: ``progress.csv`` (BC's losses, or PPO's per update), BC's ``log.txt``, and PPO's
+TensorBoard events with ``--tensorboard``.
 Seeds: training envs ``seed*1000 + i``; scripted demos 100_000+; evaluation (held out) 900_000+.
 """
 
@@ -129,6 +131,7 @@ def cmd_demos_scripted(args: argparse.Namespace) -> None:
 def cmd_bc(args: argparse.Namespace) -> None:
     from imitation.algorithms import bc
     from imitation.data import rollout
+    from imitation.util import logger as imitation_logger
 
     th.manual_seed(args.seed)
     out = Path(args.out)
@@ -147,7 +150,9 @@ def cmd_bc(args: argparse.Namespace) -> None:
         prior = _read_curve(Path(args.init).parent / "curve.csv")
     trainer = bc.BC(observation_space=obs_space, action_space=layout.box_space(), rng=np.random.default_rng(args.seed),
                     policy=policy, demonstrations=transitions, batch_size=args.batch_size,
-                    optimizer_kwargs={"lr": args.lr}, ent_weight=1e-3, l2_weight=0.0)
+                    optimizer_kwargs={"lr": args.lr}, ent_weight=1e-3, l2_weight=0.0,
+                    # BC's loss log in the run, not in a fresh directory under /tmp (imitation's default)
+                    custom_logger=imitation_logger.configure(out / "log", ["stdout", "log", "csv"]))
     demo = summarize(args.demos)
     rows = list(prior)
     e0 = int(prior[-1]["epoch"]) if prior else 0
@@ -171,6 +176,7 @@ def cmd_bc(args: argparse.Namespace) -> None:
 # ---- PPO (from scratch or from BC's weights) -------------------------------------------------------------
 def cmd_ppo(args: argparse.Namespace) -> None:
     from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import configure
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from agents.hybrid.ppo import HybridPPO
@@ -199,8 +205,9 @@ def cmd_ppo(args: argparse.Namespace) -> None:
         demos=demos, bc_coef=args.bc_coef,
         policy_kwargs=policy_kwargs_for(obs_space, layout, small=pixels),
         n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs, learning_rate=args.lr,
-        gamma=0.99, gae_lambda=0.95, clip_range=args.clip, ent_coef=args.ent_coef, vf_coef=args.vf_coef, verbose=0,
-        tensorboard_log=str(out / "tb") if args.tensorboard else None)
+        gamma=0.99, gae_lambda=0.95, clip_range=args.clip, ent_coef=args.ent_coef, vf_coef=args.vf_coef, verbose=0)
+    # PPO's per-update figures in the run; SB3's default makes an empty directory under /tmp on every learn()
+    model.set_logger(configure(str(out / "log"), ["csv", "tensorboard"] if args.tensorboard else ["csv"]))
     if args.init:
         init = load_policy(args.init)
         missing = model.policy.load_state_dict(init.state_dict(), strict=True)
