@@ -148,14 +148,15 @@ train-ppo-state: $(STAMP)  ## the same agent code on the state-based StardewFish
 
 hybrid-eval: $(STAMP)  ## every pixel policy and the demonstrator on the same 200 held-out seeds
 	for p in scripted $(HYBRID_RUNS)/bc/policy $(HYBRID_RUNS)/ppo/policy $(HYBRID_RUNS)/bc_ppo/policy \
-	  $(HYBRID_RUNS)/bc_ppo_noq/policy; do $(HYBRID) eval --policy $$p --episodes 200; done
+	  $(HYBRID_RUNS)/bc_ppo_noq/policy; do \
+	  $(HYBRID) eval --policy $$p --episodes 200 --record $(HYBRID_RUNS)/eval_200.json || exit 1; done
 
 hybrid-window: $(STAMP) $(SYSTEM_STAMP)  ## the policies play the real window (Xvfb) through ScreenGame-v0
 	for p in scripted $(HYBRID_RUNS)/bc/policy $(HYBRID_RUNS)/bc_ppo/policy; do \
 	  PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.play --policy $$p --episodes 20 --xvfb; done
 
 hybrid-plots: $(STAMP)
-	PYTHONPATH=$(CURDIR) $(PY) -m agents.hybrid.plots curves --runs $(HYBRID_RUNS) --out docs/hybrid --demonstrator 0.41
+	PYTHONPATH=$(CURDIR) $(PY) -m agents.hybrid.plots curves --runs $(HYBRID_RUNS) --out docs/hybrid --demonstrator-episodes 48
 
 hybrid-gif: $(STAMP) $(SYSTEM_STAMP)
 	PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.plots gif --window --policy $(HYBRID_RUNS)/bc_ppo/policy \

@@ -248,3 +248,34 @@ def test_train_cli_refuses_bad_numbers_naming_the_option(argv: list[str], says: 
         main([*argv, "--out", str(tmp_path / "run")])
     assert ex.value.code == 2 and says in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_eval_record_keeps_each_policys_result_in_one_json_and_refuses_a_broken_file(tmp_path, capsys) -> None:
+    import json
+
+    from agents.hybrid.train import EVAL_SEED, main
+
+    record = tmp_path / "eval.json"
+    record.write_text(json.dumps({"runs/hybrid/bc/policy": {"catch_rate": 0.5}}))
+    main(["eval", "--policy", "scripted", "--episodes", "2", "--record", str(record)])
+    printed = json.loads(capsys.readouterr().out)
+    table = json.loads(record.read_text())
+    assert table["runs/hybrid/bc/policy"] == {"catch_rate": 0.5}  # the other policy's entry is kept
+    assert table["scripted"] == dict(printed, first_seed=EVAL_SEED) and printed["episodes"] == 2
+
+    record.write_text('{"scripted": {"catch_rate": 0.41},\n  "bc": }\n')
+    with pytest.raises(ValueError, match=rf"{record}: line 2: not JSON"):
+        main(["eval", "--policy", "scripted", "--episodes", "1", "--record", str(record)])
+    assert record.read_text() == '{"scripted": {"catch_rate": 0.41},\n  "bc": }\n'  # left as it was
+
+
+def test_hybrid_plots_writes_the_learning_curves_of_the_runs_it_finds_with_the_demonstrator_line(tmp_path) -> None:
+    from agents.hybrid.plots import curves
+
+    runs = tmp_path / "runs"
+    for name, rows in (("bc", "epoch,catch_rate,ci_lo,ci_hi\n0,0.0,0.0,0.2\n2,0.3,0.2,0.4\n"),
+                       ("bc_ppo", "env_steps,catch_rate,ci_lo,ci_hi\n0,0.3,0.2,0.4\n10000,0.5,0.4,0.6\n")):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "curve.csv").write_text(rows)
+    png = curves(runs, tmp_path / "docs", demonstrator_episodes=2)
+    assert png == tmp_path / "docs" / "learning_curves.png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

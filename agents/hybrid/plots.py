@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from envs.argtypes import int_at_least
+
 
 def _read(path: Path) -> list[dict[str, float]]:
     if not path.exists():
@@ -22,7 +24,9 @@ def _read(path: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def curves(runs: Path, out: Path, demonstrator: float | None = None) -> Path:
+def curves(runs: Path, out: Path, demonstrator_episodes: int = 0) -> Path:
+    """The BC and PPO learning curves of the runs under ``runs``; with ``demonstrator_episodes`` (the curves'
+    evaluation episodes), the scripted demonstrator's catch rate on those same seeds as a reference line."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,6 +50,11 @@ def curves(runs: Path, out: Path, demonstrator: float | None = None) -> Path:
                         label=label)
     if bc:
         ax.axhline(100 * bc[-1]["catch_rate"], color="grey", ls=":", label="BC alone (0 env steps)")
+    demonstrator = None
+    if demonstrator_episodes:
+        from agents.hybrid.train import evaluate_scripted
+
+        demonstrator = evaluate_scripted(demonstrator_episodes)["catch_rate"]
     for a in (ax_bc, ax):
         if demonstrator is not None:
             a.axhline(100 * demonstrator, color="k", ls="--", label="scripted demonstrator")
@@ -128,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
     c = sub.add_parser("curves")
     c.add_argument("--runs", default="runs/hybrid")
     c.add_argument("--out", default="docs/hybrid")
-    c.add_argument("--demonstrator", type=float, default=None, help="demonstrator catch rate (0..1)")
+    c.add_argument("--demonstrator-episodes", type=int_at_least(0), default=0,
+                   help="draw the scripted demonstrator's catch rate on the curves' first N evaluation seeds")
     g = sub.add_parser("gif")
     g.add_argument("--policy", required=True)
     g.add_argument("--out", default="docs/hybrid/agent.gif")
@@ -140,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("--level", type=int, default=None)
     args = p.parse_args(argv)
     if args.cmd == "curves":
-        print(curves(Path(args.runs), Path(args.out), args.demonstrator))
+        print(curves(Path(args.runs), Path(args.out), args.demonstrator_episodes))
     else:
         print(json.dumps(gif(args.policy, Path(args.out), args.steps, args.window, args.seed, args.episodes,
                                      args.fish, args.level)))

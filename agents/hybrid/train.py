@@ -276,12 +276,35 @@ def evaluate_scripted(episodes: int, seed0: int = EVAL_SEED) -> dict[str, Any]:
 
 def cmd_eval(args: argparse.Namespace) -> None:
     if args.policy == "scripted":
-        print(json.dumps(evaluate_scripted(args.episodes)))
-        return
-    policy = load_policy(args.policy)
-    env = "state" if policy.layout.discrete_only else "pixels"
-    th.manual_seed(0)
-    print(json.dumps(_eval(env, policy, args.episodes, deterministic=not args.stochastic)))
+        res, first_seed = evaluate_scripted(args.episodes), EVAL_SEED
+    else:
+        policy = load_policy(args.policy)
+        env = "state" if policy.layout.discrete_only else "pixels"
+        th.manual_seed(0)
+        res = _eval(env, policy, args.episodes, deterministic=not args.stochastic)
+        first_seed = STATE_EVAL_SEED if env == "state" else EVAL_SEED
+    print(json.dumps(res))
+    if args.record:
+        key = args.policy + (" (stochastic)" if args.stochastic else "")
+        record_result(Path(args.record), key, dict(res, first_seed=first_seed))
+
+
+def record_result(path: Path, key: str, result: dict[str, Any]) -> None:
+    """Sets ``key`` in the JSON object at ``path`` (created if missing), keeping every other entry; the file is
+    replaced whole, so an interrupted write leaves the old one."""
+    table: dict[str, Any] = {}
+    if path.exists():
+        try:
+            table = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: line {e.lineno}: not JSON ({e.msg}); move it away to start a new record") from None
+        if not isinstance(table, dict):
+            raise ValueError(f"{path}: not a JSON object of results (a {type(table).__name__})")
+    table[key] = result
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(table, indent=1) + "\n")
+    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -331,6 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     e.add_argument("--policy", required=True, help="a saved policy, or 'scripted' for the demonstrator")
     e.add_argument("--episodes", type=int_at_least(1), default=100)
     e.add_argument("--stochastic", action="store_true", help="sample actions instead of the mode")
+    e.add_argument("--record", default=None, help="also keep the result in this JSON file, under the policy's name")
     args = p.parse_args(argv)
     if args.cmd == "bc" or (args.cmd == "ppo" and args.bc_coef > 0):
         try:  # before any env or model is built: a mistyped path fails here, not inside imitation
