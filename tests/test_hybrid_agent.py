@@ -261,7 +261,9 @@ def test_eval_record_keeps_each_policys_result_in_one_json_and_refuses_a_broken_
     printed = json.loads(capsys.readouterr().out)
     table = json.loads(record.read_text())
     assert table["runs/hybrid/bc/policy"] == {"catch_rate": 0.5}  # the other policy's entry is kept
-    assert table["scripted"] == dict(printed, first_seed=EVAL_SEED) and printed["episodes"] == 2
+    assert printed["episodes"] == 2 and "caught_per_seed" not in printed  # the printed line stays a summary
+    assert table["scripted"] == dict(printed, first_seed=EVAL_SEED, caught_per_seed=table["scripted"]["caught_per_seed"])
+    assert len(table["scripted"]["caught_per_seed"]) == 2 and sum(table["scripted"]["caught_per_seed"]) == printed["caught"]
 
     record.write_text('{"scripted": {"catch_rate": 0.41},\n  "bc": }\n')
     with pytest.raises(ValueError, match=rf"{record}: line 2: not JSON"):

@@ -40,7 +40,8 @@ def policy_act_fn(policy: Any, deterministic: bool = True) -> Callable[[np.ndarr
 
 def evaluate_pixels(act: Callable[[np.ndarray], np.ndarray], seeds: Sequence[int], layout: HybridLayout | None = None,
                     batch: int = 16, **env_kwargs: Any) -> dict[str, Any]:
-    """Catch rate of ``act`` (Box-layout actions) on FishingPixels-v0, one episode per seed, ``batch`` at once."""
+    """Catch rate of ``act`` (Box-layout actions) on FishingPixels-v0, one episode per seed, ``batch`` at once;
+    ``caught_per_seed`` is each seed's outcome (1 caught), in the order of ``seeds``."""
     from envs.games.fishing_pixels import FishingPixelsEnv
 
     seeds = list(seeds)
@@ -72,7 +73,8 @@ def evaluate_pixels(act: Callable[[np.ndarray], np.ndarray], seeds: Sequence[int
         steps += n
     k = int(sum(caught))
     return {"episodes": len(caught), "caught": k, "catch_rate": k / len(caught), "ci95": wilson(k, len(caught)),
-            "mean_steps": float(np.mean(steps)), "env_steps": int(sum(steps))}
+            "mean_steps": float(np.mean(steps)), "env_steps": int(sum(steps)),
+            "caught_per_seed": [int(c) for c in caught]}
 
 
 def state_act_fn(path: str | Path, deterministic: bool = True) -> Callable[[np.ndarray], np.ndarray]:
@@ -109,4 +111,5 @@ def evaluate_state(act: Callable[[np.ndarray], np.ndarray], seeds: Sequence[int]
         done |= ended
     k = int((status == R.CAUGHT).sum())
     return {"episodes": len(seeds), "caught": k, "catch_rate": k / len(seeds), "ci95": wilson(k, len(seeds)),
-            "truncated": int((status == R.TRUNCATED).sum())}
+            "truncated": int((status == R.TRUNCATED).sum()),
+            "caught_per_seed": (status == R.CAUGHT).astype(int).tolist()}

@@ -42,10 +42,11 @@ def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float 
     if layout is not None and env.observation_space.shape != policy.observation_space.shape:
         raise ValueError(f"window frames {env.observation_space.shape} != policy {policy.observation_space.shape}")
     out = {"episodes": 0, "caught": 0, "escaped": 0, "truncated": 0, "steps": 0, "overruns": 0,
-           "stopped": False, "step_time_ms": []}
+           "stopped": False, "step_time_ms": [], "step_gaps": []}
     t_end = time.monotonic() + max_seconds
     try:
         obs, _ = env.reset()
+        last_frame = None
         while out["episodes"] < episodes and time.monotonic() < t_end:
             if layout is None:
                 act = scripted_action(env.action_spec, env.render())
@@ -56,6 +57,9 @@ def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float 
             obs, _, term, trunc, info = env.step(act)
             out["steps"] += 1
             out["step_time_ms"].append(1000 * info["step_time_s"])
+            if last_frame is not None:
+                out["step_gaps"].append(info["frame_time"] - last_frame)
+            last_frame = info["frame_time"]
             if gif_frames is not None and len(gif_frames) < 600:
                 gif_frames.append(env.render())
             if term or trunc:
@@ -67,6 +71,7 @@ def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float 
                     out["truncated"] += 1
                 out["overruns"] += info["overruns"]
                 obs, _ = env.reset()
+                last_frame = None  # the rate is measured within episodes, not across the resets
     except StopRequested:
         out["stopped"] = True
         print("stop switch pressed: all input released, stopping (the counts cover the finished episodes)",
@@ -75,9 +80,11 @@ def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float 
         if own:
             env.close()
     st = out.pop("step_time_ms")
+    gaps = out.pop("step_gaps")
     n = max(1, out["episodes"])
     out.update(catch_rate=out["caught"] / n, ci95=wilson(out["caught"], n),
-               step_time_ms_median=float(np.median(st)) if st else None)
+               step_time_ms_median=float(np.median(st)) if st else None,
+               steps_per_s=len(gaps) / float(np.sum(gaps)) if gaps else None)
     return out
 
 

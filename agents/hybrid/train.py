@@ -263,15 +263,17 @@ def evaluate_scripted(episodes: int, seed0: int = EVAL_SEED) -> dict[str, Any]:
     from envs.games.fishing_screen import scripted_action
 
     env = FishingPixelsEnv()
-    caught = 0
+    per_seed = []
     for s in range(seed0, seed0 + episodes):
         env.reset(seed=s)
         while True:
             _, _, term, trunc, info = env.step(scripted_action(env.action_spec, env.render()))
             if term or trunc:
                 break
-        caught += int(info["caught"])
-    return {"episodes": episodes, "caught": caught, "catch_rate": caught / episodes, "ci95": wilson(caught, episodes)}
+        per_seed.append(int(info["caught"]))
+    caught = sum(per_seed)
+    return {"episodes": episodes, "caught": caught, "catch_rate": caught / episodes, "ci95": wilson(caught, episodes),
+            "caught_per_seed": per_seed}
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -283,8 +285,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
         th.manual_seed(0)
         res = _eval(env, policy, args.episodes, deterministic=not args.stochastic)
         first_seed = STATE_EVAL_SEED if env == "state" else EVAL_SEED
-    print(json.dumps(res))
-    if args.record:
+    print(json.dumps({k: v for k, v in res.items() if k != "caught_per_seed"}))
+    if args.record:  # with the outcome of every seed, for paired comparisons between policies
         key = args.policy + (" (stochastic)" if args.stochastic else "")
         record_result(Path(args.record), key, dict(res, first_seed=first_seed))
 

@@ -144,8 +144,11 @@ class ScreenGameEnv(gym.Env):
 
     ## Info
 
-    ``step_time_s`` (start of the step to its frame), ``overrun_s`` (how late the step began or its
-    frame was taken against the fixed schedule), ``overruns`` (count this episode), ``region``,
+    ``step_time_s`` (start of the step to its frame), ``late_start_s`` (how far into its period the step
+    began: the last frame's grab and the agent's time, which shorten this step so that the rate holds),
+    ``overrun_s`` (how late the frame was taken against the fixed schedule, or how late the step began
+    when it was more than a period late and the clock started again), ``overruns`` (steps this episode
+    with an overrun), ``region``,
     ``action_type``, ``held_keys``, ``button_held``, ``stopped``, ``frame_time`` (monotonic seconds).
 
     ## Errors
@@ -364,11 +367,17 @@ class ScreenGameEnv(gym.Env):
         try:
             t0 = time.monotonic()
             overrun = 0.0
+            late_start = 0.0
             if self.period is not None:
-                late = t0 - self._t_next
-                if late > 0.002:
-                    overrun += late
-                start = max(t0, self._t_next)
+                # Steps keep to a fixed clock: step k's frame is due at slot_k + period = slot_(k+1). Grabbing
+                # the frame and the agent's own time come out of the next step, not on top of the period (which
+                # ran a 30 Hz window at 28.7 steps/s). A step more than a whole period late starts a new clock.
+                slot = self._t_next
+                late_start = max(0.0, t0 - slot)
+                if late_start > self.period:
+                    overrun += late_start
+                    slot = t0
+                start = max(t0, slot)
                 if start > t0:
                     time.sleep(start - t0)
             else:
@@ -376,17 +385,18 @@ class ScreenGameEnv(gym.Env):
             region = self._region()
             self.input.apply(action, region)
             if self.period is not None:
-                end_due = start + self.period
+                end_due = slot + self.period
                 now = time.monotonic()
                 if now < end_due:
                     time.sleep(end_due - now)
+            t_grab = time.monotonic()  # the picture is taken as the grab starts; converting it takes a while more
             obs_frame, rgb = self._grab()
             t_frame = time.monotonic()
             if self.period is not None:
-                late_frame = t_frame - (start + self.period)
+                late_frame = t_grab - end_due
                 if late_frame > 0.002:
                     overrun += late_frame
-                self._t_next = max(start + self.period, t_frame)
+                self._t_next = end_due
             else:
                 self._t_next = t_frame
             if overrun > 0:
@@ -416,6 +426,7 @@ class ScreenGameEnv(gym.Env):
         info = {
             "step_time_s": t_frame - start,
             "overrun_s": overrun,
+            "late_start_s": late_start,
             "overruns": self._overruns,
             "region": (region.left, region.top, region.width, region.height),
             "action_type": self.action_spec.type_of(action),

@@ -184,6 +184,62 @@ def test_fixed_period_steps_and_overruns_are_reported(frames):
     env.close()
 
 
+class _Clock:
+    """A monotonic clock that only moves when slept on or told to: pacing checked without timing anything."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, dt: float) -> None:
+        assert dt >= 0
+        self.now += dt
+
+
+class _SlowGrab(ReplayCapture):
+    def __init__(self, frames, clock: _Clock, grab_s: float):
+        super().__init__(frames)
+        self.clock, self.grab_s = clock, grab_s
+
+    def grab(self) -> np.ndarray:
+        self.clock.now += self.grab_s
+        return super().grab()
+
+
+def test_steps_keep_their_fixed_rate_when_grabbing_and_the_agent_take_time(frames, monkeypatch):
+    import envs.screen.screen_env as screen_env
+
+    clock = _Clock()
+    monkeypatch.setattr(screen_env, "time", clock)
+    period = 1 / 30
+    env = make_env(frames, step_hz=30.0, capture=_SlowGrab(frames, clock, grab_s=0.003))
+    env.reset()
+    t_frames = []
+    for _ in range(30):
+        *_, info = env.step(env.action_spec.noop())
+        t_frames.append(info["frame_time"])
+        clock.now += 0.001  # the agent's own time before its next step
+    # one frame every 1/30 s: the 3 ms grab and the 1 ms agent come out of the next step, not on top of it
+    assert np.allclose(np.diff(t_frames), period, rtol=0, atol=1e-9)
+    # every step after the first began 4 ms into its period and says so; no picture was taken late (the grab
+    # starts on time; converting the picture is not lateness)
+    assert info["late_start_s"] == pytest.approx(0.004) and info["overruns"] == 0 and info["overrun_s"] == 0
+
+    clock.now += 3 * period  # the agent stalls for three periods: a new clock starts where it comes back
+    back = clock.now
+    t_frames = []
+    for _ in range(5):
+        *_, info = env.step(env.action_spec.noop())
+        t_frames.append(info["frame_time"])
+        if len(t_frames) == 1:
+            assert info["overruns"] == 1 and info["overrun_s"] == pytest.approx(3 * period + 0.004)
+    assert t_frames[0] == pytest.approx(back + period + 0.003)
+    assert np.allclose(np.diff(t_frames), period, rtol=0, atol=1e-9)
+    env.close()
+
+
 def test_meter_probe_reads_the_catch_progress_from_pixels():
     g = FishingGame(seed=11)
     for t in range(200):
