@@ -38,6 +38,7 @@ help:
 	@echo "  make demos-scripted    the scripted controller's demonstrations (shipped in demos/scripted)"
 	@echo "  make train-bc / train-ppo / train-bc-ppo / train-bc-ppo-noq / train-ppo-state / hybrid-eval / hybrid-window"
 	@echo "  make hybrid-plots / hybrid-gif   learning curves, and a GIF of the agent on the window"
+	@echo "  make hybrid-q-seeds    BC then PPO with the Q head on and off, over more training seeds (about 40 min)"
 	@echo "  make train-bc DEMOS=demos/human   BC on other demonstrations (default demos/scripted)"
 
 $(STAMP): pyproject.toml
@@ -115,7 +116,7 @@ HYBRID := PYTHONPATH=$(CURDIR) nice -n 10 $(PY) -W ignore -m agents.hybrid.train
 HYBRID_PPO := --norm-reward --lr 2.5e-4 --clip 0.2 --eval-every 10000 --eval-episodes 48
 HYBRID_BCPPO := $(HYBRID_PPO) --ent-coef 0.0 --critic-warmup 3
 
-.PHONY: record-demos demos-scripted train-bc train-ppo train-bc-ppo train-bc-ppo-noq train-ppo-state \
+.PHONY: record-demos demos-scripted train-bc train-ppo train-bc-ppo train-bc-ppo-noq train-ppo-state hybrid-q-seeds \
 	hybrid-eval hybrid-window hybrid-plots hybrid-gif
 
 record-demos: $(STAMP) $(SYSTEM_STAMP)  ## a person plays the game window (start it first: make play-fishing)
@@ -140,6 +141,18 @@ train-bc-ppo-noq: $(STAMP)  ## the Q-head ablation: the same run with the Q loss
 	test -f $(HYBRID_RUNS)/bc/policy.pt || $(MAKE) train-bc
 	$(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) --init $(HYBRID_RUNS)/bc/policy $(HYBRID_BCPPO) \
 	  --q-coef 0 --out $(HYBRID_RUNS)/bc_ppo_noq --seed $(HYBRID_SEED)
+
+# The Q-head comparison over more training seeds: BC then PPO with the Q loss on and off, each seed from the same BC
+# weights, each run evaluated on the 200 held-out fish into eval_200.json. About 40 min for two seeds.
+HYBRID_Q_SEEDS ?= 1 2
+hybrid-q-seeds: $(STAMP)
+	test -f $(HYBRID_RUNS)/bc/policy.pt || $(MAKE) train-bc
+	for s in $(HYBRID_Q_SEEDS); do for arm in "bc_ppo 0.5" "bc_ppo_noq 0"; do set -- $$arm; \
+	  out=$(HYBRID_RUNS)/seeds/$${1}_s$$s; \
+	  $(HYBRID) ppo --env pixels --steps $(HYBRID_STEPS) --init $(HYBRID_RUNS)/bc/policy $(HYBRID_BCPPO) \
+	    --q-coef $$2 --out $$out --seed $$s || exit 1; \
+	  $(HYBRID) eval --policy $$out/policy --episodes 200 --record $(HYBRID_RUNS)/eval_200.json || exit 1; \
+	done; done
 
 train-ppo-state: $(STAMP)  ## the same agent code on the state-based StardewFishing-v0 (MLP variant)
 	$(HYBRID) ppo --env state --steps 1000000 --n-steps 1024 --batch-size 1024 --lr 3e-4 --ent-coef 0.0 \
