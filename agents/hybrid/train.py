@@ -84,11 +84,14 @@ def _read_curve(path: Path) -> list[dict[str, Any]]:
 
 
 def _eval(env_name: str, policy: Any, episodes: int, deterministic: bool = True) -> dict[str, Any]:
+    """The policy on the held-out seeds of its env; ``first_seed`` says which."""
     act = policy_act_fn(policy, deterministic=deterministic)
     if env_name == "pixels":
-        return evaluate_pixels(act, range(EVAL_SEED, EVAL_SEED + episodes), layout=policy.layout)
-    return evaluate_state(lambda o: np.clip(np.rint(act(o)[:, 0]), 0, 1).astype(np.int64),
-                          range(STATE_EVAL_SEED, STATE_EVAL_SEED + episodes))
+        res = evaluate_pixels(act, range(EVAL_SEED, EVAL_SEED + episodes), layout=policy.layout)
+        return dict(res, first_seed=EVAL_SEED)
+    res = evaluate_state(lambda o: np.clip(np.rint(act(o)[:, 0]), 0, 1).astype(np.int64),
+                         range(STATE_EVAL_SEED, STATE_EVAL_SEED + episodes))
+    return dict(res, first_seed=STATE_EVAL_SEED)
 
 
 # ---- scripted demonstrations -----------------------------------------------------------------------------
@@ -273,22 +276,21 @@ def evaluate_scripted(episodes: int, seed0: int = EVAL_SEED) -> dict[str, Any]:
         per_seed.append(int(info["caught"]))
     caught = sum(per_seed)
     return {"episodes": episodes, "caught": caught, "catch_rate": caught / episodes, "ci95": wilson(caught, episodes),
-            "caught_per_seed": per_seed}
+            "caught_per_seed": per_seed, "first_seed": seed0}
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
     if args.policy == "scripted":
-        res, first_seed = evaluate_scripted(args.episodes), EVAL_SEED
+        res = evaluate_scripted(args.episodes)
     else:
         policy = load_policy(args.policy)
         env = "state" if policy.layout.discrete_only else "pixels"
         th.manual_seed(0)
         res = _eval(env, policy, args.episodes, deterministic=not args.stochastic)
-        first_seed = STATE_EVAL_SEED if env == "state" else EVAL_SEED
-    print(json.dumps({k: v for k, v in res.items() if k != "caught_per_seed"}))
+    print(json.dumps({k: v for k, v in res.items() if k not in ("caught_per_seed", "first_seed")}))
     if args.record:  # with the outcome of every seed, for paired comparisons between policies
         key = args.policy + (" (stochastic)" if args.stochastic else "")
-        record_result(Path(args.record), key, dict(res, first_seed=first_seed))
+        record_result(Path(args.record), key, res)
 
 
 def record_result(path: Path, key: str, result: dict[str, Any]) -> None:
