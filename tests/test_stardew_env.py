@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -167,6 +167,9 @@ def test_scalar_env_and_batched_slots_play_identical_trajectories_across_episode
 
 
 @settings(max_examples=25, deadline=None)
+# float32, as in the game: at 440.00003 the bar plus its 128 px sums to exactly 568, so the bounce test
+# (bar + H > 568) lets it stay a rounding step below the bottom; Hypothesis found this case
+@example(actions=[0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0], fish="Lava Eel", level=4, seed=6, version="1.5")
 @given(
     actions=st.lists(st.integers(0, 1), min_size=1, max_size=600),
     fish=st.sampled_from([f.name for f in fish_table()]),
@@ -180,7 +183,8 @@ def test_bar_and_fish_stay_on_their_tracks_for_any_actions(actions, fish, level,
     h = int(sim.I[0, R.I_HEIGHT])
     for a in actions:
         sim.step(np.array([a]), autoreset=True)
-        assert 0 <= sim.F[0, R.F_BAR_POS] <= 568 - h
+        assert sim.F[0, R.F_BAR_POS] >= 0
+        assert np.float32(sim.F[0, R.F_BAR_POS] + np.float32(h)) <= 568
         assert 0 <= sim.F[0, R.F_FISH_POS] <= 532
         assert 0 <= sim.F[0, R.F_PROGRESS] <= 1
         assert -1.5 <= sim.F[0, R.F_FSA] <= 1.5
