@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 SYSTEM_PACKAGES := xvfb xdotool x11-xserver-utils x11-utils mono-mcs mono-runtime
 SYSTEM_STAMP := $(VENV)/.system-stamp
 
-.PHONY: venv system-deps test lint bench bench-compare help
+.PHONY: venv system-deps test test-gym1 lint bench bench-compare help
 
 help:
 	@echo "set-up and checks"
@@ -19,6 +19,7 @@ help:
 	@echo "  make venv              only the virtual environment .venv (every target below makes it first)"
 	@echo "  make system-deps       only the Debian packages the tests use (Xvfb, xdotool, Mono; as root)"
 	@echo "  make test-screen / test-bridge   only the screen env's / the bridge's tests"
+	@echo "  make test-gym1         only the envs' tests on Gymnasium 1.x (in .venv-gym1; make test runs them too)"
 	@echo "StardewFishing-v0 and the DQN"
 	@echo "  make train-dqn         train the DQN policies on the embedded simulator (about 26 min on 2 cores)"
 	@echo "  make train-dqn-smoke   a 15-second DQN run (runs/dqn/smoke): is the training stack working?"
@@ -61,9 +62,26 @@ $(SYSTEM_STAMP): | $(STAMP)
 
 system-deps: $(SYSTEM_STAMP)
 
-test: $(STAMP) $(SYSTEM_STAMP)
+test: $(STAMP) $(SYSTEM_STAMP) test-gym1
 	$(VENV)/bin/ruff check envs agents tests benchmarks
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The envs alone on Gymnasium 1.x, which other RL code is on (.venv has 0.29.1, which SB3 2.2 and imitation
+# need): a second virtual environment with the envs, the screen extras and the test tools, and the tests of
+# everything in envs/ (the rest of the suite needs the agents stack)
+VENV_GYM1 ?= .venv-gym1
+GYM1_STAMP := $(VENV_GYM1)/.installed-stamp
+GYMNASIUM_1 := gymnasium==1.4.0
+ENVS_TESTS := tests/test_stardew_env.py tests/test_stardew_env_smoke.py tests/test_stardew_rules.py \
+  tests/test_jit_cache.py tests/test_bridge.py tests/test_bridge_remote.py tests/test_bridge_csharp.py tests/screen
+
+$(GYM1_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV_GYM1)
+	$(VENV_GYM1)/bin/pip install -q -e ".[screen,dev]" "$(GYMNASIUM_1)"
+	touch $(GYM1_STAMP)
+
+test-gym1: $(GYM1_STAMP) $(SYSTEM_STAMP)
+	$(VENV_GYM1)/bin/python -m pytest -q -p no:cacheprovider $(ENVS_TESTS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check envs agents tests benchmarks

@@ -2,6 +2,8 @@
 
 Gymnasium 0.29 calls :func:`register_envs` on ``import gymnasium`` through the ``gymnasium.envs``
 entry point of this package, so ``gym.make("StardewFishing-v0")`` works with no other import.
+Gymnasium 1.x dropped those plugins: there ``import envs`` (or the id ``"envs:StardewFishing-v0"``)
+registers them, and ``gym.make_vec("StardewFishing-v0", num_envs=N)`` builds the batched simulator.
 Keep this module free of heavy imports: an exception here breaks ``import gymnasium`` itself.
 """
 
@@ -20,11 +22,23 @@ WRAPPERS = {
     "ScreenGame-v0": (("ReleaseInputOnEpisodeEnd", "envs.screen.screen_env:ReleaseInputOnEpisodeEnd"),),
 }
 
+# Gymnasium 1.x's make_vec builds these instead of N copies of the env (0.29's make_vec wants its experimental
+# vector API for this, which these classes do not speak, so they are registered only on 1.x)
+VECTOR_ENVS = {
+    "StardewFishing-v0": "envs.stardew.vector_env:StardewFishingVectorEnv",
+}
+
 
 def register_envs() -> None:
+    from importlib.metadata import version
+
     from gymnasium.envs.registration import WrapperSpec, register, registry
 
+    # from the package's metadata: 0.29 runs this while `import gymnasium` is still under way
+    gymnasium_1 = int(version("gymnasium").split(".")[0]) >= 1
     for env_id, entry_point in ENVS.items():
         if env_id not in registry:
             wrappers = tuple(WrapperSpec(name, ep, {}) for name, ep in WRAPPERS.get(env_id, ()))
-            register(id=env_id, entry_point=entry_point, disable_env_checker=False, additional_wrappers=wrappers)
+            vector = {"vector_entry_point": VECTOR_ENVS[env_id]} if gymnasium_1 and env_id in VECTOR_ENVS else {}
+            register(id=env_id, entry_point=entry_point, disable_env_checker=False, additional_wrappers=wrappers,
+                     **vector)

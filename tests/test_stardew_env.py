@@ -13,13 +13,12 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from envs.stardew import rules as R
 from envs.stardew.fish import fish_table
 from envs.stardew.fishing_env import StardewFishingEnv
 from envs.stardew.sim import FishingSim, GameConfig
-from envs.stardew.vector_env import StardewFishingVectorEnv
+from envs.stardew.vector_env import GYMNASIUM_1, StardewFishingVectorEnv
 
 INFO_KEYS = {
     "bobberBarPos", "bobberPosition", "bobberBarSpeed", "bobberSpeed", "bobberBarHeight", "distanceFromCatching",
@@ -27,11 +26,21 @@ INFO_KEYS = {
 }
 
 
+@pytest.mark.skipif(GYMNASIUM_1, reason="Gymnasium 1 loads no plugin entry points: there `import envs` registers")
 def test_gym_make_works_in_a_fresh_interpreter_with_no_other_import():
     code = 'import gymnasium as gym; e = gym.make("StardewFishing-v0"); print(e.reset(seed=0)[0].shape)'
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "(8,)"
+
+
+def test_importing_envs_registers_every_env_in_a_fresh_interpreter():
+    # the way in on Gymnasium 1.x, which dropped the plugin entry points 0.29 registers through
+    code = ('import gymnasium as gym, envs; e = gym.make("StardewFishing-v0"); print(e.reset(seed=0)[0].shape);'
+            'print(sorted(i for i in gym.registry if i in envs.registration.ENVS))')
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["(8,)", "['FishingPixels-v0', 'ScreenGame-v0', 'StardewFishing-v0']"]
 
 
 def test_module_qualified_id_imports_the_package():
@@ -41,7 +50,7 @@ def test_module_qualified_id_imports_the_package():
 
 def test_envs_package_never_imports_the_agents_stack():
     code = (
-        "import sys, gymnasium as gym; e = gym.make('StardewFishing-v0'); e.reset(seed=0); e.step(1);"
+        "import sys, gymnasium as gym; e = gym.make('envs:StardewFishing-v0'); e.reset(seed=0); e.step(1);"
         "from envs.stardew import vector_env, render;"
         "bad = [m for m in ('torch', 'stable_baselines3', 'imitation', 'agents') if m in sys.modules]; print(bad)"
     )
@@ -53,6 +62,8 @@ def test_envs_package_never_imports_the_agents_stack():
 @pytest.mark.parametrize("kwargs", [{}, {"features": "seed", "reward": "seed"}, {"treasure": True, "frame_skip": 4}])
 def test_gymnasium_and_sb3_checkers_pass(kwargs):
     gym_check_env(gym.make("StardewFishing-v0", **kwargs).unwrapped)
+    # the Gymnasium 1.x run of these tests (make test-gym1) installs the envs without the agents stack
+    sb3_check_env = pytest.importorskip("stable_baselines3.common.env_checker").check_env
     sb3_check_env(gym.make("StardewFishing-v0", **kwargs))
 
 
@@ -249,20 +260,68 @@ def test_a_misspelt_option_is_the_same_value_error_in_gym_make_reset_and_the_vec
         gym.make("StardewFishing-v0").reset(options={"fsh": "Legend"})
 
 
+def final_outcomes(infos: dict, n: int) -> dict[int, tuple[np.ndarray, dict]]:
+    """The games that ended this step: index -> (last observation, outcome), read from whichever form the
+    installed Gymnasium uses for same-step autoreset (0.29: final_observation and a dict per game; 1.x:
+    final_obs and a dict of arrays)."""
+    if GYMNASIUM_1:
+        if "final_obs" not in infos:
+            return {}
+        fi = infos["final_info"]
+        return {i: (infos["final_obs"][i], {k: fi[k][i] for k in fi if not k.startswith("_") and fi["_" + k][i]})
+                for i in range(n) if infos["_final_obs"][i]}
+    if "final_observation" not in infos:
+        return {}
+    return {i: (infos["final_observation"][i], infos["final_info"][i])
+            for i in range(n) if infos["_final_observation"][i]}
+
+
 def test_vector_env_autoresets_in_the_same_step_and_reports_the_final_observation():
     venv = StardewFishingVectorEnv(8)
+    assert venv.metadata["autoreset_mode"] == (gym.vector.AutoresetMode.SAME_STEP if GYMNASIUM_1 else "same-step")
     obs, _ = venv.reset(seed=0)
     assert obs.shape == (8, 8) and venv.observation_space.contains(obs)
     ended = 0
     for _ in range(3000):
         obs, rew, term, trunc, infos = venv.step(np.ones(8, dtype=np.int64))
-        if "final_observation" in infos:
-            for i in np.flatnonzero(infos["_final_observation"]):
-                ended += 1
-                assert infos["final_observation"][i].shape == (8,)
-                assert isinstance(infos["final_info"][i]["caught"], bool)
-                assert obs[i][6] == pytest.approx(2 * 0.3 - 1)  # the new episode starts at progress 0.3
+        for i, (last, outcome) in final_outcomes(infos, 8).items():
+            ended += 1
+            assert last.shape == (8,)
+            assert isinstance(outcome["caught"], (bool, np.bool_))
+            assert obs[i][6] == pytest.approx(2 * 0.3 - 1)  # the new episode starts at progress 0.3
     assert ended >= 8
+
+
+def test_vector_env_plays_as_gymnasiums_own_sync_vector_env_of_the_scalar_env():
+    # the same games, step for step, as Gymnasium's SyncVectorEnv over StardewFishing-v0 (same-step autoreset),
+    # in the installed Gymnasium's own vector protocol: observations, rewards, ends, final observations, outcomes
+    n, steps = 6, 2500
+    ours = StardewFishingVectorEnv(n, level=(0, 10))
+    fns = [lambda: gym.make("StardewFishing-v0", level=(0, 10)) for _ in range(n)]
+    if GYMNASIUM_1:
+        theirs = gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+    else:
+        theirs = gym.vector.SyncVectorEnv(fns)
+    a, _ = ours.reset(seed=11)
+    b, _ = theirs.reset(seed=11)
+    np.testing.assert_array_equal(a, b)
+    actions = np.random.default_rng(0).integers(0, 2, (steps, n))
+    ended = 0
+    for t in range(steps):
+        a, ra, ta, ua, ia = ours.step(actions[t])
+        b, rb, tb, ub, ib = theirs.step(actions[t])
+        np.testing.assert_array_equal(a, b, err_msg=f"step {t}")
+        np.testing.assert_array_equal(ra, rb)
+        np.testing.assert_array_equal(ta, tb)
+        np.testing.assert_array_equal(ua, ub)
+        fa, fb = final_outcomes(ia, n), final_outcomes(ib, n)
+        assert fa.keys() == fb.keys(), t
+        for i, (last, outcome) in fa.items():
+            np.testing.assert_array_equal(last, fb[i][0])
+            assert outcome == {k: fb[i][1][k] for k in outcome}, (t, i)
+            assert set(outcome) == {"caught", "perfect", "tick", "fish", "fishing_level"}
+            ended += 1
+    assert ended >= 20
 
 
 def test_rgb_render_draws_the_bar_and_fish_where_the_game_has_them():

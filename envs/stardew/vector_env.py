@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import VectorEnv
@@ -12,6 +13,17 @@ from gymnasium.vector.utils import batch_space
 
 from envs.stardew import features as feats
 from envs.stardew.sim import O_FISH, O_LEVEL, O_PERFECT, O_STATUS, O_TICKS, FishingSim, GameConfig
+
+# Gymnasium 1 rewrote VectorEnv: no constructor arguments, an AutoresetMode enum, and same-step autoreset infos
+# named final_obs / final_info, the latter a dict of arrays. The agents stack pins 0.29 (SB3 2.2); other RL code
+# that reuses the envs is on 1.x, so this class speaks whichever is installed.
+GYMNASIUM_1 = int(gymnasium.__version__.split(".")[0]) >= 1
+if GYMNASIUM_1:
+    from gymnasium.vector import AutoresetMode
+
+    _SAME_STEP: Any = AutoresetMode.SAME_STEP
+else:
+    _SAME_STEP = "same-step"
 
 
 class StardewFishingVectorEnv(VectorEnv):
@@ -26,16 +38,21 @@ class StardewFishingVectorEnv(VectorEnv):
     |                   | game ``i`` then plays exactly the episodes ``StardewFishing-v0`` plays  |
     |                   | after ``reset(seed=s + i)`` followed by plain ``reset()`` calls; a      |
     |                   | ``reset()`` without a seed lets every game go on with its own stream    |
-    | autoreset         | Gymnasium 0.29 style, in the same step: a game whose episode ends       |
-    |                   | returns the first observation of its next episode; the last one is in   |
+    | autoreset         | in the same step: a game whose episode ends returns the first           |
+    |                   | observation of its next episode. Gymnasium 0.29: the last one is in     |
     |                   | ``infos["final_observation"][i]`` and its outcome in                    |
     |                   | ``infos["final_info"][i]`` (masks ``_final_observation``/``_final_info``)|
+    |                   | Gymnasium 1.x (``AutoresetMode.SAME_STEP``): ``infos["final_obs"][i]``, |
+    |                   | and ``infos["final_info"]["caught"][i]``, ... (masks ``_final_obs``,     |
+    |                   | ``_final_info``, ``final_info["_caught"]``, ...)                         |
+    | outcome keys      | ``caught``, ``perfect`` (bool), ``tick``, ``fishing_level`` (int),      |
+    |                   | ``fish`` (name)                                                         |
 
     Training code that wants no Python per game reads the arrays of :attr:`sim` directly
     (``sim.final_obs``, ``sim.outcome``) after ``step``.
     """
 
-    metadata = {"render_modes": [], "autoreset_mode": "same-step"}
+    metadata = {"render_modes": [], "autoreset_mode": _SAME_STEP}
 
     def __init__(self, num_envs: int, features: str | Sequence[str] | None = None, **game_options: Any):
         # a misspelt keyword: StardewFishing-v0's ValueError naming it, not GameConfig's TypeError
@@ -43,7 +60,12 @@ class StardewFishingVectorEnv(VectorEnv):
         self.sim = FishingSim(num_envs, config, features)
         low, high = feats.bounds(self.sim.feature_names)
         single_obs = spaces.Box(low, high, dtype=np.float32)
-        super().__init__(num_envs, single_obs, spaces.Discrete(2))
+        if GYMNASIUM_1:
+            self.num_envs = num_envs
+            self.single_action_space = spaces.Discrete(2)
+            self.action_space = batch_space(self.single_action_space, num_envs)
+        else:
+            super().__init__(num_envs, single_obs, spaces.Discrete(2))
         self.single_observation_space = single_obs
         self.observation_space = batch_space(single_obs, num_envs)
         self.feature_names = self.sim.feature_names
@@ -72,25 +94,50 @@ class StardewFishingVectorEnv(VectorEnv):
         done = sim.terminated | sim.truncated
         infos: dict[str, Any] = {}
         if done.any():
-            final_obs = np.empty(self.num_envs, dtype=object)
-            final_info = np.empty(self.num_envs, dtype=object)
-            for i in np.flatnonzero(done):
-                final_obs[i] = sim.final_obs[i].copy()
-                o = sim.outcome[i]
-                final_info[i] = {
-                    "caught": int(o[O_STATUS]) == 1,
-                    "perfect": bool(o[O_PERFECT]),
-                    "tick": int(o[O_TICKS]),
-                    "fish": sim.pool_fish[int(o[O_FISH])].name,
-                    "fishing_level": int(o[O_LEVEL]),
-                }
-            infos = {
-                "final_observation": final_obs,
-                "_final_observation": done.copy(),
-                "final_info": final_info,
-                "_final_info": done.copy(),
-            }
+            infos = self._final_infos(done) if GYMNASIUM_1 else self._final_infos_0_29(done)
         return sim.obs.copy(), sim.reward.copy(), sim.terminated.copy(), sim.truncated.copy(), infos
+
+    def _outcomes(self, done: np.ndarray) -> dict[str, np.ndarray]:
+        """The ended games' outcomes, one array per key over all games (zeros where a game goes on)."""
+        sim = self.sim
+        o = sim.outcome
+        names = np.array([f.name for f in sim.pool_fish], dtype=object)
+        fish = np.full(self.num_envs, None, dtype=object)
+        fish[done] = names[o[done, O_FISH].astype(np.int64)]
+        return {
+            "caught": (o[:, O_STATUS] == 1) & done,
+            "perfect": o[:, O_PERFECT].astype(bool) & done,
+            "tick": np.where(done, o[:, O_TICKS], 0).astype(np.int64),
+            "fish": fish,
+            "fishing_level": np.where(done, o[:, O_LEVEL], 0).astype(np.int64),
+        }
+
+    def _final_infos(self, done: np.ndarray) -> dict[str, Any]:
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        for i in np.flatnonzero(done):
+            final_obs[i] = self.sim.final_obs[i].copy()
+        final_info: dict[str, Any] = {}
+        for key, values in self._outcomes(done).items():
+            final_info[key] = values
+            final_info["_" + key] = done.copy()
+        return {"final_obs": final_obs, "_final_obs": done.copy(), "final_info": final_info,
+                "_final_info": done.copy()}
+
+    def _final_infos_0_29(self, done: np.ndarray) -> dict[str, Any]:
+        outcomes = self._outcomes(done)
+        final_obs = np.empty(self.num_envs, dtype=object)
+        final_info = np.empty(self.num_envs, dtype=object)
+        for i in np.flatnonzero(done):
+            final_obs[i] = self.sim.final_obs[i].copy()
+            final_info[i] = {
+                "caught": bool(outcomes["caught"][i]),
+                "perfect": bool(outcomes["perfect"][i]),
+                "tick": int(outcomes["tick"][i]),
+                "fish": outcomes["fish"][i],
+                "fishing_level": int(outcomes["fishing_level"][i]),
+            }
+        return {"final_observation": final_obs, "_final_observation": done.copy(), "final_info": final_info,
+                "_final_info": done.copy()}
 
     def close_extras(self, **kwargs):
         pass

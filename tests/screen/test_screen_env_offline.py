@@ -33,9 +33,21 @@ def make_env(frames, **kw):
     return ScreenGameEnv(**opts)
 
 
+# what the step clock measured: wall time, never the same twice
+CLOCK_INFO = ("step_time_s", "overrun_s", "late_start_s", "overruns", "frame_time")
+
+
+class WithoutClockInfo(gym.Wrapper):
+    def step(self, action):
+        *out, info = self.env.step(action)
+        return *out, {k: v for k, v in info.items() if k not in CLOCK_INFO}
+
+
 def test_check_env_passes_with_replay_capture_and_dry_run_input(frames):
     env = make_env(frames, reward=fishing_reward())
-    check_env(env, skip_render_check=True)
+    # Gymnasium 1.x's checker steps twice from the same seed and compares the infos, clock readings included;
+    # everything else in them must match
+    check_env(WithoutClockInfo(env) if int(gym.__version__.split(".")[0]) >= 1 else env, skip_render_check=True)
     env.close()
 
 
