@@ -99,18 +99,18 @@ class StardewFishingVectorEnv(VectorEnv):
 
     def _outcomes(self, done: np.ndarray) -> dict[str, np.ndarray]:
         """The ended games' outcomes, one array per key over all games (zeros where a game goes on)."""
-        sim = self.sim
-        o = sim.outcome
-        names = np.array([f.name for f in sim.pool_fish], dtype=object)
-        fish = np.full(self.num_envs, None, dtype=object)
-        fish[done] = names[o[done, O_FISH].astype(np.int64)]
-        return {
-            "caught": (o[:, O_STATUS] == 1) & done,
-            "perfect": o[:, O_PERFECT].astype(bool) & done,
-            "tick": np.where(done, o[:, O_TICKS], 0).astype(np.int64),
-            "fish": fish,
-            "fishing_level": np.where(done, o[:, O_LEVEL], 0).astype(np.int64),
-        }
+        ended = np.flatnonzero(done)
+        o = self.sim.outcome[ended]
+        out = {"caught": np.zeros(self.num_envs, bool), "perfect": np.zeros(self.num_envs, bool),
+               "tick": np.zeros(self.num_envs, np.int64), "fish": np.full(self.num_envs, None, dtype=object),
+               "fishing_level": np.zeros(self.num_envs, np.int64)}
+        out["caught"][ended] = o[:, O_STATUS] == 1
+        out["perfect"][ended] = o[:, O_PERFECT] != 0
+        out["tick"][ended] = o[:, O_TICKS]
+        out["fishing_level"][ended] = o[:, O_LEVEL]
+        pool = self.sim.pool_fish
+        out["fish"][ended] = [pool[int(f)].name for f in o[:, O_FISH]]
+        return out
 
     def _final_infos(self, done: np.ndarray) -> dict[str, Any]:
         final_obs = np.full(self.num_envs, None, dtype=object)
@@ -124,17 +124,18 @@ class StardewFishingVectorEnv(VectorEnv):
                 "_final_info": done.copy()}
 
     def _final_infos_0_29(self, done: np.ndarray) -> dict[str, Any]:
-        outcomes = self._outcomes(done)
+        sim = self.sim
         final_obs = np.empty(self.num_envs, dtype=object)
         final_info = np.empty(self.num_envs, dtype=object)
         for i in np.flatnonzero(done):
-            final_obs[i] = self.sim.final_obs[i].copy()
+            final_obs[i] = sim.final_obs[i].copy()
+            o = sim.outcome[i]
             final_info[i] = {
-                "caught": bool(outcomes["caught"][i]),
-                "perfect": bool(outcomes["perfect"][i]),
-                "tick": int(outcomes["tick"][i]),
-                "fish": outcomes["fish"][i],
-                "fishing_level": int(outcomes["fishing_level"][i]),
+                "caught": int(o[O_STATUS]) == 1,
+                "perfect": bool(o[O_PERFECT]),
+                "tick": int(o[O_TICKS]),
+                "fish": sim.pool_fish[int(o[O_FISH])].name,
+                "fishing_level": int(o[O_LEVEL]),
             }
         return {"final_observation": final_obs, "_final_observation": done.copy(), "final_info": final_info,
                 "_final_info": done.copy()}
