@@ -9,6 +9,12 @@ Keep this module free of heavy imports: an exception here breaks ``import gymnas
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
+# Gymnasium 1.x or 0.29 (read from the package's metadata: 0.29 imports this module while `import gymnasium` is
+# still under way). The envs speak both; the agents stack pins 0.29.
+GYMNASIUM_1 = int(version("gymnasium").split(".")[0]) >= 1
+
 ENVS = {
     "StardewFishing-v0": "envs.stardew.fishing_env:StardewFishingEnv",
     "ScreenGame-v0": "envs.screen.screen_env:ScreenGameEnv",
@@ -30,15 +36,11 @@ VECTOR_ENVS = {
 
 
 def register_envs() -> None:
-    from importlib.metadata import version
-
     from gymnasium.envs.registration import WrapperSpec, register, registry
 
-    # from the package's metadata: 0.29 runs this while `import gymnasium` is still under way
-    gymnasium_1 = int(version("gymnasium").split(".")[0]) >= 1
     for env_id, entry_point in ENVS.items():
         if env_id not in registry:
             wrappers = tuple(WrapperSpec(name, ep, {}) for name, ep in WRAPPERS.get(env_id, ()))
-            vector = {"vector_entry_point": VECTOR_ENVS[env_id]} if gymnasium_1 and env_id in VECTOR_ENVS else {}
+            vector = {"vector_entry_point": VECTOR_ENVS[env_id]} if GYMNASIUM_1 and env_id in VECTOR_ENVS else {}
             register(id=env_id, entry_point=entry_point, disable_env_checker=False, additional_wrappers=wrappers,
                      **vector)

@@ -14,11 +14,12 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from envs.registration import GYMNASIUM_1
 from envs.stardew import rules as R
 from envs.stardew.fish import fish_table
 from envs.stardew.fishing_env import StardewFishingEnv
 from envs.stardew.sim import FishingSim, GameConfig
-from envs.stardew.vector_env import GYMNASIUM_1, StardewFishingVectorEnv
+from envs.stardew.vector_env import StardewFishingVectorEnv
 
 INFO_KEYS = {
     "bobberBarPos", "bobberPosition", "bobberBarSpeed", "bobberSpeed", "bobberBarHeight", "distanceFromCatching",

@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import gymnasium
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from envs.registration import GYMNASIUM_1
 from envs.stardew import features as feats
 from envs.stardew.sim import O_FISH, O_LEVEL, O_PERFECT, O_STATUS, O_TICKS, FishingSim, GameConfig
 
 # Gymnasium 1 rewrote VectorEnv: no constructor arguments, an AutoresetMode enum, and same-step autoreset infos
 # named final_obs / final_info, the latter a dict of arrays. The agents stack pins 0.29 (SB3 2.2); other RL code
 # that reuses the envs is on 1.x, so this class speaks whichever is installed.
-GYMNASIUM_1 = int(gymnasium.__version__.split(".")[0]) >= 1
 if GYMNASIUM_1:
     from gymnasium.vector import AutoresetMode
 

@@ -11,6 +11,7 @@ from gymnasium.utils.env_checker import check_env
 
 from envs.games.fishing import FishingGame
 from envs.games.fishing_screen import FISHING_ACTIONS, fishing_reward, meter_probe, read_fish_and_bar
+from envs.registration import GYMNASIUM_1
 from envs.screen.capture import ReplayCapture
 from envs.screen.rewards import BarFill, MeanColour, ProbeReward, TemplateMatch, Term, When
 from envs.screen.screen_env import ResetTimeout, ScreenGameEnv, StopRequested
@@ -47,7 +48,7 @@ def test_check_env_passes_with_replay_capture_and_dry_run_input(frames):
     env = make_env(frames, reward=fishing_reward())
     # Gymnasium 1.x's checker steps twice from the same seed and compares the infos, clock readings included;
     # everything else in them must match
-    check_env(WithoutClockInfo(env) if int(gym.__version__.split(".")[0]) >= 1 else env, skip_render_check=True)
+    check_env(WithoutClockInfo(env) if GYMNASIUM_1 else env, skip_render_check=True)
     env.close()
 
 
