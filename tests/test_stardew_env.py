@@ -293,6 +293,27 @@ def test_vector_env_autoresets_in_the_same_step_and_reports_the_final_observatio
     assert ended >= 8
 
 
+@pytest.mark.skipif(not GYMNASIUM_1, reason="0.29's make_vec builds only its experimental vector API")
+def test_make_vec_builds_the_batched_simulator_with_the_game_options():
+    venv = gym.make_vec("StardewFishing-v0", num_envs=3, fish="Carp", features="seed")
+    assert isinstance(venv, StardewFishingVectorEnv) and venv.num_envs == 3
+    obs, _ = venv.reset(seed=5)
+    assert obs.shape == (3, 3) and {venv.sim.fish_of(g).name for g in range(3)} == {"Carp"}
+    np.testing.assert_array_equal(obs[1], gym.make("StardewFishing-v0", fish="Carp", features="seed").reset(seed=6)[0])
+
+
+def test_vector_env_asked_to_render_says_where_frames_come_from():
+    # gym.make_vec(id, render_mode=...) passes it on to the vector entry point on Gymnasium 1.x
+    with pytest.raises(ValueError, match="render_mode='rgb_array': the batched simulator draws nothing.*sync"):
+        StardewFishingVectorEnv(2, render_mode="rgb_array")
+    if GYMNASIUM_1:
+        with pytest.raises(ValueError, match="the batched simulator draws nothing"):
+            gym.make_vec("StardewFishing-v0", num_envs=2, render_mode="rgb_array")
+        venv = gym.make_vec("StardewFishing-v0", num_envs=2, vectorization_mode="sync", render_mode="rgb_array")
+        venv.reset(seed=0)
+        assert len(venv.render()) == 2
+
+
 def test_vector_env_plays_as_gymnasiums_own_sync_vector_env_of_the_scalar_env():
     # the same games, step for step, as Gymnasium's SyncVectorEnv over StardewFishing-v0 (same-step autoreset),
     # in the installed Gymnasium's own vector protocol: observations, rewards, ends, final observations, outcomes

@@ -53,7 +53,12 @@ class StardewFishingVectorEnv(VectorEnv):
 
     metadata = {"render_modes": [], "autoreset_mode": _SAME_STEP}
 
-    def __init__(self, num_envs: int, features: str | Sequence[str] | None = None, **game_options: Any):
+    def __init__(self, num_envs: int, features: str | Sequence[str] | None = None, render_mode: str | None = None,
+                 **game_options: Any):
+        if render_mode is not None:
+            raise ValueError(f"render_mode={render_mode!r}: the batched simulator draws nothing; for frames use "
+                             "StardewFishing-v0 itself, or gym.make_vec(..., vectorization_mode='sync', "
+                             f"render_mode={render_mode!r}) on Gymnasium 1.x")
         # a misspelt keyword: StardewFishing-v0's ValueError naming it, not GameConfig's TypeError
         config = GameConfig().with_options(game_options, others=("features",))
         self.sim = FishingSim(num_envs, config, features)
