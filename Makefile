@@ -68,12 +68,13 @@ test: $(STAMP) $(SYSTEM_STAMP) test-gym1
 
 # The envs alone on Gymnasium 1.x, which other RL code is on (.venv has 0.29.1, which SB3 2.2 and imitation
 # need): a second virtual environment with the envs, the screen extras and the test tools, and the tests of
-# everything in envs/ (the rest of the suite needs the agents stack)
+# envs/ that need no torch, SB3 or imitation (the controllers' use agents.population, which is numpy only)
 VENV_GYM1 ?= .venv-gym1
 GYM1_STAMP := $(VENV_GYM1)/.installed-stamp
 GYMNASIUM_1 := gymnasium==1.4.0
 ENVS_TESTS := tests/test_stardew_env.py tests/test_stardew_env_smoke.py tests/test_stardew_rules.py \
-  tests/test_jit_cache.py tests/test_bridge.py tests/test_bridge_remote.py tests/test_bridge_csharp.py tests/screen
+  tests/test_controllers.py tests/test_jit_cache.py tests/test_bridge.py tests/test_bridge_remote.py \
+  tests/test_bridge_csharp.py tests/screen
 
 $(GYM1_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV_GYM1)
