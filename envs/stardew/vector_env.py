@@ -101,48 +101,45 @@ class StardewFishingVectorEnv(VectorEnv):
             infos = self._final_infos(done) if GYMNASIUM_1 else self._final_infos_0_29(done)
         return sim.obs.copy(), sim.reward.copy(), sim.terminated.copy(), sim.truncated.copy(), infos
 
-    def _outcomes(self, done: np.ndarray) -> dict[str, np.ndarray]:
-        """The ended games' outcomes, one array per key over all games (zeros where a game goes on)."""
-        ended = np.flatnonzero(done)
+    def _outcomes(self, ended: np.ndarray) -> dict[str, list]:
+        """The ended games' episodes under StardewFishing-v0's info keys: per key, one value per game in ``ended``."""
         o = self.sim.outcome[ended]
-        out = {"caught": np.zeros(self.num_envs, bool), "perfect": np.zeros(self.num_envs, bool),
-               "tick": np.zeros(self.num_envs, np.int64), "fish": np.full(self.num_envs, None, dtype=object),
-               "fishing_level": np.zeros(self.num_envs, np.int64)}
-        out["caught"][ended] = o[:, O_STATUS] == 1
-        out["perfect"][ended] = o[:, O_PERFECT] != 0
-        out["tick"][ended] = o[:, O_TICKS]
-        out["fishing_level"][ended] = o[:, O_LEVEL]
         pool = self.sim.pool_fish
-        out["fish"][ended] = [pool[int(f)].name for f in o[:, O_FISH]]
-        return out
+        return {
+            "caught": (o[:, O_STATUS] == 1).tolist(),
+            "perfect": (o[:, O_PERFECT] != 0).tolist(),
+            "tick": o[:, O_TICKS].astype(np.int64).tolist(),
+            "fish": [pool[int(f)].name for f in o[:, O_FISH]],
+            "fishing_level": o[:, O_LEVEL].astype(np.int64).tolist(),
+        }
+
+    def _final_obs(self, ended: np.ndarray) -> np.ndarray:
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        for i in ended:
+            final_obs[i] = self.sim.final_obs[i].copy()
+        return final_obs
 
     def _final_infos(self, done: np.ndarray) -> dict[str, Any]:
-        final_obs = np.full(self.num_envs, None, dtype=object)
-        for i in np.flatnonzero(done):
-            final_obs[i] = self.sim.final_obs[i].copy()
+        # the layout of Gymnasium 1's VectorEnv._add_info (what its SyncVectorEnv gives), built per key at once:
+        # through _add_info, game by game, a 4,096-game step was 13% slower
+        ended = np.flatnonzero(done)
         final_info: dict[str, Any] = {}
-        for key, values in self._outcomes(done).items():
-            final_info[key] = values
-            final_info["_" + key] = done.copy()
-        return {"final_obs": final_obs, "_final_obs": done.copy(), "final_info": final_info,
+        for key, values in self._outcomes(ended).items():
+            column = np.full(self.num_envs, None, dtype=object) if key == "fish" else np.zeros(
+                self.num_envs, dtype=type(values[0]))
+            column[ended] = values
+            final_info[key], final_info["_" + key] = column, done.copy()
+        return {"final_obs": self._final_obs(ended), "_final_obs": done.copy(), "final_info": final_info,
                 "_final_info": done.copy()}
 
     def _final_infos_0_29(self, done: np.ndarray) -> dict[str, Any]:
-        sim = self.sim
-        final_obs = np.empty(self.num_envs, dtype=object)
+        ended = np.flatnonzero(done)
         final_info = np.empty(self.num_envs, dtype=object)
-        for i in np.flatnonzero(done):
-            final_obs[i] = sim.final_obs[i].copy()
-            o = sim.outcome[i]
-            final_info[i] = {
-                "caught": int(o[O_STATUS]) == 1,
-                "perfect": bool(o[O_PERFECT]),
-                "tick": int(o[O_TICKS]),
-                "fish": sim.pool_fish[int(o[O_FISH])].name,
-                "fishing_level": int(o[O_LEVEL]),
-            }
-        return {"final_observation": final_obs, "_final_observation": done.copy(), "final_info": final_info,
-                "_final_info": done.copy()}
+        outcomes = self._outcomes(ended)
+        for j, i in enumerate(ended):
+            final_info[i] = {key: values[j] for key, values in outcomes.items()}
+        return {"final_observation": self._final_obs(ended), "_final_observation": done.copy(),
+                "final_info": final_info, "_final_info": done.copy()}
 
     def close_extras(self, **kwargs):
         pass
