@@ -74,7 +74,7 @@ GYM1_STAMP := $(VENV_GYM1)/.installed-stamp
 GYMNASIUM_1 := gymnasium==1.4.0
 ENVS_TESTS := tests/test_stardew_env.py tests/test_stardew_env_smoke.py tests/test_stardew_rules.py \
   tests/test_controllers.py tests/test_jit_cache.py tests/test_bridge.py tests/test_bridge_remote.py \
-  tests/test_bridge_csharp.py tests/screen
+  tests/test_bridge_csharp.py tests/test_optional_dependencies.py tests/screen
 
 $(GYM1_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV_GYM1)

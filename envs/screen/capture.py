@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from envs.optional import import_optional
+
 
 @dataclass(frozen=True)
 class Region:
@@ -146,7 +148,7 @@ class MssCapture:
     def __init__(self, region: Region | Sequence[int] | None = None, monitor: int | None = None,
                  window_class: str | None = None, window_title: str | None = None, follow: bool = True,
                  wait_s: float = 0.0):
-        import mss
+        mss = import_optional("mss", "Screen capture (ScreenGame-v0's capture='mss')")
 
         self._sct = mss.MSS()
         self._windows: X11Windows | None = None

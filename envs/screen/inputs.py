@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from envs.optional import import_optional
 from envs.screen.actions import KEY_NAMES, HybridActionSpec, check_key_name, pynput_key_name
 from envs.screen.capture import Region
 
@@ -47,7 +48,8 @@ class PynputInput:
     """Mouse and keyboard through pynput (XTEST on X11)."""
 
     def __init__(self):
-        from pynput import keyboard, mouse
+        keyboard = import_optional("pynput.keyboard", "Mouse and keyboard input (ScreenGame-v0's input='pynput')")
+        mouse = import_optional("pynput.mouse", "Mouse and keyboard input (ScreenGame-v0's input='pynput')")
 
         self._kb_mod, self._mouse_mod = keyboard, mouse
         self._kb = keyboard.Controller()
@@ -196,7 +198,7 @@ class StopSwitch:
 
     def __init__(self, hotkey: str, on_stop: Callable[[], None]):
         check_hotkey(hotkey)
-        from pynput import keyboard
+        keyboard = import_optional("pynput.keyboard", "The stop hotkey (ScreenGame-v0's stop_hotkey)")
 
         self.hotkey = hotkey
         self.pressed = threading.Event()

@@ -19,14 +19,14 @@ from collections import deque
 
 import numpy as np
 
+from envs.optional import import_optional
+
 INTERPOLATIONS = ("area", "linear", "nearest", "cubic")
 ORDERS = ("auto", "bgra", "rgba", "bgr", "rgb", "gray")
 
 
 def _cv2():
-    import cv2
-
-    return cv2
+    return import_optional("cv2", "Frame preprocessing (ScreenGame-v0, FishingPixels-v0)")
 
 
 class FramePreprocessor:

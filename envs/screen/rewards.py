@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from envs.optional import import_optional
+
 Rect = tuple[int, int, int, int]  # x, y, width, height in frame pixels
 
 
@@ -137,7 +139,7 @@ class TemplateMatch:
     rect: Rect | None = None
 
     def __post_init__(self) -> None:
-        import cv2
+        cv2 = import_optional("cv2", "TemplateMatch")
 
         self.rect = _check_rect(self.rect, "TemplateMatch.rect")
         if isinstance(self.template, str):

@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from envs.optional import import_optional
 from envs.stardew import rules as R
 
 # layout (pixels); y of a track position p is TRACK_Y + p
@@ -50,7 +51,7 @@ class MinigameRenderer:
             os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
         os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
-        import pygame
+        pygame = import_optional("pygame", "Drawing the fishing minigame (render_mode 'human' or 'rgb_array')")
 
         self._pg = pygame
         pygame.display.init() if window else None
