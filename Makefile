@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 SYSTEM_PACKAGES := xvfb xdotool x11-xserver-utils x11-utils mono-mcs mono-runtime
 SYSTEM_STAMP := $(VENV)/.system-stamp
 
-.PHONY: venv system-deps test test-gym1 lint bench bench-compare help
+.PHONY: venv system-deps test test-gym1 test-oldest lint bench bench-compare help
 
 help:
 	@echo "set-up and checks"
@@ -20,6 +20,7 @@ help:
 	@echo "  make system-deps       only the Debian packages the tests use (Xvfb, xdotool, Mono; as root)"
 	@echo "  make test-screen / test-bridge   only the screen env's / the bridge's tests"
 	@echo "  make test-gym1         only the envs' tests on Gymnasium 1.x (in .venv-gym1; make test runs them too)"
+	@echo "  make test-oldest       only the envs' tests on the oldest numpy, numba, Gymnasium they allow (.venv-oldest)"
 	@echo "StardewFishing-v0 and the DQN"
 	@echo "  make train-dqn         train the DQN policies on the embedded simulator (about 26 min on 2 cores)"
 	@echo "  make train-dqn-smoke   a 15-second DQN run (runs/dqn/smoke): is the training stack working?"
@@ -62,27 +63,45 @@ $(SYSTEM_STAMP): | $(STAMP)
 
 system-deps: $(SYSTEM_STAMP)
 
-test: $(STAMP) $(SYSTEM_STAMP) test-gym1
+test: $(STAMP) $(SYSTEM_STAMP) test-gym1 test-oldest
 	$(VENV)/bin/ruff check envs agents tests benchmarks
 	$(PY) -m pytest -q -p no:cacheprovider
 
-# The envs alone on Gymnasium 1.x, which other RL code is on (.venv has 0.29.1, which SB3 2.2 and imitation
-# need): a second virtual environment with the envs, the screen extras and the test tools, and the tests of
-# envs/ that need no torch, SB3 or imitation (the controllers' use agents.population, which is numpy only)
+# The envs alone, at the other ends of the ranges they declare (.venv has the newest numpy and numba, pinned by
+# the agents, on Gymnasium 0.29.1), without torch, SB3 or imitation, each running the tests of envs/ (the
+# controllers' use agents.population, which is numpy only):
+#   .venv-gym1    Gymnasium 1.x, which other RL code is on, with the oldest numpy 2 and numba for it, and the
+#                 screen extras (OpenCV 5 needs numpy 2)
+#   .venv-oldest  the lowest versions pyproject.toml allows: Gymnasium 0.29.1, numpy 1.26, numba 0.59, and the
+#                 render extra (no screen extras: ScreenGame-v0's tests are left out there)
+# Each keeps its compiled kernels in its own NUMBA_CACHE_DIR: a cache written by another numba version is
+# thrown away, so sharing __pycache__ would recompile the simulator in every venv on every run.
 VENV_GYM1 ?= .venv-gym1
 GYM1_STAMP := $(VENV_GYM1)/.installed-stamp
-GYMNASIUM_1 := gymnasium==1.4.0
+GYM1_PINS := gymnasium==1.4.0 numpy==2.0.2 numba==0.60.0
+VENV_OLDEST ?= .venv-oldest
+OLDEST_STAMP := $(VENV_OLDEST)/.installed-stamp
+OLDEST_PINS := gymnasium==0.29.1 numpy==1.26.4 numba==0.59.1
 ENVS_TESTS := tests/test_stardew_env.py tests/test_stardew_env_smoke.py tests/test_stardew_rules.py \
   tests/test_controllers.py tests/test_jit_cache.py tests/test_bridge.py tests/test_bridge_remote.py \
-  tests/test_bridge_csharp.py tests/test_optional_dependencies.py tests/screen
+  tests/test_bridge_csharp.py tests/test_optional_dependencies.py
+SCREEN_TESTS := tests/screen
 
-$(GYM1_STAMP): pyproject.toml
+$(GYM1_STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV_GYM1)
-	$(VENV_GYM1)/bin/pip install -q -e ".[screen,dev]" "$(GYMNASIUM_1)"
+	$(VENV_GYM1)/bin/pip install -q -e ".[screen,dev]" $(GYM1_PINS)
 	touch $(GYM1_STAMP)
 
 test-gym1: $(GYM1_STAMP) $(SYSTEM_STAMP)
-	$(VENV_GYM1)/bin/python -m pytest -q -p no:cacheprovider $(ENVS_TESTS)
+	NUMBA_CACHE_DIR=$(VENV_GYM1)/numba-cache $(VENV_GYM1)/bin/python -m pytest -q -p no:cacheprovider $(ENVS_TESTS) $(SCREEN_TESTS)
+
+$(OLDEST_STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV_OLDEST)
+	$(VENV_OLDEST)/bin/pip install -q -e ".[render,dev]" $(OLDEST_PINS)
+	touch $(OLDEST_STAMP)
+
+test-oldest: $(OLDEST_STAMP) $(SYSTEM_STAMP)
+	NUMBA_CACHE_DIR=$(VENV_OLDEST)/numba-cache $(VENV_OLDEST)/bin/python -m pytest -q -p no:cacheprovider $(ENVS_TESTS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check envs agents tests benchmarks

@@ -1,13 +1,27 @@
+import json
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
+from agents.population import (
+    DEV_SEED0,
+    TEST_SEED0,
+    dumps,
+    paired,
+    per_fish,
+    per_level,
+    protocol_config,
+    run_episodes,
+    summarize,
+)
 from envs.stardew import rules as R
 from envs.stardew.controllers import Visible, make_controller
 from envs.stardew.sim import FishingSim, GameConfig
 
 SEEDS = 400
+REPORT = Path(__file__).resolve().parents[1] / "reports" / "evaluation.json"
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +89,24 @@ def test_episodes_record_the_step_on_which_the_perfect_was_lost():
     assert sim.I[0, R.I_PERFECT] == 1
     sim.step(lead.act(sim), autoreset=False)
     assert sim.I[0, R.I_PERFECT] == 0
+
+
+def test_the_baselines_play_the_published_figures_again():
+    """reports/ was written with the pinned numpy and numba on Gymnasium 0.29; the envs allow other versions
+    (make test runs this in .venv-gym1 and .venv-oldest too), and none of them may move a single fish."""
+    published = json.loads(REPORT.read_text())
+    protocol = published["protocol"]
+    if (protocol["episodes"], protocol["seeds"][0]) != (5000, TEST_SEED0):
+        pytest.skip(f"{REPORT} holds a run of {protocol['episodes']} episodes from seed {protocol['seeds'][0]} "
+                    "(make evaluate --episodes ...), not the published 5,000 held-out seeds")
+    config = {k: v for k, v in vars(protocol_config()).items() if k != "reward_weights"}
+    assert json.loads(dumps(config)) == protocol["config"], "the protocol's game options changed since reports/"
+    runs = {name: run_episodes(make_controller(name), n=5000, seed0=TEST_SEED0)
+            for name in ("random", "naive", "braking", "lead", "lead_seed")}
+    for name, ep in runs.items():
+        mine = json.loads(dumps({"overall": summarize(ep), "per_level": per_level(ep), "per_fish": per_fish(ep)}))
+        theirs = {k: v for k, v in published["policies"][name].items() if k != "eval_seconds"}
+        assert mine == theirs, f"{name} no longer plays the figures in {REPORT}"
+        if name != "lead":
+            key = f"{name} vs lead"
+            assert json.loads(dumps(paired(runs["lead"], ep))) == published["paired"][key], key

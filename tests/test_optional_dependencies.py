@@ -70,6 +70,7 @@ def test_screen_game_without_opencv_names_the_screen_extra(monkeypatch):
     ("pynput", {"capture": "replay"}, "input='pynput'"),
 ])
 def test_screen_game_without_its_capture_or_input_package_names_both(monkeypatch, module, options, feature):
+    pytest.importorskip("cv2", reason="without OpenCV the env stops at the preprocessor, before capture and input")
     _missing(monkeypatch, module)
     if options.get("capture") == "replay":
         options = {**options, "capture": ReplayCapture(_frames())}
