@@ -71,9 +71,9 @@ test: $(STAMP) $(SYSTEM_STAMP) test-gym1 test-oldest
 # the agents, on Gymnasium 0.29.1), without torch, SB3 or imitation, each running the tests of envs/ (the
 # controllers' use agents.population, which is numpy only):
 #   .venv-gym1    Gymnasium 1.x, which other RL code is on, with the oldest numpy 2 and numba for it, and the
-#                 screen extras (OpenCV 5 needs numpy 2)
+#                 screen extras
 #   .venv-oldest  the lowest versions pyproject.toml allows: Gymnasium 0.29.1, numpy 1.26, numba 0.59, and the
-#                 render extra (no screen extras: ScreenGame-v0's tests are left out there)
+#                 screen extras at theirs (OpenCV 4.8, mss 9, pynput 1.7.7, pygame 2.5.2)
 # Each keeps its compiled kernels in its own NUMBA_CACHE_DIR: a cache written by another numba version is
 # thrown away, so sharing __pycache__ would recompile the simulator in every venv on every run.
 VENV_GYM1 ?= .venv-gym1
@@ -81,11 +81,11 @@ GYM1_STAMP := $(VENV_GYM1)/.installed-stamp
 GYM1_PINS := gymnasium==1.4.0 numpy==2.0.2 numba==0.60.0
 VENV_OLDEST ?= .venv-oldest
 OLDEST_STAMP := $(VENV_OLDEST)/.installed-stamp
-OLDEST_PINS := gymnasium==0.29.1 numpy==1.26.4 numba==0.59.1
+OLDEST_PINS := gymnasium==0.29.1 numpy==1.26.4 numba==0.59.1 opencv-python-headless==4.8.1.78 mss==9.0.2 \
+  pynput==1.7.7 pygame==2.5.2
 ENVS_TESTS := tests/test_stardew_env.py tests/test_stardew_env_smoke.py tests/test_stardew_rules.py \
   tests/test_controllers.py tests/test_jit_cache.py tests/test_bridge.py tests/test_bridge_remote.py \
-  tests/test_bridge_csharp.py tests/test_optional_dependencies.py
-SCREEN_TESTS := tests/screen
+  tests/test_bridge_csharp.py tests/test_optional_dependencies.py tests/screen
 
 $(GYM1_STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV_GYM1)
@@ -93,11 +93,11 @@ $(GYM1_STAMP): pyproject.toml Makefile
 	touch $(GYM1_STAMP)
 
 test-gym1: $(GYM1_STAMP) $(SYSTEM_STAMP)
-	NUMBA_CACHE_DIR=$(VENV_GYM1)/numba-cache $(VENV_GYM1)/bin/python -m pytest -q -p no:cacheprovider $(ENVS_TESTS) $(SCREEN_TESTS)
+	NUMBA_CACHE_DIR=$(VENV_GYM1)/numba-cache $(VENV_GYM1)/bin/python -m pytest -q -p no:cacheprovider $(ENVS_TESTS)
 
 $(OLDEST_STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV_OLDEST)
-	$(VENV_OLDEST)/bin/pip install -q -e ".[render,dev]" $(OLDEST_PINS)
+	$(VENV_OLDEST)/bin/pip install -q -e ".[screen,dev]" $(OLDEST_PINS)
 	touch $(OLDEST_STAMP)
 
 test-oldest: $(OLDEST_STAMP) $(SYSTEM_STAMP)

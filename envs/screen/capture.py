@@ -150,7 +150,8 @@ class MssCapture:
                  wait_s: float = 0.0):
         mss = import_optional("mss", "Screen capture (ScreenGame-v0's capture='mss')")
 
-        self._sct = mss.MSS()
+        # mss 10.2 made the class mss.MSS the way in and deprecated the factory mss.mss() of mss 9 to 10.1
+        self._sct = mss.MSS() if hasattr(mss, "MSS") else mss.mss()
         self._windows: X11Windows | None = None
         self._wid: int | None = None
         self.follow = follow
