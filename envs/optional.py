@@ -26,7 +26,7 @@ OPTIONAL: dict[str, tuple[str, str]] = {
 
 
 def _requirement(package: str, extra: str) -> str:
-    """``package``'s requirement in ``extra`` as this install declares it (``pygame==2.6.1``), else its name."""
+    """``package``'s requirement in ``extra`` as this install declares it (``pygame>=2.5.2``), else its name."""
     try:
         requires = importlib.metadata.requires(DISTRIBUTION) or []
     except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
