@@ -26,12 +26,10 @@ from agents.population import (
     Episodes,
     act_on_active,
     dumps,
+    figures,
     paired,
-    per_fish,
-    per_level,
-    protocol_config,
+    protocol_options,
     run_episodes,
-    summarize,
 )
 from envs.argtypes import int_at_least
 from envs.stardew.controllers import make_controller
@@ -102,16 +100,14 @@ def evaluate_all(episodes: int = 5000, seed0: int = TEST_SEED0, models: dict[str
     policies.update(learned_policies(models, ppo_models))
     runs: dict[str, Episodes] = {}
     res: dict = {"protocol": {"episodes": episodes, "seeds": [seed0, seed0 + episodes - 1],
-                              "config": {k: v for k, v in vars(protocol_config()).items()
-                                         if k not in ("reward_weights",)},
+                              "config": protocol_options(),
                               "decisions": "every game tick (60 Hz)"},
                  "policies": {}}
     for name, pol in policies.items():
         t = time.time()
         ep = run_episodes(pol, n=episodes, seed0=seed0)
         runs[name] = ep
-        res["policies"][name] = {"overall": summarize(ep), "per_level": per_level(ep), "per_fish": per_fish(ep),
-                                 "eval_seconds": time.time() - t}
+        res["policies"][name] = dict(figures(ep), eval_seconds=time.time() - t)
     ref = "lead"
     res["paired"] = {f"{name} vs {ref}": paired(runs[ref], ep) for name, ep in runs.items() if name != ref}
     if "braking" in runs:

@@ -37,6 +37,11 @@ def protocol_config(**overrides) -> GameConfig:
     return GameConfig(**kw)
 
 
+def protocol_options() -> dict[str, Any]:
+    """The protocol's game options as ``make evaluate`` records them (the reward weights only shape training)."""
+    return {k: v for k, v in vars(protocol_config()).items() if k != "reward_weights"}
+
+
 @dataclass
 class Episodes:
     """Outcomes of one policy on a seed set (arrays of shape (n,))."""
@@ -193,6 +198,11 @@ def per_fish(ep: Episodes) -> dict[str, dict]:
             s["behavior"] = f.behavior
             res[f.name] = s
     return res
+
+
+def figures(ep: Episodes) -> dict[str, dict]:
+    """A policy's figures as ``make evaluate`` records them: overall, per level and per fish."""
+    return {"overall": summarize(ep), "per_level": per_level(ep), "per_fish": per_fish(ep)}
 
 
 def paired(a: Episodes, b: Episodes) -> dict:

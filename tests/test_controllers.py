@@ -9,10 +9,10 @@ from agents.population import (
     DEV_SEED0,
     TEST_SEED0,
     dumps,
+    figures,
     paired,
-    per_fish,
-    per_level,
     protocol_config,
+    protocol_options,
     run_episodes,
     summarize,
 )
@@ -99,12 +99,11 @@ def test_the_baselines_play_the_published_figures_again():
     if (protocol["episodes"], protocol["seeds"][0]) != (5000, TEST_SEED0):
         pytest.skip(f"{REPORT} holds a run of {protocol['episodes']} episodes from seed {protocol['seeds'][0]} "
                     "(make evaluate --episodes ...), not the published 5,000 held-out seeds")
-    config = {k: v for k, v in vars(protocol_config()).items() if k != "reward_weights"}
-    assert json.loads(dumps(config)) == protocol["config"], "the protocol's game options changed since reports/"
+    assert json.loads(dumps(protocol_options())) == protocol["config"], "the protocol's game options changed since reports/"
     runs = {name: run_episodes(make_controller(name), n=5000, seed0=TEST_SEED0)
             for name in ("random", "naive", "braking", "lead", "lead_seed")}
     for name, ep in runs.items():
-        mine = json.loads(dumps({"overall": summarize(ep), "per_level": per_level(ep), "per_fish": per_fish(ep)}))
+        mine = json.loads(dumps(figures(ep)))
         theirs = {k: v for k, v in published["policies"][name].items() if k != "eval_seconds"}
         assert mine == theirs, f"{name} no longer plays the figures in {REPORT}"
         if name != "lead":
