@@ -77,31 +77,28 @@ test: $(STAMP) $(SYSTEM_STAMP) test-gym1 test-oldest
 # Each keeps its compiled kernels in its own NUMBA_CACHE_DIR: a cache written by another numba version is
 # thrown away, so sharing __pycache__ would recompile the simulator in every venv on every run.
 VENV_GYM1 ?= .venv-gym1
-GYM1_STAMP := $(VENV_GYM1)/.installed-stamp
-GYM1_PINS := gymnasium==1.4.0 numpy==2.0.2 numba==0.60.0
 VENV_OLDEST ?= .venv-oldest
+GYM1_STAMP := $(VENV_GYM1)/.installed-stamp
 OLDEST_STAMP := $(VENV_OLDEST)/.installed-stamp
-OLDEST_PINS := gymnasium==0.29.1 numpy==1.26.4 numba==0.59.1 opencv-python-headless==4.8.1.78 mss==9.0.2 \
-  pynput==1.7.7 pygame==2.5.2
+$(GYM1_STAMP): PINS := gymnasium==1.4.0 numpy==2.0.2 numba==0.60.0
+$(OLDEST_STAMP): PINS := gymnasium==0.29.1 numpy==1.26.4 numba==0.59.1 opencv-python-headless==4.8.1.78 \
+  mss==9.0.2 pynput==1.7.7 pygame==2.5.2
 ENVS_TESTS := tests/test_stardew_env.py tests/test_stardew_env_smoke.py tests/test_stardew_rules.py \
   tests/test_controllers.py tests/test_jit_cache.py tests/test_bridge.py tests/test_bridge_remote.py \
   tests/test_bridge_csharp.py tests/test_optional_dependencies.py tests/screen
+# $(call envs_tests,VENV): the tests above in that venv, with its own numba cache
+envs_tests = NUMBA_CACHE_DIR=$(1)/numba-cache $(1)/bin/python -m pytest -q -p no:cacheprovider $(ENVS_TESTS)
 
-$(GYM1_STAMP): pyproject.toml Makefile
-	$(PYTHON) -m venv $(VENV_GYM1)
-	$(VENV_GYM1)/bin/pip install -q -e ".[screen,dev]" $(GYM1_PINS)
-	touch $(GYM1_STAMP)
+$(GYM1_STAMP) $(OLDEST_STAMP): %/.installed-stamp: pyproject.toml Makefile
+	$(PYTHON) -m venv $*
+	$*/bin/pip install -q -e ".[screen,dev]" $(PINS)
+	touch $@
 
 test-gym1: $(GYM1_STAMP) $(SYSTEM_STAMP)
-	NUMBA_CACHE_DIR=$(VENV_GYM1)/numba-cache $(VENV_GYM1)/bin/python -m pytest -q -p no:cacheprovider $(ENVS_TESTS)
-
-$(OLDEST_STAMP): pyproject.toml Makefile
-	$(PYTHON) -m venv $(VENV_OLDEST)
-	$(VENV_OLDEST)/bin/pip install -q -e ".[screen,dev]" $(OLDEST_PINS)
-	touch $(OLDEST_STAMP)
+	$(call envs_tests,$(VENV_GYM1))
 
 test-oldest: $(OLDEST_STAMP) $(SYSTEM_STAMP)
-	NUMBA_CACHE_DIR=$(VENV_OLDEST)/numba-cache $(VENV_OLDEST)/bin/python -m pytest -q -p no:cacheprovider $(ENVS_TESTS)
+	$(call envs_tests,$(VENV_OLDEST))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check envs agents tests benchmarks
