@@ -48,8 +48,8 @@ class PynputInput:
     """Mouse and keyboard through pynput (XTEST on X11)."""
 
     def __init__(self):
-        keyboard = import_optional("pynput.keyboard", "Mouse and keyboard input (ScreenGame-v0's input='pynput')")
-        mouse = import_optional("pynput.mouse", "Mouse and keyboard input (ScreenGame-v0's input='pynput')")
+        needed_for = "Mouse and keyboard input (ScreenGame-v0's input='pynput')"
+        keyboard, mouse = (import_optional(f"pynput.{m}", needed_for) for m in ("keyboard", "mouse"))
 
         self._kb_mod, self._mouse_mod = keyboard, mouse
         self._kb = keyboard.Controller()
