@@ -87,11 +87,13 @@ def _eval(env_name: str, policy: Any, episodes: int, deterministic: bool = True)
     """The policy on the held-out seeds of its env; ``first_seed`` says which."""
     act = policy_act_fn(policy, deterministic=deterministic)
     if env_name == "pixels":
-        res = evaluate_pixels(act, range(EVAL_SEED, EVAL_SEED + episodes), layout=policy.layout)
-        return dict(res, first_seed=EVAL_SEED)
-    res = evaluate_state(lambda o: np.clip(np.rint(act(o)[:, 0]), 0, 1).astype(np.int64),
-                         range(STATE_EVAL_SEED, STATE_EVAL_SEED + episodes))
-    return dict(res, first_seed=STATE_EVAL_SEED)
+        seed0 = EVAL_SEED
+        res = evaluate_pixels(act, range(seed0, seed0 + episodes), layout=policy.layout)
+    else:
+        seed0 = STATE_EVAL_SEED
+        res = evaluate_state(lambda o: np.clip(np.rint(act(o)[:, 0]), 0, 1).astype(np.int64),
+                             range(seed0, seed0 + episodes))
+    return dict(res, first_seed=seed0)
 
 
 # ---- scripted demonstrations -----------------------------------------------------------------------------
