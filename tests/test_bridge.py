@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -222,6 +224,32 @@ def test_serve_module_runs_the_reference_server_for_an_agent():
         assert play(env, obs)[-1][2]
         env.close()
         assert proc.wait(timeout=10) == 0
+
+
+def test_serve_opens_its_port_only_once_it_can_answer_at_once(tmp_path):
+    # a cold numba cache: the kernels compile (seconds), and an agent that connected meanwhile used to be
+    # taken in and left without a hello, which read as "another agent is connected"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "envs.stardew.serve", "--port", str(port), "--quiet"],
+                            env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, "serve exited or never opened its port"
+            try:
+                conn = P.Connection(socket.create_connection(("127.0.0.1", port), timeout=1), peer="serve")
+                break
+            except ConnectionRefusedError:
+                time.sleep(0.05)
+        try:
+            assert conn.recv(timeout=2.0)["type"] == "hello"
+        finally:
+            conn.close()
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 # --- a misbehaving peer ends in a clear error ----------------------------------------------------------

@@ -15,10 +15,12 @@ import json
 import signal
 import sys
 
+import numpy as np
+
 from envs.argtypes import float_above
 from envs.stardew.bridge.protocol import DEFAULT_HOST, DEFAULT_PORT
 from envs.stardew.bridge.server import GameServer
-from envs.stardew.sim import GameConfig
+from envs.stardew.sim import FishingSim, GameConfig
 
 
 def _fish(text: str | None) -> str | int | list | None:
@@ -75,17 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         config.compile()
     except ValueError as e:  # e.g. "level: need 0 <= lo <= hi <= 20, got 30", as a usage error
         parser.error(str(e))
+    # compile the simulator's kernels on a game of its own before the port opens: an agent that connected
+    # while they compile (about 15 s on a cold cache) would wait for a hello that is not coming
+    warm_up = FishingSim(1, config, features="seed")
+    warm_up.step(np.zeros(1, dtype=np.int64), autoreset=False)
+    warm_up.reset()
     server = GameServer(config, host=args.host, port=args.port, mode=args.mode, tick_hz=args.hz, gap=args.gap,
                         seed=args.seed, max_connections=args.max_connections, idle_timeout=args.idle_timeout,
                         game_version=args.game_version, verbose=not args.quiet)
-    # compile the simulator's kernels now, then take everything alive out of the cyclic collector's
-    # reach: a full collection of numba's objects takes tens of ms, more than a 16.7 ms tick. The warm-up
-    # minigame must not use up one of the --seed stream's: with it put back, `--seed N` serves the minigames
-    # GameServer(seed=N) does
-    stream = server.sim.E.copy()
-    server.sim.step(server._action, autoreset=False)
-    server.sim.reset()
-    server.sim.E[:] = stream
+    # then take everything alive out of the cyclic collector's reach: a full collection of numba's objects
+    # takes tens of ms, more than a 16.7 ms tick
     gc.collect()
     gc.freeze()
     print(f"listening on {server.host}:{server.port} ({args.mode}, game {server.game_version})", flush=True)

@@ -109,7 +109,7 @@ class RemoteGame:
                 raise P.BridgeTimeout(
                     f"the game at {where} took the connection but sent no hello within {self.connect_timeout:g} s: "
                     "it serves one agent at a time, so another agent is probably connected (close that env, or "
-                    "end its Python process), or the game is paused or frozen") from None
+                    "end its Python process), or the game is paused or frozen, or still starting up") from None
             try:
                 P.check_hello(hello, "game", rules=self.sim.config.version)
             except P.RemoteError as e:
