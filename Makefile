@@ -136,7 +136,8 @@ serve-bridge: $(STAMP)
 	$(PY) -m envs.stardew.serve --realtime
 
 test-bridge: $(STAMP) $(SYSTEM_STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider tests/test_bridge.py tests/test_bridge_csharp.py
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_bridge.py tests/test_bridge_remote.py tests/test_bridge_csharp.py \
+	  tests/test_mod_policy_contract.py
 
 # --- hybrid agent (issue 6) ---
 # Bounded runs on 2 shared CPU cores; the seeds and budgets the README reports. HYBRID_STEPS: PPO's budget.

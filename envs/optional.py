@@ -38,15 +38,17 @@ def _requirement(package: str, extra: str) -> str:
     return package
 
 
-def import_optional(module: str, needed_for: str) -> ModuleType:
+def import_optional(module: str, needed_for: str, extra: str | None = None) -> ModuleType:
     """``importlib.import_module(module)``; if the optional package is missing, a ``DependencyNotInstalled``
-    (Gymnasium's error for it) that names what needed it and how to install it.
+    (Gymnasium's error for it) that names what needed it and how to install it: with ``extra``, or else the
+    package's own extra in ``OPTIONAL`` (pygame is in both ``render`` and ``screen``).
 
     Only the package itself being absent is translated: an import that fails inside it (a missing system
     library, pynput without a display) keeps its own error, which says more.
     """
     top = module.partition(".")[0]
-    package, extra = OPTIONAL[top]
+    package, own_extra = OPTIONAL[top]
+    extra = extra or own_extra
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as e:

@@ -85,3 +85,10 @@ def test_a_failure_inside_an_installed_package_keeps_its_own_error(monkeypatch):
         import_optional("pygame.surfarray", "a test")
     assert not isinstance(err.value, DependencyNotInstalled)
     assert err.value.name == "pygame.surfarray"
+
+
+def test_fishing_pixels_without_pygame_names_the_screen_extra_when_made(monkeypatch):
+    pytest.importorskip("cv2", reason="without OpenCV the env stops at the preprocessor first")
+    _missing(monkeypatch, "pygame")
+    with pytest.raises(DependencyNotInstalled, match=r"FishingPixels-v0.*needs pygame.*'screen' extra"):
+        gym.make("FishingPixels-v0")

@@ -44,6 +44,7 @@ from gymnasium import spaces
 from envs.episode_end import EpisodeEnd
 from envs.games.fishing import REEL_KEYS, FishingGame
 from envs.games.fishing_screen import FISHING_ACTIONS
+from envs.optional import import_optional
 from envs.screen.actions import HybridActionSpec
 from envs.screen.preprocess import FramePreprocessor, FrameStack
 from envs.stardew.sim import GameConfig, positive_int_option
@@ -66,6 +67,8 @@ class FishingPixelsEnv(gym.Env):
         self.max_steps = positive_int_option("max_steps", max_steps)
         self.render_mode = render_mode
         self.pre = FramePreprocessor(size=size, grayscale=grayscale, interpolation=interpolation)
+        # the pictures are pygame's (frame() below): without it, say so here rather than at the first reset
+        import_optional("pygame", "FishingPixels-v0 (it draws the fishing window offscreen)", extra="screen")
         self.stack = FrameStack(frame_stack)
         self.observation_space = spaces.Box(0, 255, (frame_stack, *self.pre.shape), np.uint8)
         # this env scores and paces its steps itself (step below): these game options would change nothing

@@ -67,7 +67,7 @@ class ScreenGameEnv(gym.Env):
     | `type`     | `Discrete(n)`                 | index into `type_names`: none, (move), click, drag, (hold), key |
     | `pointer`  | `Box(-1, 1, (2,), float32)`   | x, y relative to the region; -1 = `min_pos`, +1 = `max_pos`     |
     | `drag_end` | `Box(-1, 1, (2,), float32)`   | where a drag ends (used by `drag` only)                         |
-    | `keys`     | `MultiBinary(len(keys))`      | keys held during a `key` step (used by `key` only)              |
+    | `keys`     | `MultiBinary(len(keys))`      | keys held during a `key` step (used by `key` only); size 1, unused, with no keys |
 
     ``env.action_spec`` is that :class:`~envs.screen.actions.HybridActionSpec` (``type_names``,
     ``params_used``, ``make``, ``noop``); the hybrid agent's ``HybridBoxWrapper`` reads it. Each type

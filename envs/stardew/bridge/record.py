@@ -2,7 +2,7 @@
 
 :class:`RecordingWrapper` wraps any ``StardewFishing-v0`` (socket or simulator backend) and records
 every transition, whatever chooses the actions: a trained policy, a scripted one, or a person
-playing the live game while the mod runs in observe mode (``ApplyActions: false``; the press
+playing the live game while the mod runs in observe mode (``"Mode": "observe"``; the press
 recorded is then the player's, because it is read from the game).
 
 Both files are appended one whole episode at a time, flushed and fsync'ed when the episode ends
