@@ -302,10 +302,12 @@ def any_policy(res: dict[str, np.ndarray], episodes: dict) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int_at_least(1), default=5000)
-    ap.add_argument("--seed0", type=int, default=TEST_SEED0)
+    ap.add_argument("--seed0", type=int_at_least(0), default=TEST_SEED0, help="the first episode's seed, as in reset(seed=)")
     ap.add_argument("--no-policies", action="store_true",
                     help="skip playing the controllers and the exported models on the same seeds")
     args = ap.parse_args(argv)
+    if args.seed0 + args.episodes > 2**63:  # the seeds are int64: larger ones wrapped round to small ones
+        ap.error(f"--seed0: the seeds {args.seed0}..{args.seed0 + args.episodes - 1} pass 2**63 - 1")
     res = perfect_impossible(args.episodes, args.seed0)
     s = summary(res)
     if not args.no_policies:

@@ -53,6 +53,11 @@ def test_set_converts_each_value_to_its_fields_type(item, field, value):
         (["--set", "seed=50"], "into the dev seeds"),
         (["--set", "seed=-1"], "seed: must be an integer >= 0"),
         (["--set", "hard_fraction=0.6", "low_level_fraction=0.4"], "must leave some games"),
+        # the fractions leave room, but not in 2 games
+        (["--set", "num_games=2", "hard_fraction=0.3", "low_level_fraction=0.3"], "of num_games=2 are 1 + 1 games"),
+        (["--set", "hard_fraction=0.2", "hard_min_difficulty=1000"], "hard_min_difficulty: no fish is that hard (1000; the hardest is"),
+        (["--set", "demo_fraction=0.5"], "demo_fraction: 0.5 of the games for a demonstrator, but demo_controller"),
+        (["--set", "demo_controller=lead", "hard_fraction=0.25", "demo_fraction=0.9"], "demo_fraction: the demonstrator plays games of"),
     ],
 )
 def test_bad_settings_stop_with_a_usage_error_before_training(tmp_path, monkeypatch, capsys, args, why):
@@ -90,3 +95,24 @@ def test_training_seeds_stay_below_the_dev_and_test_seeds():
     validate(long)
     with pytest.raises(ConfigError, match="dev seeds"):
         validate(long.replace(seed=49))
+
+
+def test_set_given_twice_applies_both_lists(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    main(["--preset", "smoke", "--set", "name=twice", "--set", "total_steps=5000", "--check"])
+    assert "twice: settings ok" in capsys.readouterr().out  # the first --set (the name) was not dropped
+
+
+def test_a_bad_csv_replay_row_is_a_usage_error_before_check_or_fresh_touch_the_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    log = tmp_path / "replayMemory.csv"
+    log.write_text("1,2,3,4,5,6,0.5,1\n1,2,3,4,5,6,0.5,1\na,2,3,4,5,6,0.5,1\n")
+    best = tmp_path / "runs" / "dqn" / "seedx" / "best.pt"
+    best.parent.mkdir(parents=True)
+    best.write_bytes(b"the previous run")
+    for extra in (["--check"], ["--fresh"]):
+        with pytest.raises(SystemExit) as e:
+            main(["--preset", "smoke", "--set", "name=seedx", "features=seed", f"csv_replay={log}", *extra])
+        assert e.value.code == 2
+        assert f"csv_replay: {log}:3" in capsys.readouterr().err
+        assert best.read_bytes() == b"the previous run"

@@ -44,6 +44,10 @@ def test_csv_loader_reads_every_row_of_a_good_file(tmp_path):
         ("1,2,3,4,5,6,0.3,", "action is empty"),
         ('1,2,3,4,5,6,0.3,"1\n"', "runs on to line 4"),  # a quoted line break is not a number's whitespace
         ("1,2,3,4,5,6,0.3,\ufeff1", "action is not a number"),
+        ("1,2,3,4,5,1_0,0.3,1", "newBarSpeed is not a number: '1_0'"),  # Python's float() reads 10.0
+        ("1,2,3,4,5,1e400,0.3,1", "non-finite"),
+        ("1,600,3,4,5,6,0.3,1", "oldFishPos 600 is outside the game's range [0, 548]"),
+        ("1,2,3,4,5,-70,0.3,1", "newBarSpeed -70 is outside the game's range [-64, 64]"),
     ],
 )
 def test_csv_loader_names_file_and_line_of_a_bad_row(tmp_path, bad, why):
@@ -141,3 +145,10 @@ def load_seed_csv_text(tmp_path, text):
     p = tmp_path / "plain.csv"
     p.write_text(text)
     return load_seed_csv(p)
+
+
+def test_csv_loader_refuses_a_last_row_whose_quote_never_closes(tmp_path):
+    p = tmp_path / "log.csv"
+    p.write_text(GOOD + '1,2,3,4,5,6,0.5,"1')
+    with pytest.raises(CSVFormatError, match=rf"{p}:\d+: .*end of data"):
+        load_seed_csv(p)

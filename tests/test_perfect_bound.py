@@ -168,3 +168,13 @@ def test_the_command_refuses_fewer_than_one_episode(capsys, episodes):
     with pytest.raises(SystemExit) as e:
         main(["--episodes", episodes, "--no-policies"])
     assert e.value.code == 2 and "--episodes" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("seed0", "why"), [("-1", "must be >= 0"), (str(2**64), "pass 2**63 - 1")])
+def test_the_command_refuses_seeds_outside_what_reset_takes(capsys, seed0, why):
+    from agents.perfect_bound import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["--episodes", "2", "--seed0", seed0, "--no-policies"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--seed0" in err and why in err

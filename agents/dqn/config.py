@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,8 +123,8 @@ def resume_conflicts(saved: dict, cfg: DQNConfig) -> list[str]:
     (one line each: field, checkpoint's value, new value); empty when the checkpoint can resume under ``cfg``."""
     old = json.loads(json.dumps(dataclasses.asdict(DQNConfig.from_dict(saved))))  # tuples and lists alike
     new = json.loads(json.dumps(dataclasses.asdict(cfg)))
-    return [f"{k}: {old[k]} in the checkpoint, {new[k]} now" for k in new
-            if k not in RESUMABLE_FIELDS and old[k] != new[k]]
+    return [f"{k}: {old[k]} in the checkpoint{'' if k in saved else ' (not in its config: the default)'}, "
+            f"{new[k]} now" for k in new if k not in RESUMABLE_FIELDS and old[k] != new[k]]
 
 
 def _literal(text: str) -> object:
@@ -217,15 +218,71 @@ def apply_overrides(cfg: DQNConfig, items: list[str]) -> DQNConfig:
     return cfg
 
 
+def check_run_name(field: str, name: object) -> None:
+    """ConfigError unless ``name`` can name a folder runs/dqn/<name> and stay inside runs/dqn."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
+        raise ConfigError(f"{field}: {name!r} cannot name the run's folder runs/dqn/<name> (letters, digits, "
+                          "'_', '-', '.'; not empty, no '/', not starting with '.')")
+
+
+def check_derived_run(name: str, sources: dict[str, Sequence[str]], rounds: int) -> None:
+    """ConfigError unless a distilled or improved run ``name`` may be written from the runs in ``sources``
+    (field -> run names): valid names, at least one source, at least one round, and an output that is none
+    of its sources (it would overwrite the run it reads)."""
+    check_run_name("name", name)
+    for option, runs in sources.items():
+        if not runs:
+            raise ConfigError(f"{option}: name at least one run")
+        for run in runs:
+            check_run_name(option, run)
+            if run == name:
+                raise ConfigError(f"name: {name!r} is also the {option} run; writing it would overwrite the run it "
+                                  "reads (choose another --name)")
+    if not _is_int(rounds) or rounds < 1:
+        raise ConfigError(f"rounds: must be an integer >= 1, got {rounds!r}")
+
+
+def game_split(cfg: DQNConfig) -> tuple[int, int, int, int]:
+    """How the ``num_games`` training games divide: (the whole population, hard fish only, low levels only,
+    played by the demonstrator, who plays the first games of the whole population)."""
+    n_hard = int(round(cfg.hard_fraction * cfg.num_games))
+    n_low = int(round(cfg.low_level_fraction * cfg.num_games))
+    n_demo = int(round(cfg.demo_fraction * cfg.num_games)) if cfg.demo_controller else 0
+    return cfg.num_games - n_hard - n_low, n_hard, n_low, n_demo
+
+
+def check_game_split(cfg: DQNConfig) -> None:
+    """ConfigError unless every part of :func:`game_split` has games to play and fish to play with."""
+    from envs.stardew.controllers import CONTROLLERS
+
+    n_main, n_hard, n_low, n_demo = game_split(cfg)
+    if n_main < 1:
+        raise ConfigError(f"hard_fraction + low_level_fraction must leave some games on the whole population: "
+                          f"{cfg.hard_fraction} + {cfg.low_level_fraction} of num_games={cfg.num_games} are "
+                          f"{n_hard} + {n_low} games")
+    if cfg.demo_fraction > 0 and not cfg.demo_controller:
+        raise ConfigError(f"demo_fraction: {cfg.demo_fraction} of the games for a demonstrator, but demo_controller "
+                          f"names none; set demo_controller (one of {sorted(CONTROLLERS)}) or demo_fraction=0")
+    if n_demo > n_main:
+        raise ConfigError(f"demo_fraction: the demonstrator plays games of the whole population, {n_main} of "
+                          f"num_games={cfg.num_games} here, not {n_demo}; lower demo_fraction, hard_fraction or "
+                          "low_level_fraction")
+    if n_hard:
+        from envs.stardew.fish import fish_table
+
+        hardest = max(f.difficulty for f in fish_table())
+        if cfg.hard_min_difficulty > hardest:
+            raise ConfigError(f"hard_min_difficulty: no fish is that hard ({cfg.hard_min_difficulty}; the hardest "
+                              f"is {hardest}), so the hard_fraction games would have no fish")
+
+
 def validate(cfg: DQNConfig) -> None:
     """Raise ConfigError naming the first setting of ``cfg`` that a run cannot train with."""
     from agents.population import DEV_SEED0, TEST_SEED0, protocol_config
     from envs.stardew import features as feats
     from envs.stardew.controllers import CONTROLLERS
 
-    if not isinstance(cfg.name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", cfg.name):
-        raise ConfigError(f"name: {cfg.name!r} cannot name the run's folder runs/dqn/<name> (letters, digits, "
-                          "'_', '-', '.'; not empty, no '/', not starting with '.')")
+    check_run_name("name", cfg.name)
     for k, lo in (("stack", 1), ("num_games", 1), ("total_steps", 1), ("frame_skip", 1), ("n_step", 1),
                   ("batch_size", 1), ("buffer_size", 1), ("learning_starts", 0), ("train_every", 1),
                   ("gradient_steps", 0), ("eval_every", 1), ("eval_episodes", 1), ("final_dev_episodes", 0),
@@ -242,11 +299,9 @@ def validate(cfg: DQNConfig) -> None:
             raise ConfigError(f"{k}: must be a finite number >= 0, got {getattr(cfg, k)!r}")
     if not (isinstance(cfg.hidden, tuple) and cfg.hidden and all(_is_int(h) and h >= 1 for h in cfg.hidden)):
         raise ConfigError(f"hidden: must be one or more layer widths >= 1, e.g. (256, 128), got {cfg.hidden!r}")
-    if cfg.hard_fraction + cfg.low_level_fraction >= 1.0:
-        raise ConfigError("hard_fraction + low_level_fraction must leave some games on the whole population, got "
-                          f"{cfg.hard_fraction} + {cfg.low_level_fraction}")
     if cfg.demo_controller and cfg.demo_controller not in CONTROLLERS:
         raise ConfigError(f"demo_controller: unknown {cfg.demo_controller!r}; known {sorted(CONTROLLERS)} or ''")
+    check_game_split(cfg)
     try:
         names = feats.resolve(cfg.features)
         protocol_config(fish=cfg.fish, level=cfg.level, frame_skip=cfg.frame_skip,

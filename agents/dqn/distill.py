@@ -31,9 +31,16 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from agents.dqn.config import BEST_ENSEMBLE, DistillConfig, DQNConfig, ImproveConfig
+from agents.dqn.config import (
+    BEST_ENSEMBLE,
+    ConfigError,
+    DistillConfig,
+    DQNConfig,
+    ImproveConfig,
+    check_derived_run,
+)
 from agents.dqn.model import QEnsemble, QNetwork
-from agents.dqn.train import RUNS, Games, dev_score, evaluate_dev, load_q
+from agents.dqn.train import RUNS, Games, RunFileError, dev_score, evaluate_dev, load_q, saved_config
 
 
 def collect(actor: torch.nn.Module, teacher: torch.nn.Module, games: Games, n_states: int, eps: float,
@@ -77,13 +84,17 @@ def fit(student: QNetwork, obs: np.ndarray, target: np.ndarray, cfg: DistillConf
 
 
 def distill(cfg: DistillConfig, runs: Path = RUNS, progress: bool = True) -> dict:
+    check_derived_run(cfg.name, {"teachers": cfg.teachers}, cfg.rounds)
     t0 = time.time()
     torch.set_num_threads(cfg.torch_threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     members = [load_q(runs / name / "best.pt") for name in cfg.teachers]
-    teacher = QEnsemble(members).eval()
-    recipe = json.loads((runs / cfg.teachers[0] / "config.json").read_text())
+    try:
+        teacher = QEnsemble(members).eval()
+    except ValueError as e:
+        raise ConfigError(f"teachers {', '.join(cfg.teachers)}: {e}") from None
+    recipe = saved_config(runs / cfg.teachers[0])
     train_cfg = DQNConfig.from_dict(recipe)
     games = Games(train_cfg, teacher.feature_names)
     games.reset(cfg.seed * 1_000_000)  # training seeds: below the dev and test ranges
@@ -142,7 +153,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     cfg = DistillConfig(name=args.name, teachers=tuple(args.teachers), teacher_dev=args.teacher_dev)
-    print(json.dumps(distill(cfg, Path(args.runs), progress=not args.no_progress)["best_dev"], indent=2))
+    try:
+        print(json.dumps(distill(cfg, Path(args.runs), progress=not args.no_progress)["best_dev"], indent=2))
+    except (ConfigError, RunFileError) as e:
+        ap.error(str(e))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import torch
 from agents.dqn.config import ImproveConfig
 from agents.dqn.model import RAW_SCALING, QEnsemble, QNetwork, folded_members
 from agents.dqn.onnx_io import IR_VERSION, OPSET, OnnxPolicy, build_mlp_onnx, save_model
-from agents.dqn.train import RUNS, q_from_state
+from agents.dqn.train import RUNS, load_run_file, q_from_state
 from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
 from envs.stardew import features as feats
 from envs.stardew.controllers import LeadController, RandomController
@@ -60,7 +60,7 @@ def check_seed_contract(q: QNetwork | QEnsemble, source: str) -> None:
 
 def _train_meta(run: Path, st: dict | None = None) -> dict:
     """A run's training record; ``st``: its ``best.pt`` when the caller has already read it."""
-    st = st if st is not None else torch.load(run / "best.pt", weights_only=False)
+    st = st if st is not None else load_run_file(run / "best.pt")
     summ = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
     # the kept checkpoint's dev figures: from the final choice's larger dev set when the run made one
     best_dev = summ.get("best_dev") or st["best_eval"]
@@ -77,12 +77,15 @@ def load_runs(runs: list[Path]) -> tuple[QNetwork | QEnsemble, dict]:
     for run in runs:
         if not (run / "best.pt").exists():
             raise SystemExit(f"no training output {run / 'best.pt'}: run `make train-dqn` first")
-    sts = [torch.load(run / "best.pt", weights_only=False) for run in runs]  # each file read once
+    sts = [load_run_file(run / "best.pt") for run in runs]  # each file read once
     qs = [q_from_state(st) for st in sts]
     infos = [_train_meta(run, st) for run, st in zip(runs, sts, strict=True)]
     if len(qs) == 1:
         return qs[0], infos[0]
-    return QEnsemble(qs), dict(infos[0], members=infos)
+    try:
+        return QEnsemble(qs), dict(infos[0], members=infos)
+    except ValueError as e:  # its members are numbered: say which runs they are
+        raise ValueError(f"runs {', '.join(str(r) for r in runs)} (members 0..{len(runs) - 1}): {e}") from None
 
 
 def export_model(q: QNetwork | QEnsemble, path: Path, seed_contract: bool, train_info: dict) -> onnx.ModelProto:

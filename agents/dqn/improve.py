@@ -40,11 +40,11 @@ import torch
 from numba import njit
 from tqdm import tqdm
 
-from agents.dqn.config import DQNConfig, ImproveConfig
+from agents.dqn.config import ConfigError, DQNConfig, ImproveConfig, check_derived_run
 from agents.dqn.distill import fit
 from agents.dqn.frames import FrameStack
 from agents.dqn.model import QNetwork
-from agents.dqn.train import RUNS, Games, dev_score, evaluate_dev, q_from_state
+from agents.dqn.train import RUNS, Games, RunFileError, dev_score, evaluate_dev, load_run_file, q_from_state
 from envs.stardew import rules as R
 from envs.stardew.jit_cache import drop_stale_numba_cache
 from envs.stardew.sim import FishingSim
@@ -150,12 +150,13 @@ def collect(pi: torch.nn.Module, games: Games, rollouts: Rollouts, cfg: ImproveC
 
 
 def improve(cfg: ImproveConfig, runs: Path = RUNS, progress: bool = True) -> dict:
+    check_derived_run(cfg.name, {"start": (cfg.start,)}, cfg.rounds)
     t0 = time.time()
     torch.set_num_threads(cfg.torch_threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     start = runs / cfg.start
-    st0 = torch.load(start / "best.pt", weights_only=False)
+    st0 = load_run_file(start / "best.pt")
     pi: QNetwork = q_from_state(st0)
     recipe = st0["config"]
     train_cfg = DQNConfig.from_dict(recipe)
@@ -215,7 +216,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     cfg = ImproveConfig(name=args.name, start=args.start, rounds=args.rounds)
-    print(json.dumps(improve(cfg, Path(args.runs), progress=not args.no_progress)["best_dev"], indent=2))
+    try:
+        print(json.dumps(improve(cfg, Path(args.runs), progress=not args.no_progress)["best_dev"], indent=2))
+    except (ConfigError, RunFileError) as e:
+        ap.error(str(e))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -84,6 +85,20 @@ CSV_COLUMNS = ("oldBarPos", "oldFishPos", "oldBarSpeed", "newBarPos", "newFishPo
                "action")
 
 
+# a number as the mod writes it (C#'s round-trip format: 12, -0.5, 1E-05); Python's float() would also take
+# '1_0', ' inf' or 'nan', which no log holds
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _game_ranges() -> dict[str, tuple[float, float]]:
+    """The range of each position and speed column: the game's own bounds, as the seed features declare them."""
+    from envs.stardew.features import FEATURES
+
+    bounds = {c: (FEATURES[f].low, FEATURES[f].high)
+              for c, f in zip(CSV_COLUMNS[:3], ("bobberBarPos", "bobberPosition", "bobberBarSpeed"), strict=True)}
+    return {**bounds, **{new: bounds[old] for old, new in zip(CSV_COLUMNS[:3], CSV_COLUMNS[3:6], strict=True)}}
+
+
 class CSVFormatError(ValueError):
     """A malformed row of a seed-mod CSV log (message: file and line number)."""
 
@@ -104,7 +119,8 @@ def load_seed_csv(path: str | Path) -> np.ndarray:
         raise CSVFormatError(f"{path}:{line_no}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset "
                              f"{e.start})") from e
     rows = []
-    reader = csv.reader(io.StringIO(text, newline=""))
+    ranges = _game_ranges()
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # strict: an unclosed quote is an error
     line_no = 1  # the file line the next row starts on
     while True:
         try:
@@ -125,12 +141,17 @@ def load_seed_csv(path: str | Path) -> np.ndarray:
         for col, cell in zip(CSV_COLUMNS, row, strict=True):
             if not cell.strip():
                 raise CSVFormatError(f"{path}:{first}: {col} is empty")
-            try:
-                vals.append(float(cell))
-            except ValueError as e:
-                raise CSVFormatError(f"{path}:{first}: {col} is not a number: {cell!r}") from e
+            if not _NUMBER.fullmatch(cell.strip()):
+                if cell.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+                    raise CSVFormatError(f"{path}:{first}: non-finite value {cell.strip()!r} in {col}")
+                raise CSVFormatError(f"{path}:{first}: {col} is not a number: {cell!r}")
+            vals.append(float(cell))
         if not np.all(np.isfinite(vals)):
             raise CSVFormatError(f"{path}:{first}: non-finite value in {row}")
+        for col, v in zip(CSV_COLUMNS, vals, strict=False):
+            if col in ranges and not ranges[col][0] <= v <= ranges[col][1]:
+                raise CSVFormatError(f"{path}:{first}: {col} {v:g} is outside the game's range "
+                                     f"[{ranges[col][0]:g}, {ranges[col][1]:g}] (columns in another order?)")
         if vals[7] not in (0.0, 1.0):
             raise CSVFormatError(f"{path}:{first}: action must be 0 or 1, got {row[7]}")
         if not 0.0 <= vals[6] <= 1.0:

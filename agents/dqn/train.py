@@ -40,11 +40,13 @@ from agents.dqn.config import (
     ConfigError,
     DQNConfig,
     apply_overrides,
+    check_game_split,
+    game_split,
     resume_conflicts,
     validate,
 )
 from agents.dqn.model import FrameStack, QNetwork
-from agents.dqn.replay import NStepCollector, ReplayBuffer, csv_transitions, load_seed_csv
+from agents.dqn.replay import CSVFormatError, NStepCollector, ReplayBuffer, csv_transitions, load_seed_csv
 from agents.population import DEV_SEED0, act_on_active, protocol_config, run_episodes, summarize
 from envs.stardew import features as feats
 from envs.stardew import rules as R
@@ -89,11 +91,9 @@ class Games:
     def __init__(self, cfg: DQNConfig, names: tuple[str, ...]):
         game = protocol_config(fish=cfg.fish, level=tuple(cfg.level), frame_skip=cfg.frame_skip,
                                reward="shaped", reward_weights=dict(cfg.reward_weights))
-        n_hard = int(round(cfg.hard_fraction * cfg.num_games))
-        n_low = int(round(cfg.low_level_fraction * cfg.num_games))
-        if n_hard + n_low >= cfg.num_games:
-            raise ValueError("hard_fraction + low_level_fraction must leave some games on the whole population")
-        self.sims = [FishingSim(cfg.num_games - n_hard - n_low, game, names)]
+        check_game_split(cfg)
+        n_main, n_hard, n_low, self.n_demo = game_split(cfg)
+        self.sims = [FishingSim(n_main, game, names)]
         if n_hard:
             hard = [f.id for f in fish_table() if f.difficulty >= cfg.hard_min_difficulty]
             self.sims.append(FishingSim(n_hard, dataclasses.replace(game, fish=hard), names))
@@ -102,7 +102,6 @@ class Games:
         self.penalty = cfg.perfect_loss_penalty
         self.n = cfg.num_games
         self.frames = FrameStack(cfg.stack)
-        self.n_demo = int(round(cfg.demo_fraction * cfg.num_games)) if cfg.demo_controller else 0
         self.demonstrator = make_controller(cfg.demo_controller) if self.n_demo else None
         self.is_demo = np.zeros(cfg.num_games, dtype=bool)
         self.is_demo[:self.n_demo] = True
@@ -236,7 +235,7 @@ def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, stop: _StopSign
 
     ckpt = out / "checkpoint.pt"
     if ckpt.exists():  # resume
-        st = torch.load(ckpt, weights_only=False)
+        st = load_run_file(ckpt, RESUME_KEYS)
         check_resume(cfg, st["config"], ckpt)
         q.load_state_dict(st["q"])
         q_target.load_state_dict(st["q_target"])
@@ -401,6 +400,18 @@ def check_resume(cfg: DQNConfig, saved: dict, ckpt: Path) -> None:
             "change on resume.")
 
 
+def saved_config(out: Path) -> dict:
+    """The settings a run was trained with, from its ``config.json``; RunFileError naming the file if unreadable."""
+    path = out / "config.json"
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RunFileError(f"{path}: not readable as JSON ({e})") from None
+    if not isinstance(saved, dict):
+        raise RunFileError(f"{path}: holds a JSON {type(saved).__name__}, not the object of settings train() writes")
+    return saved
+
+
 def check_run(cfg: DQNConfig, out: Path) -> str:
     """What ``train(cfg, out)`` would do, after checking that an existing checkpoint in ``out`` resumes under
     ``cfg`` (its ``config.json``, which train() writes beside it, or else the checkpoint); raises ConfigError.
@@ -408,8 +419,7 @@ def check_run(cfg: DQNConfig, out: Path) -> str:
     ckpt = out / "checkpoint.pt"
     if not ckpt.exists():
         return f"{cfg.name}: settings ok, a new run in {out}"
-    saved = (json.loads((out / "config.json").read_text()) if (out / "config.json").exists()
-             else torch.load(ckpt, weights_only=False)["config"])
+    saved = saved_config(out) if (out / "config.json").exists() else load_run_file(ckpt, RESUME_KEYS)["config"]
     check_resume(cfg, saved, ckpt)
     return f"{cfg.name}: settings ok, resumes {ckpt}"
 
@@ -418,8 +428,8 @@ def final_choice(out: Path, cfg: DQNConfig) -> dict:
     """Keep as ``best.pt`` whichever of best.pt and the last weights scores higher on ``final_dev_episodes``
     dev seeds. The periodic evaluations use 1,000 episodes, whose noise (about +-1 point of catch, more on
     hard fish) can crown an early checkpoint; a larger dev set settles it (still never the test seeds)."""
-    states = {"best": torch.load(out / "best.pt", weights_only=False),
-              "last": torch.load(out / "checkpoint.pt", weights_only=False)}  # each file read once (replay inside)
+    states = {"best": load_run_file(out / "best.pt"),
+              "last": load_run_file(out / "checkpoint.pt")}  # each file read once (replay inside)
     game = protocol_config(level=tuple(cfg.level), frame_skip=cfg.frame_skip)
     runs = {name: summarize(run_episodes(GreedyPolicy(q_from_state(st)), n=cfg.final_dev_episodes,
                                          seed0=DEV_SEED0, config=game))
@@ -444,9 +454,37 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+class RunFileError(ValueError):
+    """A run's ``best.pt``, ``checkpoint.pt`` or ``config.json`` that cannot be used: says which file and why."""
+
+
+# what every saved network carries (q_from_state reads these); a checkpoint to resume carries more
+NETWORK_KEYS = ("q", "feature_names", "hidden", "dueling", "config")
+RESUME_KEYS = NETWORK_KEYS + ("q_target", "opt", "replay", "step", "updates", "best_score", "best_eval", "elapsed")
+
+
+def load_run_file(path: str | Path, needs: tuple[str, ...] = NETWORK_KEYS) -> dict:
+    """A run's ``best.pt`` / ``checkpoint.pt`` as the dict it saved; RunFileError when it is missing, unreadable
+    (torch reports a truncated or foreign file as a zip, pickle or EOF error) or not a run's file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    try:
+        st = torch.load(path, weights_only=False)
+    except Exception as e:
+        raise RunFileError(f"{path}: not a readable checkpoint, truncated or not written by torch.save "
+                           f"({type(e).__name__}: {e})") from None
+    if not isinstance(st, dict):
+        raise RunFileError(f"{path}: holds a {type(st).__name__}, not the dict a DQN run saves")
+    missing = [k for k in needs if k not in st]
+    if missing:
+        raise RunFileError(f"{path}: not a DQN run's file (no {', '.join(missing)})")
+    return st
+
+
 def load_q(path: str | Path) -> QNetwork:
     """A trained Q-network from ``best.pt`` / ``checkpoint.pt``."""
-    return q_from_state(torch.load(path, weights_only=False))
+    return q_from_state(load_run_file(path))
 
 
 def q_from_state(st: dict) -> QNetwork:
@@ -460,7 +498,7 @@ def q_from_state(st: dict) -> QNetwork:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="best", choices=sorted(PRESETS))
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+    ap.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
                     help="override config fields, e.g. total_steps=1000000 level=0,10 'hidden=(128,128)' "
                          "(Python literals; quote values with parentheses or spaces for the shell)")
     ap.add_argument("--fresh", action="store_true", help="discard an existing checkpoint of this run")
@@ -471,6 +509,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cfg = apply_overrides(PRESETS[args.preset], args.set)
         validate(cfg)
+        for path in cfg.csv_replay:  # read in full before --check says yes and before --fresh removes anything
+            try:
+                load_seed_csv(path)
+            except CSVFormatError as e:
+                raise ConfigError(f"csv_replay: {e}") from None
         if args.check:
             print(f"{cfg.name}: settings ok, --fresh: a new run in {RUNS / cfg.name}" if args.fresh
                   else check_run(cfg, RUNS / cfg.name))
@@ -480,7 +523,7 @@ def main(argv: list[str] | None = None) -> None:
 
             shutil.rmtree(RUNS / cfg.name, ignore_errors=True)
         summary = train(cfg, progress=not args.no_progress)
-    except ConfigError as e:
+    except (ConfigError, RunFileError) as e:
         ap.error(str(e))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
