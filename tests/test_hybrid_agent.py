@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import gymnasium as gym
@@ -266,8 +267,9 @@ def test_eval_record_keeps_each_policys_result_in_one_json_and_refuses_a_broken_
     assert len(table["scripted"]["caught_per_seed"]) == 2 and sum(table["scripted"]["caught_per_seed"]) == printed["caught"]
 
     record.write_text('{"scripted": {"catch_rate": 0.41},\n  "bc": }\n')
-    with pytest.raises(ValueError, match=rf"{record}: line 2: not JSON"):
+    with pytest.raises(SystemExit) as ex:
         main(["eval", "--policy", "scripted", "--episodes", "1", "--record", str(record)])
+    assert ex.value.code == 2 and f"--record: {record}: line 2: not JSON" in capsys.readouterr().err
     assert record.read_text() == '{"scripted": {"catch_rate": 0.41},\n  "bc": }\n'  # left as it was
 
 
@@ -281,3 +283,203 @@ def test_hybrid_plots_writes_the_learning_curves_of_the_runs_it_finds_with_the_d
         (runs / name / "curve.csv").write_text(rows)
     png = curves(runs, tmp_path / "docs", demonstrator_episodes=2)
     assert png == tmp_path / "docs" / "learning_curves.png" and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- bad input: a clear error naming the option and the file, and nothing already recorded is lost ----------
+def _save_state_policy(path) -> None:
+    """A small untrained policy for the state env (Discrete(2) actions on an (8,) vector) saved at ``path``."""
+    obs = spaces.Box(-5, 5, (8,), np.float32)
+    lay = HybridLayout.from_space(spaces.Discrete(2), ["release", "hold"])
+    save_policy(HybridActorCriticPolicy(obs, lay.box_space(), lambda _: 1e-3, **policy_kwargs_for(obs, lay)), path)
+
+
+def _break_policy(base, case: str) -> tuple[str, str]:
+    """A saved policy at ``base`` broken as ``case`` says -> (the path to give, what the error must say)."""
+    _save_state_policy(base)
+    json_path, pt_path = base.with_suffix(".json"), base.with_suffix(".pt")
+    if case == "missing":
+        return str(base.parent / "nothere"), f"{base.parent / 'nothere.json'}: no such file"
+    if case == "truncated weights":
+        pt_path.write_bytes(pt_path.read_bytes()[:300])
+        return str(base), f"{pt_path}: not a readable torch state_dict (truncated or corrupt?)"
+    if case == "corrupt json":
+        json_path.write_text('{"format": "stardew-rl/hybrid-policy",\n "version": ')
+        return str(base), f"{json_path}: line 2: not JSON"
+    meta = json.loads(json_path.read_text())
+    if case == "unknown extractor":
+        meta["features_extractor_class"] = "Nope"
+        says = f"{json_path}: field 'features_extractor_class': unknown extractor 'Nope'"
+    else:  # "weights of another architecture": the .json describes wider layers than the .pt holds
+        meta["net_arch"] = {"pi": [32], "vf": [32]}
+        says = f"{pt_path}: the weights do not fit the policy policy.json describes"
+    json_path.write_text(json.dumps(meta))
+    return str(base), says
+
+
+def _fake_runs(monkeypatch) -> list:
+    """Stand-ins for everything that would play, record or evaluate: a test must stop before any of them."""
+    from agents.hybrid import play, plots, record, train
+
+    calls: list = []
+    monkeypatch.setattr(play, "play_window", lambda *a, **k: calls.append("play") or {"episodes": 0})
+    monkeypatch.setattr(record, "record", lambda *a, **k: calls.append("record") or [])
+    monkeypatch.setattr(plots, "gif", lambda *a, **k: calls.append("gif") or {})
+    monkeypatch.setattr(train, "evaluate_scripted", lambda *a, **k: calls.append("eval") or {})
+    return calls
+
+
+def _cli(name: str):
+    import importlib
+
+    return importlib.import_module(f"agents.hybrid.{name}").main
+
+
+def test_a_missing_init_policy_leaves_the_run_log_untouched(tmp_path, capsys) -> None:
+    from agents.hybrid.train import main
+
+    run = tmp_path / "ppo4"
+    (run / "log").mkdir(parents=True)
+    recorded = {"log/progress.csv": "time/total_timesteps,train/loss\n512,0.3\n",
+                "curve.csv": "env_steps,catch_rate\n0,0.1\n", "run.json": '{"final": {}}'}
+    for name, text in recorded.items():
+        (run / name).write_text(text)
+    with pytest.raises(SystemExit) as ex:
+        main(["ppo", "--env", "state", "--out", str(run), "--steps", "64", "--n-envs", "1",
+              "--init", str(tmp_path / "nothere")])
+    assert ex.value.code == 2 and f"--init: {tmp_path / 'nothere.json'}: no such file" in capsys.readouterr().err
+    assert {name: (run / name).read_text() for name in recorded} == recorded
+    assert sorted(p.name for p in run.rglob("*")) == ["curve.csv", "log", "progress.csv", "run.json"]
+
+
+@pytest.mark.parametrize("case", ["missing", "truncated weights", "corrupt json", "unknown extractor",
+                                  "weights of another architecture"])
+@pytest.mark.parametrize("cli, argv", [("train", ["eval", "--episodes", "1", "--policy"]),
+                                       ("play", ["--episodes", "1", "--policy"]),
+                                       ("plots", ["gif", "--steps", "2", "--policy"])])
+def test_a_bad_policy_file_is_a_usage_error_naming_the_option_and_the_file(
+        cli: str, argv: list[str], case: str, tmp_path, monkeypatch, capsys) -> None:
+    calls = _fake_runs(monkeypatch)
+    path, says = _break_policy(tmp_path / "policy", case)
+    with pytest.raises(SystemExit) as ex:
+        _cli(cli)([*argv, path])
+    err = capsys.readouterr().err
+    assert ex.value.code == 2 and f"error: --policy: {says}" in err and "Traceback" not in err
+    assert calls == []
+
+
+@pytest.mark.parametrize("cli, argv", [("play", ["--episodes", "1"]), ("plots", ["gif", "--steps", "2"])])
+def test_play_and_gif_refuse_a_state_policy_before_the_game_starts(cli: str, argv: list[str], tmp_path,
+                                                                   monkeypatch, capsys) -> None:
+    calls = _fake_runs(monkeypatch)
+    _save_state_policy(tmp_path / "policy")
+    with pytest.raises(SystemExit) as ex:
+        _cli(cli)([*argv, "--policy", str(tmp_path / "policy")])
+    assert ex.value.code == 2 and f"--policy: {tmp_path / 'policy'}: a policy for env 'state'" in capsys.readouterr().err
+    assert calls == []
+
+
+def test_a_policy_for_the_other_env_or_architecture_given_as_init_is_refused_before_the_run(tmp_path, capsys) -> None:
+    from agents.hybrid.train import _env_layout, main
+
+    _save_state_policy(tmp_path / "ppo_state" / "policy")
+    _, lay, obs = _env_layout("pixels")  # a pixel policy, but with the big CNN: not the one ppo builds for pixels
+    save_policy(HybridActorCriticPolicy(obs, lay.box_space(), lambda _: 1e-3, **policy_kwargs_for(obs, lay)),
+                tmp_path / "big" / "policy")
+    for init, says in ((tmp_path / "ppo_state" / "policy", "a policy for env 'state', this run is on 'pixels'"),
+                       (tmp_path / "big" / "policy", "its layers do not fit this run's policy (size mismatch")):
+        with pytest.raises(SystemExit) as ex:
+            main(["ppo", "--env", "pixels", "--n-envs", "1", "--steps", "64", "--init", str(init),
+                  "--out", str(tmp_path / "run")])
+        assert ex.value.code == 2 and f"--init: {init}: {says}" in capsys.readouterr().err
+        assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("case", ["not JSON", "a JSON list", "a directory", "under a file"])
+def test_eval_checks_the_record_file_before_evaluating(case: str, tmp_path, monkeypatch, capsys) -> None:
+    from agents.hybrid.train import main
+
+    calls = _fake_runs(monkeypatch)
+    record = tmp_path / "rec.json"
+    if case == "not JSON":
+        record.write_text('{"a":')
+        says = f"{record}: line 1: not JSON"
+    elif case == "a JSON list":
+        record.write_text("[1]\n")
+        says = f"{record}: not a JSON object of results (a list)"
+    elif case == "a directory":
+        record.mkdir()
+        says = f"{record}: a directory"
+    else:
+        (tmp_path / "notes").write_text("x")
+        record = tmp_path / "notes" / "rec.json"
+        says = f"{record}: {tmp_path / 'notes'} is not a directory"
+    before = record.read_text() if record.is_file() else None
+    with pytest.raises(SystemExit) as ex:
+        main(["eval", "--policy", "scripted", "--episodes", "2", "--record", str(record)])
+    assert ex.value.code == 2 and f"error: --record: {says}" in capsys.readouterr().err
+    assert calls == []  # refused before the evaluation, not after it
+    assert (record.read_text() if record.is_file() else None) == before
+
+
+def test_a_record_file_broken_during_the_evaluation_loses_no_result(tmp_path, monkeypatch, capsys) -> None:
+    from agents.hybrid import train
+
+    record = tmp_path / "rec.json"
+    record.write_text('{"bc": {"catch_rate": 0.5}}')
+    result = {"episodes": 2, "caught": 1, "catch_rate": 0.5, "ci95": [0.1, 0.9], "caught_per_seed": [1, 0],
+              "first_seed": train.EVAL_SEED}
+
+    def evaluate(episodes: int) -> dict:
+        record.write_text('{"bc": ')  # another process writing the record, interrupted, meanwhile
+        return result
+
+    monkeypatch.setattr(train, "evaluate_scripted", evaluate)
+    with pytest.raises(SystemExit) as ex:
+        train.main(["eval", "--policy", "scripted", "--episodes", "2", "--record", str(record)])
+    err = capsys.readouterr().err
+    assert ex.value.code == 2 and f"--record: {record}: line 1: not JSON" in err and "printed above" in err
+    assert json.loads(err.splitlines()[0]) == {"scripted": result}  # every seed's outcome, ready to add by hand
+    assert record.read_text() == '{"bc": '  # and the file is not overwritten
+
+
+@pytest.mark.parametrize("make_out, says", [(lambda d: d / "no" / "res.json", "its folder"),
+                                            (lambda d: d, "a directory")])
+def test_play_checks_its_out_file_before_playing(make_out, says: str, tmp_path, monkeypatch, capsys) -> None:
+    from agents.hybrid.play import main
+
+    calls = _fake_runs(monkeypatch)
+    out = make_out(tmp_path)
+    with pytest.raises(SystemExit) as ex:
+        main(["--policy", "scripted", "--episodes", "1", "--out", str(out)])
+    assert ex.value.code == 2 and f"--out: {out}: {says}" in capsys.readouterr().err
+    assert calls == []
+
+
+@pytest.mark.parametrize("cli, argv, says", [
+    ("play", ["--policy", "scripted", "--episodes", "0"], "argument --episodes: must be >= 1, got 0"),
+    ("play", ["--policy", "scripted", "--episodes", "-1"], "argument --episodes: must be >= 1, got -1"),
+    ("play", ["--policy", "scripted", "--max-seconds", "-1"], "argument --max-seconds: must be > 0.0, got -1"),
+    ("record", ["--episodes", "0"], "argument --episodes: must be >= 1, got 0"),
+    ("record", ["--max-seconds", "-1"], "argument --max-seconds: must be > 0.0, got -1"),
+    ("plots", ["gif", "--policy", "p", "--steps", "0"], "argument --steps: must be >= 1, got 0"),
+    ("plots", ["gif", "--policy", "p", "--steps", "-5"], "argument --steps: must be >= 1, got -5"),
+])
+def test_play_record_and_gif_refuse_counts_and_times_that_are_not_positive(cli: str, argv: list[str], says: str,
+                                                                           monkeypatch, capsys) -> None:
+    calls = _fake_runs(monkeypatch)
+    with pytest.raises(SystemExit) as ex:
+        _cli(cli)(argv)
+    assert ex.value.code == 2 and says in capsys.readouterr().err
+    assert calls == []
+
+
+def test_curves_refuse_a_runs_directory_that_is_missing_or_holds_no_runs(tmp_path, capsys) -> None:
+    from agents.hybrid.plots import main
+
+    (tmp_path / "empty" / "unrelated").mkdir(parents=True)
+    (tmp_path / "empty" / "bc").mkdir()  # a run folder without a curve yet
+    for runs, says in ((tmp_path / "missing", "no such directory"), (tmp_path / "empty", "no runs in it")):
+        with pytest.raises(SystemExit) as ex:
+            main(["curves", "--runs", str(runs), "--out", str(tmp_path / "docs")])
+        assert ex.value.code == 2 and f"--runs: {runs}: {says}" in capsys.readouterr().err
+    assert not (tmp_path / "docs").exists()  # no empty figure

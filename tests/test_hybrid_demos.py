@@ -230,4 +230,74 @@ def test_bc_entry_point_keeps_its_training_log_in_the_run_not_under_tmp(tmp_path
     header = (out / "log" / "progress.csv").read_text().splitlines()[0].split(",")
     assert {"bc/loss", "bc/neglogp", "bc/entropy"} <= set(header)
     assert "prob_true_act" in (out / "log" / "log.txt").read_text()
-    assert (out / "policy.pt").is_file() and not (tmp_path / "tmp").exists()
+    # imitation names its fallback log folder imitation-<time>; torch may put its inductor cache there too when
+    # this test is the first to import torch._inductor, which is no log of ours
+    assert (out / "policy.pt").is_file() and not list((tmp_path / "tmp").glob("imitation-*"))
+
+
+# ---- bad input: a clear error naming the option and the file, and nothing already recorded is lost ----------
+def test_demos_scripted_names_out_for_a_bad_episode_already_in_it(tmp_path, capsys) -> None:
+    from agents.hybrid.train import main
+
+    out = tmp_path / "dtrunc"
+    _, (good, bad) = _write_episodes(out, 2)
+    bad.write_bytes(bad.read_bytes()[:2000])
+    before = {p: p.read_bytes() for p in (good, bad)}
+    with pytest.raises(SystemExit) as ex:
+        main(["demos-scripted", "--out", str(out), "--episodes", "1"])
+    err = capsys.readouterr().err
+    assert ex.value.code == 2 and f"error: --out: {bad}: not a readable .npz file" in err and "--demos" not in err
+    assert {p: p.read_bytes() for p in out.iterdir()} == before  # nothing recorded, nothing replaced
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["demos-scripted", "--seed", "800", "--episodes", "1"], "800 with --episodes 1 would use seeds 900000..900000"),
+    (["demos-scripted", "--seed", "799", "--episodes", "1001"], "use --seed 798 or lower"),
+    (["ppo", "--env", "state", "--seed", "900", "--n-envs", "1", "--steps", "64", "--n-steps", "64",
+      "--batch-size", "64", "--eval-episodes", "1"], "900 with --n-envs 1 would use seeds 900000..900000"),
+    (["ppo", "--env", "state", "--seed", "899", "--n-envs", "1001", "--steps", "64", "--n-steps", "64",
+      "--batch-size", "64", "--eval-episodes", "1"], "use --seed 898 or lower"),
+])
+def test_training_and_demo_seeds_may_not_reach_the_evaluation_seeds(argv: list[str], says: str, tmp_path,
+                                                                    capsys) -> None:
+    from agents.hybrid.train import main
+
+    with pytest.raises(SystemExit) as ex:
+        main([*argv, "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert ex.value.code == 2 and "error: --seed: " in err and says in err and "reserved for evaluation" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_seed_check_allows_every_seed_below_the_evaluation_range_and_no_negative_one(capsys) -> None:
+    from agents.hybrid.train import DEMO_SEED, EVAL_SEED, InputError, check_seed_range, main
+
+    check_seed_range(799, DEMO_SEED, 1000, "")  # demo seeds up to 899_999: the last below the evaluation seeds
+    check_seed_range(899, 0, 1000, "")
+    with pytest.raises(InputError, match=f"seeds {EVAL_SEED - 1000}..{EVAL_SEED}; seeds from {EVAL_SEED} up"):
+        check_seed_range(899, 0, 1000 + 1, "")
+    with pytest.raises(SystemExit) as ex:
+        main(["ppo", "--seed", "-1"])
+    assert ex.value.code == 2 and "argument --seed: must be >= 0, got -1" in capsys.readouterr().err
+
+
+def test_bc_refuses_an_init_policy_for_the_state_env_and_leaves_the_run_untouched(tmp_path, capsys) -> None:
+    from gymnasium import spaces
+
+    from agents.hybrid.policy import HybridActorCriticPolicy, policy_kwargs_for, save_policy
+    from agents.hybrid.train import main
+
+    obs = spaces.Box(-5, 5, (8,), np.float32)
+    lay = HybridLayout.from_space(spaces.Discrete(2), ["release", "hold"])
+    init = tmp_path / "ppo_state" / "policy"
+    save_policy(HybridActorCriticPolicy(obs, lay.box_space(), lambda _: 1e-3, **policy_kwargs_for(obs, lay)), init)
+    _write_episodes(tmp_path / "demos", 1)
+    run = tmp_path / "bc"
+    (run / "log").mkdir(parents=True)
+    (run / "log" / "progress.csv").write_text("bc/loss\n0.5\n")
+    with pytest.raises(SystemExit) as ex:
+        main(["bc", "--demos", str(tmp_path / "demos"), "--init", str(init), "--out", str(run), "--epochs", "1"])
+    assert ex.value.code == 2 and f"--init: {init}: a policy for env 'state', this run is on 'pixels'" in \
+        capsys.readouterr().err
+    assert sorted(p.name for p in run.rglob("*")) == ["log", "progress.csv"]
+    assert (run / "log" / "progress.csv").read_text() == "bc/loss\n0.5\n"

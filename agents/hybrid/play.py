@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch as th
 
 from agents.hybrid.evaluate import wilson
+from envs.argtypes import float_above, int_at_least
 
 
 def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float = 600.0,
@@ -91,18 +94,31 @@ def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m agents.hybrid.play")
     p.add_argument("--policy", required=True, help="a saved policy (policy.pt/.json) or 'scripted'")
-    p.add_argument("--episodes", type=int, default=20)
-    p.add_argument("--max-seconds", type=float, default=600)
+    p.add_argument("--episodes", type=int_at_least(1), default=20)
+    p.add_argument("--max-seconds", type=float_above(0.0), default=600)
     p.add_argument("--seed", type=int, default=900_000)
     p.add_argument("--xvfb", action="store_true", help="start Xvfb and the game window here")
     p.add_argument("--out", default=None, help="write the result JSON here")
     args = p.parse_args(argv)
+    # everything is checked before the window is driven: a bad --out found afterwards would cost the whole run
+    if args.out:
+        out = Path(args.out)
+        if out.is_dir():
+            p.error(f"--out: {out}: a directory, not a file for the result JSON")
+        if not out.parent.is_dir():
+            p.error(f"--out: {out}: its folder {out.parent} does not exist")
     th.set_num_threads(1)
     policy: Any = "scripted"
     if args.policy != "scripted":
-        from agents.hybrid.policy import load_policy
+        from agents.hybrid.policy import PolicyFileError, load_policy
 
-        policy = load_policy(args.policy)
+        try:
+            policy = load_policy(args.policy)
+        except PolicyFileError as e:
+            p.error(f"--policy: {e}")
+        if policy.layout.discrete_only:  # a state-env policy: it has no pointer or keys to play the window with
+            p.error(f"--policy: {args.policy}: a policy for env 'state' (StardewFishing-v0); the window needs a "
+                    "policy for env 'pixels'")
     if args.xvfb:
         from envs.screen.testing import GameWindow, Xvfb
 
@@ -119,10 +135,15 @@ def main(argv: list[str] | None = None) -> None:
         print("playing on $DISPLAY: the policy drives your pointer and keys; press F12 to stop", flush=True)
         res = play_window(policy, args.episodes, max_seconds=args.max_seconds)
     res["policy"] = args.policy
-    print(json.dumps(res))
+    print(json.dumps(res), flush=True)  # first: if --out cannot be written after all, the result is still here
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(res, f, indent=1)
+        try:
+            with open(args.out, "w") as f:
+                json.dump(res, f, indent=1)
+        except OSError as e:
+            print(f"{p.prog}: error: --out: {args.out}: not written ({type(e).__name__}: {e}); the result is the "
+                  "JSON line above", file=sys.stderr)
+            sys.exit(1)
 
 
 

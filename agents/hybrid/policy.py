@@ -144,6 +144,8 @@ class HybridActorCriticPolicy(ActorCriticPolicy):
 
 
 # ---- saving and loading without pickle -------------------------------------------------------------------
+POLICY_FORMAT = "stardew-rl/hybrid-policy"
+POLICY_VERSION = 1
 _EXTRACTORS = {"FrameStackCNNLSTM": FrameStackCNNLSTM, "FlattenExtractor": FlattenExtractor}
 
 
@@ -176,7 +178,7 @@ def save_policy(policy: HybridActorCriticPolicy, path: str | Path) -> Path:
     path = Path(path).with_suffix("")
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
-        "format": "stardew-rl/hybrid-policy", "version": 1,
+        "format": POLICY_FORMAT, "version": POLICY_VERSION,
         "observation_space": _space_to_json(policy.observation_space),
         "action_space": _space_to_json(policy.action_space),
         "layout": policy.layout.to_json(),
@@ -191,14 +193,82 @@ def save_policy(policy: HybridActorCriticPolicy, path: str | Path) -> Path:
     return path.with_suffix(".pt")
 
 
+class PolicyFileError(ValueError):
+    """A saved policy that cannot be loaded; the message starts with the file (``.json`` or ``.pt``) at fault."""
+
+    def __init__(self, path: str | Path, message: str):
+        self.path = Path(path)
+        super().__init__(f"{path}: {message}")
+
+
+_META_KEYS = ("observation_space", "action_space", "layout", "q_net_arch", "net_arch", "features_extractor_class",
+              "features_extractor_kwargs", "log_std_init")
+
+
+def _first_line(e: BaseException, lines: int = 1) -> str:
+    # torch's messages run to dozens of lines (one per mismatched tensor); the first ones say what kind it is
+    text = [t.strip() for t in str(e).strip().splitlines() if t.strip()]
+    return f"{type(e).__name__}: {' '.join(text[:lines])}"
+
+
+def read_policy_meta(path: str | Path) -> dict[str, Any]:
+    """The checked ``<path>.json`` of a saved policy; :class:`PolicyFileError` names the file and what is wrong."""
+    base = Path(path).with_suffix("")
+    meta_path = base.with_suffix(".json")
+    if not meta_path.is_file():
+        hint = ""
+        if base.is_dir() and (base / "policy.json").is_file():
+            hint = f" ({base} is a run directory: did you mean {base / 'policy'}?)"
+        raise PolicyFileError(meta_path, "no such file: a saved policy is <name>.json + <name>.pt, given as "
+                                         f"<name> (e.g. runs/hybrid/bc/policy){hint}")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as e:
+        raise PolicyFileError(meta_path, f"line {e.lineno}: not JSON ({e.msg})") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise PolicyFileError(meta_path, f"cannot be read: {_first_line(e)}") from None
+    if not isinstance(meta, dict) or meta.get("format") != POLICY_FORMAT:
+        what = meta.get("format") if isinstance(meta, dict) else f"a JSON {type(meta).__name__}"
+        raise PolicyFileError(meta_path, f"not a {POLICY_FORMAT} file (format {what!r})")
+    if not isinstance(meta.get("version"), int) or not 0 < meta["version"] <= POLICY_VERSION:
+        raise PolicyFileError(meta_path, f"version {meta.get('version')!r}: this code reads versions 1.."
+                                         f"{POLICY_VERSION}")
+    for key in _META_KEYS:
+        if key not in meta:
+            raise PolicyFileError(meta_path, f"field {key!r}: missing")
+    if meta["features_extractor_class"] not in _EXTRACTORS:
+        raise PolicyFileError(meta_path, f"field 'features_extractor_class': unknown extractor "
+                                         f"{meta['features_extractor_class']!r} (known: {', '.join(_EXTRACTORS)})")
+    return meta
+
+
 def load_policy(path: str | Path, device: str = "cpu") -> HybridActorCriticPolicy:
+    """Rebuild a :func:`save_policy` policy from ``<path>.json`` and ``<path>.pt`` (``path`` may carry either
+    suffix). A missing, truncated or inconsistent file raises :class:`PolicyFileError` naming it."""
     path = Path(path).with_suffix("")
-    meta = json.loads(path.with_suffix(".json").read_text())
-    policy = HybridActorCriticPolicy(
-        _space_from_json(meta["observation_space"]), _space_from_json(meta["action_space"]), lambda _: 0.0,
-        layout=meta["layout"], q_net_arch=meta["q_net_arch"], net_arch=meta["net_arch"],
-        features_extractor_class=_EXTRACTORS[meta["features_extractor_class"]],
-        features_extractor_kwargs=meta["features_extractor_kwargs"], log_std_init=meta["log_std_init"])
-    policy.load_state_dict(th.load(path.with_suffix(".pt"), map_location=device, weights_only=True))
+    meta_path, pt_path = path.with_suffix(".json"), path.with_suffix(".pt")
+    meta = read_policy_meta(path)
+    try:
+        policy = HybridActorCriticPolicy(
+            _space_from_json(meta["observation_space"]), _space_from_json(meta["action_space"]), lambda _: 0.0,
+            layout=meta["layout"], q_net_arch=meta["q_net_arch"], net_arch=meta["net_arch"],
+            features_extractor_class=_EXTRACTORS[meta["features_extractor_class"]],
+            features_extractor_kwargs=meta["features_extractor_kwargs"], log_std_init=meta["log_std_init"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise PolicyFileError(meta_path, f"does not describe a hybrid policy: {_first_line(e)}") from None
+    if not pt_path.is_file():
+        raise PolicyFileError(pt_path, f"no such file (the weights that go with {meta_path.name})")
+    try:
+        state = th.load(pt_path, map_location=device, weights_only=True)
+    except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError... for a truncated or foreign file
+        raise PolicyFileError(pt_path, f"not a readable torch state_dict (truncated or corrupt?): "
+                                       f"{_first_line(e)}") from None
+    if not isinstance(state, dict):
+        raise PolicyFileError(pt_path, f"not a state_dict (a {type(state).__name__})")
+    try:
+        policy.load_state_dict(state)
+    except RuntimeError as e:
+        raise PolicyFileError(pt_path, f"the weights do not fit the policy {meta_path.name} describes: "
+                                       f"{_first_line(e, lines=2)}") from None
     policy.set_training_mode(False)
     return policy.to(device)

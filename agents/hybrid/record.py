@@ -24,10 +24,12 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from agents.hybrid.demos import DemoWriter
 from agents.hybrid.layout import HybridLayout
+from envs.argtypes import float_above, int_at_least
 
 
 class InputListener:
@@ -164,9 +166,11 @@ def record(out: str, episodes: int = 10, max_seconds: float = 600.0, env: Any = 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m agents.hybrid.record", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="demos/human")
-    p.add_argument("--episodes", type=int, default=10)
-    p.add_argument("--max-seconds", type=float, default=600)
+    p.add_argument("--episodes", type=int_at_least(1), default=10)
+    p.add_argument("--max-seconds", type=float_above(0.0), default=600)
     args = p.parse_args(argv)
+    if Path(args.out).exists() and not Path(args.out).is_dir():  # found now, not after the person has played
+        p.error(f"--out: {args.out}: exists and is not a directory")
     files = record(args.out, args.episodes, args.max_seconds)
     print(f"{len(files)} episodes written to {args.out}")
 

@@ -11,7 +11,12 @@ Every run writes ``policy.pt`` + ``policy.json`` (weights-only state_dict), ``cu
 against the evaluation catch rate), ``run.json`` (arguments, seeds, wall time, CPU count) and ``log/``, the
 library's own training log: ``progress.csv`` (BC's losses, or PPO's per update), BC's ``log.txt``, and PPO's
 TensorBoard events with ``--tensorboard``.
-Seeds: training envs ``seed*1000 + i``; scripted demos 100_000+; evaluation (held out) 900_000+.
+Seeds: training envs ``seed*1000 + i``; scripted demos 100_000+; evaluation (held out) 900_000+ (the state env's
+5_000_000+). Every seed from 900_000 up is reserved for evaluation: a ``--seed`` that would train or record on one
+is refused.
+
+Bad input (a missing or corrupt policy, demo or record file, a policy for the other env, a seed in the evaluation
+range) is a usage error naming the option and the file, raised before anything of the run is written.
 """
 
 from __future__ import annotations
@@ -38,12 +43,81 @@ from agents.hybrid.demos import (
 )
 from agents.hybrid.evaluate import evaluate_pixels, evaluate_state, policy_act_fn
 from agents.hybrid.layout import HybridBoxWrapper, HybridLayout
-from agents.hybrid.policy import HybridActorCriticPolicy, load_policy, policy_kwargs_for, save_policy
+from agents.hybrid.policy import (
+    HybridActorCriticPolicy,
+    PolicyFileError,
+    load_policy,
+    policy_kwargs_for,
+    save_policy,
+)
 from envs.argtypes import float_above, int_at_least
 
 DEMO_SEED = 100_000
 EVAL_SEED = 900_000
 STATE_EVAL_SEED = 5_000_000
+# every seed from here up is held out for evaluation (pixels EVAL_SEED+, state STATE_EVAL_SEED+): no training env
+# and no demonstration may use one, or the evaluation would measure episodes the agent has seen
+RESERVED_SEED = min(EVAL_SEED, STATE_EVAL_SEED)
+TRAIN_SEED_STRIDE = 1000  # training env i of --seed s starts on seed s*1000 + i; demo episode e on 100_000 + s*1000 + e
+
+
+class InputError(Exception):
+    """Bad input found after argparse (a file's content, a combination of options): ``main`` turns it into the
+    subcommand's usage error, ``<option>: <message>``."""
+
+    def __init__(self, option: str, message: str):
+        self.option = option
+        super().__init__(f"{option}: {message}")
+
+
+def policy_env(policy: HybridActorCriticPolicy) -> str:
+    """Which env a saved policy acts in: the state env's action is a plain Discrete(2), the pixel game's a Dict."""
+    return "state" if policy.layout.discrete_only else "pixels"
+
+
+def load_policy_arg(option: str, path: str, env: str | None = None,
+                    obs_space: Any = None) -> HybridActorCriticPolicy:
+    """``load_policy`` for a command-line option: a bad file, or a policy for another env or other observations
+    than ``env``/``obs_space`` (when given), is an :class:`InputError` naming ``option`` and the file."""
+    try:
+        policy = load_policy(path)
+    except PolicyFileError as e:
+        raise InputError(option, str(e)) from None
+    if env is not None and policy_env(policy) != env:
+        raise InputError(option, f"{path}: a policy for env {policy_env(policy)!r}, this run is on {env!r}")
+    if obs_space is not None and policy.observation_space.shape != obs_space.shape:
+        raise InputError(option, f"{path}: a policy for observations {policy.observation_space.shape}, this run's "
+                                 f"are {obs_space.shape}")
+    return policy
+
+
+def load_weights_arg(option: str, path: str, into: HybridActorCriticPolicy, init: HybridActorCriticPolicy) -> None:
+    """Copy ``init``'s weights into the run's policy; other layer sizes (another architecture) are an
+    :class:`InputError`, not torch's size-mismatch traceback."""
+    try:
+        into.load_state_dict(init.state_dict(), strict=True)
+    except RuntimeError as e:
+        lines = [t.strip() for t in str(e).splitlines() if t.strip()]
+        raise InputError(option, f"{path}: its layers do not fit this run's policy ("
+                                 f"{lines[1] if len(lines) > 1 else lines[0] if lines else e})") from None
+
+
+def check_seed_range(seed: int, base: int, count: int, what: str) -> None:
+    """An :class:`InputError` for ``--seed`` if the ``count`` seeds a run uses from ``base + seed*1000`` reach the
+    evaluation seeds (the held-out episodes would then be ones the agent trained on)."""
+    first = base + seed * TRAIN_SEED_STRIDE
+    last = first + count - 1
+    if last >= RESERVED_SEED:
+        highest = (RESERVED_SEED - base - count) // TRAIN_SEED_STRIDE
+        raise InputError("--seed", f"{seed} {what} would use seeds {first}..{last}; seeds from {RESERVED_SEED} up "
+                                   f"are reserved for evaluation (pixels {EVAL_SEED}+, state {STATE_EVAL_SEED}+): "
+                                   + (f"use --seed {highest} or lower" if highest >= 0 else f"no --seed fits {what}"))
+
+
+def check_out_dir(option: str, path: str | Path) -> None:
+    """An output folder must be a folder (or not exist yet): a file there is an :class:`InputError`."""
+    if Path(path).exists() and not Path(path).is_dir():
+        raise InputError(option, f"{path}: exists and is not a directory")
 
 
 def _env_layout(env_name: str):
@@ -83,6 +157,28 @@ def _read_curve(path: Path) -> list[dict[str, Any]]:
         return [dict(r) for r in csv.DictReader(f)]
 
 
+BC_CURVE_FIELDS = ("epoch", "demo_samples_seen", "env_steps", "catch_rate", "ci_lo", "ci_hi", "wall_s")
+
+
+def _read_bc_curve(path: Path) -> list[dict[str, Any]]:
+    """The curve of the BC run ``--init`` continues (none if it has no curve.csv); one this run could not extend
+    (another run's columns, a non-numeric epoch or wall time) is an :class:`InputError`, found before training."""
+    try:
+        rows = _read_curve(path)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError("--init", f"{path}: cannot be read: {type(e).__name__}: {e}") from None
+    for i, row in enumerate(rows, start=2):  # line 1 is the header
+        if set(row) != set(BC_CURVE_FIELDS):
+            raise InputError("--init", f"{path}: line {i}: columns {sorted(k for k in row if k)}, a BC curve has "
+                                       f"{list(BC_CURVE_FIELDS)} (is this the policy of a BC run?)")
+        try:
+            int(row["epoch"]), float(row["wall_s"])
+        except (TypeError, ValueError):
+            raise InputError("--init", f"{path}: line {i}: epoch {row['epoch']!r} / wall_s {row['wall_s']!r} "
+                                       "are not numbers") from None
+    return rows
+
+
 def _eval(env_name: str, policy: Any, episodes: int, deterministic: bool = True) -> dict[str, Any]:
     """The policy on the held-out seeds of its env; ``first_seed`` says which."""
     act = policy_act_fn(policy, deterministic=deterministic)
@@ -111,8 +207,12 @@ def cmd_demos_scripted(args: argparse.Namespace) -> None:
               "action_spec": DEFAULT_ACTIONS, "type_names": list(spec.type_names), "keys": list(spec.keys),
               "layout": layout.to_json(), "preprocess": repr(env.pre), "frame_stack": env.stack.depth,
               "ticks_per_step": env.ticks_per_step}
-    seeds = [DEMO_SEED + args.seed * 1000 + ep for ep in range(args.episodes)]
-    have = recorded_seeds(args.out, header)
+    seeds = [DEMO_SEED + args.seed * TRAIN_SEED_STRIDE + ep for ep in range(args.episodes)]
+    check_out_dir("--out", args.out)
+    try:  # the episodes already in --out: one this code cannot read is reported, not skipped or overwritten
+        have = recorded_seeds(args.out, header)
+    except DemoFormatError as e:
+        raise InputError("--out", str(e)) from None
     todo = [s for s in seeds if s not in have]
     if len(todo) < len(seeds):
         print(f"{args.out}: {len(seeds) - len(todo)} of the {len(seeds)} episodes are already there; "
@@ -138,10 +238,13 @@ def cmd_bc(args: argparse.Namespace) -> None:
     from imitation.data import rollout
     from imitation.util import logger as imitation_logger
 
-    th.manual_seed(args.seed)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_out_dir("--out", out)
     _, layout, obs_space = _env_layout("pixels")
+    # every input is read and checked before the run's folder is touched: a bad one loses nothing recorded there
+    init = load_policy_arg("--init", args.init, "pixels", obs_space) if args.init else None
+    prior = _read_bc_curve(Path(args.init).parent / "curve.csv") if args.init else []
+    th.manual_seed(args.seed)
     trajs = load_trajectories(args.demos, layout, frame_shape=obs_space.shape[1:])
     if args.max_episodes:
         trajs = trajs[:args.max_episodes]
@@ -149,10 +252,9 @@ def cmd_bc(args: argparse.Namespace) -> None:
     del trajs
     policy = HybridActorCriticPolicy(obs_space, layout.box_space(), lambda _: args.lr,
                                      **policy_kwargs_for(obs_space, layout, small=True))
-    prior: list[dict[str, Any]] = []
-    if args.init:  # continue a BC run: its weights and its curve
-        policy.load_state_dict(load_policy(args.init).state_dict())
-        prior = _read_curve(Path(args.init).parent / "curve.csv")
+    if init is not None:  # continue a BC run: its weights and its curve
+        load_weights_arg("--init", args.init, policy, init)
+    out.mkdir(parents=True, exist_ok=True)
     trainer = bc.BC(observation_space=obs_space, action_space=layout.box_space(), rng=np.random.default_rng(args.seed),
                     policy=policy, demonstrations=transitions, batch_size=args.batch_size,
                     optimizer_kwargs={"lr": args.lr}, ent_weight=1e-3, l2_weight=0.0,
@@ -186,14 +288,17 @@ def cmd_ppo(args: argparse.Namespace) -> None:
 
     from agents.hybrid.ppo import HybridPPO
 
-    th.manual_seed(args.seed)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_out_dir("--out", out)
     make, layout, obs_space = _env_layout(args.env)
+    # --init is read and checked before anything of the run is written: SB3's logger truncates log/progress.csv
+    init = load_policy_arg("--init", args.init, args.env, obs_space) if args.init else None
+    th.manual_seed(args.seed)
     from stable_baselines3.common.monitor import Monitor
 
-    venv = DummyVecEnv([(lambda i=i: Monitor(make(args.seed * 1000 + i))) for i in range(args.n_envs)])
-    venv.seed(args.seed * 1000)
+    seed0 = args.seed * TRAIN_SEED_STRIDE
+    venv = DummyVecEnv([(lambda i=i: Monitor(make(seed0 + i))) for i in range(args.n_envs)])
+    venv.seed(seed0)
     if args.norm_reward:
         # the meter reward (100 x change, +-10 at the end) gives returns of tens: unscaled, the critic's loss
         # dominates the gradient of the CNN+LSTM it shares with the policy and erases what BC taught it
@@ -211,12 +316,12 @@ def cmd_ppo(args: argparse.Namespace) -> None:
         policy_kwargs=policy_kwargs_for(obs_space, layout, small=pixels),
         n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs, learning_rate=args.lr,
         gamma=0.99, gae_lambda=0.95, clip_range=args.clip, ent_coef=args.ent_coef, vf_coef=args.vf_coef, verbose=0)
+    if init is not None:
+        load_weights_arg("--init", args.init, model.policy, init)
+        print(f"initialised from {args.init}")
+    out.mkdir(parents=True, exist_ok=True)
     # PPO's per-update figures in the run; SB3's default makes an empty directory under /tmp on every learn()
     model.set_logger(configure(str(out / "log"), ["csv", "tensorboard"] if args.tensorboard else ["csv"]))
-    if args.init:
-        init = load_policy(args.init)
-        missing = model.policy.load_state_dict(init.state_dict(), strict=True)
-        print(f"initialised from {args.init}: {missing}")
     rows: list[dict[str, Any]] = []
     t0 = time.time()
 
@@ -282,30 +387,55 @@ def evaluate_scripted(episodes: int, seed0: int = EVAL_SEED) -> dict[str, Any]:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
+    if args.record:  # before the evaluation: a record it could not be added to would cost the whole run
+        try:
+            read_record(Path(args.record))
+        except ValueError as e:
+            raise InputError("--record", str(e)) from None
     if args.policy == "scripted":
         res = evaluate_scripted(args.episodes)
     else:
-        policy = load_policy(args.policy)
-        env = "state" if policy.layout.discrete_only else "pixels"
+        policy = load_policy_arg("--policy", args.policy)
         th.manual_seed(0)
-        res = _eval(env, policy, args.episodes, deterministic=not args.stochastic)
-    print(json.dumps({k: v for k, v in res.items() if k not in ("caught_per_seed", "first_seed")}))
+        res = _eval(policy_env(policy), policy, args.episodes, deterministic=not args.stochastic)
+    print(json.dumps({k: v for k, v in res.items() if k not in ("caught_per_seed", "first_seed")}), flush=True)
     if args.record:  # with the outcome of every seed, for paired comparisons between policies
         key = args.policy + (" (stochastic)" if args.stochastic else "")
-        record_result(Path(args.record), key, res)
+        try:
+            record_result(Path(args.record), key, res)
+        except (OSError, ValueError) as e:  # the file changed (or the disk failed) during the evaluation
+            # the result is not lost: it goes to stderr whole, under its key, ready to be added by hand
+            print(json.dumps({key: res}), file=sys.stderr, flush=True)
+            raise InputError("--record", f"{e}; not recorded there: the result is printed above") from None
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """The JSON object of results at ``path`` ({} if there is none yet); ValueError naming the file if it is not
+    one (not JSON, not an object, a directory, a parent that is a file)."""
+    if path.is_dir():
+        raise ValueError(f"{path}: a directory, not a JSON file of results")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{path}: {parent} is not a directory")
+            break
+    if not path.exists():
+        return {}
+    try:
+        table = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: line {e.lineno}: not JSON ({e.msg}); move it away to start a new record") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: cannot be read: {type(e).__name__}: {e}") from None
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: not a JSON object of results (a {type(table).__name__})")
+    return table
 
 
 def record_result(path: Path, key: str, result: dict[str, Any]) -> None:
     """Sets ``key`` in the JSON object at ``path`` (created if missing), keeping every other entry; the file is
     replaced whole, so an interrupted write leaves the old one."""
-    table: dict[str, Any] = {}
-    if path.exists():
-        try:
-            table = json.loads(path.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: line {e.lineno}: not JSON ({e.msg}); move it away to start a new record") from None
-        if not isinstance(table, dict):
-            raise ValueError(f"{path}: not a JSON object of results (a {type(table).__name__})")
+    table = read_record(path)
     table[key] = result
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -321,7 +451,7 @@ def main(argv: list[str] | None = None) -> None:
     d = sub.add_parser("demos-scripted")
     d.add_argument("--out", default="demos/scripted")
     d.add_argument("--episodes", type=int_at_least(1), default=40)
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=int_at_least(0), default=0)
     b = sub.add_parser("bc")
     b.add_argument("--demos", default="demos/scripted")
     b.add_argument("--out", default="runs/hybrid/bc")
@@ -332,7 +462,7 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--batch-size", type=int_at_least(1), default=64)
     b.add_argument("--lr", type=float_above(0.0), default=1e-3)
     b.add_argument("--init", default=None, help="continue from a saved BC policy (and its curve.csv)")
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=int_at_least(0), default=0)
     q = sub.add_parser("ppo")
     q.add_argument("--env", default="pixels", choices=["pixels", "state"])
     q.add_argument("--out", default="runs/hybrid/ppo")
@@ -355,22 +485,30 @@ def main(argv: list[str] | None = None) -> None:
     q.add_argument("--eval-every", type=int_at_least(1), default=10_000)
     q.add_argument("--eval-episodes", type=int_at_least(1), default=48)
     q.add_argument("--tensorboard", action="store_true")
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--seed", type=int_at_least(0), default=0)
     e = sub.add_parser("eval")
     e.add_argument("--policy", required=True, help="a saved policy, or 'scripted' for the demonstrator")
     e.add_argument("--episodes", type=int_at_least(1), default=100)
     e.add_argument("--stochastic", action="store_true", help="sample actions instead of the mode")
     e.add_argument("--record", default=None, help="also keep the result in this JSON file, under the policy's name")
     args = p.parse_args(argv)
-    if args.cmd == "bc" or (args.cmd == "ppo" and args.bc_coef > 0):
-        try:  # before any env or model is built: a mistyped path fails here, not inside imitation
-            check_demo_dir(args.demos)
-        except (FileNotFoundError, ValueError) as e:
-            p.error(f"--demos: {e}")
+    parsers = {"demos-scripted": d, "bc": b, "ppo": q, "eval": e}
     try:
-        {"demos-scripted": cmd_demos_scripted, "bc": cmd_bc, "ppo": cmd_ppo, "eval": cmd_eval}[args.cmd](args)
-    except DemoFormatError as e:
-        p.exit(2, f"{p.prog}: error: --demos: {e}\n")
+        if args.cmd == "demos-scripted":  # before anything is recorded on a held-out seed
+            check_seed_range(args.seed, DEMO_SEED, args.episodes, f"with --episodes {args.episodes}")
+        if args.cmd == "ppo":
+            check_seed_range(args.seed, 0, args.n_envs, f"with --n-envs {args.n_envs}")
+        if args.cmd == "bc" or (args.cmd == "ppo" and args.bc_coef > 0):
+            try:  # before any env or model is built: a mistyped path fails here, not inside imitation
+                check_demo_dir(args.demos)
+            except (FileNotFoundError, ValueError) as err:
+                raise InputError("--demos", str(err)) from None
+        try:
+            {"demos-scripted": cmd_demos_scripted, "bc": cmd_bc, "ppo": cmd_ppo, "eval": cmd_eval}[args.cmd](args)
+        except DemoFormatError as err:  # a demo file found bad while loading: bc's and ppo's come from --demos
+            raise InputError("--out" if args.cmd == "demos-scripted" else "--demos", str(err)) from None
+    except InputError as err:
+        parsers[args.cmd].error(str(err))
 
 
 if __name__ == "__main__":
