@@ -371,6 +371,55 @@ def test_recording_works_on_the_simulator_backend_too(tmp_path):
     assert len((tmp_path / "sim.csv").read_text().splitlines()) == n
 
 
+def test_a_reset_the_env_refuses_leaves_the_recording_going(tmp_path):
+    env = RecordingWrapper(StardewFishingEnv(**GAME), csv_path=tmp_path / "r.csv", jsonl_path=tmp_path / "r.jsonl")
+    obs, _ = env.reset(seed=0)
+    obs = env.step(1)[0]
+    with pytest.raises(ValueError, match="level"):
+        env.reset(options={"level": 99})
+    n = 1 + len(play(env, obs))  # the same episode goes on and is written whole
+    assert len((tmp_path / "r.csv").read_text().splitlines()) == n
+    assert json.loads((tmp_path / "r.jsonl").read_text())["steps"] == n
+
+
+def test_a_step_after_the_end_is_not_recorded_again(tmp_path):
+    env = RecordingWrapper(StardewFishingEnv(**GAME), csv_path=tmp_path / "r.csv")
+    obs, _ = env.reset(seed=0)
+    n = len(play(env, obs))
+    with pytest.warns(UserWarning):
+        env.step(1)  # the env repeats its last step, with a warning; the recorder has nothing more to add
+    assert len((tmp_path / "r.csv").read_text().splitlines()) == n
+
+
+@pytest.mark.parametrize(("which", "path", "why"), [
+    ("csv_path", "", "csv_path: an empty path"),
+    ("csv_path", "DIR", "csv_path: {tmp}/d is a directory"),
+    ("jsonl_path", "FILE/r.jsonl", "jsonl_path: {tmp}/f/r.jsonl: {tmp}/f is a file, not a folder"),
+])
+def test_a_recording_path_that_cannot_be_a_file_is_refused_when_the_wrapper_is_made(tmp_path, which, path, why):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "f").write_text("not a folder")
+    path = path.replace("DIR", str(tmp_path / "d")).replace("FILE", str(tmp_path / "f"))
+    with pytest.raises(ValueError) as e:
+        RecordingWrapper(StardewFishingEnv(**GAME), **{which: path})
+    assert why.format(tmp=tmp_path) in str(e.value)
+
+
+def test_an_episode_the_jsonl_cannot_take_is_cut_from_the_csv_too(tmp_path):
+    env = RecordingWrapper(StardewFishingEnv(**GAME), csv_path=tmp_path / "r.csv", jsonl_path=tmp_path / "r.jsonl")
+    obs, _ = env.reset(seed=0)
+    play(env, obs)
+    csv_before = (tmp_path / "r.csv").read_bytes()
+    (tmp_path / "r.jsonl").chmod(0o444)
+    (tmp_path / "r.jsonl").unlink()
+    (tmp_path / "r.jsonl").mkdir()  # the JSONL can no longer be appended to
+    obs, _ = env.reset(seed=1)
+    with pytest.raises(OSError, match="r.jsonl: the episode could not be written"):
+        play(env, obs)
+    assert (tmp_path / "r.csv").read_bytes() == csv_before  # both files still hold the same one episode
+    assert env.recorder.episodes_written == 1
+
+
 def test_reset_options_reach_the_reference_server_and_stay_identical_to_the_simulator():
     with GameServer(GameConfig(**GAME), port=0) as server:
         remote = socket_env(server.port)

@@ -6,6 +6,7 @@ import copy
 import pickle
 import subprocess
 import sys
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -435,9 +436,9 @@ def test_max_ticks_cuts_the_episode_at_exactly_that_many_game_ticks():
 
 def test_vector_env_refuses_a_negative_seed_as_the_scalar_env_does():
     venv = StardewFishingVectorEnv(3)
-    with pytest.raises(ValueError, match="game 0's seed must be an integer >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"game 0's seed: an integer from 0 to 2\*\*64 - 1, got -1"):
         venv.reset(seed=-1)
-    with pytest.raises(ValueError, match="game 2's seed must be an integer >= 0, got -5"):
+    with pytest.raises(ValueError, match=r"game 2's seed: an integer from 0 to 2\*\*64 - 1, got -5"):
         venv.reset(seed=[0, 1, -5])
     with pytest.raises(gym.error.Error, match="greater or equal to zero"):
         gym.make("StardewFishing-v0").reset(seed=-1)
@@ -542,3 +543,83 @@ def test_bad_socket_timeouts_raise_a_value_error_naming_the_key_when_the_env_is_
     # error that named no option ("'str' object cannot be interpreted as an integer")
     with pytest.raises(ValueError, match=message):
         gym.make("StardewFishing-v0", backend="socket", port=1, socket_timeouts=timeouts)
+
+
+def test_a_rejected_reset_after_the_episode_ended_keeps_it_ended():
+    env = gym.make("StardewFishing-v0", fish="Carp", level=3, max_ticks=100)
+    env.reset(seed=0)
+    done = False
+    while not done:
+        *_, terminated, truncated, last = env.step(1)
+        done = terminated or truncated
+    for bad_reset in ({"options": {"level": 99}}, {"seed": 2**64}, {"seed": -1}):
+        with pytest.raises((ValueError, gym.error.Error)):
+            env.reset(**bad_reset)
+        with warnings.catch_warnings():  # the env warns once about steps after the end
+            warnings.simplefilter("ignore")
+            _, reward, *_, info = env.step(1)
+        assert reward == 0.0 and info["tick"] == last["tick"]  # still the ended episode, not a tick more
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"tackle": None}, "tackle: a list of names or ids"),
+    ({"tackle": [["cork"]]}, "tackle: unknown ['cork']"),
+    ({"tackle": {"cork": 2**70}}, "tackle: the count of 'cork' must be an integer 0..2"),
+    ({"frame_skip": 2**70}, "frame_skip: 1180591620717411303424 is too large"),
+    ({"max_ticks": 2**70}, "max_ticks: 1180591620717411303424 is too large"),
+    ({"features": 123}, "features: a preset name"),
+    ({"features": [["bar_center"]]}, "features: a preset name"),
+    ({"port": 8765}, "port: only for backend='socket'"),
+    ({"host": "localhost", "socket_timeouts": {"timeout": 1}}, "host, socket_timeouts: only for backend='socket'"),
+    ({"backend": "socket", "port": 99999}, "port: an integer 1..65535, got 99999"),  # the OS would take 34463
+    ({"backend": "socket", "port": 8765.9}, "port: an integer 1..65535, got 8765.9"),
+    ({"backend": "socket", "host": 123}, "host: a host name or address"),
+])
+def test_options_of_the_wrong_type_or_size_raise_a_value_error_naming_them(kwargs, message):
+    with pytest.raises(ValueError) as e:
+        gym.make("StardewFishing-v0", **kwargs)
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["fish"], "options: a dict of game options"),
+    ("notadict", "options: a dict of game options"),
+])
+def test_reset_options_that_are_not_a_dict_are_refused_by_name(options, message):
+    env = gym.make("StardewFishing-v0")
+    with pytest.raises(ValueError, match=message):
+        env.reset(options=options)
+
+
+def test_seeds_past_2_64_are_refused_rather_than_replaying_a_smaller_seeds_games():
+    env = gym.make("StardewFishing-v0")
+    with pytest.raises(ValueError, match=r"seed: an integer from 0 to 2\*\*64 - 1, got 18446744073709551616"):
+        env.reset(seed=2**64)
+    venv = StardewFishingVectorEnv(2)
+    with pytest.raises(ValueError, match="game 0's seed: an integer from 0 to"):
+        venv.reset(seed=[2**64, 0])
+    for bad in (1.5, True, "3"):
+        with pytest.raises(ValueError, match="seed"):
+            venv.reset(seed=bad)
+
+
+def test_vector_env_seeds_past_2_63_stay_distinct_streams():
+    # a list holding one went through float64, where seeds 1 apart (or 2**64 - 1 and 0) are one stream
+    def game_0(seeds):
+        venv = StardewFishingVectorEnv(2)
+        obs, _ = venv.reset(seed=seeds)
+        rows = [obs[0].copy()]
+        for _ in range(40):
+            obs, *_ = venv.step(np.ones(2, dtype=np.int64))
+            rows.append(obs[0].copy())
+        return np.array(rows)
+
+    top = game_0([2**64 - 1, 0])
+    assert not np.array_equal(game_0([2**63, 0]), game_0([2**63 + 1, 0]))
+    assert not np.array_equal(top, game_0([0, 1]))  # 2**64 - 1 is not seed 0
+
+
+@pytest.mark.parametrize("n", [0, -1, 2.0, "3", None, True])
+def test_vector_env_num_envs_must_be_a_positive_integer(n):
+    with pytest.raises(ValueError, match="num_envs: an integer >= 1"):
+        StardewFishingVectorEnv(n)

@@ -96,6 +96,8 @@ def resolve(features: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
         if features in PRESETS:
             return PRESETS[features]
         features = (features,)
+    if not isinstance(features, (list, tuple)) or not all(isinstance(n, str) for n in features):
+        raise ValueError(f"features: a preset name {sorted(PRESETS)} or a list of feature names, got {features!r}")
     names = tuple(features)
     if not names:
         raise ValueError("features: at least one feature is needed")

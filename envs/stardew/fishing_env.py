@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.utils import seeding
 
 from envs.episode_end import EpisodeEnd
 from envs.stardew import features as feats
 from envs.stardew import rules as R
-from envs.stardew.sim import FishingSim, GameConfig, number_dict_option
+from envs.stardew.sim import MAX_SEED, FishingSim, GameConfig, check_seed, number_dict_option
 
 
 class StardewFishingEnv(gym.Env):
@@ -101,9 +103,10 @@ class StardewFishingEnv(gym.Env):
     |                 |             | "treasure", "seed") or a list of names; fixed when the env is made     |
     | reward          | "shaped"    | "shaped", "seed" or "sparse"                                           |
     | backend         | "sim"       | "sim" (embedded simulator) or "socket" (live game bridge)              |
-    | host, port      | 127.0.0.1,  | the game's bridge address (socket backend)                             |
+    | host, port      | 127.0.0.1,  | the game's bridge address (socket backend only; port 1..65535)         |
     |                 | 8765        |                                                                        |
-    | socket_timeouts | None        | {"timeout", "reset_timeout", "connect_timeout"} in seconds             |
+    | socket_timeouts | None        | {"timeout", "reset_timeout", "connect_timeout"} in seconds (socket     |
+    |                 |             | backend only)                                                          |
     | render_mode     | None        | "human" (a pygame window at 60 fps) or "rgb_array"                     |
 
     A bad option raises ``ValueError`` naming it; a rejected ``reset(options=...)`` changes nothing, and
@@ -126,8 +129,8 @@ class StardewFishingEnv(gym.Env):
         render_mode: str | None = None,
         features: str | Sequence[str] | None = None,
         backend: str = "sim",
-        host: str = "127.0.0.1",
-        port: int = 8765,
+        host: str | None = None,
+        port: int | None = None,
         socket_timeouts: dict[str, float] | None = None,
         **game_options: Any,
     ):
@@ -135,6 +138,15 @@ class StardewFishingEnv(gym.Env):
             raise ValueError(f"render_mode: {render_mode!r} not one of {self.metadata['render_modes']}")
         if backend not in ("sim", "socket"):
             raise ValueError(f"backend: {backend!r} not one of ['sim', 'socket']")
+        if backend == "sim":
+            # a bridge address given to the simulator means backend='socket' was forgotten: playing the
+            # simulator instead of the game would be a silent change of meaning
+            given = [k for k, v in (("host", host), ("port", port), ("socket_timeouts", socket_timeouts)) if v is not None]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for backend='socket' (the live game's bridge); this env "
+                                 "runs the embedded simulator (backend='sim')")
+        else:
+            host, port = _check_address(host, port)
         self.render_mode = render_mode
         # through with_options, so that a misspelt keyword is the ValueError naming it that reset(options=...)
         # gives, not GameConfig's TypeError
@@ -173,14 +185,19 @@ class StardewFishingEnv(gym.Env):
         return self._remote
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        # everything is checked before anything changes: a rejected reset leaves the env as it was, the end of an
+        # episode included (a step after it still returns the ended episode's last step)
+        if seed is not None:
+            if isinstance(seed, numbers.Integral) and seed > MAX_SEED:
+                check_seed(seed)  # a larger seed would replay a smaller one's games
+            seeding.np_random(seed)  # Gymnasium's own check (a negative or non-integer seed), before any change
+        if options:
+            # per-reset game options, e.g. options={"fish": "Legend", "level": 10}
+            config = self.config.with_options(options)
+            self._sim.configure(config)  # compiles the options first and raises before it changes the games
+            self.config = config
         super().reset(seed=seed)
         self._end.clear()
-        if options:
-            # per-reset game options, e.g. options={"fish": "Legend", "level": 10}; a bad one raises
-            # here and leaves the env as it was
-            config = self.config.with_options(options)
-            self._sim.configure(config)
-            self.config = config
         if self._remote is not None:
             obs, info = self._remote.reset(seed=seed, options=options)
         else:
@@ -247,6 +264,20 @@ def _as_action(action: object) -> int:
 
 
 SOCKET_TIMEOUTS = ("timeout", "reset_timeout", "connect_timeout")
+
+
+def _check_address(host: object, port: object) -> tuple[str, int]:
+    """The socket backend's ``host`` and ``port`` (defaults: the mod's), or a ValueError naming the bad one: a port
+    past 65535 would reach another port (the OS keeps its low 16 bits)."""
+    from envs.stardew.bridge.protocol import DEFAULT_HOST, DEFAULT_PORT
+
+    host = DEFAULT_HOST if host is None else host
+    port = DEFAULT_PORT if port is None else port
+    if not isinstance(host, str) or not host:
+        raise ValueError(f"host: a host name or address such as '127.0.0.1', got {host!r}")
+    if isinstance(port, bool) or not isinstance(port, numbers.Integral) or not 0 < port <= 65535:
+        raise ValueError(f"port: an integer 1..65535, got {port!r}")
+    return host, int(port)
 
 
 def _check_timeouts(socket_timeouts: object) -> dict[str, float]:

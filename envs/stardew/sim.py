@@ -63,8 +63,11 @@ class GameConfig:
         original is unchanged. An unknown option name raises here, listing the game options and ``others``
         (the caller's own keyword arguments, which a misspelt name may have meant); the values are checked
         by :meth:`compile` (``FishingSim.configure`` runs it before it changes anything)."""
+        if not isinstance(options, Mapping):
+            raise ValueError(f"options: a dict of game options such as {{'fish': 'Legend', 'level': 10}}, got "
+                             f"{type(options).__name__} {options!r}")
         known = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(options) - known)
+        unknown = sorted(map(str, set(options) - known))
         if unknown:
             also = f"; the env also takes {sorted(others)}" if others else ""
             raise ValueError(f"options: unknown {unknown}; game options are {sorted(known)}{also}")
@@ -82,19 +85,21 @@ class GameConfig:
         cfg_i[R.C_BEGINNER_ROD] = int(_flag("training_rod", self.training_rod))
         cfg_i[R.C_CAUGHT_BEFORE] = int(_flag("caught_before", self.caught_before))
         cfg_i[R.C_DELUXE_BAIT] = int(_flag("deluxe_bait", self.deluxe_bait))
-        if isinstance(self.tackle, (str, bytes, numbers.Number)):
+        if isinstance(self.tackle, (str, bytes)) or not isinstance(self.tackle, (Mapping, Sequence, np.ndarray)):
             raise ValueError(f"tackle: a list of names or ids (e.g. ['cork']) or {{name: count}}, got {self.tackle!r}")
         items = self.tackle.items() if isinstance(self.tackle, Mapping) else ((t, 1) for t in self.tackle)
         total = 0
         for name, count in items:
             if isinstance(name, str):
                 tid = int(name) if name.isdigit() else TACKLE_IDS.get(name, name)
+            elif isinstance(name, numbers.Integral) and not isinstance(name, bool):
+                tid = int(name)
             else:
-                tid = int(name) if isinstance(name, numbers.Integral) else name
+                tid = None
             if tid not in _TACKLE_CFG:
                 raise ValueError(f"tackle: unknown {name!r}; known {sorted(TACKLE_IDS)} or ids {sorted(_TACKLE_CFG)}")
-            if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
-                raise ValueError(f"tackle: the count of {name!r} must be an integer >= 0, got {count!r}")
+            if isinstance(count, bool) or not isinstance(count, numbers.Integral) or not 0 <= count <= 2:
+                raise ValueError(f"tackle: the count of {name!r} must be an integer 0..2, got {count!r}")
             cfg_i[_TACKLE_CFG[tid]] += int(count)
             total += int(count)
         if cfg_i[R.C_VERSION] == 15 and total > 1:
@@ -170,6 +175,8 @@ def positive_int_option(name: str, value: object) -> int:
     """``value`` of the option ``name`` as an int, or a ValueError naming the option (bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name}: an integer >= 1, got {value!r}")
+    if value >= 2**63:  # the game's counters are int64
+        raise ValueError(f"{name}: {value!r} is too large (at most 2**63 - 1)")
     return int(value)
 
 
@@ -318,9 +325,20 @@ def reset_games(S, C, L, idx, seeds, reseed):
         feats.write_obs(F, I, g, feat, obs[g])
 
 
+# the envs take seeds 0..2**64 - 1 (each its own stream): a larger one would share a smaller one's stream
+MAX_SEED = 2**64 - 1
+
+
 def seed_to_stream(seed: int) -> np.uint64:
     """The episode stream a game slot seeded with ``seed`` starts from (same rule everywhere)."""
     return np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF)
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """``seed`` as an int in 0..MAX_SEED, or a ValueError naming ``name`` (bools and floats are refused)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{name}: an integer from 0 to 2**64 - 1, got {seed!r}")
+    return int(seed)
 
 
 class FishingSim:
@@ -334,8 +352,7 @@ class FishingSim:
 
     def __init__(self, num_games: int = 1, config: GameConfig | None = None,
                  features: str | Sequence[str] | None = None):
-        if num_games < 1:
-            raise ValueError(f"num_games must be >= 1, got {num_games}")
+        num_games = positive_int_option("num_games", num_games)
         self.configure(config or GameConfig())
         if features is None:
             features = "treasure" if self.cfg_f[R.CF_TREASURE_PROB] > 0 else "default"
@@ -417,7 +434,11 @@ class FishingSim:
         if seeds is None:
             s = np.zeros(len(idx), dtype=np.uint64)
         else:
-            s = np.array([seed_to_stream(x) for x in np.atleast_1d(seeds)], dtype=np.uint64)
+            # element by element: np.atleast_1d would turn a list holding a seed past 2**63 into float64, and
+            # seeds that differ by less than its precision into one stream
+            listed = seeds.tolist() if isinstance(seeds, np.ndarray) else seeds
+            listed = listed if isinstance(listed, (list, tuple)) else [listed]
+            s = np.array([seed_to_stream(x) for x in listed], dtype=np.uint64)
             if s.shape[0] != idx.shape[0]:
                 raise ValueError(f"reset: {s.shape[0]} seeds for {idx.shape[0]} games")
         reset_games(self._S, self._C, self.L, idx, s, seeds is not None)

@@ -12,7 +12,17 @@ from gymnasium.vector.utils import batch_space
 
 from envs.registration import GYMNASIUM_1
 from envs.stardew import features as feats
-from envs.stardew.sim import O_FISH, O_LEVEL, O_PERFECT, O_STATUS, O_TICKS, FishingSim, GameConfig
+from envs.stardew.sim import (
+    O_FISH,
+    O_LEVEL,
+    O_PERFECT,
+    O_STATUS,
+    O_TICKS,
+    FishingSim,
+    GameConfig,
+    check_seed,
+    positive_int_option,
+)
 
 # Gymnasium 1 rewrote VectorEnv: no constructor arguments, an AutoresetMode enum, and same-step autoreset infos
 # named final_obs / final_info, the latter a dict of arrays. The agents stack pins 0.29 (SB3 2.2); other RL code
@@ -61,6 +71,7 @@ class StardewFishingVectorEnv(VectorEnv):
                              f"render_mode={render_mode!r}) on Gymnasium 1.x")
         # a misspelt keyword: StardewFishing-v0's ValueError naming it, not GameConfig's TypeError
         config = GameConfig().with_options(game_options, others=("features",))
+        num_envs = positive_int_option("num_envs", num_envs)
         self.sim = FishingSim(num_envs, config, features)
         low, high = feats.bounds(self.sim.feature_names)
         single_obs = spaces.Box(low, high, dtype=np.float32)
@@ -77,14 +88,15 @@ class StardewFishingVectorEnv(VectorEnv):
     def reset(self, *, seed: int | Sequence[int] | None = None, options: dict | None = None):
         if seed is None:
             seeds = None  # each game goes on with its own stream (from OS entropy until first seeded)
-        elif isinstance(seed, (int, np.integer)):
+        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             seeds = [int(seed) + i for i in range(self.num_envs)]
+        elif isinstance(seed, (list, tuple, np.ndarray)):
+            seeds = seed.tolist() if isinstance(seed, np.ndarray) else list(seed)
         else:
-            seeds = list(seed)
+            raise ValueError(f"reset: seed must be an integer, a list of one per game, or None; got {seed!r}")
         for i, s in enumerate(seeds or ()):
-            # the same rule as the scalar env's reset (Gymnasium refuses negative seeds there)
-            if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0:
-                raise ValueError(f"reset: game {i}'s seed must be an integer >= 0, got {s!r}")
+            # the same rule as the scalar env's reset: 0..2**64 - 1, each seed its own stream
+            check_seed(s, f"reset: game {i}'s seed")
         if seeds is not None and len(seeds) != self.num_envs:
             raise ValueError(f"reset: {len(seeds)} seeds for {self.num_envs} games")
         if options:  # after the seeds are checked: a rejected reset changes nothing, as in StardewFishing-v0

@@ -36,6 +36,7 @@ Column ``k`` describes step ``k``: the policy's ``action``, then what the game r
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -58,11 +59,10 @@ class EpisodeRecorder:
                  backend: str = "sim", features: tuple[str, ...] = ()):
         if csv_path is None and jsonl_path is None:
             raise ValueError("EpisodeRecorder: give csv_path, jsonl_path or both")
-        self.csv_path = Path(csv_path) if csv_path is not None else None
-        self.jsonl_path = Path(jsonl_path) if jsonl_path is not None else None
-        for p in (self.csv_path, self.jsonl_path):
-            if p is not None:
-                p.parent.mkdir(parents=True, exist_ok=True)
+        self.csv_path = _output_path("csv_path", csv_path)
+        self.jsonl_path = _output_path("jsonl_path", jsonl_path)
+        if self.csv_path is not None and self.csv_path == self.jsonl_path:
+            raise ValueError(f"csv_path and jsonl_path: both {csv_path!r}; the two formats need two files")
         self.backend = backend
         self.features = list(features)
         self.episodes_written = 0
@@ -71,6 +71,11 @@ class EpisodeRecorder:
         self._rows: list[tuple] = []
         self._cols: dict[str, list] = {}
         self._prev: dict[str, Any] | None = None
+
+    @property
+    def recording(self) -> bool:
+        """Whether an episode is in progress (begun and not yet written)."""
+        return self._prev is not None
 
     @property
     def in_flight(self) -> int:
@@ -115,12 +120,13 @@ class EpisodeRecorder:
         if self._info0 is None:
             return
         last = self._prev or {}
+        csv_text = jsonl_text = None
         if self.csv_path is not None:
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
             for row in self._rows:
                 w.writerow([repr(float(x)) if i < 7 else x for i, x in enumerate(row)])
-            _append(self.csv_path, buf.getvalue())
+            csv_text = buf.getvalue()
         if self.jsonl_path is not None:
             rec: dict[str, Any] = {"format": "stardew-rl-episode", "version": 1, "episode": self.episodes_written,
                                    "backend": self.backend}
@@ -131,9 +137,42 @@ class EpisodeRecorder:
                        steps=len(self._rows), **{"return": float(sum(self._cols["reward"]))},
                        late_steps=int(sum(self._cols["late"])), missed_ticks=int(sum(self._cols["missed_ticks"])),
                        features=self.features, obs0=self._obs0, columns=self._cols)
-            _append(self.jsonl_path, json.dumps(rec, separators=(",", ":")) + "\n")
+            jsonl_text = json.dumps(rec, separators=(",", ":")) + "\n"
+        # both files take the episode or neither does: a CSV row set whose JSONL line failed is cut off again,
+        # so that the two files always hold the same episodes
+        written: list[tuple[Path, int]] = []
+        try:
+            for path, text in ((self.csv_path, csv_text), (self.jsonl_path, jsonl_text)):
+                if path is not None:
+                    written.append((path, path.stat().st_size if path.exists() else 0))
+                    _append(path, text)
+        except OSError as e:
+            for path, size in written:  # the failed file too: a write cut short may have left part of a line
+                with contextlib.suppress(OSError), open(path, "r+b") as f:
+                    f.truncate(size)
+            raise OSError(f"{written[-1][0]}: the episode could not be written ({e}); it is in neither file, and "
+                          "the episodes before it are intact in both") from e
         self.episodes_written += 1
         self.discard()
+
+
+def _output_path(name: str, path: str | os.PathLike | None) -> Path | None:
+    """A recording file's path, its folder made; a ValueError naming ``name`` when it cannot be one (a directory,
+    an empty path, a folder that is a file), found when the recorder is made rather than at an episode's end."""
+    if path is None:
+        return None
+    if not str(path):
+        raise ValueError(f"{name}: an empty path")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name}: {path} is a directory, not a file to append episodes to")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{name}: {path}: {parent} is a file, not a folder")
+            break
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _append(path: Path, text: str) -> None:
@@ -154,9 +193,9 @@ class RecordingWrapper(gym.Wrapper):
                                         features=tuple(getattr(base, "feature_names", ())))
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict]:
-        self.recorder.discard()
+        # a reset the env refuses leaves its episode going, and so the recording of it
         obs, info = self.env.reset(**kwargs)
-        self.recorder.begin(obs, info)
+        self.recorder.begin(obs, info)  # drops the episode in flight, abandoned by this reset
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
@@ -165,6 +204,8 @@ class RecordingWrapper(gym.Wrapper):
         except BaseException:
             self.recorder.discard()  # the episode in flight is lost; completed ones are on disk
             raise
+        if not self.recorder.recording:  # a step after the end: the env repeats its last step, already written
+            return obs, reward, terminated, truncated, info
         self.recorder.add(action, obs, reward, info)
         if terminated or truncated:
             outcome = "caught" if info.get("caught") else ("escaped" if info.get("escaped") else "truncated")
