@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+from envs.argtypes import float_above, int_at_least, int_between, output_file
 from envs.stardew import rules as R
 from envs.stardew.render import HEIGHT, METER_W, METER_X, TRACK_Y, WIDTH, MinigameRenderer
 from envs.stardew.sim import FishingSim, GameConfig
@@ -162,27 +163,46 @@ class FishingGame:
 # -- the window --------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m envs.games.fishing", description=__doc__.split("\n\n")[0])
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=int_between(0, 2**64 - 1), default=None, help="seed of the fish stream (0..2**64-1)")
     p.add_argument("--fish", default=None, help="a fish name or id (default: the game's pool)")
-    p.add_argument("--level", type=int, default=None, help="fishing level 0..10 (default: 0..10 at random)")
-    p.add_argument("--pause", type=int, default=45, help="ticks between minigames")
-    p.add_argument("--state-file", default=None, help="append one JSON line per tick (state + input events)")
-    p.add_argument("--max-seconds", type=float, default=None, help="quit after this long")
-    p.add_argument("--fps", type=int, default=TICKS_PER_SECOND)
+    p.add_argument("--level", type=int_between(0, 20), default=None,
+                   help="fishing level 0..20 (default: 0..10 at random)")
+    p.add_argument("--pause", type=int_at_least(1), default=45,
+                   help="ticks (>= 1) the final picture stays before the next fish (default 45)")
+    p.add_argument("--state-file", type=output_file, default=None,
+                   help="append one JSON line per tick (state + input events)")
+    p.add_argument("--max-seconds", type=float_above(0.0), default=None, help="quit after this long (s, > 0)")
+    p.add_argument("--fps", type=int_at_least(1), default=TICKS_PER_SECOND,
+                   help=f"frames (ticks) per second, >= 1 (default {TICKS_PER_SECOND})")
     args = p.parse_args(argv)
+    kw = {}
+    if args.fish is not None:
+        kw["fish"] = int(args.fish) if args.fish.isdecimal() else args.fish
+    if args.level is not None:
+        kw["level"] = args.level
+    config = GameConfig(**kw)
+    try:  # the game's options are checked before the window opens, as usage errors
+        config.compile()
+    except ValueError as e:  # e.g. "fish: no fish 'nosuch' ..."
+        p.error(str(e))
+
+    # opened before the window (appending: nothing in it is lost), so a file that cannot be written is a usage error
+    try:
+        out = open(args.state_file, "a", buffering=1) if args.state_file else None  # noqa: SIM115
+    except OSError as e:
+        p.error(f"argument --state-file: cannot write {args.state_file!r} ({e.strerror or e})")
 
     os.environ.setdefault("SDL_VIDEO_X11_WMCLASS", WM_CLASS)
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    renderer = MinigameRenderer(window=True, fps=args.fps, title=TITLE)
+    try:
+        renderer = MinigameRenderer(window=True, fps=args.fps, title=TITLE)
+    except BaseException:
+        if out is not None:
+            out.close()
+        raise
     import pygame as pg
 
-    kw = {}
-    if args.fish is not None:
-        kw["fish"] = int(args.fish) if args.fish.isdigit() else args.fish
-    if args.level is not None:
-        kw["level"] = args.level
-    game = FishingGame(GameConfig(**kw), seed=args.seed, pause_ticks=args.pause, renderer=renderer)
-    out = open(args.state_file, "a", buffering=1) if args.state_file else None  # noqa: SIM115
+    game = FishingGame(config, seed=args.seed, pause_ticks=args.pause, renderer=renderer)
     mouse_down = False
     keys_down: set[str] = set()
     t_end = None if args.max_seconds is None else time.monotonic() + args.max_seconds
