@@ -9,8 +9,11 @@ The same task the hybrid agent plays through ``ScreenGame-v0`` on the window, mi
   and the green bar (94,220,54 -> 163) are the same grey, so a gray frame hides the fish whenever it is in the bar
   (only its 2-pixel eye remains); the window must then be captured with the same ``grayscale=False``;
 * actions: the same :class:`~envs.screen.actions.HybridActionSpec` Dict (built from the seed-style dict
-  ``action_space=``; default the window example's ``FISHING_ACTIONS``: types none / click / drag / hold / key,
-  keys ``c`` and ``space``);
+  ``action_space=``; default (``None``) the window example's ``FISHING_ACTIONS``: types none / click / drag / hold /
+  key, keys ``c`` and ``space``). Some action must be able to reel: ``hold`` among the mouse actions, or a reel key
+  (``c`` or ``space``) among the keys; a dict without either (``{}`` included, which is not the default) is a
+  ``ValueError``. Each ``step`` checks its action against the space as ScreenGame-v0 does (an error naming the key
+  and the value: ``type`` ``99``, ``-1`` or ``3.9``, ``keys`` of the wrong length...);
 * input semantics as the window sees them: the reel button is down for every tick of a step whose type is ``hold``
   (left button held) or ``key`` with a reel key (``c``, ``space``) set; ``none``/``move`` release it; ``click`` and
   ``drag`` press and release within the step, which the window (it polls the button once per 60 Hz tick) sees as
@@ -25,6 +28,10 @@ The same task the hybrid agent plays through ``ScreenGame-v0`` on the window, mi
   ``reset()`` without a seed seeds it from the env's ``np_random`` (fresh entropy, as Gymnasium's envs do), so
   unseeded copies play different fish.
   A ``step`` after the episode ended warns once and returns the last observation with reward 0.
+
+Options: ``ticks_per_step``, ``max_steps`` and ``frame_stack`` are integers >= 1, ``size`` two integers >= 1
+(height, width), ``grayscale`` True or False, ``interpolation`` one of area, linear, nearest, cubic,
+``render_mode`` None or "rgb_array"; anything else is a ``ValueError`` naming the option.
 
 ``info`` carries the game's state (``distanceFromCatching``, ``caught``, ``escaped``, ``fish``...).
 Keyword arguments besides the ones of ``FishingPixelsEnv`` are StardewFishing-v0's game options (``fish``,
@@ -45,7 +52,7 @@ from envs.episode_end import EpisodeEnd
 from envs.games.fishing import REEL_KEYS, FishingGame
 from envs.games.fishing_screen import FISHING_ACTIONS
 from envs.optional import import_optional
-from envs.screen.actions import HybridActionSpec
+from envs.screen.actions import HybridActionSpec, pynput_key_name
 from envs.screen.preprocess import FramePreprocessor, FrameStack
 from envs.stardew.sim import GameConfig, positive_int_option
 
@@ -60,11 +67,15 @@ class FishingPixelsEnv(gym.Env):
                  frame_stack: int = 4, size: tuple[int, int] = (84, 84), interpolation: str = "area",
                  grayscale: bool = False,
                  max_steps: int = 2000, render_mode: str | None = None, **game_options: Any):
-        self.action_spec = HybridActionSpec.from_seed_dict(dict(action_space or DEFAULT_ACTIONS))
+        # None is the default; {} is a dict without actions (refused below), not the default
+        self.action_spec = HybridActionSpec.from_seed_dict(DEFAULT_ACTIONS if action_space is None else action_space)
         self.action_space = self.action_spec.space
         # checked like the game options: 0 froze the game (no tick per step) and 1.5 was silently 1
         self.ticks_per_step = positive_int_option("ticks_per_step", ticks_per_step)
         self.max_steps = positive_int_option("max_steps", max_steps)
+        frame_stack = positive_int_option("frame_stack", frame_stack)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode: {render_mode!r} not one of {self.metadata['render_modes']} or None")
         self.render_mode = render_mode
         self.pre = FramePreprocessor(size=size, grayscale=grayscale, interpolation=interpolation)
         # the pictures are pygame's (frame() below): without it, say so here rather than at the first reset
@@ -83,19 +94,29 @@ class FishingPixelsEnv(gym.Env):
         self.game = FishingGame(config, seed=0, pause_ticks=1)
         self._press_types = {i for i, n in enumerate(self.action_spec.type_names) if n == "hold"}
         self._key_type = self.action_spec.type_names.index("key") if "key" in self.action_spec.type_names else -1
-        self._reel_key_idx = [i for i, k in enumerate(self.action_spec.keys) if k in REEL_KEYS]
+        # a key reels as the window sees it: "c", or space by any of its names ("space", "Space", "spacebar")
+        self._reel_key_idx = [i for i, k in enumerate(self.action_spec.keys)
+                              if (k if len(k) == 1 else pynput_key_name(k)) in REEL_KEYS]
+        if not self._press_types and not self._reel_key_idx:
+            raise ValueError(
+                f"action_space: no action of {action_space!r} can reel in FishingPixels-v0 (types "
+                f"{list(self.action_spec.type_names)}, keys {list(self.action_spec.keys)}): the reel is down only "
+                f"during a 'hold' step (list 'hold' in mouse actions) or a 'key' step with a reel key "
+                f"({' or '.join(repr(k) for k in REEL_KEYS)}) set; click, drag, move and other keys never reel")
         self._steps = 0
         self._last_frame: np.ndarray | None = None
         self._stream_seeded = False  # the game above plays seed 0's stream until reset seeds it
         self._end = EpisodeEnd()  # what steps after the end of the episode return
 
     def pressed(self, action: Mapping[str, Any]) -> bool:
-        """Whether the reel button is down during a step with this action (as the game window sees it)."""
-        t = int(np.asarray(action["type"]).reshape(()))
+        """Whether the reel button is down during a step with this action (as the game window sees it); an action
+        outside the action space is an error naming the key and the value (as ScreenGame-v0's)."""
+        action = self.action_spec.check_action(action)
+        t = action["type"]
         if t in self._press_types:
             return True
         if t == self._key_type:
-            k = np.asarray(action["keys"]).reshape(-1)
+            k = action["keys"]
             return bool(any(k[i] for i in self._reel_key_idx))
         return False
 

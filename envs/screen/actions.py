@@ -39,7 +39,17 @@ The input state during a step is therefore a function of that step's action alon
 action a person's input maps to unambiguous (demonstration recording) and the policy Markov in it.
 
 Pointer coordinates are in [-1, 1], relative to the region: -1 is ``min_pos`` and +1 is ``max_pos``
-(in region pixels; ``max_pos=None`` means the region's last pixel). Values outside are clipped.
+(in region pixels; ``max_pos=None`` means the region's last pixel, and so does a coordinate of ``max_pos`` equal
+to the region's width or height). The pixel sent is always inside ``[min_pos, max_pos]`` and inside the region.
+``min_pos`` and ``max_pos`` are two finite numbers each, ``0 <= min_pos < max_pos`` per axis; a ``max_pos`` beyond
+the captured region's size is refused by the env's ``reset`` (the pointer would leave the captured window).
+
+Actions are checked against the space before any input is sent (:meth:`HybridActionSpec.check_action`): a dict
+with exactly the keys ``type`` (an integer 0..n-1, Python or numpy; not a float or a bool), ``pointer`` and
+``drag_end`` (shape ``(2,)``, finite, within [-1, 1]; float32 rounding, up to ``1e-6`` beyond, is clipped) and
+``keys`` (shape ``(len(keys),)``, or ``(1,)`` without keys; every value 0 or 1). Anything else is a ``ValueError``
+(``TypeError`` for an action that is not a dict) naming the key and the value, and nothing is pressed. Every key
+is checked, also the parameters the action's type does not use.
 
 ``move`` and ``hold`` are off unless asked for: list them in ``mouse.actions`` or pass
 ``move=True`` / ``hold=True``. Type order is fixed: none, move, click, drag, hold, key (the ones present).
@@ -47,6 +57,8 @@ Pointer coordinates are in [-1, 1], relative to the region: -1 is ``min_pos`` an
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -83,6 +95,35 @@ def pynput_key_name(name: str) -> str | None:
     return n if n in KEY_NAMES else None
 
 
+# pointer values this far beyond [-1, 1] are float32 rounding (8 float32 steps at 1.0), clipped rather than refused
+POINTER_TOLERANCE = 1e-6
+
+
+def _seq(value: object, where: str, what: str) -> tuple:
+    """``value`` as a tuple if it is a list, tuple or 1-D array, else a ValueError naming ``where``: a string, a
+    number, None or a set (no order) is refused."""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return tuple(value.tolist())
+    if not isinstance(value, (list, tuple)):
+        kind = f"the string {value!r}" if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
+        raise ValueError(f"{where}: need a list of {what}, got {kind}")
+    return tuple(value)
+
+
+def _pos(value: object, where: str) -> tuple[float, float]:
+    """A pointer bound ``[x, y]``: two finite numbers >= 0, or a ValueError naming ``where``."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and math.isfinite(v)
+                       for v in value)):
+        raise ValueError(f"{where}: need [x, y], two finite numbers (region pixels), got {value!r}")
+    if min(value) < 0:
+        raise ValueError(f"{where}: {list(value)} is left of or above the region: x and y must be >= 0 (region "
+                         "pixels, 0 = its left / top edge)")
+    return float(value[0]), float(value[1])
+
+
 def check_key_name(name: str, where: str) -> None:
     """ValueError (naming ``where``) unless ``name`` is one character or a pynput ``Key`` name."""
     if not isinstance(name, str) or (len(name) != 1 and pynput_key_name(name) is None):
@@ -104,7 +145,9 @@ class HybridActionSpec:
     mouse_actions:
         Any of ``"move"``, ``"click"``, ``"drag"``, ``"hold"``.
     min_pos, max_pos:
-        The pointer's range in region pixels, ``[x, y]``; default the whole region.
+        The pointer's range in region pixels, ``[x, y]``: two finite numbers each, ``0 <= min_pos < max_pos`` on
+        each axis (a ``ValueError`` otherwise; a ``max_pos`` beyond the region is refused by the env's ``reset``);
+        default the whole region.
     """
 
     keys: tuple[str, ...] = ()
@@ -116,27 +159,30 @@ class HybridActionSpec:
     space: spaces.Dict = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.keys, str):
-            raise ValueError(f"keys: need a list of key names, got the string {self.keys!r}")
-        if isinstance(self.mouse_actions, str):
-            raise ValueError(f"mouse actions: need a list, got the string {self.mouse_actions!r}")
-        keys = tuple(self.keys)
+        keys = _seq(self.keys, "keys", "key names")
+        mouse_actions = _seq(self.mouse_actions, "mouse actions", f"mouse actions ({', '.join(MOUSE_TYPES)})")
         for i, k in enumerate(keys):
             check_key_name(k, f"keys[{i}]")
         if len(set(keys)) != len(keys):
             raise ValueError(f"keys: duplicates in {keys}")
-        unknown = [a for a in self.mouse_actions if a not in MOUSE_TYPES]
+        unknown = [a for a in mouse_actions if a not in MOUSE_TYPES]
         if unknown:
             raise ValueError(f"mouse actions: unknown {unknown}; known {MOUSE_TYPES}")
         object.__setattr__(self, "keys", keys)
-        object.__setattr__(self, "mouse_actions", tuple(a for a in MOUSE_TYPES if a in self.mouse_actions))
+        object.__setattr__(self, "mouse_actions", tuple(a for a in MOUSE_TYPES if a in mouse_actions))
         for name in ("min_pos", "max_pos"):
             v = getattr(self, name)
             if v is not None:
-                v = tuple(float(x) for x in v)
-                if len(v) != 2:
-                    raise ValueError(f"{name}: need [x, y], got {v}")
-                object.__setattr__(self, name, v)
+                object.__setattr__(self, name, _pos(v, name))
+        if self.min_pos is not None and self.max_pos is not None:
+            bad = [axis for axis, lo, hi in zip("xy", self.min_pos, self.max_pos, strict=True) if not lo < hi]
+            if bad:  # min > max flipped the axis: +1 went to the left / top
+                raise ValueError(f"min_pos, max_pos: min_pos={list(self.min_pos)} is not below "
+                                 f"max_pos={list(self.max_pos)} in {' and '.join(bad)}: need min_pos < max_pos "
+                                 "on each axis")
+        elif self.max_pos is not None and min(self.max_pos) <= 0:
+            raise ValueError(f"max_pos: {list(self.max_pos)} is not right of and below min_pos=[0, 0] (the "
+                             "default): need max_pos > 0 on each axis")
         present = {"none"} | set(self.mouse_actions) | ({"key"} if keys else set())
         types = tuple(t for t in ALL_TYPES if t in present)
         object.__setattr__(self, "type_names", types)
@@ -162,33 +208,120 @@ class HybridActionSpec:
         unknown = set(d) - {"keys", "mouse"}
         if unknown:
             raise ValueError(f"action_space: unknown entries {sorted(unknown)}; expected 'keys' and 'mouse'")
-        mouse = d.get("mouse") or {}
-        if not isinstance(mouse, Mapping):
-            raise ValueError(f"action_space['mouse']: need a dict with {', '.join(MOUSE_ENTRIES)}, got {mouse!r}")
+        mouse = d.get("mouse", {})
+        if not isinstance(mouse, Mapping):  # [] or None silently meant "no mouse"
+            raise ValueError(f"action_space['mouse']: need a dict with {', '.join(MOUSE_ENTRIES)} (or leave it "
+                             f"out for no mouse), got {mouse!r}")
         unknown = set(mouse) - set(MOUSE_ENTRIES)
         if unknown:
             raise ValueError(f"action_space['mouse']: unknown entries {sorted(unknown)}; expected "
                              f"{', '.join(repr(e) for e in MOUSE_ENTRIES)}")
-        if isinstance(mouse.get("actions"), str):
-            raise ValueError(f"action_space['mouse']['actions']: need a list, got the string {mouse['actions']!r}")
-        actions = list(mouse.get("actions", ["click", "drag"] if mouse else []))
+        if "actions" in mouse:
+            actions = list(_seq(mouse["actions"], "action_space['mouse']['actions']",
+                                f"mouse actions ({', '.join(MOUSE_TYPES)})"))
+        else:
+            actions = ["click", "drag"] if mouse else []
         if move and "move" not in actions:
             actions.append("move")
         if hold and "hold" not in actions:
             actions.append("hold")
-        mn, mx = mouse.get("min_pos"), mouse.get("max_pos")
-        keys = d.get("keys", ())
-        if isinstance(keys, str):
-            raise ValueError(f"action_space['keys']: need a list of key names, got the string {keys!r}")
-        return cls(keys=tuple(keys), mouse_actions=tuple(actions),
-                   min_pos=None if mn is None else tuple(mn), max_pos=None if mx is None else tuple(mx))
+        bounds = {}
+        for name in ("min_pos", "max_pos"):  # None: the default (the region's corner)
+            v = mouse.get(name)
+            bounds[name] = None if v is None else _pos(v, f"action_space['mouse']['{name}']")
+        keys = _seq(d.get("keys", ()), "action_space['keys']", "key names")
+        try:
+            return cls(keys=keys, mouse_actions=tuple(actions), **bounds)
+        except ValueError as e:  # name the entry of the dict the user wrote
+            msg = str(e)
+            for name in ("min_pos, max_pos", "min_pos", "max_pos"):
+                if msg.startswith(name + ":"):
+                    where = " and ".join(f"action_space['mouse']['{n}']" for n in name.split(", "))
+                    raise ValueError(where + msg[len(name):]) from None
+            raise
 
     # -- helpers -------------------------------------------------------------------------------------
     def type_index(self, name: str) -> int:
+        if name not in self.type_names:
+            raise ValueError(f"type: {name!r} is not a type of this action space; its types are {self.type_names}")
         return self.type_names.index(name)
 
     def type_of(self, action: Mapping) -> str:
-        return self.type_names[int(np.asarray(action["type"]).reshape(()))]
+        """The name of the action's type (the type checked as :meth:`check_action` does)."""
+        if not isinstance(action, Mapping):
+            raise TypeError(f"action: need a dict with keys 'type', 'pointer', 'drag_end', 'keys', got {action!r} "
+                            f"({type(action).__name__})")
+        if "type" not in action:
+            raise ValueError(f"action: no 'type' in {sorted(action, key=str)}")
+        return self.type_names[self._check_type(action["type"])]
+
+    # -- checking actions ----------------------------------------------------------------------------
+    def _check_type(self, t: object) -> int:
+        n = len(self.type_names)
+        v = t[()] if isinstance(t, np.ndarray) and t.shape == () else t
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or not 0 <= v < n:
+            raise ValueError(f"action['type']: {t!r} is not in Discrete({n}): need an integer 0..{n - 1} (an index "
+                             f"into {self.type_names}; a float or a bool is refused, not rounded)")
+        return int(v)
+
+    @staticmethod
+    def _check_point(v: object, key: str, clip: bool = False) -> np.ndarray:
+        a = np.asarray(v) if not isinstance(v, np.ndarray) else v
+        if a.dtype.kind not in "iuf" or a.shape != (2,):
+            raise ValueError(f"action[{key!r}]: need 2 numbers (x, y) in [-1, 1] (Box(-1, 1, (2,), float32)), got "
+                             f"{v!r}")
+        p = a.astype(np.float64)
+        if not np.isfinite(p).all():
+            raise ValueError(f"action[{key!r}]: {v!r} is not finite: need 2 numbers in [-1, 1]")
+        if not clip and (np.abs(p) > 1.0 + POINTER_TOLERANCE).any():
+            raise ValueError(f"action[{key!r}]: {v!r} is outside Box(-1, 1, (2,)): need x, y in [-1, 1] "
+                             "(-1 = min_pos, +1 = max_pos)")
+        return np.clip(p, -1.0, 1.0).astype(np.float32)
+
+    def _check_keys(self, v: object) -> np.ndarray:
+        n = self.space["keys"].n
+        a = np.asarray(v) if not isinstance(v, np.ndarray) else v
+        names = f"one per key of {list(self.keys)}" if self.keys else "unused: this space has no keys"
+        if a.dtype.kind not in "biuf" or a.shape != (n,):
+            raise ValueError(f"action['keys']: need {n} values of 0 or 1 ({names}), got {v!r}")
+        if not ((a == 0) | (a == 1)).all():
+            raise ValueError(f"action['keys']: {v!r} is not in MultiBinary({n}): every value must be 0 or 1")
+        return (a == 1).astype(np.int8)
+
+    def check_action(self, action: object) -> dict:
+        """The action as the input controller reads it (``type`` an int, ``pointer``/``drag_end`` float32 in
+        [-1, 1], ``keys`` int8 0/1), or an error naming the key and the value unless ``action`` is in
+        :attr:`space` (see the module doc): nothing is sent for an action that is not."""
+        if not isinstance(action, Mapping):
+            raise TypeError(f"action: need a dict with keys 'type', 'pointer', 'drag_end', 'keys' (e.g. "
+                            f"env.action_spec.make({self.type_names[-1]!r}, ...)), got {action!r} "
+                            f"({type(action).__name__})")
+        expected = ("type", *PARAM_KEYS)
+        missing = [k for k in expected if k not in action]
+        unknown = sorted((k for k in action if k not in expected), key=str)
+        if missing or unknown:
+            what = "; ".join(s for s in (f"missing {missing}" if missing else "",
+                                         f"unknown {unknown}" if unknown else "") if s)
+            raise ValueError(f"action: {what}; need exactly the keys {list(expected)} (every type's action has all "
+                             "four; env.action_spec.make(type_name, ...) builds one)")
+        return {"type": self._check_type(action["type"]),
+                "pointer": self._check_point(action["pointer"], "pointer"),
+                "drag_end": self._check_point(action["drag_end"], "drag_end"),
+                "keys": self._check_keys(action["keys"])}
+
+    def check_region(self, region_size: tuple[int, int]) -> None:
+        """ValueError unless the pointer range fits the captured region of ``region_size`` = (width, height):
+        a ``max_pos`` beyond it would send the pointer outside the captured window (onto other windows)."""
+        w, h = region_size
+        if self.max_pos is not None and (self.max_pos[0] > w or self.max_pos[1] > h):
+            raise ValueError(f"action_space['mouse']['max_pos']: {list(self.max_pos)} is beyond the captured "
+                             f"region's size {w}x{h} (width x height): pointer values would leave the captured "
+                             f"window; need max_pos <= [{w}, {h}]")
+        lo, hi = self._range(region_size)
+        if not (lo < hi).all():
+            raise ValueError(f"action_space['mouse']['min_pos']: {list(self.min_pos or (0.0, 0.0))} is not below the "
+                             f"pointer's far corner {hi.tolist()} in the {w}x{h} (width x height) region: need "
+                             "min_pos < max_pos on each axis")
 
     def noop(self) -> dict:
         """The ``none`` action (everything released)."""
@@ -200,9 +333,12 @@ class HybridActionSpec:
         k = np.zeros(self.space["keys"].n, dtype=np.int8)
         if len(keys) and isinstance(next(iter(keys)), str):
             for name in keys:
+                if name not in self.keys:
+                    raise ValueError(f"keys: {name!r} is not a key of this action space; its keys are "
+                                     f"{list(self.keys)}")
                 k[self.keys.index(name)] = 1
         elif len(keys):
-            k[:] = np.asarray(keys, dtype=np.int8)
+            k[:] = self._check_keys(np.asarray(keys))
         return {"type": self.type_index(type_name), "pointer": np.asarray(pointer, dtype=np.float32),
                 "drag_end": np.asarray(drag_end, dtype=np.float32), "keys": k}
 
@@ -210,26 +346,33 @@ class HybridActionSpec:
         """Keys down during a step with this action (in press order)."""
         if self.type_of(action) != "key":
             return ()
-        k = np.asarray(action["keys"]).reshape(-1)
-        return tuple(name for name, v in zip(self.keys, k, strict=False) if v)
+        k = self._check_keys(action["keys"])
+        return tuple(name for name, v in zip(self.keys, k, strict=True) if v)
 
     def _range(self, region_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        w, h = region_size
+        size = np.array(region_size, dtype=np.float64)
         lo = np.array(self.min_pos if self.min_pos is not None else (0.0, 0.0), dtype=np.float64)
-        hi = np.array(self.max_pos if self.max_pos is not None else (w, h), dtype=np.float64)
-        hi = np.minimum(hi, (w - 1, h - 1)) if self.max_pos is None or tuple(self.max_pos) == (w, h) else hi
+        hi = np.array(self.max_pos if self.max_pos is not None else size, dtype=np.float64)
+        # a coordinate equal to the region's size (the seed's window size) is its last pixel, axis by axis
+        hi = np.where(hi == size, size - 1, hi)
         return lo, hi
 
     def to_pixels(self, pointer: Sequence[float], region_size: tuple[int, int]) -> tuple[int, int]:
         """Pointer in [-1, 1]^2 -> integer pixel (x, y) relative to the region's top-left corner.
 
         ``region_size`` is ``(width, height)``. A ``max_pos`` equal to the region size (the seed's
-        ``window_size``) is read as the size, so +1 maps to the last pixel, ``size - 1``.
+        ``window_size``) is read as the size, so +1 maps to the last pixel, ``size - 1`` (axis by axis).
+        Values outside [-1, 1] are clipped (NaN is refused); the pixel is always inside ``[min_pos, max_pos]``
+        and inside the region.
         """
         lo, hi = self._range(region_size)
-        p = np.clip(np.asarray(pointer, dtype=np.float64).reshape(2), -1.0, 1.0)
-        xy = lo + (p + 1.0) / 2.0 * (hi - lo)
-        return int(round(xy[0])), int(round(xy[1]))
+        p = self._check_point(pointer, "pointer", clip=True).astype(np.float64)
+        xy = np.rint(lo + (p + 1.0) / 2.0 * (hi - lo))
+        # rounding must not leave [min_pos, max_pos], nor the region (a region smaller than max_pos, e.g. a
+        # followed window that shrank): the pixel stays on the captured window
+        xy = np.minimum(np.maximum(xy, np.ceil(lo)), np.floor(hi))
+        xy = np.clip(xy, 0, np.array(region_size, dtype=np.float64) - 1)
+        return int(xy[0]), int(xy[1])
 
     def to_pointer(self, xy: Sequence[float], region_size: tuple[int, int]) -> np.ndarray:
         """Inverse of :meth:`to_pixels` (for recording a person's input): pixel -> [-1, 1]^2 float32."""

@@ -247,9 +247,12 @@ class MssCapture:
             self._windows = None
 
 
+REPLAY_ORDERS = ("rgb", "bgr", "bgra", "rgba")
+
+
 class ReplayCapture:
     """Frames replayed in order (looping): a sequence of arrays, or a ``.npy`` (N, H, W, C) / ``.npz``
-    (key ``frames``) file. ``order`` is the frames' channel order (``"rgb"`` or ``"bgra"``).
+    (key ``frames``) file. ``order`` is the frames' channel order (``"rgb"``, ``"bgr"``, ``"bgra"`` or ``"rgba"``).
     ``region`` is where the frames pretend to be on the screen (for input coordinates); with
     ``rewind_on_reset`` (default) every env reset starts the replay over, so resets are reproducible."""
 
@@ -259,6 +262,8 @@ class ReplayCapture:
             path = os.fspath(frames)
             data = np.load(path)
             frames = data["frames"] if path.endswith(".npz") else data
+        if order not in REPLAY_ORDERS:  # the env would read the frames' channels in another order
+            raise ValueError(f"ReplayCapture.order: {order!r} not one of {REPLAY_ORDERS}")
         self.frames = [np.asarray(f, dtype=np.uint8) for f in frames]
         if not self.frames:
             raise ValueError("ReplayCapture: no frames")

@@ -22,6 +22,16 @@ import numpy as np
 from envs.optional import import_optional
 from envs.screen.actions import KEY_NAMES, HybridActionSpec, check_key_name, pynput_key_name
 from envs.screen.capture import Region
+from envs.screen.options import check_methods, finite_number, positive_int
+
+BACKEND_METHODS = ("move", "button", "key", "close")
+
+
+def check_backend(backend: object, where: str = "input") -> None:
+    """TypeError naming ``where`` unless ``backend`` has the input backend's methods (``move(x, y)``,
+    ``button(name, down)``, ``key(name, down)``, ``close()``)."""
+    check_methods(backend, where, BACKEND_METHODS,
+                  what="an input backend ('pynput', 'dry-run', or an object with move/button/key/close)")
 
 
 class DryRunInput:
@@ -84,21 +94,25 @@ class InputController:
     """Applies hybrid actions on a backend (see :mod:`envs.screen.actions` for what each type sends)."""
 
     def __init__(self, spec: HybridActionSpec, backend, drag_steps: int = 8, drag_step_s: float = 0.0):
+        check_backend(backend)
         self.spec = spec
         self.backend = backend
-        self.drag_steps = max(1, int(drag_steps))
-        self.drag_step_s = float(drag_step_s)
+        self.drag_steps = positive_int("drag_steps", drag_steps)  # 0 or -3 silently became 1
+        self.drag_step_s = finite_number("drag_step_s", drag_step_s, minimum=0.0)
         self.held_keys: list[str] = []
         self.button_held = False
         self.enabled = True
         self._lock = threading.RLock()
 
     def apply(self, action: Mapping, region: Region) -> None:
+        """Send ``action`` (checked against the space first: an action outside it is an error naming the key,
+        and nothing is sent) at the start of a step on ``region``."""
+        action = self.spec.check_action(action)
         with self._lock:
             if not self.enabled:
                 return
             spec, b = self.spec, self.backend
-            t = spec.type_of(action)
+            t = spec.type_names[action["type"]]
             if t != "key":
                 self._release_keys()
             if t != "hold" and self.button_held:

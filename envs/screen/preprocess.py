@@ -15,14 +15,24 @@ gray. Pass ``channel_order`` to the constructor, or ``order=`` to a call, to say
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
 
 from envs.optional import import_optional
+from envs.screen.options import flag, is_real, positive_int, positive_int_pair
 
 INTERPOLATIONS = ("area", "linear", "nearest", "cubic")
 ORDERS = ("auto", "bgra", "rgba", "bgr", "rgb", "gray")
+
+
+def _gray_weights(value: object) -> tuple[float, float, float]:
+    vals = tuple(value.tolist()) if isinstance(value, np.ndarray) else value
+    if (not isinstance(vals, (list, tuple)) or len(vals) != 3 or not all(is_real(v) and math.isfinite(v) and v >= 0
+                                                                       for v in vals) or not any(vals)):
+        raise ValueError(f"gray_weights: need three finite non-negative (r, g, b) weights, not all 0, got {value!r}")
+    return tuple(float(v) for v in vals)
 
 
 def _cv2():
@@ -35,9 +45,9 @@ class FramePreprocessor:
     Parameters
     ----------
     size:
-        ``(height, width)`` of the output (default ``(84, 84)``).
+        ``(height, width)`` of the output (default ``(84, 84)``): two integers >= 1.
     grayscale:
-        True: one channel (ITU-R 601 luma, OpenCV's weights). False: RGB.
+        True: one channel (ITU-R 601 luma, OpenCV's weights). False: RGB. A bool (numpy's too), nothing else.
     interpolation:
         ``"area"`` (default; averages, keeps thin lines visible), ``"linear"``, ``"nearest"``, ``"cubic"``.
     channel_order:
@@ -54,16 +64,11 @@ class FramePreprocessor:
             raise ValueError(f"interpolation: {interpolation!r} not one of {INTERPOLATIONS}")
         if channel_order not in ORDERS:
             raise ValueError(f"channel_order: {channel_order!r} not one of {ORDERS}")
-        h, w = (int(size[0]), int(size[1]))
-        if h < 1 or w < 1:
-            raise ValueError(f"size: need positive (height, width), got {size!r}")
-        self.size = (h, w)
-        self.grayscale = bool(grayscale)
+        self.size = positive_int_pair("size", size)  # 84.7 was silently 84
+        self.grayscale = flag("grayscale", grayscale)  # "no" was True
         self.interpolation = interpolation
         self.channel_order = channel_order
-        self.gray_weights = None if gray_weights is None else tuple(float(w) for w in gray_weights)
-        if self.gray_weights is not None and (len(self.gray_weights) != 3 or min(self.gray_weights) < 0):
-            raise ValueError(f"gray_weights: need three non-negative (r, g, b) weights, got {gray_weights!r}")
+        self.gray_weights = None if gray_weights is None else _gray_weights(gray_weights)
         self._gray_matrix = None if self.gray_weights is None else np.array([self.gray_weights], np.float32)
         cv2 = _cv2()
         self._interp = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST,
@@ -125,9 +130,7 @@ class FrameStack:
     """
 
     def __init__(self, depth: int = 4):
-        if depth < 1:
-            raise ValueError(f"depth must be >= 1, got {depth}")
-        self.depth = int(depth)
+        self.depth = positive_int("depth", depth)
         self._frames: deque[np.ndarray] = deque(maxlen=self.depth)
 
     def reset(self, frame: np.ndarray) -> np.ndarray:

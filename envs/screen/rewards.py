@@ -5,8 +5,11 @@ The env accepts any object with the seed's method::
     calculate_reward(current_frame, previous_frames, action) -> float
 
 and, optionally, ``is_terminated(current_frame, previous_frames) -> bool``,
-``is_truncated(current_frame, previous_frames) -> bool`` and ``reset()``. Frames passed to these are
-RGB ``(H, W, 3)`` uint8 at the capture's full resolution (not the 84x84 observation);
+``is_truncated(current_frame, previous_frames) -> bool`` and ``reset()``. The env checks what they return:
+the reward a finite real number (Python or numpy int or float; a bool, a string, None, an array or NaN is an
+error naming the method), the end checks a bool (Python or numpy; ``"False"`` or 0 is an error).
+
+Frames passed to these are RGB ``(H, W, 3)`` uint8 at the capture's full resolution (not the 84x84 observation);
 ``previous_frames`` is a list, oldest first, of the frames before the current one in this episode (the
 reset frame included), but only the last ``stack`` of them (the env's frame-stack depth, default 4): keep
 your own copies in the reward object to look further back.
@@ -28,21 +31,28 @@ and :class:`ProbeReward` turns probes into a reward (``Term``: weight x value, o
 the last step) and an end (``When``: a probe compared with a threshold, with an optional bonus).
 
 Settings are checked when each object is made: a misspelt ``When.op`` or ``Term.mode``, a rectangle that
-is not ``(x, y, width, height)`` with a positive size, a colour that is not ``(r, g, b)``, or a probe
-without ``value(frame)`` is a ``ValueError`` / ``TypeError`` naming the field. Whether the rectangles lie
+is not ``(x, y, width, height)`` integers with a positive size, a colour that is not ``(r, g, b)`` integers 0..255
+(floats are refused, not truncated), a number (``tol``, ``weight``, ``threshold``, ``bonus``) that is not a finite
+number (``BarFill.tol`` >= 0), a template that is not an RGB(A) uint8 image of at least 1x1 pixel or a readable
+image file, or a probe without ``value(frame)`` is a ``ValueError`` / ``TypeError`` naming the field (a template
+path that does not exist: ``FileNotFoundError`` naming it). Whether the rectangles lie
 inside the frame is known only once there is a frame: the env's ``reset`` calls
 ``ProbeReward.check_frame(frame)``, which names the probe that does not fit.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 import operator
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from envs.optional import import_optional
+from envs.screen.options import is_real
 
 Rect = tuple[int, int, int, int]  # x, y, width, height in frame pixels
 
@@ -55,11 +65,16 @@ def _crop(frame: np.ndarray, rect: Rect | None) -> np.ndarray:
 
 
 def _ints(values: object) -> tuple[int, ...]:
-    """``values`` as a tuple of ints, or () when it is not a sequence of numbers (the caller names the field)."""
-    try:
-        return tuple(int(v) for v in values)
-    except (TypeError, ValueError):
+    """``values`` as a tuple of ints, or () when it is not a sequence of integers (the caller names the field):
+    a float such as 10.7 is refused, not truncated to 10."""
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
         return ()
+    vals = tuple(values)
+    if not all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in vals):
+        return ()
+    return tuple(int(v) for v in vals)
 
 
 def _check_rect(rect: Rect | None, where: str, required: bool = False) -> Rect | None:
@@ -90,21 +105,59 @@ def _check_probe(probe: object, where: str) -> None:
         raise TypeError(f"{where}: {probe!r} is not a probe (no value(frame) method)")
 
 
-def _number(v: object, where: str) -> float:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        f = float("nan")
-    if not np.isfinite(f):
-        raise ValueError(f"{where}: need a finite number, got {v!r}")
-    return f
+def _number(v: object, where: str, minimum: float | None = None) -> float:
+    """``v`` as a float, or a ValueError naming ``where`` unless it is a finite real number (>= ``minimum``):
+    a string such as ``"0.5"`` or a bool is refused."""
+    if not is_real(v) or not math.isfinite(v) or (minimum is not None and v < minimum):
+        bound = "" if minimum is None else f" >= {minimum:g}"
+        raise ValueError(f"{where}: need a finite number{bound}, got {v!r}")
+    return float(v)
 
 
 def _check_colour(c: object, where: str) -> tuple[int, int, int]:
     vals = _ints(c)
     if len(vals) != 3:
-        raise ValueError(f"{where}: need an (r, g, b) colour, got {c!r}")
+        raise ValueError(f"{where}: need an (r, g, b) colour of three integers 0..255, got {c!r}")
+    if not all(0 <= v <= 255 for v in vals):
+        raise ValueError(f"{where}: {vals}: r, g and b must each be 0..255")
     return vals
+
+
+def _template_image(template: object, where: str) -> np.ndarray:
+    """An RGB(A) uint8 template: the array, or the image file at the path, read with OpenCV; or an error naming
+    ``where`` and what is wrong with it."""
+    cv2 = import_optional("cv2", "TemplateMatch")
+    if isinstance(template, (str, os.PathLike)):
+        path = os.fspath(template)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{where}: {path!r}: no such file")
+        if os.path.isdir(path):
+            raise ValueError(f"{where}: {path!r} is a directory, not an image file")
+        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        if img is None:
+            raise ValueError(f"{where}: {path!r}: OpenCV cannot read it as an image (unreadable, or not an image "
+                             "format it knows)")
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    try:
+        arr = np.asarray(template)
+    except (TypeError, ValueError):
+        arr = np.asarray(None)
+    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"{where}: need an (height, width, 3) RGB or (height, width, 4) RGBA image with height and "
+                         f"width >= 1, or an image file's path; got {_describe(template, arr)}")
+    if arr.dtype != np.uint8:
+        if arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() > 255:
+            hint = " (a float image is not converted: [0, 1] would read as black)" if arr.dtype.kind == "f" else ""
+            raise ValueError(f"{where}: need uint8 pixel values 0..255, got dtype {arr.dtype}{hint}")
+        arr = arr.astype(np.uint8)
+    return arr
+
+
+def _describe(value: object, arr: np.ndarray) -> str:
+    if isinstance(value, np.ndarray) or arr.ndim >= 2:
+        return f"an array of shape {arr.shape}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 @dataclass
@@ -142,12 +195,8 @@ class TemplateMatch:
         cv2 = import_optional("cv2", "TemplateMatch")
 
         self.rect = _check_rect(self.rect, "TemplateMatch.rect")
-        if isinstance(self.template, str):
-            img = cv2.imread(self.template, cv2.IMREAD_COLOR)
-            if img is None:
-                raise FileNotFoundError(self.template)
-            self.template = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        self._gray = cv2.cvtColor(np.asarray(self.template, dtype=np.uint8)[..., :3], cv2.COLOR_RGB2GRAY)
+        self.template = _template_image(self.template, "TemplateMatch.template")
+        self._gray = cv2.cvtColor(np.ascontiguousarray(self.template[..., :3]), cv2.COLOR_RGB2GRAY)
 
     def check_frame(self, frame: np.ndarray, where: str = "TemplateMatch") -> None:
         """ValueError unless ``rect`` lies inside ``frame`` and the template fits in it."""
@@ -193,7 +242,11 @@ class BarFill:
             raise ValueError("BarFill: give either empty=(r, g, b) or fill=[(r, g, b), ...]")
         if self.empty is not None:
             self.empty = _check_colour(self.empty, "BarFill.empty")
+        if isinstance(self.fill, (str, bytes)) or not isinstance(self.fill, (Sequence, np.ndarray)):
+            raise ValueError(f"BarFill.fill: need a list of (r, g, b) colours, got {self.fill!r}")
         self.fill = tuple(_check_colour(c, f"BarFill.fill[{i}]") for i, c in enumerate(self.fill))
+        # a distance in colour levels (0..255): "x" failed in numpy at the first step; NaN or < 0 read 0 always
+        self.tol = _number(self.tol, "BarFill.tol", minimum=0.0)
         if self.start not in ("bottom", "top", "left", "right"):
             raise ValueError(f"BarFill.start: {self.start!r} not bottom/top/left/right")
 

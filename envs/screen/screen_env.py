@@ -16,8 +16,19 @@ from gymnasium import spaces
 
 from envs.screen.actions import HybridActionSpec
 from envs.screen.capture import MssCapture, Region, ReplayCapture
-from envs.screen.inputs import DryRunInput, InputController, PynputInput, StopSwitch, check_hotkey
+from envs.screen.inputs import (
+    DryRunInput,
+    InputController,
+    PynputInput,
+    StopSwitch,
+    check_backend,
+    check_hotkey,
+)
+from envs.screen.options import check_methods, finite_number, flag, is_real, positive_int, positive_int_pair
 from envs.screen.preprocess import FramePreprocessor, FrameStack
+
+# the channel orders a capture may say its frames have (its ``order`` attribute; "rgb" without one)
+CAPTURE_ORDERS = ("rgb", "bgr", "bgra", "rgba")
 
 
 class StopRequested(RuntimeError):
@@ -41,6 +52,30 @@ def _check_reward(reward: Any) -> None:
     for name in ("is_terminated", "is_truncated", "reset", "check_frame"):
         if hasattr(reward, name) and not callable(getattr(reward, name)):
             raise TypeError(f"reward.{name}: {getattr(reward, name)!r} is not callable")
+
+
+def _reward_value(reward: Any, value: Any) -> float:
+    """What ``reward.calculate_reward`` returned, as a float, or an error naming the method and the value: a
+    finite real number (Python or numpy int or float); a bool, a string such as "1.5", None, an array or NaN is
+    refused, not converted."""
+    if not is_real(value):
+        raise TypeError(f"reward.calculate_reward ({type(reward).__name__}) returned {value!r} "
+                        f"({type(value).__name__}): need a finite real number (int, float or a numpy scalar; not a "
+                        "bool, a string or an array)")
+    if not np.isfinite(value):
+        raise ValueError(f"reward.calculate_reward ({type(reward).__name__}) returned {value!r}: need a finite "
+                         "number")
+    return float(value)
+
+
+def _check_capture(capture: Any) -> None:
+    """TypeError / ValueError naming ``capture`` unless it is a capture object: ``grab()``, ``region()``,
+    ``close()``, optionally ``rewind()`` and an ``order`` of :data:`CAPTURE_ORDERS`."""
+    check_methods(capture, "capture", ("grab", "region", "close"), optional=("rewind",),
+                  what="'mss' or a capture object (grab/region/close, e.g. ReplayCapture)")
+    order = getattr(capture, "order", "rgb")
+    if order not in CAPTURE_ORDERS:
+        raise ValueError(f"capture.order: {order!r} not one of {CAPTURE_ORDERS} (the channel order of its frames)")
 
 
 class ScreenGameEnv(gym.Env):
@@ -90,6 +125,9 @@ class ScreenGameEnv(gym.Env):
     ``TemplateMatch``, ``BarFill``). ``None``: reward 0. An object without ``calculate_reward`` is a
     ``TypeError`` at construction; a reward with ``check_frame(frame)`` (``ProbeReward``) is checked
     against the first frame of each ``reset`` (a probe rectangle outside the frame: ``ValueError``).
+    ``calculate_reward`` must return a finite real number (Python or numpy int or float): a bool, a string,
+    None, an array or NaN is an error naming it (``TypeError`` / ``ValueError``), not converted;
+    ``is_terminated`` / ``is_truncated`` must return a bool (Python or numpy): ``"False"`` is not False.
 
     ## Episode End
 
@@ -116,28 +154,32 @@ class ScreenGameEnv(gym.Env):
 
     | Argument            | Default          | Meaning                                                              |
     |---------------------|------------------|----------------------------------------------------------------------|
-    | `action_space`      | required         | the seed's dict, or a `HybridActionSpec`                              |
+    | `action_space`      | required         | the seed's dict, or a `HybridActionSpec`; `keys` a list, `mouse` a    |
+    |                     |                  | dict or absent, `min_pos`/`max_pos` two finite numbers each,          |
+    |                     |                  | 0 <= min_pos < max_pos, max_pos <= the region's size (at reset)       |
     | `region`            | None             | `(left, top, width, height)` of the screen to capture                 |
     | `monitor`           | None             | an mss monitor index (1 = first screen); used when no region/window   |
     | `window_class`      | None             | capture the X11 window with this WM_CLASS (follows it when it moves)  |
     | `window_title`      | None             | ... or whose title contains this                                       |
-    | `window_wait_s`     | 5.0              | how long to wait for the window to appear                             |
+    | `window_wait_s`     | 5.0              | how long to wait for the window to appear (a finite number >= 0)      |
     | `reward`            | None             | reward/termination object (see Rewards)                               |
-    | `step_hz`           | 15.0             | steps per second; `None`: no pacing (replay / tests)                  |
-    | `frame_size`        | (84, 84)         | observation frame (height, width)                                    |
-    | `grayscale`         | True             | gray or RGB frames                                                    |
+    | `step_hz`           | 15.0             | steps per second, a finite number > 0; `None`: no pacing (replay /    |
+    |                     |                  | tests)                                                                |
+    | `frame_size`        | (84, 84)         | observation frame (height, width): two integers >= 1                  |
+    | `grayscale`         | True             | gray or RGB frames (True or False)                                    |
     | `interpolation`     | "area"           | OpenCV resize: area, linear, nearest, cubic                           |
-    | `stack`             | 4                | frames stacked                                                        |
+    | `stack`             | 4                | frames stacked (an integer >= 1)                                      |
     | `input`             | "pynput"         | "pynput", "dry-run", or a backend object (move/button/key/close)      |
-    | `capture`           | "mss"            | "mss", or a capture object (e.g. `ReplayCapture`)                     |
+    | `capture`           | "mss"            | "mss", or a capture object (grab/region/close, optionally rewind and  |
+    |                     |                  | `order` "rgb", "bgr", "bgra" or "rgba"; e.g. `ReplayCapture`)         |
     | `stop_hotkey`       | "<f12>"          | pynput GlobalHotKeys string ("<f12>", "<ctrl>+<alt>+q"); None         |
     |                     |                  | disables it (off with dry-run input)                                  |
     | `on_stop`           | "raise"          | "raise" or "truncate"                                                 |
     | `max_episode_steps` | None             | truncate after this many steps                                        |
     | `reset_hook`        | None             | `callable(env)` run by reset                                          |
-    | `reset_timeout_s`   | 10.0             | reset waits at most this long for the end condition to clear, then    |
-    |                     |                  | raises `ResetTimeout`                                                 |
-    | `drag_steps`        | 8                | pointer moves between a drag's start and end                          |
+    | `reset_timeout_s`   | 10.0             | reset waits at most this long (a finite number >= 0) for the end      |
+    |                     |                  | condition to clear, then raises `ResetTimeout`                        |
+    | `drag_steps`        | 8                | pointer moves between a drag's start and end (an integer >= 1)        |
     | `preprocessor`      | None             | a `FramePreprocessor` to use (overrides the three frame options):     |
     |                     |                  | pass the one used for training, so train and play match exactly       |
     | `render_mode`       | None             | "rgb_array": ``render()`` returns the last full-resolution RGB frame  |
@@ -156,9 +198,17 @@ class ScreenGameEnv(gym.Env):
     Settings are checked at construction: a key name that is neither one character nor a pynput
     ``Key`` name (whatever the input backend), an unknown entry in the action-space dict, a
     ``stop_hotkey`` not in pynput's syntax (``"<f12>"``, not ``"F12"``), a ``reward`` without
-    ``calculate_reward``, a ``monitor`` the display does not have or a ``region`` not inside
-    the screen: ``ValueError`` / ``TypeError`` naming the option. A probe rectangle outside the frame:
-    ``ValueError`` from ``reset``. A captured window moved partly off the screen keeps its size, the
+    ``calculate_reward``, an ``input``/``capture`` object without the methods above, a ``reset_hook``
+    that is not callable, a number or flag of the wrong type or range (see Arguments; a bool is not a
+    number, a float not an integer, ``"no"`` not False), a ``monitor`` the display does not have or a
+    ``region`` not inside the screen: ``ValueError`` / ``TypeError`` naming the option. A probe rectangle
+    outside the frame, or a ``max_pos`` beyond the captured region: ``ValueError`` from ``reset``.
+
+    Each ``step`` checks its action against the action space before sending anything: not a dict, a
+    missing or unknown key, a ``type`` that is not an integer of the space (``1.7``, ``-1``, ``99``), a
+    ``pointer`` / ``drag_end`` not two finite numbers in [-1, 1], or ``keys`` not 0/1 of the right length
+    is an error naming the key and the value (see :mod:`envs.screen.actions`); nothing is pressed for
+    it, and what was held is released. A captured window moved partly off the screen keeps its size, the
     part off the screen black; moved entirely off: ``CaptureError``; closed: ``WindowNotFound`` (both from
     :mod:`envs.screen.capture`, raised by ``reset`` / ``step`` after releasing everything held).
 
@@ -200,20 +250,41 @@ class ScreenGameEnv(gym.Env):
             raise ValueError(f"on_stop: {on_stop!r} not 'raise' or 'truncate'")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode: {render_mode!r} not one of {self.metadata['render_modes']}")
-        if step_hz is not None and step_hz <= 0:
-            raise ValueError("step_hz must be > 0 or None")
+        if step_hz is not None and not (is_real(step_hz) and np.isfinite(step_hz) and step_hz > 0):
+            # NaN turned the pacing off silently, "fast" failed with a TypeError
+            raise ValueError(f"step_hz: a finite number > 0 (steps per second) or None, got {step_hz!r}")
         if max_episode_steps is not None and (not isinstance(max_episode_steps, (int, np.integer))
                                               or isinstance(max_episode_steps, bool) or max_episode_steps < 1):
             raise ValueError(f"max_episode_steps: need an integer >= 1 or None, got {max_episode_steps!r}")
-        if not reset_timeout_s >= 0:
-            raise ValueError(f"reset_timeout_s: need a number >= 0, got {reset_timeout_s!r}")
+        for name, value in (("window_class", window_class), ("window_title", window_title)):
+            if value is not None and not isinstance(value, str):  # 5 matched no window, after window_wait_s
+                raise ValueError(f"{name}: need a string or None, got {value!r}")
+        reset_timeout_s = finite_number("reset_timeout_s", reset_timeout_s, minimum=0.0)
+        window_wait_s = finite_number("window_wait_s", window_wait_s, minimum=0.0)
+        stack = positive_int("stack", stack)
+        drag_steps = positive_int("drag_steps", drag_steps)  # 0 or -3 silently became 1
         _check_reward(reward)
         if stop_hotkey is not None:  # checked even where it goes unused (dry-run input): a typo fails now
             check_hotkey(stop_hotkey, "stop_hotkey")
+        # objects given for these are checked now, before anything is opened: a wrong one failed at the first
+        # reset, or inside the cleanup of a failed construction, which hid the real error
+        if not isinstance(capture, str):
+            _check_capture(capture)
+        if not isinstance(input, str):
+            check_backend(input, "input")
+        if reset_hook is not None and not callable(reset_hook):
+            raise TypeError(f"reset_hook: {reset_hook!r} is not callable (need a function of the env, or None)")
+        if preprocessor is not None:
+            check_methods(preprocessor, "preprocessor", ("__call__",), what="a FramePreprocessor")
+            if not isinstance(getattr(preprocessor, "shape", None), tuple):
+                raise TypeError(f"preprocessor: {preprocessor!r} is not a FramePreprocessor (no shape tuple)")
         self.action_spec = action_space if isinstance(action_space, HybridActionSpec) \
             else HybridActionSpec.from_seed_dict(action_space)
         self.action_space = self.action_spec.space
         self.type_names = self.action_spec.type_names
+        if preprocessor is None:
+            frame_size = positive_int_pair("frame_size", frame_size)
+            grayscale = flag("grayscale", grayscale)
         self.preprocess = preprocessor or FramePreprocessor(frame_size, grayscale, interpolation)
         self.frames = FrameStack(stack)
         self.observation_space = spaces.Box(0, 255, (stack, *self.preprocess.shape), np.uint8)
@@ -221,7 +292,7 @@ class ScreenGameEnv(gym.Env):
         self.period = None if step_hz is None else 1.0 / float(step_hz)
         self.max_episode_steps = max_episode_steps
         self.reset_hook = reset_hook
-        self.reset_timeout_s = float(reset_timeout_s)
+        self.reset_timeout_s = reset_timeout_s
         self.on_stop = on_stop
         self.render_mode = render_mode
         self.metadata = {**self.metadata, "render_fps": step_hz or 15}
@@ -252,7 +323,8 @@ class ScreenGameEnv(gym.Env):
                 self._stop_switch = StopSwitch(stop_hotkey, self.stop)
             self._install_sigint()
         except BaseException:
-            self.close()
+            with contextlib.suppress(Exception):  # the cleanup must not hide why construction failed
+                self.close()
             raise
         self._history: deque[np.ndarray] = deque(maxlen=max(1, stack))
         self._rgb: np.ndarray | None = None
@@ -307,12 +379,19 @@ class ScreenGameEnv(gym.Env):
             rgb = cv2.cvtColor(raw, code)
         return obs_frame, rgb
 
+    def _end_flag(self, name: str, rgb: np.ndarray, prev: list[np.ndarray]) -> bool:
+        f = self.reward_fn
+        if f is None or not hasattr(f, name):
+            return False
+        value = getattr(f, name)(rgb, prev)
+        if not isinstance(value, (bool, np.bool_)):  # "False" counted as True
+            raise TypeError(f"reward.{name} ({type(f).__name__}) returned {value!r} ({type(value).__name__}): need "
+                            "True or False (a bool)")
+        return bool(value)
+
     def _check_end(self, rgb: np.ndarray) -> tuple[bool, bool]:
         prev = list(self._history)
-        f = self.reward_fn
-        term = bool(f.is_terminated(rgb, prev)) if f is not None and hasattr(f, "is_terminated") else False
-        trunc = bool(f.is_truncated(rgb, prev)) if f is not None and hasattr(f, "is_truncated") else False
-        return term, trunc
+        return self._end_flag("is_terminated", rgb, prev), self._end_flag("is_truncated", rgb, prev)
 
     def _region(self) -> Region:
         return self._capture.region()
@@ -330,6 +409,8 @@ class ScreenGameEnv(gym.Env):
                 self.reset_hook(self)
             self._history.clear()
             obs_frame, rgb = self._grab()
+            # a max_pos beyond the region (known now) would send the pointer outside the captured window
+            self.action_spec.check_region(self._region().size)
             if self.reward_fn is not None and hasattr(self.reward_fn, "check_frame"):
                 try:  # e.g. a probe rectangle outside the frame: it would read nothing
                     self.reward_fn.check_frame(rgb)
@@ -365,6 +446,8 @@ class ScreenGameEnv(gym.Env):
         if self.stopped.is_set() and self.on_stop == "raise":
             raise StopRequested("the stop switch was pressed; call env.resume() to go on")
         try:
+            # before anything is sent: an action outside the space is an error naming the key, never another action
+            checked = self.action_spec.check_action(action)
             t0 = time.monotonic()
             overrun = 0.0
             late_start = 0.0
@@ -383,7 +466,7 @@ class ScreenGameEnv(gym.Env):
             else:
                 start = t0
             region = self._region()
-            self.input.apply(action, region)
+            self.input.apply(checked, region)
             if self.period is not None:
                 end_due = slot + self.period
                 now = time.monotonic()
@@ -405,7 +488,7 @@ class ScreenGameEnv(gym.Env):
             prev = list(self._history)
             reward = 0.0
             if self.reward_fn is not None:
-                reward = float(self.reward_fn.calculate_reward(rgb, prev, action))
+                reward = _reward_value(self.reward_fn, self.reward_fn.calculate_reward(rgb, prev, action))
             terminated, truncated = self._check_end(rgb)
             self._history.append(rgb)
             self._rgb = rgb
@@ -429,7 +512,7 @@ class ScreenGameEnv(gym.Env):
             "late_start_s": late_start,
             "overruns": self._overruns,
             "region": (region.left, region.top, region.width, region.height),
-            "action_type": self.action_spec.type_of(action),
+            "action_type": self.type_names[checked["type"]],
             "held_keys": tuple(self.input.held_keys),
             "button_held": self.input.button_held,
             "stopped": stopped,
