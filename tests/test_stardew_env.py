@@ -623,3 +623,15 @@ def test_vector_env_seeds_past_2_63_stay_distinct_streams():
 def test_vector_env_num_envs_must_be_a_positive_integer(n):
     with pytest.raises(ValueError, match="num_envs: an integer >= 1"):
         StardewFishingVectorEnv(n)
+
+
+def test_the_simulator_takes_seeds_as_any_sequence_of_integers():
+    # benchmarks and training pass a range or a numpy array; a list must play the same games
+    from envs.stardew.sim import FishingSim, GameConfig
+
+    sim = FishingSim(3, GameConfig())
+    games = []
+    for seeds in ([4, 5, 6], range(4, 7), np.arange(4, 7), (4, 5, 6)):
+        sim.reset(seeds=seeds)
+        games.append(sim.obs.copy())
+    assert all(np.array_equal(games[0], g) for g in games[1:])

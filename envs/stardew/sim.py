@@ -437,7 +437,7 @@ class FishingSim:
             # element by element: np.atleast_1d would turn a list holding a seed past 2**63 into float64, and
             # seeds that differ by less than its precision into one stream
             listed = seeds.tolist() if isinstance(seeds, np.ndarray) else seeds
-            listed = listed if isinstance(listed, (list, tuple)) else [listed]
+            listed = [listed] if isinstance(listed, numbers.Integral) else list(listed)  # a range, a list, ...
             s = np.array([seed_to_stream(x) for x in listed], dtype=np.uint64)
             if s.shape[0] != idx.shape[0]:
                 raise ValueError(f"reset: {s.shape[0]} seeds for {idx.shape[0]} games")
