@@ -52,9 +52,10 @@ from envs.episode_end import EpisodeEnd
 from envs.games.fishing import REEL_KEYS, FishingGame
 from envs.games.fishing_screen import FISHING_ACTIONS
 from envs.optional import import_optional
+from envs.options import positive_int_option
 from envs.screen.actions import HybridActionSpec, pynput_key_name
 from envs.screen.preprocess import FramePreprocessor, FrameStack
-from envs.stardew.sim import GameConfig, positive_int_option
+from envs.stardew.sim import GameConfig
 
 # the window example's action dict (envs.games.fishing_screen.FISHING_ACTIONS): types none/click/drag/hold/key
 DEFAULT_ACTIONS: dict[str, Any] = FISHING_ACTIONS

@@ -20,9 +20,10 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from envs.optional import import_optional
+from envs.options import positive_int_option
 from envs.screen.actions import KEY_NAMES, HybridActionSpec, check_key_name, pynput_key_name
 from envs.screen.capture import Region
-from envs.screen.options import check_methods, finite_number, positive_int
+from envs.screen.options import check_methods, finite_number
 
 BACKEND_METHODS = ("move", "button", "key", "close")
 
@@ -97,7 +98,7 @@ class InputController:
         check_backend(backend)
         self.spec = spec
         self.backend = backend
-        self.drag_steps = positive_int("drag_steps", drag_steps)  # 0 or -3 silently became 1
+        self.drag_steps = positive_int_option("drag_steps", drag_steps)  # 0 or -3 silently became 1
         self.drag_step_s = finite_number("drag_step_s", drag_step_s, minimum=0.0)
         self.held_keys: list[str] = []
         self.button_held = False

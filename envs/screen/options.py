@@ -1,6 +1,6 @@
 """Checks of ScreenGame-v0's and FishingPixels-v0's options: each returns the value as the env uses it, or raises
-a ``ValueError`` naming the option and what was wrong (worded as :func:`envs.stardew.sim.positive_int_option`,
-which this package does not import: that module pulls in numba).
+a ``ValueError`` naming the option and what was wrong (worded as :func:`envs.options.positive_int_option`, which
+these envs use for their integer options).
 
 Bools are refused where a number is wanted (``stack=True`` is not 1) and numbers where a bool is wanted
 (``grayscale="no"`` is not a bool, and would have been true); floats are refused where an integer is wanted
@@ -13,13 +13,6 @@ import math
 import numbers
 
 import numpy as np
-
-
-def positive_int(name: str, value: object) -> int:
-    """``value`` of the option ``name`` as an int >= 1 (numpy integers too, bools refused)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}: an integer >= 1, got {value!r}")
-    return int(value)
 
 
 def is_real(value: object) -> bool:

@@ -21,7 +21,8 @@ from collections import deque
 import numpy as np
 
 from envs.optional import import_optional
-from envs.screen.options import flag, is_real, positive_int, positive_int_pair
+from envs.options import positive_int_option
+from envs.screen.options import flag, is_real, positive_int_pair
 
 INTERPOLATIONS = ("area", "linear", "nearest", "cubic")
 ORDERS = ("auto", "bgra", "rgba", "bgr", "rgb", "gray")
@@ -130,7 +131,7 @@ class FrameStack:
     """
 
     def __init__(self, depth: int = 4):
-        self.depth = positive_int("depth", depth)
+        self.depth = positive_int_option("depth", depth)
         self._frames: deque[np.ndarray] = deque(maxlen=self.depth)
 
     def reset(self, frame: np.ndarray) -> np.ndarray:

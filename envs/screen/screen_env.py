@@ -14,6 +14,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.options import positive_int_option
 from envs.screen.actions import HybridActionSpec
 from envs.screen.capture import MssCapture, Region, ReplayCapture
 from envs.screen.inputs import (
@@ -24,7 +25,7 @@ from envs.screen.inputs import (
     check_backend,
     check_hotkey,
 )
-from envs.screen.options import check_methods, finite_number, flag, is_real, positive_int, positive_int_pair
+from envs.screen.options import check_methods, finite_number, flag, is_real, positive_int_pair
 from envs.screen.preprocess import FramePreprocessor, FrameStack
 
 # the channel orders a capture may say its frames have (its ``order`` attribute; "rgb" without one)
@@ -261,8 +262,8 @@ class ScreenGameEnv(gym.Env):
                 raise ValueError(f"{name}: need a string or None, got {value!r}")
         reset_timeout_s = finite_number("reset_timeout_s", reset_timeout_s, minimum=0.0)
         window_wait_s = finite_number("window_wait_s", window_wait_s, minimum=0.0)
-        stack = positive_int("stack", stack)
-        drag_steps = positive_int("drag_steps", drag_steps)  # 0 or -3 silently became 1
+        stack = positive_int_option("stack", stack)
+        drag_steps = positive_int_option("drag_steps", drag_steps)  # 0 or -3 silently became 1
         _check_reward(reward)
         if stop_hotkey is not None:  # checked even where it goes unused (dry-run input): a typo fails now
             check_hotkey(stop_hotkey, "stop_hotkey")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from envs.options import positive_int_option
 from envs.stardew import features as feats
 from envs.stardew import rules as R
 from envs.stardew.fish import Fish, FishChoice, resolve_fish
@@ -169,15 +170,6 @@ def number_dict_option(name: str, value: object, known: Sequence[str], must_be: 
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or (positive and v <= 0):
             raise ValueError(f"{name}: {key!r} must be {must_be}, got {v!r}")
     return dict(value)
-
-
-def positive_int_option(name: str, value: object) -> int:
-    """``value`` of the option ``name`` as an int, or a ValueError naming the option (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name}: an integer >= 1, got {value!r}")
-    if value >= 2**63:  # the game's counters are int64
-        raise ValueError(f"{name}: {value!r} is too large (at most 2**63 - 1)")
-    return int(value)
 
 
 # columns of the per-game outcome row written when an episode ends

@@ -10,6 +10,7 @@ from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from envs.options import positive_int_option
 from envs.registration import GYMNASIUM_1
 from envs.stardew import features as feats
 from envs.stardew.sim import (
@@ -21,7 +22,6 @@ from envs.stardew.sim import (
     FishingSim,
     GameConfig,
     check_seed,
-    positive_int_option,
 )
 
 # Gymnasium 1 rewrote VectorEnv: no constructor arguments, an AutoresetMode enum, and same-step autoreset infos
