@@ -51,6 +51,7 @@ from agents.hybrid.policy import (
     save_policy,
 )
 from envs.argtypes import float_above, int_at_least
+from envs.paths import file_in_the_way
 
 DEMO_SEED = 100_000
 EVAL_SEED = 900_000
@@ -414,11 +415,9 @@ def read_record(path: Path) -> dict[str, Any]:
     one (not JSON, not an object, a directory, a parent that is a file)."""
     if path.is_dir():
         raise ValueError(f"{path}: a directory, not a JSON file of results")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"{path}: {parent} is not a directory")
-            break
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        raise ValueError(f"{path}: {blocker} is not a directory")
     if not path.exists():
         return {}
     try:

@@ -47,6 +47,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from envs.paths import file_in_the_way
+
 COLUMNS = ("bobberBarPos", "bobberPosition", "bobberBarSpeed", "bobberSpeed", "distanceFromCatching",
            "bobberInBar", "treasurePosition", "treasureCatchLevel")
 EPISODE_KEYS = ("fish", "fish_id", "difficulty", "motion_type", "fishing_level", "bobberBarHeight")
@@ -166,11 +168,9 @@ def _output_path(name: str, path: str | os.PathLike | None) -> Path | None:
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{name}: {path} is a directory, not a file to append episodes to")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"{name}: {path}: {parent} is a file, not a folder")
-            break
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        raise ValueError(f"{name}: {path}: {blocker} is a file, not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
 
