@@ -1,5 +1,5 @@
 """Bad command lines of ``python -m envs.stardew.serve`` and ``python -m envs.games.fishing``: each is a usage error
-(exit code 2) naming the option, raised before any work starts (the numba warm-up, binding the port, opening the
+(exit code 2) naming the option, raised before any work starts (the numba warm-up in GameServer, binding the port, opening the
 window), and nothing recorded is lost."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from bridge_helpers import serve_process
 from envs.games import fishing
 from envs.stardew import serve
 from envs.stardew.bridge import protocol as P
+from envs.stardew.bridge import server as server_module
 
 
 class WorkStarted(Exception):
@@ -31,7 +32,6 @@ def _no_work(*_args, **_kwargs):
 @pytest.fixture
 def serve_without_work(monkeypatch):
     """serve.main with the warm-up and the server replaced by WorkStarted: a refused command line never gets there."""
-    monkeypatch.setattr(serve, "FishingSim", _no_work)
     monkeypatch.setattr(serve, "GameServer", _no_work)
     return serve.main
 
@@ -62,22 +62,52 @@ def test_serve_refuses_a_port_in_use_before_the_warm_up(serve_without_work, caps
         assert "argument --port" in _usage_error(serve_without_work, ["--port", str(port)], capsys)
 
 
-def test_serve_checks_the_address_without_opening_the_port_before_the_warm_up(monkeypatch):
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
 
-    def warm_up(*_args, **_kwargs):  # during the warm-up the port is free and an agent is refused, not kept waiting
-        with pytest.raises(ConnectionRefusedError):
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        with socket.socket() as again:
-            again.bind(("127.0.0.1", port))
+
+def _port_is_closed_and_free(port: int) -> None:
+    """An agent that connects now is refused, not kept waiting for a hello, and the port can still be bound."""
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))
+
+
+def test_serve_checks_the_address_without_opening_the_port_before_the_server_starts(monkeypatch):
+    port = _free_port()
+
+    def server(*_args, **_kwargs):
+        _port_is_closed_and_free(port)
         raise WorkStarted
 
-    monkeypatch.setattr(serve, "FishingSim", warm_up)
-    monkeypatch.setattr(serve, "GameServer", _no_work)
+    monkeypatch.setattr(serve, "GameServer", server)
     with pytest.raises(WorkStarted):
         serve.main(["--port", str(port)])
+
+
+def test_the_game_server_runs_its_kernels_before_its_port_opens(monkeypatch):
+    port = _free_port()
+    calls = []
+
+    class FishingSim(server_module.FishingSim):  # nobody connects: every call here is the server's warm-up
+        def step(self, *args, **kwargs):
+            _port_is_closed_and_free(port)
+            calls.append("step")
+            return super().step(*args, **kwargs)
+
+        def reset(self, *args, **kwargs):
+            _port_is_closed_and_free(port)
+            calls.append("reset")
+            return super().reset(*args, **kwargs)
+
+    monkeypatch.setattr(server_module, "FishingSim", FishingSim)
+    with server_module.GameServer(port=port) as server:
+        assert server.port == port
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()  # open now
+    assert "step" in calls and "reset" in calls
 
 
 @pytest.mark.parametrize("gap", ["nan", "-1", "inf", "-inf", "1e308"])
@@ -145,10 +175,8 @@ class FakeServer:
 
 @pytest.fixture
 def serve_with_fake_server(monkeypatch):
-    """serve.main with no warm-up, FakeServer, and no process-wide gc.freeze / SIGTERM handler left behind."""
+    """serve.main with FakeServer (no warm-up), and no process-wide gc.freeze / SIGTERM handler left behind."""
     servers: list[FakeServer] = []
-    monkeypatch.setattr(serve, "FishingSim", lambda *a, **k: types.SimpleNamespace(step=lambda *a, **k: None,
-                                                                                 reset=lambda *a, **k: None))
     monkeypatch.setattr(serve, "gc", types.SimpleNamespace(collect=lambda: 0, freeze=lambda: None))
     monkeypatch.setattr(serve.signal, "signal", lambda *a: None)
     monkeypatch.setattr(serve, "GameServer", lambda *a, **k: servers.append(FakeServer(*a, **k)) or servers[-1])

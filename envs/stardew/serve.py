@@ -19,12 +19,10 @@ import signal
 import socket
 import sys
 
-import numpy as np
-
 from envs.argtypes import float_above, int_at_least, int_between, output_file
 from envs.stardew.bridge.protocol import DEFAULT_HOST, DEFAULT_PORT
 from envs.stardew.bridge.server import GameServer
-from envs.stardew.sim import FishingSim, GameConfig
+from envs.stardew.sim import GameConfig
 
 
 def _fish(text: str | None) -> str | int | list | None:
@@ -149,12 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:  # e.g. "level: need 0 <= lo <= hi <= 20, got 30", as a usage error
         parser.error(str(e))
     _check_address(parser, args.host, args.port)
-    # compile the simulator's kernels on a game of its own before the port opens: an agent that connected
-    # while they compile (about 15 s on a cold cache) would wait for a hello that is not coming
-    warm_up = FishingSim(1, config, features="seed")
-    warm_up.step(np.zeros(1, dtype=np.int64), autoreset=False)
-    warm_up.reset()
-    try:
+    try:  # GameServer compiles the simulator's kernels before its port opens (seconds on a cold cache)
         server = GameServer(config, host=args.host, port=args.port, mode=args.mode, tick_hz=args.hz,
                             gap=args.gap, seed=args.seed, max_connections=args.max_connections,
                             idle_timeout=args.idle_timeout, game_version=args.game_version, verbose=not args.quiet)

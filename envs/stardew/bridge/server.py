@@ -68,6 +68,11 @@ class GameServer:
         # the server never truncates (the env does) and streams the fade-in like the game
         self.config = dataclasses.replace(config, skip_fade_in=False, max_ticks=2**62, frame_skip=1)
         self.sim = FishingSim(1, self.config, features="seed")
+        # load (on a cold cache, compile: about 15 s) the kernels on a game of their own before the port opens: an
+        # agent that connected meanwhile would wait that long for its first state, past a step or reset timeout
+        warm_up = FishingSim(1, self.config, features="seed")
+        warm_up.step(np.zeros(1, dtype=np.int64), autoreset=False)
+        warm_up.reset()
         if seed is not None:
             self.sim.E[0] = seed_to_stream(seed)
         self.mode = mode
