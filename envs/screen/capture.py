@@ -131,6 +131,33 @@ class X11Windows:
         # translate_coords(root, 0, 0) gives root's origin in the window's coordinates: negate it
         return Region(-int(t.x), -int(t.y), int(g.width), int(g.height))
 
+    def focus(self, wid: int) -> bool:
+        """Give window ``wid`` the keyboard focus unless it, or a window inside it, has it already; True when it
+        had to. Keys go to the focused window (pynput types characters with XSendEvent to it, and XTEST keys
+        follow it too), so without this the agent's keys reach whatever the person last clicked, a terminal
+        included. With a window manager, ``_NET_ACTIVE_WINDOW`` asks it to raise and activate the window."""
+        from Xlib import X
+        from Xlib import error as xerror
+        from Xlib import protocol as xprotocol
+
+        try:
+            w = self._d.get_input_focus().focus
+            while not isinstance(w, int) and w != self._root:  # PointerRoot / None come back as ints
+                if int(w.id) == wid:
+                    return False
+                w = w.query_tree().parent
+            win = self._d.create_resource_object("window", wid)
+            active = self._d.intern_atom("_NET_ACTIVE_WINDOW")
+            supported = self._root.get_full_property(self._d.intern_atom("_NET_SUPPORTED"), X.AnyPropertyType)
+            if supported is not None and active in supported.value:
+                event = xprotocol.event.ClientMessage(window=win, client_type=active, data=(32, [2, 0, 0, 0, 0]))
+                self._root.send_event(event, event_mask=X.SubstructureRedirectMask | X.SubstructureNotifyMask)
+            win.set_input_focus(X.RevertToParent, X.CurrentTime)
+            self._d.sync()
+        except xerror.XError as e:
+            raise WindowNotFound(f"X11 window {wid:#x} cannot take the keyboard focus: {type(e).__name__}") from None
+        return True
+
     def close(self) -> None:
         self._d.close()
 
@@ -212,6 +239,16 @@ class MssCapture:
     def window_id(self) -> int | None:
         return self._wid
 
+    def focus(self) -> bool:
+        """Give the captured window the keyboard focus if it lacks it (see :meth:`X11Windows.focus`); True when
+        it had to. A region or a monitor has no window to focus: False, and keys go where the focus is."""
+        if self._wid is None:
+            return False
+        try:
+            return self._windows.focus(self._wid)
+        except WindowNotFound as e:
+            raise WindowNotFound(f"the captured {self._what}: {e}") from None
+
     def region(self) -> Region:
         """The rectangle the next grab reads (re-read from the window when following one); raises
         :class:`WindowNotFound` when the followed window was closed."""
@@ -264,7 +301,7 @@ class ReplayCapture:
             frames = data["frames"] if path.endswith(".npz") else data
         if order not in REPLAY_ORDERS:  # the env would read the frames' channels in another order
             raise ValueError(f"ReplayCapture.order: {order!r} not one of {REPLAY_ORDERS}")
-        self.frames = [np.asarray(f, dtype=np.uint8) for f in frames]
+        self.frames = [self._check_frame(i, f, order) for i, f in enumerate(frames)]
         if not self.frames:
             raise ValueError("ReplayCapture: no frames")
         self.order = order
@@ -273,6 +310,20 @@ class ReplayCapture:
         h, w = self.frames[0].shape[:2]
         self._region = region or Region(0, 0, w, h)
         self.index = 0
+
+    @staticmethod
+    def _check_frame(i: int, frame: object, order: str) -> np.ndarray:
+        """Frame ``i`` as it is, or an error naming it: uint8 (H, W, C) with the channels ``order`` says. Floats in
+        [0, 1] turned black and 300 wrapped to 44 when they were converted; a gray frame failed in OpenCV."""
+        f = np.asarray(frame)
+        channels = len(order)
+        if f.dtype != np.uint8:
+            raise ValueError(f"ReplayCapture: frame {i} is {f.dtype}, not uint8 (0..255); convert it yourself "
+                             "(e.g. (frame * 255).round().astype(np.uint8) for floats in [0, 1])")
+        if f.ndim != 3 or f.shape[2] != channels or f.shape[0] < 1 or f.shape[1] < 1:
+            raise ValueError(f"ReplayCapture: frame {i} has shape {f.shape}; order={order!r} needs (H, W, "
+                             f"{channels}) (a gray frame: np.repeat(frame[..., None], 3, axis=2) with 'rgb')")
+        return f
 
     def region(self) -> Region:
         return self._region

@@ -5,8 +5,9 @@ presses, releases and moves on a backend, keeping track of what is held so that 
 steps are not re-tapped and everything can be released at once (:meth:`InputController.release_all`,
 thread-safe: the stop switch calls it from its listener thread).
 
-Backends: :class:`PynputInput` (pynput; on X11 it sends through XTEST, which reaches a window
-with no window manager and no focus) and :class:`DryRunInput` (records what would be sent).
+Backends: :class:`PynputInput` (pynput; on X11 the mouse through XTEST, to the window under the
+pointer; keys to the window with the keyboard focus, which ScreenGame-v0 gives the captured window
+first) and :class:`DryRunInput` (records what would be sent).
 pynput is imported when a :class:`PynputInput` or :class:`StopSwitch` is created.
 """
 
@@ -125,16 +126,21 @@ class InputController:
                 x, y = spec.to_pixels(p, size)
                 return region.left + x, region.top + y
 
+            # what is pressed is recorded *before* the press is sent: an exception or Ctrl+C (a KeyboardInterrupt
+            # at any bytecode) between the two would otherwise leave it down where release_all cannot see it
             if t == "move":
                 b.move(*at(action["pointer"]))
             elif t == "click":
                 b.move(*at(action["pointer"]))
+                self.button_held = True
                 b.button("left", True)
                 b.button("left", False)
+                self.button_held = False
             elif t == "drag":
                 x0, y0 = at(action["pointer"])
                 x1, y1 = at(action["drag_end"])
                 b.move(x0, y0)
+                self.button_held = True
                 b.button("left", True)
                 for i in range(1, self.drag_steps + 1):
                     f = i / self.drag_steps
@@ -142,11 +148,12 @@ class InputController:
                         time.sleep(self.drag_step_s)
                     b.move(int(round(x0 + f * (x1 - x0))), int(round(y0 + f * (y1 - y0))))
                 b.button("left", False)
+                self.button_held = False
             elif t == "hold":
                 b.move(*at(action["pointer"]))
                 if not self.button_held:
-                    b.button("left", True)
                     self.button_held = True
+                    b.button("left", True)
             elif t == "key":
                 want = list(spec.held_keys(action))
                 for k in reversed(self.held_keys):
@@ -155,8 +162,8 @@ class InputController:
                 self.held_keys = [k for k in self.held_keys if k in want]
                 for k in want:
                     if k not in self.held_keys:
-                        b.key(k, True)
                         self.held_keys.append(k)
+                        b.key(k, True)
 
     def _release_keys(self) -> None:
         for k in reversed(self.held_keys):
@@ -176,10 +183,31 @@ class InputController:
         return bool(self.held_keys) or self.button_held
 
 
-def check_hotkey(hotkey: str, where: str = "stop_hotkey") -> None:
-    """ValueError naming ``where`` unless ``hotkey`` is a pynput ``GlobalHotKeys`` string (the rules of pynput's
-    ``HotKey.parse``, checked without importing pynput): parts joined by ``+``, each one character or a
-    ``<name>`` of :data:`~envs.screen.actions.KEY_NAMES` (or ``<virtual key code>``), none twice."""
+# pynput's hotkey listener counts a left or right modifier as the plain one: ctrl_l fires "<ctrl>"
+_CANONICAL = {"alt_l": "alt", "alt_r": "alt", "alt_gr": "alt", "ctrl_l": "ctrl", "ctrl_r": "ctrl",
+              "shift_l": "shift", "shift_r": "shift", "cmd_l": "cmd", "cmd_r": "cmd"}
+
+
+def _canonical(name: str) -> str:
+    key = name.lower() if len(name) == 1 else (pynput_key_name(name) or name.lower())
+    return _CANONICAL.get(key, key)
+
+
+def check_hotkey_not_in_keys(hotkey: str, keys: tuple[str, ...], where: str = "stop_hotkey") -> None:
+    """ValueError naming ``where`` when the agent's own ``keys`` can press every key of ``hotkey`` at once: pynput
+    shows a process its own key presses, so the agent would press the stop switch itself."""
+    ours = {_canonical(k): k for k in keys}
+    pressed_by_agent = []
+    for part in _hotkey_parts(hotkey, where):
+        inner = part[1:-1] if len(part) > 2 and part[0] == "<" and part[-1] == ">" else part
+        if _canonical(inner) not in ours:
+            return
+        pressed_by_agent.append(ours[_canonical(inner)])
+    raise ValueError(f"{where}: {hotkey!r} is pressed by the agent's own action keys {pressed_by_agent}, so an "
+                     "action would stop the env; pick a hotkey the actions cannot press, e.g. '<ctrl>+<alt>+q'")
+
+
+def _hotkey_parts(hotkey: str, where: str) -> list[str]:
     syntax = "write special keys in angle brackets, e.g. '<f12>' or '<ctrl>+<alt>+q'"
     if not isinstance(hotkey, str) or not hotkey:
         raise ValueError(f"{where}: need a pynput hotkey string ({syntax}), got {hotkey!r}")
@@ -191,6 +219,15 @@ def check_hotkey(hotkey: str, where: str = "stop_hotkey") -> None:
     if start == len(hotkey):
         raise ValueError(f"{where}: {hotkey!r} ends with '+'; {syntax}")
     parts.append(hotkey[start:])
+    return parts
+
+
+def check_hotkey(hotkey: str, where: str = "stop_hotkey") -> None:
+    """ValueError naming ``where`` unless ``hotkey`` is a pynput ``GlobalHotKeys`` string (the rules of pynput's
+    ``HotKey.parse``, checked without importing pynput): parts joined by ``+``, each one character or a
+    ``<name>`` of :data:`~envs.screen.actions.KEY_NAMES` (or ``<virtual key code>``), none twice."""
+    syntax = "write special keys in angle brackets, e.g. '<f12>' or '<ctrl>+<alt>+q'"
+    parts = _hotkey_parts(hotkey, where)
     seen: set[str] = set()
     for part in parts:
         inner = part[1:-1] if len(part) > 2 and part[0] == "<" and part[-1] == ">" else None

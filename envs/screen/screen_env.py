@@ -6,6 +6,7 @@ import contextlib
 import signal
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,10 +25,12 @@ from envs.screen.inputs import (
     StopSwitch,
     check_backend,
     check_hotkey,
+    check_hotkey_not_in_keys,
 )
 from envs.screen.options import check_methods, finite_number, flag, is_real, positive_int_pair
 from envs.screen.preprocess import FramePreprocessor, FrameStack
 
+_DRY_RUN = ("dry-run", "dry_run", "dryrun")
 # the channel orders a capture may say its frames have (its ``order`` attribute; "rgb" without one)
 CAPTURE_ORDERS = ("rgb", "bgr", "bgra", "rgba")
 
@@ -79,6 +82,53 @@ def _check_capture(capture: Any) -> None:
         raise ValueError(f"capture.order: {order!r} not one of {CAPTURE_ORDERS} (the channel order of its frames)")
 
 
+class _CtrlC:
+    """One SIGINT handler for every open ScreenGameEnv: it releases what each of them holds, then does what the
+    handler it replaced did (by default, raise KeyboardInterrupt). An env that opens in the main thread (Python
+    runs signal handlers there only) installs it unless it is in place; the last env to close puts the replaced
+    handler back, unless something else has replaced ours since. (One handler per env, each restoring its own
+    predecessor, lost the other envs' release when they closed out of order.)"""
+
+    envs: weakref.WeakSet = weakref.WeakSet()
+    previous: Any = None
+    busy = False
+
+    @classmethod
+    def handler(cls, signum: int, frame: Any) -> None:
+        if cls.busy:  # the handler we replaced calls ours in turn: the release is done, let it go on
+            return
+        cls.busy = True
+        try:
+            for env in list(cls.envs):
+                with contextlib.suppress(Exception):
+                    env.input.release_all()
+            old = cls.previous
+            if old is signal.SIG_IGN:
+                return
+            if callable(old):
+                old(signum, frame)
+            else:
+                raise KeyboardInterrupt
+        finally:
+            cls.busy = False
+
+    @classmethod
+    def add(cls, env: ScreenGameEnv) -> None:
+        cls.envs.add(env)
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) != cls.handler:
+            cls.previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, cls.handler)
+
+    @classmethod
+    def discard(cls, env: ScreenGameEnv) -> None:
+        cls.envs.discard(env)
+        if cls.envs or threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGINT) == cls.handler:  # else someone else's came after ours: keep it
+            signal.signal(signal.SIGINT, signal.default_int_handler if cls.previous is None else cls.previous)
+        cls.previous = None
+
+
 class ScreenGameEnv(gym.Env):
     """
     ## Description
@@ -87,8 +137,10 @@ class ScreenGameEnv(gym.Env):
     actions are mouse and keyboard input, and the reward is whatever the user reads from the picture.
     Frames are grabbed with mss (XShm on X11) from a screen rectangle or from an X11 window found by
     its class or title (the capture follows the window when it moves), converted to 84x84 grayscale
-    with OpenCV and stacked 4 deep. Input goes through pynput (XTEST on X11, which reaches a window
-    with no window manager and without focus). Steps run in real time at a fixed period.
+    with OpenCV and stacked 4 deep. Input goes through pynput (XTEST on X11). Keys go to the window with
+    the keyboard focus: when the capture is a window, a step that presses or releases keys first gives it
+    the focus if it lacks it (with a window manager, through ``_NET_ACTIVE_WINDOW``); with a ``region`` or
+    ``monitor``, focus the game yourself. Steps run in real time at a fixed period.
 
     ## Action Space
 
@@ -137,8 +189,10 @@ class ScreenGameEnv(gym.Env):
     | terminated  | ``reward.is_terminated(current_frame, previous_frames)`` returns True               |
     | truncated   | ``reward.is_truncated(...)`` returns True, or ``max_episode_steps`` steps were taken |
     |             | (the argument, else ``self.spec.max_episode_steps``)                                 |
-    | stop switch | the hotkey was pressed: input is released at once; ``step`` raises `StopRequested`  |
-    |             | (``on_stop="raise"``) or returns ``truncated=True`` with ``info["stopped"]``         |
+    | stop switch | the hotkey was pressed: input is released at once, and no more is sent. With     |
+    |             | ``on_stop="raise"`` the step it was pressed in, and every ``step`` or ``reset``     |
+    |             | after it, raises `StopRequested` (``reset_hook`` does not run) until ``resume()``;  |
+    |             | with ``"truncate"`` that step returns ``truncated=True`` with ``info["stopped"]``   |
 
     Whatever ends an episode, everything held is released in that step. ``gym.make("ScreenGame-v0",
     max_episode_steps=N)`` keeps ``N`` for its own ``TimeLimit`` wrapper (the env never sees it), so the
@@ -283,6 +337,8 @@ class ScreenGameEnv(gym.Env):
             else HybridActionSpec.from_seed_dict(action_space)
         self.action_space = self.action_spec.space
         self.type_names = self.action_spec.type_names
+        if stop_hotkey is not None and not (isinstance(input, str) and input in _DRY_RUN):
+            check_hotkey_not_in_keys(stop_hotkey, self.action_spec.keys)
         if preprocessor is None:
             frame_size = positive_int_pair("frame_size", frame_size)
             grayscale = flag("grayscale", grayscale)
@@ -301,7 +357,6 @@ class ScreenGameEnv(gym.Env):
         self._capture = None
         self._backend = None
         self._stop_switch = None
-        self._old_sigint = None
         try:
             if capture == "mss":
                 self._capture = MssCapture(region, monitor, window_class, window_title, wait_s=window_wait_s)
@@ -311,7 +366,7 @@ class ScreenGameEnv(gym.Env):
                 self._capture = capture
             if input == "pynput":
                 self._backend = PynputInput()
-            elif input in ("dry-run", "dry_run", "dryrun"):
+            elif input in _DRY_RUN:
                 self._backend = DryRunInput()
                 stop_hotkey = None
             elif isinstance(input, str):
@@ -349,22 +404,7 @@ class ScreenGameEnv(gym.Env):
         self.input.release_all()
 
     def _install_sigint(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        old = signal.getsignal(signal.SIGINT)
-
-        def handler(signum, frame):
-            with contextlib.suppress(Exception):
-                self.input.release_all()
-            if old is signal.SIG_IGN:
-                return
-            if callable(old):
-                old(signum, frame)
-            else:
-                raise KeyboardInterrupt
-
-        signal.signal(signal.SIGINT, handler)
-        self._old_sigint = old
+        _CtrlC.add(self)
 
     # -- frames --------------------------------------------------------------------------------------
     def _grab(self) -> tuple[np.ndarray, np.ndarray]:
@@ -397,9 +437,19 @@ class ScreenGameEnv(gym.Env):
     def _region(self) -> Region:
         return self._capture.region()
 
+    def _focus(self) -> None:
+        focus = getattr(self._capture, "focus", None)  # MssCapture of a window; a region has none to focus
+        if focus is not None and self.input.enabled:
+            focus()
+
     # -- gymnasium API -------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
+        self._t_next = None  # until this reset succeeds, step has no episode to go on with
+        if self.stopped.is_set() and self.on_stop == "raise":
+            # not even reset_hook runs: it may drive the game (click "play again") after the person said stop
+            self.input.release_all()
+            raise StopRequested("the stop switch was pressed; call env.resume() to go on")
         try:
             self.input.release_all()
             if hasattr(self._capture, "rewind"):
@@ -467,6 +517,8 @@ class ScreenGameEnv(gym.Env):
             else:
                 start = t0
             region = self._region()
+            if self.type_names[checked["type"]] == "key" or self.input.held_keys:
+                self._focus()  # key presses and releases go to the focused window: make it the game's
             self.input.apply(checked, region)
             if self.period is not None:
                 end_due = slot + self.period
@@ -507,6 +559,9 @@ class ScreenGameEnv(gym.Env):
         except BaseException:
             self.input.release_all()
             raise
+        if stopped and self.on_stop == "raise":  # pressed during this step: it ends here, as the next would
+            raise StopRequested("the stop switch was pressed during this step; everything held is released; call "
+                                "env.resume() to go on")
         info = {
             "step_time_s": t_frame - start,
             "overrun_s": overrun,
@@ -534,10 +589,7 @@ class ScreenGameEnv(gym.Env):
         if getattr(self, "_stop_switch", None) is not None:
             self._stop_switch.stop()
             self._stop_switch = None
-        if getattr(self, "_old_sigint", None) is not None:
-            with contextlib.suppress(ValueError):  # not the main thread
-                signal.signal(signal.SIGINT, self._old_sigint)
-            self._old_sigint = None
+        _CtrlC.discard(self)
         if getattr(self, "_capture", None) is not None:
             self._capture.close()
             self._capture = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import gymnasium as gym
@@ -13,6 +15,7 @@ from envs.games.fishing import FishingGame
 from envs.games.fishing_screen import FISHING_ACTIONS, fishing_reward, meter_probe, read_fish_and_bar
 from envs.registration import GYMNASIUM_1
 from envs.screen.capture import ReplayCapture
+from envs.screen.inputs import DryRunInput, check_hotkey_not_in_keys
 from envs.screen.rewards import BarFill, MeanColour, ProbeReward, TemplateMatch, Term, When
 from envs.screen.screen_env import ResetTimeout, ScreenGameEnv, StopRequested
 from envs.stardew.render import BAR, FISH, TRACK_Y
@@ -476,3 +479,139 @@ def test_fishing_pixels_steps_after_the_end_change_nothing_until_reset():
     assert env.game.sim.state_dict(0)["tick"] == tick
     _, first = env.reset()
     assert first["tick"] < tick  # reset() still begins the next fish
+
+
+class Interrupted(DryRunInput):
+    """Records input like DryRunInput, and raises KeyboardInterrupt (a Ctrl+C) right after sending the event
+    ``at`` (("move",): the third pointer move)."""
+
+    def __init__(self, at: tuple) -> None:
+        super().__init__()
+        self.at = at
+
+    def _sent(self) -> None:
+        third_move = self.at != ("move",) or sum(e[0] == "move" for e in self.events) == 3
+        if self.at and self.events[-1][:len(self.at)] == self.at and third_move:
+            self.at = ()
+            raise KeyboardInterrupt
+
+    def move(self, x, y):
+        super().move(x, y)
+        self._sent()
+
+    def button(self, name, down):
+        super().button(name, down)
+        self._sent()
+
+    def key(self, name, down):
+        super().key(name, down)
+        self._sent()
+
+
+def _down_at_the_end(events: list[tuple]) -> set:
+    down: set = set()
+    for kind, *what in events:
+        if kind in ("button", "key"):
+            (down.add if what[1] else down.discard)(what[0])
+    return down
+
+
+@pytest.mark.parametrize(("at", "action"), [
+    (("move",), lambda spec: spec.make("drag", pointer=[-0.5, -0.5], drag_end=[0.5, 0.5])),  # in a drag's moves
+    (("button", "left", True), lambda spec: spec.make("click", pointer=[0, 0])),  # between a click's press/release
+    (("key", "c", True), lambda spec: spec.make("key", keys=["c"])),  # right after a key press
+])
+def test_a_ctrl_c_between_a_press_and_its_release_leaves_nothing_held(frames, at, action):
+    backend = Interrupted(at)
+    env = make_env(frames, input=backend, stop_hotkey=None)
+    env.reset()
+    with pytest.raises(KeyboardInterrupt):
+        env.step(action(env.action_spec))
+    env.close()
+    assert backend.at == () and _down_at_the_end(backend.events) == set()
+
+
+def test_ctrl_c_releases_every_open_envs_input_whichever_closed_first(frames):
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    a, b = make_env(frames), make_env(frames)
+    try:
+        for env in (a, b):
+            env.reset()
+            env.step(env.action_spec.make("key", keys=["c"]))
+        a.close()  # closing the first env must not take the second's release with it
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)
+        assert b._backend.events == [("key", "c", True), ("key", "c", False)]
+        b.close()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the last close puts it back
+    finally:
+        a.close()
+        b.close()
+        signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.parametrize(("hotkey", "keys"), [("<f12>", ["c", "f12"]), ("<ctrl>+x", ["ctrl_l", "x"]),
+                                              ("q", ["Q"]), ("<esc>", ["escape"])])
+def test_a_stop_hotkey_the_action_keys_can_press_is_refused(frames, hotkey, keys):
+    actions = {"keys": keys, "mouse": FISHING_ACTIONS["mouse"]}
+    with pytest.raises(ValueError, match=r"stop_hotkey: .* pressed by the agent's own action keys"):
+        make_env(frames, action_space=actions, input=DryRunInput(), stop_hotkey=hotkey)
+    make_env(frames, action_space=actions, input="dry-run", stop_hotkey=hotkey).close()  # no switch, nothing to hit
+
+
+def test_a_stop_hotkey_the_keys_press_only_in_part_is_allowed():
+    check_hotkey_not_in_keys("<ctrl>+<alt>+q", ("ctrl", "q"))
+    check_hotkey_not_in_keys("<f12>", ("f11", "c"))
+
+
+def test_on_stop_raise_ends_the_step_the_switch_was_pressed_in_and_every_reset_until_resume(frames):
+    env = make_env(frames)
+
+    class PressedMidStep:
+        def calculate_reward(self, current_frame, previous_frames, action):
+            env.stop()  # the person presses the hotkey while this step runs
+            return 0.0
+
+    hooks = []
+    env.reward_fn = PressedMidStep()
+    env.reset_hook = hooks.append
+    env.reset()
+    with pytest.raises(StopRequested, match="during this step"):
+        env.step(env.action_spec.make("key", keys=["c"]))
+    assert env._backend.events == [("key", "c", True), ("key", "c", False)]
+    with pytest.raises(StopRequested):
+        env.reset()  # a training loop's reset after the stop: reset_hook (which may click in the game) does not run
+    assert len(hooks) == 1
+    env.reward_fn = None
+    env.resume()
+    env.reset()
+    env.step(env.action_spec.noop())
+    assert len(hooks) == 2
+    env.close()
+
+
+def test_a_step_after_a_failed_reset_needs_a_reset(frames):
+    game = GameOver()
+    env = make_env(frames, reward=game, reset_timeout_s=0.05)
+    env.reset()
+    env.step(env.action_spec.noop())
+    game.over = True
+    with pytest.raises(ResetTimeout):
+        env.reset()
+    with pytest.raises(gym.error.ResetNeeded):  # not a step on the last episode's frames
+        env.step(env.action_spec.noop())
+    env.close()
+
+
+@pytest.mark.parametrize(("frame", "order", "why"), [
+    (np.full((4, 4, 3), 0.5), "rgb", "frame 1 is float64, not uint8"),
+    (np.full((4, 4, 3), 300), "rgb", "frame 1 is int64, not uint8"),
+    (np.zeros((4, 4), np.uint8), "rgb", r"frame 1 has shape \(4, 4\); order='rgb' needs \(H, W, 3\)"),
+    (np.zeros((4, 4, 4), np.uint8), "rgb", r"frame 1 has shape \(4, 4, 4\); order='rgb' needs \(H, W, 3\)"),
+    (np.zeros((4, 4, 3), np.uint8), "bgra", r"frame 1 has shape \(4, 4, 3\); order='bgra' needs \(H, W, 4\)"),
+])
+def test_replay_capture_refuses_frames_it_would_convert_wrongly_naming_the_frame(frame, order, why):
+    good = np.zeros((4, 4, len(order)), np.uint8)
+    with pytest.raises(ValueError, match=why):
+        ReplayCapture([good, frame], order=order)

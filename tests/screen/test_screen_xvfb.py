@@ -129,6 +129,41 @@ def test_key_combination_arrives_with_its_modifier(fishing_window):
         env.close()
 
 
+def test_keys_reach_the_captured_window_when_another_window_has_the_focus(fishing_window, xvfb):
+    """A person clicked elsewhere (a terminal): the agent's keys still go to the game, not to that window."""
+    from Xlib import X, display
+
+    d = display.Display(xvfb.display)
+    other = d.screen().root.create_window(700, 10, 100, 100, 0, d.screen().root_depth,
+                                          event_mask=X.KeyPressMask | X.KeyReleaseMask)
+    other.map()
+    d.sync()
+    time.sleep(0.2)
+    other.set_input_focus(X.RevertToParent, X.CurrentTime)
+    d.sync()
+    env = env_for(fishing_window)
+    try:
+        env.reset()
+        t0 = time.monotonic()
+        for _ in range(3):
+            env.step(env.action_spec.make("key", keys=["c"]))
+        env.step(env.action_spec.noop())
+        time.sleep(0.1)
+        ev = [(e["type"], e["key"]) for e in fishing_window.events(t0) if e["type"] in ("keydown", "keyup")]
+        assert ev == [("keydown", "c"), ("keyup", "c")]
+        d.sync()
+        stray = []
+        while d.pending_events():
+            e = d.next_event()
+            if e.type in (X.KeyPress, X.KeyRelease) and e.window == other:
+                stray.append(e)
+        assert stray == []  # nothing was typed into the other window
+    finally:
+        env.close()
+        other.destroy()
+        d.close()
+
+
 def test_stop_switch_hotkey_releases_everything_and_halts(fishing_window, xvfb):
     env = env_for(fishing_window, stop_hotkey="<f12>")
     try:
