@@ -1,13 +1,15 @@
 """`make evaluate`: the population protocol on 5,000 held-out seeds for the baselines and the DQNs.
 
-    python -m agents.evaluate [--episodes 5000] [--out reports]
+    python -m agents.evaluate [--episodes 5000] [--out DIR]
 
 Policies: the hand-written controllers (random, naive, braking, lead, and lead_seed: lead on the
 seed's three values) and the models in ``exported/``: the two DQNs (their own weights, run batched in
 float64: the same function onnxruntime computes, checked by ``make export-onnx``) and the state PPO. All play the same seeds (``TEST_SEED0 ..``), never used in training
-or checkpoint choice. Writes ``reports/evaluation.{json,md}`` and ``reports/*.png`` and prints the table.
-Only that full run (default ``--episodes`` and ``--out``) rewrites the model card ``exported/README.md``;
-any other writes its card to ``<out>/model_card.md``.
+or checkpoint choice. Writes ``evaluation.{json,md}`` and ``*.png`` to ``--out`` and prints the table.
+``--out`` defaults to ``reports`` (the published evaluation) for the full 5,000 episodes, and to
+``runs/evaluate-<episodes>`` for a shorter run, which must not replace the published figures.
+Only the full run into ``reports`` rewrites the model card ``exported/README.md``; any other writes its
+card to ``<out>/model_card.md``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from agents.population import (
     run_episodes,
 )
 from envs.argtypes import int_at_least
+from envs.paths import file_in_the_way
 from envs.stardew.controllers import make_controller
 from envs.stardew.fish import fish_table
 
@@ -83,6 +86,8 @@ def learned_policies(models: dict[str, str] | None = None, ppo_models: dict[str,
     for name, path in (PPO_MODELS if ppo_models is None else ppo_models).items():
         if Path(path).with_suffix(".pt").exists():
             policies[name] = _load(name, path, PPOStatePolicy)
+        else:
+            print(f"note: {Path(path).with_suffix('.pt')} not found, {name} left out (run `make train-ppo-state`)")
     return policies
 
 
@@ -226,13 +231,20 @@ def plots(res: dict, out: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--episodes", type=int_at_least(1), default=EPISODES)
-    ap.add_argument("--out", default=OUT)
+    ap.add_argument("--out", default=None, help=f"folder to write to (default: {OUT} for the full "
+                    f"{EPISODES:,} episodes, runs/evaluate-<episodes> for fewer)")
     ap.add_argument("--exported", default=EXPORTED, help="folder of the exported models (and the model card)")
     args = ap.parse_args(argv)
     if not Path(args.exported).is_dir():
         # a mistyped folder would otherwise drop every learned policy with only a note and evaluate the baselines
         ap.error(f"--exported {args.exported}: no such folder")
+    if args.out is None:
+        # a quick look with fewer episodes replaced the published reports, which the README and the model card quote
+        args.out = OUT if args.episodes == EPISODES else f"runs/evaluate-{args.episodes}"
     out = Path(args.out)
+    blocker = out if out.exists() and not out.is_dir() else file_in_the_way(out)
+    if blocker is not None:  # before minutes of evaluation, not a FileExistsError after them
+        ap.error(f"--out {out}: {blocker} is a file, not a folder")
     # one torch thread: with torch's default two on a busy 2-core machine, batched forwards stall badly
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
     out.mkdir(parents=True, exist_ok=True)

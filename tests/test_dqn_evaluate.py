@@ -33,13 +33,32 @@ def exported(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("args", [["--episodes", "50", "--out", "rep"], ["--episodes", "50"], ["--out", "rep"]])
 def test_a_partial_evaluation_leaves_the_model_card_alone(exported, tmp_path, capsys, args):
-    main_out = tmp_path / (args[args.index("--out") + 1] if "--out" in args else "reports")
+    main_out = tmp_path / (args[args.index("--out") + 1] if "--out" in args else "runs/evaluate-50")
     ev.main([*args, "--exported", str(exported)])
     assert (exported / "README.md").read_text() == "the published model card\n"
     card = (main_out / "model_card.md").read_text()
     assert card.startswith("# Exported DQN policies")
     assert f"Per level, per fish and paired comparisons: `{main_out.relative_to(tmp_path) / 'evaluation.md'}`" in card
     assert "model card" in capsys.readouterr().out
+
+
+def test_fewer_episodes_leave_the_published_reports_alone(exported, tmp_path, capsys):
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "evaluation.json").write_text("the published figures\n")
+    ev.main(["--episodes", "50", "--exported", str(exported)])
+    assert (tmp_path / "reports" / "evaluation.json").read_text() == "the published figures\n"
+    assert (tmp_path / "runs" / "evaluate-50" / "evaluation.json").exists()
+    assert "runs/evaluate-50/evaluation.json" in capsys.readouterr().out
+
+
+def test_an_out_folder_that_is_a_file_is_a_usage_error_before_the_evaluation(exported, tmp_path, capsys,
+                                                                               monkeypatch):
+    (tmp_path / "taken").write_text("a file")
+    monkeypatch.setattr(ev, "evaluate_all", lambda *a, **k: pytest.fail("evaluated before checking --out"))
+    for out in ("taken", "taken/rep"):
+        with pytest.raises(SystemExit) as e:
+            ev.main(["--out", out, "--exported", str(exported)])
+        assert e.value.code == 2 and f"--out {out}: taken is a file, not a folder" in capsys.readouterr().err
 
 
 def test_the_full_default_evaluation_rewrites_the_model_card(exported, tmp_path):
@@ -106,7 +125,7 @@ def test_a_small_run_writes_strict_json_and_dashes_for_rates_over_no_episodes(tm
     assert "nan" not in (tmp_path / "rep" / "evaluation.md").read_text().lower()
 
 
-def test_exported_folder_is_where_every_learned_policy_comes_from(tmp_path):
+def test_exported_folder_is_where_every_learned_policy_comes_from(tmp_path, capsys):
     """--exported names the folder of the state PPO too, not only of the DQNs: a folder without it has none."""
     empty = tmp_path / "no_models"
     empty.mkdir()
@@ -114,6 +133,8 @@ def test_exported_folder_is_where_every_learned_policy_comes_from(tmp_path):
     assert all(Path(p).parent == empty for p in models.values())
     assert ppo == {"ppo_state": str(empty / "ppo_state" / "policy")}
     assert ev.learned_policies(models, ppo) == {}
+    assert all(f"{name} left out" in line for name, line in zip(  # each one said, none dropped in silence
+        ["dqn_best", "dqn_seed", "ppo_state"], capsys.readouterr().out.splitlines(), strict=True))
     shutil.copytree(ROOT / "exported" / "ppo_state", empty / "ppo_state")
     assert list(ev.learned_policies(*ev.exported_models(empty))) == ["ppo_state"]
 
