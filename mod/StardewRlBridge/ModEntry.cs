@@ -18,6 +18,7 @@ namespace StardewRlBridge
     ///   UpdateTicked:  read BobberBar's fields and send one "state" message (bridge/observe modes), or run the
     ///                  ONNX policy on them (onnx mode).
     /// The game never waits: an action that arrives after an update started applies from the next one.
+    /// An update in which the game is paused (BobberBar.update did not run: UpdatePatch) sends and logs nothing.
     /// </summary>
     public sealed class ModEntry : Mod
     {
@@ -30,6 +31,8 @@ namespace StardewRlBridge
         private int barTick;            // updates since this BobberBar opened
         private float lastFishPos;
         private bool ended;             // the end state of this minigame was sent
+        private long firstStateTick;    // the tick of this minigame's first state: an action answering it or later
+                                        // means the agent plays this minigame (it skips one already in flight)
         private long appliedTick = -1;  // the action applied in the current update
         private bool appliedPress;
         private bool policyPress;       // onnx mode: the decision for the next update
@@ -51,6 +54,7 @@ namespace StardewRlBridge
             }
             if (config.Mode != "observe")
                 InputPatch.Apply(ModManifest.UniqueID);
+            UpdatePatch.Apply(ModManifest.UniqueID);
 
             if (config.Mode == "onnx")
             {
@@ -81,6 +85,7 @@ namespace StardewRlBridge
                 minigame++;
                 barTick = 0;
                 ended = false;
+                firstStateTick = long.MaxValue;
                 lastFishPos = Get<float>("bobberPosition");
                 policyPress = false;
                 prev = null;
@@ -106,7 +111,9 @@ namespace StardewRlBridge
         private void OnUpdateTicking(object sender, UpdateTickingEventArgs e)
         {
             currentTick = e.Ticks;
-            if (bar == null || config.Mode == "observe" || paused)
+            UpdatePatch.Ran = false;
+            // after the end state (the fade-out) the player's keyboard is left alone, as before the agent's first answer
+            if (bar == null || ended || config.Mode == "observe" || paused)
             {
                 InputPatch.Active = false;
                 appliedTick = -1; // states say no action was applied: the player's own input ran this update
@@ -125,19 +132,34 @@ namespace StardewRlBridge
                     appliedPress = false; // no agent: leave the player's input alone
             }
             InputPatch.Down = appliedPress;
-            InputPatch.Active = config.Mode == "onnx" ? policy.Ready : server.Connected;
+            // bridge: only once the agent has answered a state of this minigame; an agent that connected (or reset)
+            // during one skips it, and the player keeps the use-tool key for it
+            InputPatch.Active = config.Mode == "onnx" ? policy.Ready : server.Connected && appliedTick >= firstStateTick;
         }
 
         // -- after the update: read the state --------------------------------------------------------------
         private void OnUpdateTicked(object sender, UpdateTickedEventArgs e)
         {
-            if (bar == null || ended || Game1.activeClickableMenu != bar)
+            if (bar == null || ended || Game1.activeClickableMenu != bar || !UpdatePatch.Ran)
                 return;
+            float progress = Get<float>("distanceFromCatching");
+            if (progress < 0f)
+            {
+                // BobberBar.emergencyShutDown (the player pressed Escape/E, or the game shut the menu) sets -1 and fades
+                // out with no result: the agent's episode ends as a closed minigame (truncated), not as an escape
+                // with a meter of -1, and the CSV gets no row out of [0, 1] (one made the whole file unloadable)
+                ended = true;
+                InputPatch.Active = false;
+                SendWaiting(e.Ticks);
+                FlushCsv();
+                return;
+            }
             barTick++;
+            if (barTick == 1)
+                firstStateTick = e.Ticks;
             float barPos = Get<float>("bobberBarPos");
             float fishPos = Get<float>("bobberPosition");
             float barSpeed = Get<float>("bobberBarSpeed");
-            float progress = Get<float>("distanceFromCatching");
             bool fadeIn = Get<bool>("fadeIn");
             string phase = progress >= 1f ? "caught" : progress <= 0f ? "escaped" : fadeIn ? "fade-in" : "playing";
             bool pressed = Get<bool>("buttonPressed");

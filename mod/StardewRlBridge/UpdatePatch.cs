@@ -1,0 +1,31 @@
+using HarmonyLib;
+using Microsoft.Xna.Framework;
+using StardewValley.Menus;
+
+namespace StardewRlBridge
+{
+    /// <summary>
+    /// Tells whether BobberBar.update ran in this game update (a Harmony postfix; it writes no game state).
+    /// SMAPI raises UpdateTicking/UpdateTicked on every frame, also those in which the game itself is paused
+    /// (the window inactive with "Pause when game window is inactive", Game1.paused, an overlay) and the
+    /// minigame does not move. A state sent then repeated the last one under a new tick, counted a bar tick the
+    /// game never ran, and logged a CSV row whose press was never applied.
+    /// </summary>
+    internal static class UpdatePatch
+    {
+        /// <summary>Cleared before each update (UpdateTicking), set when BobberBar.update has run.</summary>
+        public static bool Ran;
+
+        public static void Apply(string harmonyId)
+        {
+            new Harmony(harmonyId).Patch(
+                original: AccessTools.Method(typeof(BobberBar), nameof(BobberBar.update), new[] { typeof(GameTime) }),
+                postfix: new HarmonyMethod(typeof(UpdatePatch), nameof(Postfix)));
+        }
+
+        private static void Postfix()
+        {
+            Ran = true;
+        }
+    }
+}
