@@ -230,10 +230,91 @@ def test_ppo_entry_point_trains_with_scaled_rewards_and_saves_a_reloadable_polic
     assert not (tmp_path / "tmp").exists()
     run = json.loads((out / "run.json").read_text())
     assert run["args"]["norm_reward"] is True and run["final"]["env_steps"] >= 512
+    # one row per update (2 x 128 steps each), labelled with the steps of the rollout it was fitted on
+    q_rows = (out / "q_head.csv").read_text().splitlines()
+    assert [int(r.split(",")[0]) for r in q_rows[1:]] == [256, 512]
     policy = load_policy(out / "policy")
     obs = np.zeros((3, *policy.observation_space.shape), dtype=np.float32)
     acts, _ = policy.predict(obs, deterministic=True)
     assert acts.shape == (3, *policy.action_space.shape)
+
+
+def test_ppo_trains_on_the_documented_env_seeds_so_training_seeds_play_different_fish(tmp_path, monkeypatch) -> None:
+    """Env i of --seed s starts on seed s*1000 + i. SB3 re-seeded the envs with s itself (env i on s + i), so
+    seeds 1 and 2 trained on 7 of the same 8 fish streams."""
+    from agents.hybrid.train import main
+    from envs.stardew.fishing_env import StardewFishingEnv
+
+    seen: list = []
+    reset = StardewFishingEnv.reset
+
+    def spy(self, *, seed=None, options=None):
+        seen.append(seed)
+        return reset(self, seed=seed, options=options)
+
+    monkeypatch.setattr(StardewFishingEnv, "reset", spy)
+    main(["ppo", "--env", "state", "--steps", "64", "--n-envs", "2", "--n-steps", "32", "--batch-size", "64",
+          "--eval-every", "1000000", "--eval-episodes", "1", "--seed", "3", "--out", str(tmp_path / "run")])
+    assert [s for s in seen if s is not None and s < 900_000][-2:] == [3000, 3001]
+    assert not {3, 4} & set(seen)
+
+
+def test_the_critic_warm_up_leaves_the_cloned_policy_as_it_was_with_the_q_head_on(tmp_path) -> None:
+    """In the warm-up only V and Q learn: the Q loss (a random Q head: BC does not train it) moved the shared
+    features, and the policy with them, before PPO proper began."""
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.hybrid.ppo import HybridPPO
+    from agents.hybrid.train import _env_layout
+
+    make, lay, obs_space = _env_layout("pixels")  # the CNN+LSTM is shared by the policy, V and Q
+    model = HybridPPO(HybridActorCriticPolicy, DummyVecEnv([lambda: make(0)]), seed=0, q_coef=0.5, critic_warmup=1,
+                      n_steps=32, batch_size=32, n_epochs=1,
+                      policy_kwargs=policy_kwargs_for(obs_space, lay, small=True), verbose=0)
+    critic = ("value_net.", "q_net.", "mlp_extractor.value_net.")
+    before = {k: v.clone() for k, v in model.policy.state_dict().items()}
+    model.learn(32)  # one update: the warm-up
+    after = model.policy.state_dict()
+    assert [k for k in before if not k.startswith(critic) and not th.equal(before[k], after[k])] == []
+    assert not th.equal(before["q_net.0.weight"], after["q_net.0.weight"])  # while the Q head did learn
+
+
+def test_a_policy_built_with_other_settings_reloads_with_them(tmp_path) -> None:
+    th.manual_seed(0)
+    env = HybridBoxWrapper(_DictEnv(), layout())
+    kw = {**policy_kwargs_for(env.observation_space, env.layout, small=True), "activation_fn": th.nn.ReLU}
+    pol = HybridActorCriticPolicy(env.observation_space, env.action_space, lambda _: 1e-3, **kw)
+    save_policy(pol, tmp_path / "p")
+    again = load_policy(tmp_path / "p")
+    assert again.activation_fn is th.nn.ReLU
+    obs = th.as_tensor(np.stack([env.observation_space.sample() for _ in range(5)]))
+    with th.no_grad():
+        assert th.equal(pol.predict_values(obs), again.predict_values(obs))
+
+
+def test_ppo_zip_does_not_carry_the_demonstrations(tmp_path) -> None:
+    import zipfile
+
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.hybrid.ppo import HybridPPO
+    from agents.hybrid.train import _env_layout
+
+    make, lay, obs_space = _env_layout("state")
+    demos = (np.zeros((50_000, *obs_space.shape), np.float32), np.zeros((50_000, lay.dim), np.float32))
+    model = HybridPPO(HybridActorCriticPolicy, DummyVecEnv([lambda: make(0)]), seed=0, demos=demos, bc_coef=0.1,
+                      n_steps=64, batch_size=64, policy_kwargs=policy_kwargs_for(obs_space, lay), verbose=0)
+    model.save(tmp_path / "ppo.zip")
+    data = zipfile.ZipFile(tmp_path / "ppo.zip").read("data").decode()
+    assert '"demos"' not in data and '"_demo_rng"' not in data
+    assert (tmp_path / "ppo.zip").stat().st_size < 1_000_000  # the demos alone are 1.6 MB
+
+
+def test_a_misspelt_params_used_entry_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"params_used\['click'\]: \['pointr'\] not parameters of the space"):
+        HybridLayout.from_space(dict_space(), ["none", "click", "drag", "key"], {"click": ["pointr"]})
+    with pytest.raises(ValueError, match=r"params_used: 'clik' is not an action type"):
+        HybridLayout.from_space(dict_space(), ["none", "click", "drag", "key"], {"clik": ["pointer"]})
 
 
 @pytest.mark.parametrize("argv, says", [

@@ -166,6 +166,15 @@ class HybridLayout:
         if params_used is None:
             used = {name: (() if t == 0 else all_keys) for t, name in enumerate(names)}
         else:
+            # a misspelt name was taken as "uses nothing": that type's parameters were never learned
+            for name, keys in params_used.items():
+                if name not in names:
+                    raise ValueError(f"params_used: {name!r} is not an action type ({', '.join(names)})")
+                unknown = [k for k in keys if k not in all_keys or k == type_key]
+                if unknown:
+                    params = [k for k in all_keys if k != type_key]
+                    raise ValueError(f"params_used[{name!r}]: {unknown} not parameters of the space "
+                                     f"({', '.join(params)})")
             used = {name: tuple(params_used.get(name, ())) for name in names}
         return cls(type_names=names, cont_blocks=tuple(cont), bin_blocks=tuple(binary), params_used=used,
                    type_key=type_key)

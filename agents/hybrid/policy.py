@@ -124,9 +124,11 @@ class HybridActorCriticPolicy(ActorCriticPolicy):
     def _get_action_dist_from_latent(self, latent_pi: th.Tensor) -> HybridDistribution:
         return self.action_dist.proba_distribution(self.action_net(latent_pi), self.log_std)
 
-    def q_values(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
-        """Q(s, a) from the critic's latent and the encoded hybrid action; shape (N,)."""
-        features = self.extract_features(obs, self.vf_features_extractor)
+    def q_values(self, obs: th.Tensor, actions: th.Tensor, detach_features: bool = False) -> th.Tensor:
+        """Q(s, a) from the critic's latent and the encoded hybrid action; shape (N,). ``detach_features``: the
+        gradient stops at the (shared) features extractor."""
+        with th.set_grad_enabled(th.is_grad_enabled() and not detach_features):
+            features = self.extract_features(obs, self.vf_features_extractor)
         latent_vf = self.mlp_extractor.forward_critic(features)
         x = th.cat([latent_vf, self.action_dist.encode(actions)], dim=-1)
         return self.q_net(x).flatten()
@@ -147,6 +149,9 @@ class HybridActorCriticPolicy(ActorCriticPolicy):
 POLICY_FORMAT = "stardew-rl/hybrid-policy"
 POLICY_VERSION = 1
 _EXTRACTORS = {"FrameStackCNNLSTM": FrameStackCNNLSTM, "FlattenExtractor": FlattenExtractor}
+_ACTIVATIONS = {f.__name__: f for f in (nn.Tanh, nn.ReLU, nn.ELU, nn.LeakyReLU, nn.GELU, nn.SiLU)}
+# what else a policy was built with, and its value in files written before it was saved (SB3's defaults)
+_BUILD_DEFAULTS = {"activation_fn": "Tanh", "normalize_images": True, "share_features_extractor": True}
 
 
 def _space_to_json(space: spaces.Box) -> dict[str, Any]:
@@ -187,7 +192,14 @@ def save_policy(policy: HybridActorCriticPolicy, path: str | Path) -> Path:
         "features_extractor_class": policy.features_extractor_class.__name__,
         "features_extractor_kwargs": policy.features_extractor_kwargs,
         "log_std_init": policy.log_std_init,
+        # these change what the network computes: a reload without them acted differently, silently
+        "activation_fn": policy.activation_fn.__name__,
+        "normalize_images": policy.normalize_images,
+        "share_features_extractor": policy.share_features_extractor,
     }
+    if meta["activation_fn"] not in _ACTIVATIONS:
+        raise ValueError(f"save_policy: activation_fn {policy.activation_fn.__name__} cannot be saved (one of "
+                         f"{', '.join(_ACTIVATIONS)})")
     path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
     th.save(policy.state_dict(), path.with_suffix(".pt"))
     return path.with_suffix(".pt")
@@ -239,6 +251,13 @@ def read_policy_meta(path: str | Path) -> dict[str, Any]:
     if meta["features_extractor_class"] not in _EXTRACTORS:
         raise PolicyFileError(meta_path, f"field 'features_extractor_class': unknown extractor "
                                          f"{meta['features_extractor_class']!r} (known: {', '.join(_EXTRACTORS)})")
+    meta = {**_BUILD_DEFAULTS, **meta}
+    if meta["activation_fn"] not in _ACTIVATIONS:
+        raise PolicyFileError(meta_path, f"field 'activation_fn': unknown activation {meta['activation_fn']!r} "
+                                         f"(known: {', '.join(_ACTIVATIONS)})")
+    for key in ("normalize_images", "share_features_extractor"):
+        if not isinstance(meta[key], bool):
+            raise PolicyFileError(meta_path, f"field {key!r}: need true or false, got {meta[key]!r}")
     return meta
 
 
@@ -253,7 +272,9 @@ def load_policy(path: str | Path, device: str = "cpu") -> HybridActorCriticPolic
             _space_from_json(meta["observation_space"]), _space_from_json(meta["action_space"]), lambda _: 0.0,
             layout=meta["layout"], q_net_arch=meta["q_net_arch"], net_arch=meta["net_arch"],
             features_extractor_class=_EXTRACTORS[meta["features_extractor_class"]],
-            features_extractor_kwargs=meta["features_extractor_kwargs"], log_std_init=meta["log_std_init"])
+            features_extractor_kwargs=meta["features_extractor_kwargs"], log_std_init=meta["log_std_init"],
+            activation_fn=_ACTIVATIONS[meta["activation_fn"]], normalize_images=meta["normalize_images"],
+            share_features_extractor=meta["share_features_extractor"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise PolicyFileError(meta_path, f"does not describe a hybrid policy: {_first_line(e)}") from None
     if not pt_path.is_file():

@@ -3,8 +3,8 @@
 - ``q_coef``: after each PPO update, one pass over the rollout fits the Q head to the rollout's TD(lambda) targets
   (``rollout_buffer.returns`` = GAE advantage + V(s), an estimate of Q(s_t, a_t) for the action taken). Its gradient
   flows into the shared CNN+LSTM: the Q head is an auxiliary loss. ``q_coef=0`` turns it off (for the comparison).
-- ``critic_warmup``: the first N updates train only the critic (features detached), so PPO started from BC's weights
-  does not tear the cloned policy apart with advantages from a random value head.
+- ``critic_warmup``: the first N updates train only the critic, V and Q (features detached), so PPO started from
+  BC's weights does not tear the cloned policy apart with advantages from a random value head.
 - ``demos`` + ``bc_coef``: after each PPO update, ``bc_batches`` minibatches of the demonstrations' negative
   log-likelihood (x ``bc_coef``): PPO keeps being pulled towards the demonstrator while it improves on it
   (the DAPG/"BC-regularised PPO" idea). ``bc_coef=0`` is plain PPO.
@@ -31,19 +31,26 @@ class HybridPPO(PPO):
         self.demos = demos
         self.bc_coef = bc_coef
         self.bc_batches = bc_batches
-        self._demo_rng = np.random.default_rng(0)
+        self._demo_rng = np.random.default_rng(kwargs.get("seed") or 0)
         self._updates_done = 0
         super().__init__(*args, **kwargs)
 
+    def _excluded_save_params(self) -> list[str]:
+        # the demonstrations (a gigabyte of frames for the pixel demos) belong to the run's input, not to ppo.zip
+        return [*super()._excluded_save_params(), "demos", "_demo_rng"]
+
     def train(self) -> None:
         policy = self.policy
-        if self._updates_done < self.critic_warmup:
+        warmup = self._updates_done < self.critic_warmup
+        if warmup:
             self._critic_only()
         else:
             super().train()
         self._updates_done += 1
         if self.q_coef > 0 and isinstance(policy, HybridActorCriticPolicy):
-            self._train_q()
+            # in the warm-up the Q head (random until now: BC does not train it) must not move the shared features
+            # either, or the cloned policy changes before PPO proper begins
+            self._train_q(detach_features=warmup)
         if self.bc_coef > 0 and self.demos is not None:
             self._train_bc()
 
@@ -76,11 +83,11 @@ class HybridPPO(PPO):
                 losses.append(loss.item())
         self.logger.record("train/critic_warmup_loss", float(np.mean(losses)))
 
-    def _train_q(self) -> None:
+    def _train_q(self, detach_features: bool = False) -> None:
         self.policy.set_training_mode(True)
         losses, preds, targets = [], [], []
         for data in self.rollout_buffer.get(self.batch_size):
-            q = self.policy.q_values(data.observations, data.actions)
+            q = self.policy.q_values(data.observations, data.actions, detach_features=detach_features)
             loss = self.q_coef * F.mse_loss(q, data.returns)
             self.policy.optimizer.zero_grad()
             loss.backward()

@@ -317,6 +317,9 @@ def cmd_ppo(args: argparse.Namespace) -> None:
         policy_kwargs=policy_kwargs_for(obs_space, layout, small=pixels),
         n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs, learning_rate=args.lr,
         gamma=0.99, gae_lambda=0.95, clip_range=args.clip, ent_coef=args.ent_coef, vf_coef=args.vf_coef, verbose=0)
+    # SB3 seeds the env with --seed itself (set_random_seed: env.seed(seed), i.e. env i on seed s + i, shared
+    # between training seeds); the documented seeds s*1000 + i go in again for the first reset, in learn()
+    model.env.seed(seed0)
     if init is not None:
         load_weights_arg("--init", args.init, model.policy, init)
         print(f"initialised from {args.init}")
@@ -349,14 +352,20 @@ def cmd_ppo(args: argparse.Namespace) -> None:
             return True
 
         def _on_rollout_end(self) -> None:
-            logs = self.model.logger.name_to_value
-            if "train/q_explained_variance" in logs:
-                rows_q.append({"env_steps": self.num_timesteps, "q_ev": logs["train/q_explained_variance"],
-                               "v_ev": logs.get("train/explained_variance", float("nan"))})
+            # SB3 collects this rollout before it trains on it: the logger still holds the last update's figures,
+            # made on the rollout that ended one rollout's steps ago
+            record_q(self.num_timesteps - self.model.n_steps * self.model.n_envs)
+
+    def record_q(env_steps: int) -> None:
+        logs = model.logger.name_to_value
+        if "train/q_explained_variance" in logs:
+            rows_q.append({"env_steps": env_steps, "q_ev": logs["train/q_explained_variance"],
+                           "v_ev": logs.get("train/explained_variance", float("nan"))})
 
     rows_q: list[dict[str, Any]] = []
     evaluate(0)
     model.learn(total_timesteps=args.steps, callback=Every(), progress_bar=False)
+    record_q(model.num_timesteps)  # the last update's, which no later rollout reads
     if rows[-1]["env_steps"] < model.num_timesteps:
         evaluate(model.num_timesteps)
     save_policy(model.policy, out / "policy")
