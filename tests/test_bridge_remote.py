@@ -43,6 +43,76 @@ def test_a_minigame_the_game_closes_without_a_result_ends_the_step_truncated_and
             env.close()
 
 
+def test_a_recorded_minigame_the_player_cancels_ends_as_closed_without_a_made_up_row(tmp_path):
+    from envs.stardew.bridge.record import RecordingWrapper
+
+    states = episode_states(seed=2)[:30]
+    frames = [hello(), *states, waiting(states[-1])]
+    with FakeGame([P.encode(m) for m in frames]) as peer:
+        env = RecordingWrapper(socket_env(peer.port, timeout=2.0), csv_path=tmp_path / "r.csv",
+                               jsonl_path=tmp_path / "r.jsonl")
+        try:
+            env.reset()
+            steps = 0
+            while True:
+                *_, terminated, truncated, info = env.step(0)
+                steps += 1
+                if terminated or truncated:
+                    break
+            assert info["closed"]
+        finally:
+            env.close()
+    rows = (tmp_path / "r.csv").read_text().splitlines()
+    assert len(rows) == steps - 1  # every real transition, and no row for the closing step
+    assert all(r.split(",")[:3] != r.split(",")[3:6] for r in rows[-3:])
+    (ep,) = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert ep["outcome"] == "closed" and ep["steps"] == len(rows)
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("lastBobberPosition", None, "field 'lastBobberPosition' must be an integer or a number, got None"),
+    ("bobberSpeed", "abc", "field 'bobberSpeed' must be an integer or a number, got 'abc'"),
+    ("bobberBarPos", 1e39, "field 'bobberBarPos' = 1e+39 is beyond a float's range"),
+    ("bar_tick", 2**64, "field 'bar_tick' = 18446744073709551616 is beyond a 64-bit integer"),
+])
+def test_a_state_field_of_the_wrong_type_is_a_protocol_error_naming_it_and_the_game(field, value, says):
+    bad = {**playing_state(), field: value}
+    with FakeGame([P.encode(hello()), P.encode(bad)]) as peer:
+        env = socket_env(peer.port, timeout=2.0, reset_timeout=2.0)
+        try:
+            with pytest.raises(P.MalformedMessage) as e:
+                env.reset()
+            assert says in str(e.value) and "game at 127.0.0.1" in str(e.value)
+            assert env._remote.conn is None  # closed: the next reset reconnects rather than read on past it
+        finally:
+            env.close()
+
+
+def test_reset_options_of_numpy_values_go_over_the_socket_as_on_the_simulator():
+    import numpy as np
+
+    with GameServer(GameConfig(**GAME), port=0) as server:
+        env = socket_env(server.port)
+        try:
+            _, info = env.reset(seed=1, options={"level": np.int64(3), "fish": ["Carp"], "treasure": np.bool_(False)})
+            assert info["fishing_level"] == 3 and info["fish"] == "Carp"
+        finally:
+            env.close()
+
+
+def test_a_reset_that_would_change_the_games_rules_is_refused_and_changes_nothing():
+    with GameServer(GameConfig(**GAME), port=0) as server:
+        env = socket_env(server.port)
+        try:
+            with pytest.raises(ValueError, match=r"version: the game at 127\.0\.0\.1:\d+ plays 1\.5 rules"):
+                env.reset(options={"version": "1.6", "level": 9})
+            assert env.config.version == "1.5" and env.config.level != 9
+            _, info = env.reset(seed=1, options={"version": "1.5"})  # the rules it plays: nothing to change
+            assert info["bobberBarHeight"] > 0
+        finally:
+            env.close()
+
+
 def test_reset_waits_up_to_reset_timeout_not_the_step_timeout_for_the_next_minigame():
     # the player takes a while to cast: reset() must outwait the short per-step timeout
     state = playing_state()
@@ -227,7 +297,7 @@ def test_states_already_waiting_are_taken_past_other_message_types_and_a_waiting
             env.close()
 
 
-def test_the_realtime_server_ignores_a_reset_during_a_minigame_and_casts_again_a_gap_after_the_end():
+def test_the_realtime_server_plays_on_through_a_reset_and_casts_the_next_a_gap_after_with_its_options():
     # 600 ticks a second: gap=1.5 s is 900 ticks; the always-released fish escapes in about 120
     with _server_and_agent(mode="realtime", tick_hz=600.0, gap=1.5) as (server, conn):
         conn.send({"type": "reset", "seed": 1})
@@ -235,7 +305,8 @@ def test_the_realtime_server_ignores_a_reset_during_a_minigame_and_casts_again_a
         while s["phase"] == "waiting":
             s = conn.recv(timeout=5)
         assert s["minigame"] == 1 and s["tick"] < server.gap_ticks  # a reset while none is open: cast at once
-        conn.send({"type": "reset", "seed": 2})  # the player is still reeling: the game plays on
+        # the player is still reeling: the game plays on; the options are for the minigames that follow
+        conn.send({"type": "reset", "seed": 2, "options": {"fish": "Legend"}})
         while s["phase"] not in P.END_PHASES:
             s = conn.recv(timeout=5)
             assert s["minigame"] == 1
@@ -243,6 +314,7 @@ def test_the_realtime_server_ignores_a_reset_during_a_minigame_and_casts_again_a
         while s["phase"] == "waiting" or s["minigame"] == 1:
             s = conn.recv(timeout=5)
         assert s["minigame"] == 2 and s["tick"] >= end_tick + server.gap_ticks
+        assert s["fish"] == "Legend"
 
 
 def test_the_realtime_server_applies_the_agents_press_and_a_new_minigame_starts_released():
@@ -276,3 +348,18 @@ def test_a_new_agent_starts_from_waiting_and_reset_options_reach_the_state():
                 conn.recv(timeout=0.3)  # no minigame is open: an action runs no tick
         finally:
             conn.close()
+
+
+def test_stop_ends_the_server_within_a_second_while_an_agent_has_not_said_hello():
+    import time
+
+    server = GameServer(GameConfig(**GAME), port=0, idle_timeout=30).start()
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)  # connects, then says nothing
+    try:
+        assert P.Connection(sock, peer="serve").recv(timeout=5)["type"] == "hello"
+        t0 = time.perf_counter()
+        server.stop()
+        assert time.perf_counter() - t0 < 1.0 and not server._thread.is_alive()
+    finally:
+        sock.close()
+

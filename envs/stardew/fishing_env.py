@@ -193,6 +193,13 @@ class StardewFishingEnv(gym.Env):
             seeding.np_random(seed)  # Gymnasium's own check (a negative or non-integer seed), before any change
         if options:
             # per-reset game options, e.g. options={"fish": "Legend", "level": 10}
+            if self._remote is not None and "version" in options and options["version"] != self.config.version:
+                # the game's rules are the game's (checked at hello): a reset cannot change them, and an env that
+                # believed it had failed its next handshake
+                raise ValueError(f"version: the game at {self._remote.host}:{self._remote.port} plays "
+                                 f"{self.config.version} rules; a reset cannot change them, got "
+                                 f"{options['version']!r} (for other rules, serve them: python -m "
+                                 "envs.stardew.serve --version ...)")
             config = self.config.with_options(options)
             self._sim.configure(config)  # compiles the options first and raises before it changes the games
             self.config = config

@@ -64,6 +64,20 @@ _I_COLS = np.array([R.I_HEIGHT, R.I_FADE_IN, R.I_PRESSED, R.I_IN_BAR, R.I_PERFEC
                     R.I_LEVEL, R.I_TICK, R.I_MOTION, R.I_FISH_INDEX])
 
 
+def _json_value(v: Any) -> Any:
+    """An option's value as JSON can carry it: numpy scalars and arrays (which the simulator backend takes) as
+    Python numbers and lists, tuples as lists."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [_json_value(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _json_value(x) for k, x in v.items()}
+    return v
+
+
 class RemoteGame:
     """One live (or reference-server) game behind the protocol, mirrored into ``sim`` row 0."""
 
@@ -200,8 +214,7 @@ class RemoteGame:
         self._fish_rows.clear()  # reset(options=...) may have changed the env's fish pool
         request: dict[str, Any] = {"type": "reset", "seed": None if seed is None else int(seed)}
         if options:
-            request["options"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()
-                                  if k in GAME_OPTIONS}
+            request["options"] = {k: _json_value(v) for k, v in options.items() if k in GAME_OPTIONS}
         self.conn.send(request)
         stale = self._current
         fresh: int | None = None

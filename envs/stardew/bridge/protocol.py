@@ -72,10 +72,11 @@ Agent -> game:
   received to every following update until another arrives (it *holds* the last action); an
   action that arrives after the next update ran is late and applies from the update after.
 * ``{"type": "reset", "seed": 123}``: a hint that the agent wants a new minigame. The reference
-  server starts one at once (seeded, ``seed`` may be null) and drops any minigame in flight; the
-  mod ignores it (a player or an auto-caster starts minigames). Optional field ``options``: the
-  game options of ``env.reset(options=...)`` (fish, level, tackle, treasure, ...), which the
-  reference server applies to the minigames that follow.
+  server starts one at once (seeded, ``seed`` may be null); in lockstep it drops any minigame in
+  flight, in realtime a minigame in flight plays on and the next one (cast ``gap`` after its end)
+  takes the reset's seed. The mod ignores it (a player or an auto-caster starts minigames).
+  Optional field ``options``: the game options of ``env.reset(options=...)`` (fish, level,
+  tackle, treasure, ...), which the reference server applies to the minigames that follow.
 * ``{"type": "bye"}``: the agent is leaving; the game side closes the connection.
 
 Either side: ``{"type": "error", "code": "...", "message": "..."}`` then close.
@@ -132,6 +133,27 @@ STATE_FIELDS: dict[str, tuple[type, ...]] = {
     "fishing_level": (int,),
     "difficulty": _NUM,
 }
+# fields of a minigame state that may be left out, checked when present: the env reads them into its observation
+# and info, where a null became NaN and a string a bare ValueError naming no field
+OPTIONAL_STATE_FIELDS: dict[str, tuple[type, ...]] = {
+    "lastBobberPosition": _NUM,
+    "bobberSpeed": _NUM,
+    "bobberTargetPosition": _NUM,
+    "floaterSinkerAcceleration": _NUM,
+    "treasure": (bool,),
+    "treasurePosition": _NUM,
+    "treasureCatchLevel": _NUM,
+    "treasureCaught": (bool,),
+    "treasureAppearTimer": _NUM,
+    "treasureScale": _NUM,
+    "fadeInScale": _NUM,
+    "motion_type": (str,),
+    "fish": (str,),
+    "fish_id": (int, str),
+}
+# the game holds its numbers as C# float and int: a value past these overflowed the env's arrays (1e39 became inf)
+FLOAT32_MAX = 3.4028234663852886e38
+INT64_RANGE = (-(2**63), 2**63 - 1)
 
 
 class BridgeError(Exception):
@@ -220,12 +242,15 @@ def decode(body: bytes) -> dict[str, Any]:
             raise MalformedMessage(f"state: phase {phase!r} not one of {list(PHASES)}")
         if phase != "waiting":
             _check_fields(msg, f"state ({phase})", STATE_FIELDS)
+            _check_fields(msg, f"state ({phase})", OPTIONAL_STATE_FIELDS, required=False)
     return msg
 
 
-def _check_fields(msg: dict[str, Any], what: str, fields: dict[str, tuple[type, ...]]) -> None:
+def _check_fields(msg: dict[str, Any], what: str, fields: dict[str, tuple[type, ...]], required: bool = True) -> None:
     for name, types in fields.items():
         if name not in msg:
+            if not required:
+                continue
             raise MalformedMessage(f"{what} message lacks the required field {name!r}")
         v = msg[name]
         if isinstance(v, bool) and bool not in types:
@@ -234,6 +259,10 @@ def _check_fields(msg: dict[str, Any], what: str, fields: dict[str, tuple[type, 
             raise MalformedMessage(f"{what} message: field {name!r} must be {_names(types)}, got {v!r}")
         if isinstance(v, float) and not math.isfinite(v):
             raise MalformedMessage(f"{what} message: field {name!r} is not finite")
+        if isinstance(v, float) and abs(v) > FLOAT32_MAX:
+            raise MalformedMessage(f"{what} message: field {name!r} = {v!r} is beyond a float's range")
+        if isinstance(v, int) and not isinstance(v, bool) and not INT64_RANGE[0] <= v <= INT64_RANGE[1]:
+            raise MalformedMessage(f"{what} message: field {name!r} = {v} is beyond a 64-bit integer")
 
 
 def _names(types: tuple[type, ...]) -> str:
@@ -311,7 +340,10 @@ class Connection:
             return None
         body = bytes(buf[4:4 + n])
         del buf[:4 + n]
-        return decode(body)
+        try:
+            return decode(body)
+        except MalformedMessage as e:  # which peer sent it: a user may have the game and a reference server up
+            raise MalformedMessage(f"{self.peer}: {e}") from None
 
     def _read(self) -> bool:
         """Append what has arrived to the buffer; False if nothing was there."""

@@ -7,7 +7,9 @@ recorded is then the player's, because it is read from the game).
 
 Both files are appended one whole episode at a time, flushed and fsync'ed when the episode ends
 (terminated or truncated), so a crash or a lost connection loses at most the episode in flight.
-An episode abandoned by ``reset()`` or ended by an exception is not written.
+An episode abandoned by ``reset()`` or ended by an exception is not written. A minigame the game
+closed without a result (``info["closed"]``: the player cancelled it) is written up to its last real
+state, with outcome ``closed``: the closing step repeats that state and is not a transition.
 
 CSV (``csv_path``), exactly the seed mod's ``replayMemory.csv``: no header, one row per step::
 
@@ -32,6 +34,7 @@ JSONL (``jsonl_path``): one JSON object per line, one line per episode::
 
 Column ``k`` describes step ``k``: the policy's ``action``, then what the game reported after it.
 ``obs0`` is the observation ``reset()`` returned, ``columns.obs[k]`` the one after step ``k``.
+``outcome`` is ``caught``, ``escaped``, ``truncated`` or ``closed``.
 """
 
 from __future__ import annotations
@@ -118,7 +121,7 @@ class EpisodeRecorder:
         self._prev = new
 
     def end(self, outcome: str) -> None:
-        """Write the buffered episode (outcome: caught, escaped or truncated) and flush to disk."""
+        """Write the buffered episode (outcome: caught, escaped, truncated or closed) and flush to disk."""
         if self._info0 is None:
             return
         last = self._prev or {}
@@ -205,6 +208,11 @@ class RecordingWrapper(gym.Wrapper):
             self.recorder.discard()  # the episode in flight is lost; completed ones are on disk
             raise
         if not self.recorder.recording:  # a step after the end: the env repeats its last step, already written
+            return obs, reward, terminated, truncated, info
+        if info.get("closed"):
+            # no new state came, only "the minigame went away": a row here was a made-up self-loop with the
+            # previous tick's press, which csv_transitions would learn from as a real transition
+            self.recorder.end("closed")
             return obs, reward, terminated, truncated, info
         self.recorder.add(action, obs, reward, info)
         if terminated or truncated:

@@ -13,7 +13,8 @@ Modes
     ``realtime``: ticks run at ``tick_hz`` (60) whether or not the agent answered; the press the
     game applies is the last one received. A new minigame starts ``gap`` seconds after the last one
     ended (a player casting again) or at once when a ``reset`` arrives while none is open (a reset
-    during a minigame is ignored: it plays on, as in the game).
+    during a minigame does not cut it short: it plays on, as in the game, and the next one, cast
+    ``gap`` seconds after its end, is played with that reset's seed and options).
 
 A ``reset`` may carry ``options`` (the env's ``reset(options=...)``: fish, level, tackle, treasure,
 version, training_rod, caught_before, deluxe_bait), applied to the minigames that follow.
@@ -88,9 +89,13 @@ class GameServer:
         self.stats: dict[str, Any] = {**_conn_stats(), "minigames": 0, "connections": 0, "per_connection": []}
         self._cstats: dict[str, Any] = _conn_stats()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
-        self._sock.listen(1)
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._sock.bind((host, port))
+            self._sock.listen(1)
+        except BaseException:  # an address in use: the socket must not outlive the error
+            self._sock.close()
+            raise
         self._sock.settimeout(0.2)
         self.host, self.port = self._sock.getsockname()[:2]
         self._stop = threading.Event()
@@ -170,7 +175,17 @@ class GameServer:
         conn.send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "role": "game",
                    "game": "stardew-rl reference server", "game_version": self.game_version, "rules": self.rules,
                    "mode": self.mode, "tick_hz": self.tick_hz})
-        hello = conn.recv(timeout=min(10.0, self.idle_timeout))
+        # the agent's hello, heard in slices so that stop() ends the wait within about 0.2 s as documented
+        deadline = time.perf_counter() + min(10.0, self.idle_timeout)
+        while True:
+            if self._stop.is_set():
+                return
+            try:
+                hello = conn.recv(timeout=max(0.001, min(0.2, deadline - time.perf_counter())))
+                break
+            except P.BridgeTimeout:
+                if time.perf_counter() >= deadline:
+                    raise
         try:
             P.check_hello(hello, "agent")
         except P.VersionMismatch as e:
@@ -314,6 +329,7 @@ class GameServer:
         last_sent = -2
         answered = True
         pending_reset: list[Any] = []
+        deferred: tuple[Any, Any] | None = None  # a reset heard during a minigame: for the next one
         self._ended_at = self.tick
         heard = time.perf_counter()
         conn.send(self.state_message())
@@ -338,7 +354,11 @@ class GameServer:
                     if self.in_minigame:
                         self.press = msg["press"]
                         self.action_tick = msg["tick"]
-                elif kind == "reset" and not self.in_minigame:  # a minigame in flight plays on
+                elif kind == "reset" and self.in_minigame:
+                    # the minigame in flight plays on; the env has applied the options already, so the minigames
+                    # that follow must have them (they were lost, and the env's config and the game disagreed)
+                    deferred = (msg.get("seed"), msg.get("options"))
+                elif kind == "reset":
                     pending_reset.append((msg.get("seed"), msg.get("options")))
             if time.perf_counter() - heard > self.idle_timeout:
                 self._send_error(conn, "timeout", f"no message from the agent for {self.idle_timeout} s")
@@ -358,8 +378,9 @@ class GameServer:
             else:
                 self.tick += 1
                 if pending_reset or self.tick - self._ended_at >= self.gap_ticks:
-                    self._begin(*(pending_reset[-1] if pending_reset else (None, None)))
+                    self._begin(*(pending_reset[-1] if pending_reset else deferred or (None, None)))
                     pending_reset.clear()
+                    deferred = None
                 elif (self.tick - self._ended_at) % round(self.tick_hz) == 0:
                     conn.send(self.state_message())  # heartbeat while waiting
                     continue
