@@ -58,6 +58,7 @@ def test_set_converts_each_value_to_its_fields_type(item, field, value):
         (["--set", "hard_fraction=0.2", "hard_min_difficulty=1000"], "hard_min_difficulty: no fish is that hard (1000; the hardest is"),
         (["--set", "demo_fraction=0.5"], "demo_fraction: 0.5 of the games for a demonstrator, but demo_controller"),
         (["--set", "demo_controller=lead", "hard_fraction=0.25", "demo_fraction=0.9"], "demo_fraction: the demonstrator plays games of"),
+        (["--set", "learning_starts=200000"], "learning_starts: 200,000 is more than the replay memory holds"),
     ],
 )
 def test_bad_settings_stop_with_a_usage_error_before_training(tmp_path, monkeypatch, capsys, args, why):

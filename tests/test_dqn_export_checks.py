@@ -13,9 +13,9 @@ from envs.stardew import features as feats
 SEED = feats.PRESETS["seed"]
 
 
-def fake_run(root, name, features, stack=1):
+def fake_run(root, name, features, stack=1, frame_skip=1):
     """A run folder with an untrained network's best.pt (what export reads)."""
-    cfg = PRESETS["smoke"].replace(name=name, features=features, stack=stack, hidden=(16,))
+    cfg = PRESETS["smoke"].replace(name=name, features=features, stack=stack, hidden=(16,), frame_skip=frame_skip)
     names = feats.resolve(features)
     q = QNetwork(names, cfg.hidden, cfg.dueling, stack)
     (root / name).mkdir(parents=True)
@@ -40,6 +40,16 @@ def test_export_refuses_a_seed_run_that_is_not_the_seed_contract(tmp_path, featu
     msg = str(e.value.code)
     assert "not_seed" in msg and "must read exactly the seed mod's inputs" in msg and f"stack {stack}" in msg
     assert not out.exists()  # nothing written
+
+
+def test_export_refuses_a_seed_run_that_decides_every_other_tick(tmp_path):
+    fake_run(tmp_path, "skip2", "seed", frame_skip=2)
+    fake_run(tmp_path, "rich", "default")
+    out = tmp_path / "exported"
+    with pytest.raises(SystemExit) as e:
+        main(["--runs", str(tmp_path), "--out", str(out), "--seed-run", "skip2", "--best-runs", "rich"])
+    assert "trained with frame_skip=2" in str(e.value.code) and "every tick" in str(e.value.code)
+    assert not out.exists()
 
 
 def test_a_missing_best_run_leaves_the_exports_as_they_were(tmp_path):

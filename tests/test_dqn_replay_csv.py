@@ -132,12 +132,14 @@ def test_csv_loader_reads_a_file_with_a_byte_order_mark(tmp_path):
     np.testing.assert_array_equal(load_seed_csv(p), load_seed_csv_text(tmp_path, GOOD))
 
 
-def test_csv_loader_names_the_line_of_bytes_that_are_not_utf8(tmp_path):
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_csv_loader_names_the_line_byte_and_offset_of_bytes_that_are_not_utf8(tmp_path, bom):
     p = tmp_path / "latin1.csv"
     lines = GOOD.encode().splitlines()
-    lines[2] = b"455.25,506.1,-0.5,455.0,505.0,-0.25,0.301,0\xe9"
-    p.write_bytes(b"\n".join(lines))
-    with pytest.raises(CSVFormatError, match=f"{p}:3: not UTF-8 text"):
+    lines[2] = b"\xe9455.25,506.1,-0.5,455.0,505.0,-0.25,0.301,0"
+    p.write_bytes(bom + b"\n".join(lines))
+    offset = len(bom) + len(lines[0]) + len(lines[1]) + 2  # where the bad byte sits in the file
+    with pytest.raises(CSVFormatError, match=f"{p}:3: not UTF-8 text \\(byte 0xe9 at offset {offset}\\)"):
         load_seed_csv(p)
 
 

@@ -116,3 +116,43 @@ def test_time_limit_before_the_first_evaluation_still_leaves_a_best_pt(tmp_path)
     assert best["best_eval"]["step"] == cfg.num_games and best["best_eval"]["episodes"] == cfg.eval_episodes
     assert summary["best_dev"] == best["best_eval"]
     load_q(tmp_path / "run" / "best.pt")  # what export reads
+
+
+def test_a_run_stopped_and_resumed_learns_exactly_what_it_learns_uninterrupted(tmp_path, monkeypatch):
+    """The games in flight, their frame histories, the pending n-step transitions, the random draws and the
+    evaluation grid all go into checkpoint.pt: make train-dqn is made to be stopped and resumed."""
+    import os
+    import signal
+
+    import numpy as np
+
+    from agents.dqn.train import Games
+
+    cfg = TINY.replace(total_steps=640, eval_every=320, checkpoint_every=640, learning_starts=64, stack=2)
+    train(cfg, tmp_path / "straight", progress=False)
+
+    step, calls = Games.step, []
+
+    def step_then_ctrl_c(self, action):
+        step(self, action)
+        calls.append(1)
+        if len(calls) == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        monkeypatch.setattr(Games, "step", step_then_ctrl_c)
+        with pytest.raises(KeyboardInterrupt):
+            train(cfg, tmp_path / "stopped", progress=False)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    monkeypatch.setattr(Games, "step", step)
+    train(cfg, tmp_path / "stopped", progress=False)
+
+    a, b = (torch.load(tmp_path / d / "checkpoint.pt", weights_only=False) for d in ("straight", "stopped"))
+    assert a["step"] == b["step"] == cfg.total_steps and a["updates"] == b["updates"] > 0
+    for k in a["q"]:
+        assert torch.equal(a["q"][k], b["q"][k]), k
+    for k in ("obs", "action", "ret", "disc"):
+        np.testing.assert_array_equal(a["replay"][k], b["replay"][k])
+    assert json.dumps(a["best_eval"]) == json.dumps(b["best_eval"])  # NaN where nothing was caught

@@ -139,7 +139,7 @@ def test_epsilon_decays_linearly_over_its_fraction_of_the_run_then_stays(tmp_pat
 
 @pytest.mark.parametrize("eps", [0.0, 1.0])
 def test_acting_is_greedy_at_epsilon_zero_and_a_coin_flip_at_one(tmp_path, monkeypatch, watched, eps):
-    cfg = LOOP.replace(eps_start=eps, eps_end=eps, num_games=64, total_steps=64 * 6, learning_starts=10**6)
+    cfg = LOOP.replace(eps_start=eps, eps_end=eps, num_games=64, total_steps=64 * 6, gradient_steps=0)  # acting only: no updates
     agree = []
     step = T.Games.step
 
@@ -183,11 +183,16 @@ def _same(a, b) -> None:
         assert a == b or (a != a and b != b)  # nan: a rate over no episodes
 
 
-def test_resume_restores_networks_optimiser_memory_and_counters_and_plays_new_seeds(loop_run, tmp_path,
-                                                                                     monkeypatch):
+@pytest.mark.parametrize("written", ["now", "before the loop's state was kept"])
+def test_resume_restores_networks_optimiser_memory_and_counters_and_the_games_in_flight(loop_run, tmp_path,
+                                                                                        monkeypatch, written):
     copy = tmp_path / "run"
     shutil.copytree(loop_run, copy)
     before = torch.load(copy / "checkpoint.pt", weights_only=False)
+    legacy = written != "now"
+    if legacy:  # an older checkpoint.pt: the games start again on fresh seeds, the n-step window empty
+        del before["loop"]
+        torch.save(before, copy / "checkpoint.pt")
     seeds = []
     reset = T.Games.reset
 
@@ -197,21 +202,24 @@ def test_resume_restores_networks_optimiser_memory_and_counters_and_plays_new_se
 
     monkeypatch.setattr(T.Games, "reset", recording_reset)
     summary = T.train(LOOP, copy, progress=False)  # already at total_steps: resumes, saves, stops
-    assert seeds == [LOOP.seed * TRAIN_SEED_BLOCK,
-                     LOOP.seed * TRAIN_SEED_BLOCK + RESUME_SEED_OFFSET + LOOP.total_steps // N]
+    # the games in flight go on where they were; an old checkpoint, which lacks them, plays new seeds
+    assert seeds == [LOOP.seed * TRAIN_SEED_BLOCK] + (
+        [LOOP.seed * TRAIN_SEED_BLOCK + RESUME_SEED_OFFSET + LOOP.total_steps // N] if legacy else [])
     after = torch.load(copy / "checkpoint.pt", weights_only=False)
     assert after["step"] == before["step"] == summary["env_steps"] == LOOP.total_steps
     assert summary["updates"] == before["updates"] > 0
     for k in ("q", "q_target", "opt", "replay", "updates", "best_score", "best_eval", "config"):
         _same(before[k], after[k])
     assert after["elapsed"] >= before["elapsed"]
-    # and n_step vector steps more go on from there (the n-step window starts empty): the counters and memory grow
+    # and n_step vector steps more go on from there: the counters and memory grow, by a transition per game and
+    # step when the pending n-step transitions were kept, by n_step - 1 fewer steps' worth when they were not
     k = LOOP.n_step
     more = T.train(LOOP.replace(total_steps=LOOP.total_steps + k * N), copy, progress=False)
     last = torch.load(copy / "checkpoint.pt", weights_only=False)
     assert more["env_steps"] == LOOP.total_steps + k * N and more["updates"] == before["updates"] + k
-    assert last["replay"]["size"] == before["replay"]["size"] + N
-    assert last["replay"]["pos"] == before["replay"]["pos"] + N
+    added = N if legacy else k * N
+    assert last["replay"]["size"] == before["replay"]["size"] + added
+    assert last["replay"]["pos"] == before["replay"]["pos"] + added
 
 
 def _dev(catch, perfect=0.0):
@@ -289,6 +297,9 @@ def test_dev_evaluation_plays_the_dev_seeds_on_the_trained_levels(monkeypatch):
     assert T.evaluate_dev(q, cfg) == "summary"
     ((n, seed0, config),) = calls
     assert (n, seed0, tuple(config.level), config.frame_skip) == (33, DEV_SEED0, (3, 7), 2)
+    calls.clear()
+    T.evaluate_dev(q, cfg.replace(fish="Carp"))  # a run trained on one fish is judged on it, not on all 60
+    assert calls[0][2].fish == "Carp"
 
 
 def test_losing_a_perfect_catch_costs_the_penalty_on_that_tick_only():
@@ -348,7 +359,7 @@ def test_replay_memory_is_a_ring_that_samples_only_filled_rows_and_restores_its_
 def test_transitions_bootstrap_from_the_ended_episodes_last_state_not_the_next_ones_first(tmp_path, monkeypatch):
     from agents.dqn.replay import NStepCollector
 
-    cfg = LOOP.replace(num_games=256, total_steps=256 * 150, learning_starts=10**9, stack=2)
+    cfg = LOOP.replace(num_games=256, total_steps=256 * 150, gradient_steps=0, stack=2)
     seen = {"ends": 0, "pushes": 0}
     step, push = T.Games.step, NStepCollector.push
 

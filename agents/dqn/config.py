@@ -107,13 +107,16 @@ class ConfigError(ValueError):
     """A DQN setting that cannot be trained with (the message names the field and what is wrong)."""
 
 
-# Training games are seeded seed x TRAIN_SEED_BLOCK + slot, and after a resume seed x TRAIN_SEED_BLOCK +
-# RESUME_SEED_OFFSET + vector step + slot; all of them must stay below the dev seeds (agents.population).
+# Training games are seeded seed x TRAIN_SEED_BLOCK + slot, and after resuming a checkpoint written before
+# checkpoints kept the games in flight, seed x TRAIN_SEED_BLOCK + RESUME_SEED_OFFSET + vector step + slot; all
+# of them must stay below the dev seeds (agents.population).
 TRAIN_SEED_BLOCK = 1_000_000
 RESUME_SEED_OFFSET = 500_000
 
 # Settings a resumed run may change: how long it runs, how often it evaluates, saves and logs, its threads and
 # its name. Every other setting changes what is learned, so a checkpoint resumes only under its own values.
+# (Epsilon and the learning rate decay over total_steps: a new length reshapes them from the resume on, and
+# train() says so when it resumes.)
 RESUMABLE_FIELDS = frozenset({"name", "total_steps", "max_minutes", "eval_every", "eval_episodes",
                               "final_dev_episodes", "checkpoint_every", "log_every", "torch_threads"})
 
@@ -297,6 +300,9 @@ def validate(cfg: DQNConfig) -> None:
     for k in ("perfect_loss_penalty", "margin", "margin_weight", "lr", "lr_end", "max_grad_norm", "max_minutes"):
         if not _is_real(getattr(cfg, k)) or getattr(cfg, k) < 0:
             raise ConfigError(f"{k}: must be a finite number >= 0, got {getattr(cfg, k)!r}")
+    if cfg.learning_starts > cfg.buffer_size:  # the memory never holds that many: not one update would be made
+        raise ConfigError(f"learning_starts: {cfg.learning_starts:,} is more than the replay memory holds "
+                          f"(buffer_size {cfg.buffer_size:,}); no update would ever be made")
     if not (isinstance(cfg.hidden, tuple) and cfg.hidden and all(_is_int(h) and h >= 1 for h in cfg.hidden)):
         raise ConfigError(f"hidden: must be one or more layer widths >= 1, e.g. (256, 128), got {cfg.hidden!r}")
     if cfg.demo_controller and cfg.demo_controller not in CONTROLLERS:

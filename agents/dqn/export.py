@@ -48,14 +48,20 @@ class ExportError(RuntimeError):
     """An exported file that fails its check (the message names the file and what is wrong)."""
 
 
-def check_seed_contract(q: QNetwork | QEnsemble, source: str) -> None:
-    """Raise ValueError unless ``q`` reads exactly the seed mod's three raw inputs, in its order, one tick."""
+def check_seed_contract(q: QNetwork | QEnsemble, source: str, config: dict | None = None) -> None:
+    """Raise ValueError unless ``q`` reads exactly the seed mod's three raw inputs, in its order, one tick, and
+    (``config``: the run's settings) was trained to decide on every tick, as the mod calls it."""
     seed = list(feats.PRESETS["seed"])
     if list(q.feature_names) != seed or q.stack != 1:
         raise ValueError(f"{source}: the seed-contract model must read exactly the seed mod's inputs {seed}, in "
                          f"that order, one tick (stack 1); this network reads {list(q.feature_names)} with stack "
                          f"{q.stack}. Train it with `python -m agents.dqn.train --preset seed`, or pass --seed-run "
                          "a run trained on features='seed' with stack=1")
+    frame_skip = (config or {}).get("frame_skip", 1)
+    if frame_skip != 1:
+        raise ValueError(f"{source}: trained with frame_skip={frame_skip} (a decision every {frame_skip} ticks); "
+                         "the seed mod runs the model on every tick, so the seed-contract model must be trained "
+                         "with frame_skip=1")
 
 
 def _train_meta(run: Path, st: dict | None = None) -> dict:
@@ -90,7 +96,7 @@ def load_runs(runs: list[Path]) -> tuple[QNetwork | QEnsemble, dict]:
 
 def export_model(q: QNetwork | QEnsemble, path: Path, seed_contract: bool, train_info: dict) -> onnx.ModelProto:
     if seed_contract:
-        check_seed_contract(q, train_info.get("run", str(path)))
+        check_seed_contract(q, train_info.get("run", str(path)), train_info.get("config"))
     names = list(q.feature_names)
     scaling = {n: {"loc": RAW_SCALING.get(n, (0.0, 1.0))[0], "scale": RAW_SCALING.get(n, (0.0, 1.0))[1],
                    "feature": feats.FEATURES[n].description} for n in names}
@@ -213,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             q, info = load_runs([Path(args.runs) / name for name in run_names])
             if seed_contract:
-                check_seed_contract(q, str(Path(args.runs) / args.seed_run / "best.pt"))
+                check_seed_contract(q, str(Path(args.runs) / args.seed_run / "best.pt"), info.get("config"))
         except ValueError as e:
             raise SystemExit(f"export: {e}") from None
         exports.append((q, info, fname, seed_contract))

@@ -115,9 +115,11 @@ def load_seed_csv(path: str | Path) -> np.ndarray:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        line_no = data.count(b"\n", 0, e.start) + 1
-        raise CSVFormatError(f"{path}:{line_no}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset "
-                             f"{e.start})") from e
+        # the decoder counts from after the byte-order mark: e.object is what it decoded
+        body, offset = e.object, len(data) - len(e.object) + e.start
+        line_no = body.count(b"\n", 0, e.start) + 1
+        raise CSVFormatError(f"{path}:{line_no}: not UTF-8 text (byte 0x{body[e.start]:02x} at offset "
+                             f"{offset})") from e
     rows = []
     ranges = _game_ranges()
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)  # strict: an unclosed quote is an error

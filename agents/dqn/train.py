@@ -151,8 +151,9 @@ class Games:
 
 def evaluate_dev(q: QNetwork, cfg: DQNConfig) -> dict:
     """Greedy play on the dev seeds (never the held-out test seeds), on the trained level range."""
+    # the fish it trains on too: a run trained on one fish was judged (and its checkpoints chosen) on all 60
     ep = run_episodes(GreedyPolicy(q), n=cfg.eval_episodes, seed0=DEV_SEED0,
-                      config=protocol_config(level=tuple(cfg.level), frame_skip=cfg.frame_skip))
+                      config=protocol_config(fish=cfg.fish, level=tuple(cfg.level), frame_skip=cfg.frame_skip))
     return summarize(ep)
 
 
@@ -233,6 +234,9 @@ def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, stop: _StopSign
     step, updates, best_score, best_eval = 0, 0, -1.0, None
     elapsed_before = 0.0
 
+    obs = sim.obs.copy()
+    ep_ret_acc = np.zeros(n)
+    next_log, next_eval, next_ckpt = cfg.log_every, cfg.eval_every, cfg.checkpoint_every
     ckpt = out / "checkpoint.pt"
     if ckpt.exists():  # resume
         st = load_run_file(ckpt, RESUME_KEYS)
@@ -243,7 +247,25 @@ def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, stop: _StopSign
         rb.load_state(st["replay"])
         step, updates, best_score, best_eval = st["step"], st["updates"], st["best_score"], st["best_eval"]
         elapsed_before = st["elapsed"]
-        sim.reset(cfg.seed * TRAIN_SEED_BLOCK + RESUME_SEED_OFFSET + step // n)
+        if "loop" in st:
+            # everything the loop carries from one vector step to the next: the run goes on exactly as if it
+            # had not stopped (the games in flight, their frame histories, the n-step transitions pending, the
+            # random draws, the log / evaluation / checkpoint grid)
+            loop = st["loop"]
+            rng.bit_generator.state = loop["rng"]
+            rb.rng.bit_generator.state = loop["replay_rng"]
+            for s, state in zip(sim.sims, loop["sims"], strict=True):
+                s._S[:] = state
+            sim.frames.hist, sim.perfect, obs = loop["frames"], loop["perfect"], loop["obs"]
+            nstep.steps, ep_ret_acc = loop["nstep"], loop["ep_ret_acc"]
+            next_log, next_eval, next_ckpt = loop["next"]
+        else:  # a checkpoint written before the loop's state was kept: the games start again on fresh seeds
+            sim.reset(cfg.seed * TRAIN_SEED_BLOCK + RESUME_SEED_OFFSET + step // n)
+            obs = sim.obs.copy()
+            next_log, next_eval, next_ckpt = step + cfg.log_every, step + cfg.eval_every, step + cfg.checkpoint_every
+        if st["config"].get("total_steps") != cfg.total_steps:
+            print(f"note: total_steps {st['config'].get('total_steps'):,} -> {cfg.total_steps:,}: epsilon and the "
+                  "learning rate decay over total_steps, so from here they follow the new length")
         print(f"resumed {ckpt} at step {step:,}")
     elif cfg.csv_replay:  # validate() checked: seed features, one frame
         for path in cfg.csv_replay:
@@ -262,15 +284,17 @@ def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, stop: _StopSign
               "dueling": cfg.dueling, "q": q.state_dict(), "step": step, "updates": updates,
               "best_score": best_score, "best_eval": best_eval, "elapsed": elapsed_before + time.time() - t0}
         if with_replay:
-            st.update(q_target=q_target.state_dict(), opt=opt.state_dict(), replay=rb.state())
+            st.update(q_target=q_target.state_dict(), opt=opt.state_dict(), replay=rb.state(),
+                      loop={"rng": rng.bit_generator.state, "replay_rng": rb.rng.bit_generator.state,
+                            "sims": [s._S.copy() for s in sim.sims], "frames": sim.frames.hist,
+                            "perfect": sim.perfect, "obs": obs, "nstep": nstep.steps, "ep_ret_acc": ep_ret_acc,
+                            "next": (next_log, next_eval, next_ckpt)})
         tmp = path.with_suffix(".tmp")
         torch.save(st, tmp)
         tmp.replace(path)
 
     t0 = time.time()
-    obs = sim.obs.copy()
-    ep_returns, ep_catch, ep_perfect, ep_ret_acc = [], [], [], np.zeros(n)
-    next_log, next_eval, next_ckpt = step + cfg.log_every, step + cfg.eval_every, step + cfg.checkpoint_every
+    ep_returns, ep_catch, ep_perfect = [], [], []
     bar = tqdm(total=cfg.total_steps, initial=step, unit="step", unit_scale=True, disable=not progress,
                desc=cfg.name, mininterval=5.0)
     loss_v = torch.zeros(())
@@ -430,7 +454,7 @@ def final_choice(out: Path, cfg: DQNConfig) -> dict:
     hard fish) can crown an early checkpoint; a larger dev set settles it (still never the test seeds)."""
     states = {"best": load_run_file(out / "best.pt"),
               "last": load_run_file(out / "checkpoint.pt")}  # each file read once (replay inside)
-    game = protocol_config(level=tuple(cfg.level), frame_skip=cfg.frame_skip)
+    game = protocol_config(fish=cfg.fish, level=tuple(cfg.level), frame_skip=cfg.frame_skip)
     runs = {name: summarize(run_episodes(GreedyPolicy(q_from_state(st)), n=cfg.final_dev_episodes,
                                          seed0=DEV_SEED0, config=game))
             for name, st in states.items()}
