@@ -9,6 +9,35 @@ STAMP := $(VENV)/.installed-stamp
 # and Mono's C# compiler for the bridge's C# protocol program.
 SYSTEM_PACKAGES := xvfb xdotool x11-xserver-utils x11-utils mono-mcs mono-runtime
 SYSTEM_STAMP := $(VENV)/.system-stamp
+# What a virtual environment needs before pip runs: a Python with ensurepip (Debian's own python3 has it only with
+# python3-venv) and what pip compiles evdev with (pynput's Linux dependency; PyPI has no wheel of it): gcc, the
+# Python headers and the kernel's input.h. Checked before every venv is made; on a machine that lacks any, the
+# Debian packages are installed as root, or named.
+BUILD_PACKAGES := python3-venv python3-dev gcc linux-libc-dev
+
+# Runs only in the order written, even under `make -j`: training runs, pip installs and test suites that run side
+# by side on 2 cores fight over them (and the side-by-side training make train-dqn wants, it starts itself).
+.NOTPARALLEL:
+
+# $(call apt_install,PACKAGES): install the missing Debian packages when root (CI, fresh machines); else name them
+define apt_install
+missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+if [ -n "$$missing" ]; then \
+  if [ "$$(id -u)" = 0 ]; then \
+    echo "installing Debian packages: $$missing"; \
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+  else echo "missing Debian packages (install them as root): $$missing"; exit 1; fi; \
+fi
+endef
+
+# $(call build_check): what BUILD_PACKAGES provide, present for $(PYTHON) (a pyenv or python.org Python brings its
+# own ensurepip and headers: then nothing is installed)
+define build_check
+@if ! $(PYTHON) -c "import ensurepip, os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))" 2>/dev/null \
+  || ! command -v gcc >/dev/null || [ ! -f /usr/include/linux/input.h ]; then \
+  $(call apt_install,$(BUILD_PACKAGES)); \
+fi
+endef
 
 .PHONY: venv system-deps test test-gym1 test-oldest lint bench bench-compare help
 
@@ -43,22 +72,19 @@ help:
 	@echo "  make hybrid-q-seeds    BC then PPO with the Q head on and off, over more training seeds (about 40 min)"
 	@echo "  make train-bc DEMOS=demos/human   BC on other demonstrations (default demos/scripted)"
 
-$(STAMP): pyproject.toml
+# the Makefile too: the extras installed are written here
+$(STAMP): pyproject.toml Makefile
+	$(call build_check)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -e ".[render,screen,agents,dev]"
 	touch $(STAMP)
 
 venv: $(STAMP)
 
-# Installs missing Debian packages when run as root (CI, fresh machines); otherwise says what is missing.
-$(SYSTEM_STAMP): | $(STAMP)
-	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian packages: $$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	  else echo "missing Debian packages (install them as root): $$missing"; exit 1; fi; \
-	fi
+# Installs missing Debian packages when run as root (CI, fresh machines); otherwise says what is missing. Checked
+# again after the Makefile changes (a package added to the list).
+$(SYSTEM_STAMP): Makefile | $(STAMP)
+	@$(call apt_install,$(SYSTEM_PACKAGES))
 	touch $(SYSTEM_STAMP)
 
 system-deps: $(SYSTEM_STAMP)
@@ -91,6 +117,7 @@ ENVS_TESTS := tests/test_stardew_env.py tests/test_stardew_env_smoke.py tests/te
 envs_tests = NUMBA_CACHE_DIR=$(1)/numba-cache $(1)/bin/python -m pytest -q -p no:cacheprovider $(ENVS_TESTS)
 
 $(GYM1_STAMP) $(OLDEST_STAMP): %/.installed-stamp: pyproject.toml Makefile
+	$(call build_check)
 	$(PYTHON) -m venv $*
 	$*/bin/pip install -q -e ".[screen,dev]" $(PINS)
 	touch $@
