@@ -259,6 +259,7 @@ def cmd_bc(args: argparse.Namespace) -> None:
     trainer = bc.BC(observation_space=obs_space, action_space=layout.box_space(), rng=np.random.default_rng(args.seed),
                     policy=policy, demonstrations=transitions, batch_size=args.batch_size,
                     optimizer_kwargs={"lr": args.lr}, ent_weight=1e-3, l2_weight=0.0,
+                    device="cpu",  # as measured (one thread); imitation's "auto" takes a GPU where there is one
                     # BC's loss log in the run, not in a fresh directory under /tmp (imitation's default)
                     custom_logger=imitation_logger.configure(out / "log", ["stdout", "log", "csv"]))
     demo = summarize(args.demos)
@@ -316,7 +317,8 @@ def cmd_ppo(args: argparse.Namespace) -> None:
         demos=demos, bc_coef=args.bc_coef,
         policy_kwargs=policy_kwargs_for(obs_space, layout, small=pixels),
         n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs, learning_rate=args.lr,
-        gamma=0.99, gae_lambda=0.95, clip_range=args.clip, ent_coef=args.ent_coef, vf_coef=args.vf_coef, verbose=0)
+        gamma=0.99, gae_lambda=0.95, clip_range=args.clip, ent_coef=args.ent_coef, vf_coef=args.vf_coef, verbose=0,
+        device="cpu")  # as measured (one thread); SB3's "auto" takes a GPU where there is one
     # SB3 seeds the env with --seed itself (set_random_seed: env.seed(seed), i.e. env i on seed s + i, shared
     # between training seeds); the documented seeds s*1000 + i go in again for the first reset, in learn()
     model.env.seed(seed0)
