@@ -198,14 +198,15 @@ def main(argv: list[str] | None = None) -> int:
               f"load average {load:.1f})")
         print(f"{'policy':<22} {'mode':<13} {'steps':>6} {'median ms':>10} {'p99 ms':>8} {'max ms':>8} "
               f"{'late':>5} {'missed':>7}")
-        med, p99, mx = baseline_ping_pong(args.lockstep_steps)
-        print(f"{'(baseline: raw echo)':<22} {'ping-pong':<13} {args.lockstep_steps:>6} {med:>10.3f} {p99:>8.3f} "
-              f"{mx:>8.3f}     -       -   (two bare processes, 8-byte messages: the machine's floor)")
+        floor, floor_p99, mx = baseline_ping_pong(args.lockstep_steps)
+        print(f"{'(baseline: raw echo)':<22} {'ping-pong':<13} {args.lockstep_steps:>6} {floor:>10.3f} "
+              f"{floor_p99:>8.3f} {mx:>8.3f}     -       -   (two bare processes, 8-byte messages: the machine's floor)")
         for name, pol, feats in policies:
             r = run("lockstep", pol, feats, args.lockstep_steps, tmp)
             med, p99, mx = r["step"]
             print(f"{name:<22} {'lock-step':<13} {r['steps']:>6} {med:>10.3f} {p99:>8.3f} {mx:>8.3f} {r['late']:>5} "
-                  f"{r['missed']:>7}   (env.step round trip)")
+                  f"{r['missed']:>7}   (env.step round trip; {med / floor:.1f}x the raw echo's median, "
+                  f"{p99 / floor_p99:.1f}x its p99)")
             r = run("realtime", pol, feats, args.ticks, tmp)
             med, p99, mx = r["rtt"]
             print(f"{name:<22} {'real-time 60':<13} {r['steps']:>6} {med:>10.3f} {p99:>8.3f} {mx:>8.3f} "
