@@ -246,23 +246,30 @@ def decode(body: bytes) -> dict[str, Any]:
     return msg
 
 
+_ABSENT = object()
+
+
 def _check_fields(msg: dict[str, Any], what: str, fields: dict[str, tuple[type, ...]], required: bool = True) -> None:
+    # msg comes from json.loads, so each value's type is exactly one of int, float, bool, str, list, dict, None
+    # (a bool is not an int here): one type lookup per field, on the path every state message takes
     for name, types in fields.items():
-        if name not in msg:
-            if not required:
-                continue
-            raise MalformedMessage(f"{what} message lacks the required field {name!r}")
-        v = msg[name]
-        if isinstance(v, bool) and bool not in types:
+        v = msg.get(name, _ABSENT)
+        t = type(v)
+        if t in types:
+            if t is float and not -FLOAT32_MAX <= v <= FLOAT32_MAX:  # NaN and inf fail the comparison too
+                if not math.isfinite(v):
+                    raise MalformedMessage(f"{what} message: field {name!r} is not finite")
+                raise MalformedMessage(f"{what} message: field {name!r} = {v!r} is beyond a float's range")
+            if t is int and not INT64_RANGE[0] <= v <= INT64_RANGE[1]:
+                raise MalformedMessage(f"{what} message: field {name!r} = {v} is beyond a 64-bit integer")
+            continue
+        if v is _ABSENT:
+            if required:
+                raise MalformedMessage(f"{what} message lacks the required field {name!r}")
+            continue
+        if t is bool:
             raise MalformedMessage(f"{what} message: field {name!r} must be {_names(types)}, got a bool")
-        if not isinstance(v, types):
-            raise MalformedMessage(f"{what} message: field {name!r} must be {_names(types)}, got {v!r}")
-        if isinstance(v, float) and not math.isfinite(v):
-            raise MalformedMessage(f"{what} message: field {name!r} is not finite")
-        if isinstance(v, float) and abs(v) > FLOAT32_MAX:
-            raise MalformedMessage(f"{what} message: field {name!r} = {v!r} is beyond a float's range")
-        if isinstance(v, int) and not isinstance(v, bool) and not INT64_RANGE[0] <= v <= INT64_RANGE[1]:
-            raise MalformedMessage(f"{what} message: field {name!r} = {v} is beyond a 64-bit integer")
+        raise MalformedMessage(f"{what} message: field {name!r} must be {_names(types)}, got {v!r}")
 
 
 def _names(types: tuple[type, ...]) -> str:
