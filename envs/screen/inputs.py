@@ -188,6 +188,14 @@ _CANONICAL = {"alt_l": "alt", "alt_r": "alt", "alt_gr": "alt", "ctrl_l": "ctrl",
               "shift_l": "shift", "shift_r": "shift", "cmd_l": "cmd", "cmd_r": "cmd"}
 
 
+_HOTKEY_SYNTAX = "write special keys in angle brackets, e.g. '<f12>' or '<ctrl>+<alt>+q'"
+
+
+def _bracketed(part: str) -> str | None:
+    """The name inside a hotkey part written ``<name>``, else None."""
+    return part[1:-1] if len(part) > 2 and part[0] == "<" and part[-1] == ">" else None
+
+
 def _canonical(name: str) -> str:
     key = name.lower() if len(name) == 1 else (pynput_key_name(name) or name.lower())
     return _CANONICAL.get(key, key)
@@ -199,25 +207,24 @@ def check_hotkey_not_in_keys(hotkey: str, keys: tuple[str, ...], where: str = "s
     ours = {_canonical(k): k for k in keys}
     pressed_by_agent = []
     for part in _hotkey_parts(hotkey, where):
-        inner = part[1:-1] if len(part) > 2 and part[0] == "<" and part[-1] == ">" else part
-        if _canonical(inner) not in ours:
+        key = _canonical(_bracketed(part) or part)
+        if key not in ours:
             return
-        pressed_by_agent.append(ours[_canonical(inner)])
+        pressed_by_agent.append(ours[key])
     raise ValueError(f"{where}: {hotkey!r} is pressed by the agent's own action keys {pressed_by_agent}, so an "
                      "action would stop the env; pick a hotkey the actions cannot press, e.g. '<ctrl>+<alt>+q'")
 
 
 def _hotkey_parts(hotkey: str, where: str) -> list[str]:
-    syntax = "write special keys in angle brackets, e.g. '<f12>' or '<ctrl>+<alt>+q'"
     if not isinstance(hotkey, str) or not hotkey:
-        raise ValueError(f"{where}: need a pynput hotkey string ({syntax}), got {hotkey!r}")
+        raise ValueError(f"{where}: need a pynput hotkey string ({_HOTKEY_SYNTAX}), got {hotkey!r}")
     parts, start = [], 0
     for i, c in enumerate(hotkey):  # as pynput splits: a '+' that begins a part is the key '+'
         if c == "+" and i != start:
             parts.append(hotkey[start:i])
             start = i + 1
     if start == len(hotkey):
-        raise ValueError(f"{where}: {hotkey!r} ends with '+'; {syntax}")
+        raise ValueError(f"{where}: {hotkey!r} ends with '+'; {_HOTKEY_SYNTAX}")
     parts.append(hotkey[start:])
     return parts
 
@@ -226,18 +233,16 @@ def check_hotkey(hotkey: str, where: str = "stop_hotkey") -> None:
     """ValueError naming ``where`` unless ``hotkey`` is a pynput ``GlobalHotKeys`` string (the rules of pynput's
     ``HotKey.parse``, checked without importing pynput): parts joined by ``+``, each one character or a
     ``<name>`` of :data:`~envs.screen.actions.KEY_NAMES` (or ``<virtual key code>``), none twice."""
-    syntax = "write special keys in angle brackets, e.g. '<f12>' or '<ctrl>+<alt>+q'"
-    parts = _hotkey_parts(hotkey, where)
     seen: set[str] = set()
-    for part in parts:
-        inner = part[1:-1] if len(part) > 2 and part[0] == "<" and part[-1] == ">" else None
+    for part in _hotkey_parts(hotkey, where):
+        inner = _bracketed(part)
         if len(part) == 1:
             key = part.lower()
         elif inner is not None and (inner.lower() in KEY_NAMES or inner.isdigit()):
             key = inner.lower()
         else:
             name = pynput_key_name(inner if inner is not None else part)
-            hint = f": write it '<{name}>'" if name else f"; {syntax} (names: {', '.join(sorted(KEY_NAMES))})"
+            hint = f": write it '<{name}>'" if name else f"; {_HOTKEY_SYNTAX} (names: {', '.join(sorted(KEY_NAMES))})"
             raise ValueError(f"{where}: {hotkey!r}: {part!r} is neither one character nor a <key name>{hint}")
         if key in seen:
             raise ValueError(f"{where}: {hotkey!r} names {part!r} twice")
