@@ -33,6 +33,18 @@ def socket_env(port: int, timeout: float = 5.0, reset_timeout: float = 10.0, **o
 
 
 @contextlib.contextmanager
+def served_env(**options) -> Iterator[StardewFishingEnv]:
+    """``socket_env(**options)`` on a reference GameServer playing ``GAME`` in this process; both closed at the
+    end."""
+    with GameServer(GameConfig(**GAME), port=0) as server:
+        env = socket_env(server.port, **options)
+        try:
+            yield env
+        finally:
+            env.close()
+
+
+@contextlib.contextmanager
 def serve_process(*argv: str) -> Iterator[tuple[subprocess.Popen, int]]:
     """``python -m envs.stardew.serve --port 0 *argv`` and the port it listens on; killed if still running at the
     end (a test that expects it to exit checks ``proc.wait`` itself)."""

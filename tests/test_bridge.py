@@ -14,7 +14,16 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
-from bridge_helpers import GAME, FakeGame, episode_states, hello, playing_state, serve_process, socket_env
+from bridge_helpers import (
+    GAME,
+    FakeGame,
+    episode_states,
+    hello,
+    playing_state,
+    serve_process,
+    served_env,
+    socket_env,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -205,16 +214,12 @@ def test_realtime_episode_at_60hz_completes_and_a_slow_step_reports_missed_ticks
 
 
 def test_truncation_then_reset_gives_a_fresh_minigame():
-    with GameServer(GameConfig(**GAME), port=0) as server:
-        env = socket_env(server.port, max_ticks=60)
-        try:
-            obs, info = env.reset(seed=1)
-            steps = play(env, obs)
-            assert steps[-1][3] and not steps[-1][2] and steps[-1][4]["tick"] == 60
-            obs, info = env.reset(seed=1)
-            assert info["tick"] == 20
-        finally:
-            env.close()
+    with served_env(max_ticks=60) as env:
+        obs, info = env.reset(seed=1)
+        steps = play(env, obs)
+        assert steps[-1][3] and not steps[-1][2] and steps[-1][4]["tick"] == 60
+        obs, info = env.reset(seed=1)
+        assert info["tick"] == 20
 
 
 def test_serve_module_runs_the_reference_server_for_an_agent():

@@ -8,7 +8,16 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from bridge_helpers import GAME, FakeGame, episode_states, hello, playing_state, serve_process, socket_env
+from bridge_helpers import (
+    GAME,
+    FakeGame,
+    episode_states,
+    hello,
+    playing_state,
+    serve_process,
+    served_env,
+    socket_env,
+)
 
 from envs.stardew.bridge import protocol as P
 from envs.stardew.bridge.server import GameServer
@@ -91,26 +100,18 @@ def test_a_state_field_of_the_wrong_type_is_a_protocol_error_naming_it_and_the_g
 def test_reset_options_of_numpy_values_go_over_the_socket_as_on_the_simulator():
     import numpy as np
 
-    with GameServer(GameConfig(**GAME), port=0) as server:
-        env = socket_env(server.port)
-        try:
-            _, info = env.reset(seed=1, options={"level": np.int64(3), "fish": ["Carp"], "treasure": np.bool_(False)})
-            assert info["fishing_level"] == 3 and info["fish"] == "Carp"
-        finally:
-            env.close()
+    with served_env() as env:
+        _, info = env.reset(seed=1, options={"level": np.int64(3), "fish": ["Carp"], "treasure": np.bool_(False)})
+        assert info["fishing_level"] == 3 and info["fish"] == "Carp"
 
 
 def test_a_reset_that_would_change_the_games_rules_is_refused_and_changes_nothing():
-    with GameServer(GameConfig(**GAME), port=0) as server:
-        env = socket_env(server.port)
-        try:
-            with pytest.raises(ValueError, match=r"version: the game at 127\.0\.0\.1:\d+ plays 1\.5 rules"):
-                env.reset(options={"version": "1.6", "level": 9})
-            assert env.config.version == "1.5" and env.config.level != 9
-            _, info = env.reset(seed=1, options={"version": "1.5"})  # the rules it plays: nothing to change
-            assert info["bobberBarHeight"] > 0
-        finally:
-            env.close()
+    with served_env() as env:
+        with pytest.raises(ValueError, match=r"version: the game at 127\.0\.0\.1:\d+ plays 1\.5 rules"):
+            env.reset(options={"version": "1.6", "level": 9})
+        assert env.config.version == "1.5" and env.config.level != 9
+        _, info = env.reset(seed=1, options={"version": "1.5"})  # the rules it plays: nothing to change
+        assert info["bobberBarHeight"] > 0
 
 
 def test_reset_waits_up_to_reset_timeout_not_the_step_timeout_for_the_next_minigame():
@@ -226,16 +227,12 @@ def test_a_reconnect_forgets_the_minigame_in_flight_on_the_old_connection():
 
 def test_reset_options_the_game_does_not_decide_stay_on_the_agent_side():
     # reward, max_ticks and frame_skip are the env's business: the game is sent only the game options
-    with GameServer(GameConfig(**GAME), port=0) as server:
-        env = socket_env(server.port)
-        try:
-            _, info = env.reset(seed=4, options={"fish": "Legend", "reward": "sparse", "max_ticks": 500,
-                                                 "frame_skip": 2})
-            assert info["fish"] == "Legend" and env.config.reward == "sparse"
-            *_, info = env.step(0)
-            assert info["tick"] == 22  # frame_skip=2 applied by the agent side
-        finally:
-            env.close()
+    with served_env() as env:
+        _, info = env.reset(seed=4, options={"fish": "Legend", "reward": "sparse", "max_ticks": 500,
+                                             "frame_skip": 2})
+        assert info["fish"] == "Legend" and env.config.reward == "sparse"
+        *_, info = env.step(0)
+        assert info["tick"] == 22  # frame_skip=2 applied by the agent side
 
 
 def test_serve_applies_its_command_line_to_the_minigames_it_serves(tmp_path):
