@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from envs.optional import import_optional
+from envs.screen.preprocess import COLOUR_ORDERS
 
 
 @dataclass(frozen=True)
@@ -284,9 +285,6 @@ class MssCapture:
             self._windows = None
 
 
-REPLAY_ORDERS = ("rgb", "bgr", "bgra", "rgba")
-
-
 class ReplayCapture:
     """Frames replayed in order (looping): a sequence of arrays, or a ``.npy`` (N, H, W, C) / ``.npz``
     (key ``frames``) file. ``order`` is the frames' channel order (``"rgb"``, ``"bgr"``, ``"bgra"`` or ``"rgba"``).
@@ -299,8 +297,8 @@ class ReplayCapture:
             path = os.fspath(frames)
             data = np.load(path)
             frames = data["frames"] if path.endswith(".npz") else data
-        if order not in REPLAY_ORDERS:  # the env would read the frames' channels in another order
-            raise ValueError(f"ReplayCapture.order: {order!r} not one of {REPLAY_ORDERS}")
+        if order not in COLOUR_ORDERS:  # the env would read the frames' channels in another order
+            raise ValueError(f"ReplayCapture.order: {order!r} not one of {COLOUR_ORDERS}")
         self.frames = [self._check_frame(i, f, order) for i, f in enumerate(frames)]
         if not self.frames:
             raise ValueError("ReplayCapture: no frames")

@@ -26,6 +26,8 @@ from envs.screen.options import flag, is_real, positive_int_pair
 
 INTERPOLATIONS = ("area", "linear", "nearest", "cubic")
 ORDERS = ("auto", "bgra", "rgba", "bgr", "rgb", "gray")
+# the orders a colour capture's frames may have (a capture's ``order``; ReplayCapture's frames)
+COLOUR_ORDERS = ("rgb", "bgr", "bgra", "rgba")
 
 
 def _gray_weights(value: object) -> tuple[float, float, float]:
@@ -38,6 +40,16 @@ def _gray_weights(value: object) -> tuple[float, float, float]:
 
 def _cv2():
     return import_optional("cv2", "Frame preprocessing (ScreenGame-v0, FishingPixels-v0)")
+
+
+def to_rgb(frame: np.ndarray, order: str) -> np.ndarray:
+    """``frame`` (channel order ``order``: bgra, rgba, bgr, rgb or gray) as RGB; an RGB frame is returned as is."""
+    if order == "rgb":
+        return frame
+    cv2 = _cv2()
+    codes = {"bgra": cv2.COLOR_BGRA2RGB, "rgba": cv2.COLOR_RGBA2RGB, "bgr": cv2.COLOR_BGR2RGB,
+             "gray": cv2.COLOR_GRAY2RGB}
+    return cv2.cvtColor(frame, codes[order])
 
 
 class FramePreprocessor:
@@ -101,17 +113,13 @@ class FramePreprocessor:
         o = self._order(frame, order)
         if self.grayscale and self._gray_matrix is not None and o != "gray":
             # to RGB first (exact), then one weighted sum: the same result for every input order
-            to_rgb = {"bgra": cv2.COLOR_BGRA2RGB, "rgba": cv2.COLOR_RGBA2RGB, "bgr": cv2.COLOR_BGR2RGB}
-            rgb = frame if o == "rgb" else cv2.cvtColor(frame, to_rgb[o])
-            img = cv2.transform(rgb, self._gray_matrix)
+            img = cv2.transform(to_rgb(frame, o), self._gray_matrix)
         elif self.grayscale:
             codes = {"bgra": cv2.COLOR_BGRA2GRAY, "rgba": cv2.COLOR_RGBA2GRAY, "bgr": cv2.COLOR_BGR2GRAY,
                      "rgb": cv2.COLOR_RGB2GRAY}
             img = frame if o == "gray" else cv2.cvtColor(frame, codes[o])
         else:
-            codes = {"bgra": cv2.COLOR_BGRA2RGB, "rgba": cv2.COLOR_RGBA2RGB, "bgr": cv2.COLOR_BGR2RGB,
-                     "gray": cv2.COLOR_GRAY2RGB}
-            img = frame if o == "rgb" else cv2.cvtColor(frame, codes[o])
+            img = to_rgb(frame, o)
         h, w = self.size
         if img.shape[0] != h or img.shape[1] != w:
             img = cv2.resize(img, (w, h), interpolation=self._interp)

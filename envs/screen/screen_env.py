@@ -28,11 +28,9 @@ from envs.screen.inputs import (
     check_hotkey_not_in_keys,
 )
 from envs.screen.options import check_methods, finite_number, flag, is_real, positive_int_pair
-from envs.screen.preprocess import FramePreprocessor, FrameStack
+from envs.screen.preprocess import COLOUR_ORDERS, FramePreprocessor, FrameStack, to_rgb
 
 _DRY_RUN = ("dry-run", "dry_run", "dryrun")
-# the channel orders a capture may say its frames have (its ``order`` attribute; "rgb" without one)
-CAPTURE_ORDERS = ("rgb", "bgr", "bgra", "rgba")
 
 
 class StopRequested(RuntimeError):
@@ -74,12 +72,13 @@ def _reward_value(reward: Any, value: Any) -> float:
 
 def _check_capture(capture: Any) -> None:
     """TypeError / ValueError naming ``capture`` unless it is a capture object: ``grab()``, ``region()``,
-    ``close()``, optionally ``rewind()`` and an ``order`` of :data:`CAPTURE_ORDERS`."""
+    ``close()``, optionally ``rewind()`` and an ``order`` (its frames' channels; "rgb" without one) of
+    :data:`~envs.screen.preprocess.COLOUR_ORDERS`."""
     check_methods(capture, "capture", ("grab", "region", "close"), optional=("rewind",),
                   what="'mss' or a capture object (grab/region/close, e.g. ReplayCapture)")
     order = getattr(capture, "order", "rgb")
-    if order not in CAPTURE_ORDERS:
-        raise ValueError(f"capture.order: {order!r} not one of {CAPTURE_ORDERS} (the channel order of its frames)")
+    if order not in COLOUR_ORDERS:
+        raise ValueError(f"capture.order: {order!r} not one of {COLOUR_ORDERS} (the channel order of its frames)")
 
 
 class _CtrlC:
@@ -410,15 +409,7 @@ class ScreenGameEnv(gym.Env):
     def _grab(self) -> tuple[np.ndarray, np.ndarray]:
         raw = self._capture.grab()
         order = getattr(self._capture, "order", "rgb")
-        obs_frame = self.preprocess(raw, order=order)
-        if order == "rgb":
-            rgb = raw
-        else:
-            import cv2
-
-            code = {"bgra": cv2.COLOR_BGRA2RGB, "rgba": cv2.COLOR_RGBA2RGB, "bgr": cv2.COLOR_BGR2RGB}[order]
-            rgb = cv2.cvtColor(raw, code)
-        return obs_frame, rgb
+        return self.preprocess(raw, order=order), to_rgb(raw, order)
 
     def _end_flag(self, name: str, rgb: np.ndarray, prev: list[np.ndarray]) -> bool:
         f = self.reward_fn
