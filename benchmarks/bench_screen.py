@@ -43,9 +43,9 @@ def interleaved_rates(fns: dict, seconds: float, rounds: int = 5) -> dict:
     """Calls per second of each ``name -> fn``, timed in alternating rounds so that each sees the same load (the
     ratios between them are the figures); the best round of each counts."""
     best = dict.fromkeys(fns, 0.0)
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            best[name] = max(best[name], timed_rate(fn, seconds / rounds, min_n=10)[0])
+    for r in range(rounds):
+        for name, fn in fns.items():  # warmed up in the first round only
+            best[name] = max(best[name], timed_rate(fn, seconds / rounds, min_n=10, warm_up=20 if r == 0 else 0)[0])
     return best
 
 
