@@ -20,7 +20,15 @@ rules out counts as impossible, and a policy's perfect rate is at most the share
   the set only ever grows past the true one. If it empties before any box reaches full progress,
   no input sequence catches the fish perfectly.
 
-    python -m agents.perfect_bound [--episodes 5000] [--seed0 90000000] [--no-policies]
+    python -m agents.perfect_bound [--episodes 5000] [--seed0 90000000] [--no-policies] [--out FILE]
+
+It prints its figures as JSON and, for the full run (the default episodes and seeds, with the policies),
+writes them to ``reports/perfect_bound.json``, which the README quotes.
+
+For each policy it also says why it lost the perfect in the fights the bounds leave open
+(:func:`loss_anatomy`): whether, from where its bar stood right after the fish's last move (a new
+target), some input sequence could have kept the fish until its next move (the policy's reaction lost
+it), or only a bar that had known the move some ticks ahead could have.
 
 Both bounds are meant to be sound: on the episodes they mark, no policy can make a perfect catch.
 ``tests/test_perfect_bound.py`` checks that for the controllers, and the command plays `lead`,
@@ -35,12 +43,14 @@ could end in a perfect catch.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import numpy as np
 from numba import njit
 
 from agents.population import HARD, LEVELS, TEST_SEED0, dumps, protocol_config, run_episodes
 from envs.argtypes import int_at_least
+from envs.paths import file_in_the_way
 from envs.stardew import rules as R
 from envs.stardew.controllers import make_controller
 from envs.stardew.jit_cache import drop_stale_numba_cache
@@ -54,6 +64,8 @@ FREE, HELD = 0, 1  # FREE: leaving the bar now keeps the perfect; HELD: the fish
 EPS = 1e-3  # pixels added to every box edge each tick, for float32 rounding
 SPEED_BUCKETS = 64.0  # boxes per pixel/tick of bar speed; finer buckets change nothing measurable
 HORIZON = 1500  # ticks of fish path recorded; a search that reaches it counts the fight as possible
+EPISODES, REPORT = 5000, Path("reports/perfect_bound.json")  # the full run, and where it writes its figures
+FORESIGHT = (1, 2, 3, 5, 10, 20, 40)  # ticks ahead of a fish's move that loss_anatomy lets the bar know it
 
 
 def perfect_impossible_hold(n: int = 5000, seed0: int = TEST_SEED0) -> dict[str, np.ndarray]:
@@ -84,10 +96,11 @@ def perfect_impossible_hold(n: int = 5000, seed0: int = TEST_SEED0) -> dict[str,
 
 
 def fight_paths(n: int, seed0: int = TEST_SEED0, horizon: int = HORIZON) -> dict[str, np.ndarray]:
-    """Each episode's fish path, the shake draws of each tick, and its bar and progress at the start.
+    """Each episode's fish path, the shake draws of each tick, the fish's hidden target after each tick (after
+    the reset in ``target0``), and its bar and progress at the start.
 
     Recorded with a bar as tall as the track, so the fish is always in it and the game never ends;
-    neither changes the fish's path or the draws.
+    neither changes the fish's path, its target or the draws.
     """
     cfg = protocol_config()
     sim = FishingSim(n, cfg, "seed")
@@ -96,11 +109,12 @@ def fight_paths(n: int, seed0: int = TEST_SEED0, horizon: int = HORIZON) -> dict
            "bar_speed": sim.F[:, R.F_BAR_SPEED].copy(), "progress": sim.F[:, R.F_PROGRESS].copy(),
            "penalty_mod": sim.F[:, R.F_PENALTY_MOD].copy(), "level": sim.I[:, R.I_LEVEL].copy(),
            "difficulty": np.array([f.difficulty for f in sim.pool_fish])[sim.I[:, R.I_FISH_INDEX]],
-           "cfg_i": sim.cfg_i}
+           "target0": sim.F[:, R.F_FISH_TARGET].copy(), "cfg_i": sim.cfg_i}
     sim.I[:, R.I_HEIGHT] = R.BAR_TRACK_HEIGHT
     sim.F[:, R.F_BAR_POS] = 0.0
     sim.F[:, R.F_BAR_SPEED] = 0.0
     fish = np.zeros((n, horizon), np.float32)
+    target = np.zeros((n, horizon), np.float32)
     shake = np.zeros((n, horizon), np.int8)
     idle = np.zeros(n, np.int64)
     for t in range(horizon):
@@ -109,8 +123,9 @@ def fight_paths(n: int, seed0: int = TEST_SEED0, horizon: int = HORIZON) -> dict
         if not (sim.I[:, R.I_IN_BAR] == 1).all():
             raise RuntimeError("fight_paths: a fish left a bar as tall as the track")
         fish[:, t] = sim.F[:, R.F_FISH_POS]
+        target[:, t] = sim.F[:, R.F_FISH_TARGET]
         shake[:, t] = sim.I[:, R.I_FISH_SHAKE]
-    out.update(fish=fish, shake=shake)
+    out.update(fish=fish, shake=shake, target=target)
     return out
 
 
@@ -195,14 +210,25 @@ def perfect_reachable(fish, shake, h, bar0, speed0, progress0, drain):
     status 1: perhaps (a box reached full progress at ``tick``); 0: no (the set emptied at ``tick``);
     2: perhaps (the recorded path ended first).
     """
+    return reachable_from(fish, shake, h, bar0, speed0, progress0, drain, FREE, fish.shape[0])
+
+
+@njit(cache=True)
+def reachable_from(fish, shake, h, bar0, speed0, progress0, drain, phase0, ticks):
+    """:func:`perfect_reachable` from any bar state, for the first ``ticks`` ticks of ``fish``.
+
+    ``phase0`` is FREE where the fish may leave on the first tick without costing the perfect (it was out of
+    the bar, or the tick before drew no shake; the game's first tick is such a tick), else HELD. Status 2:
+    the set held some bar state for all ``ticks`` ticks.
+    """
     bottom = np.float64(568 - h)
-    phase = np.array([FREE])  # the game starts with no shake drawn: a fish out at once keeps the perfect
-    edge = np.array([BOTTOM if bar0 == f32(568 - h) else INTERIOR])
+    phase = np.array([phase0])
+    edge = np.array([BOTTOM if bar0 == f32(568 - h) else TOP if bar0 == f32(0.0) else INTERIOR])
     vl, vh = np.array([np.float64(speed0)]), np.array([np.float64(speed0)])
     progress = np.array([f32(progress0)])
     lo, hi = np.array([np.float64(bar0)]), np.array([np.float64(bar0)])
     peak = 1
-    for t in range(fish.shape[0]):
+    for t in range(min(ticks, fish.shape[0])):
         w_lo, w_hi = holding_bars(fish[t], h)
         may_leave = t > 0 and shake[t - 1] == 0  # the last in-bar tick drew no shake
         m = phase.shape[0]
@@ -229,12 +255,15 @@ def perfect_reachable(fish, shake, h, bar0, speed0, progress0, drain):
             return 0, t, peak
         phase, edge, vl, vh, progress, lo, hi = _merge(B, k)
         peak = max(peak, phase.shape[0])
-    return 2, fish.shape[0], peak
+    return 2, min(ticks, fish.shape[0]), peak
 
 
-def perfect_impossible_reach(n: int = 5000, seed0: int = TEST_SEED0) -> dict[str, np.ndarray]:
-    """The reachability bound: which of the protocol's episodes no input sequence catches perfectly."""
-    paths = fight_paths(n, seed0)
+def perfect_impossible_reach(n: int = 5000, seed0: int = TEST_SEED0, paths: dict | None = None
+                             ) -> dict[str, np.ndarray]:
+    """The reachability bound: which of the protocol's episodes no input sequence catches perfectly.
+
+    ``paths``: :func:`fight_paths` of the same episodes, when already recorded."""
+    paths = fight_paths(n, seed0) if paths is None else paths
     cfg_i = paths["cfg_i"]
     status = np.zeros(n, np.int64)
     ticks = np.zeros(n, np.int64)
@@ -246,12 +275,87 @@ def perfect_impossible_reach(n: int = 5000, seed0: int = TEST_SEED0) -> dict[str
     return {"impossible": status == 0, "tick": ticks, "difficulty": paths["difficulty"], "level": paths["level"]}
 
 
-def perfect_impossible(n: int = 5000, seed0: int = TEST_SEED0) -> dict[str, np.ndarray]:
+def perfect_impossible(n: int = 5000, seed0: int = TEST_SEED0, paths: dict | None = None) -> dict[str, np.ndarray]:
     """For the protocol's episodes ``seed0..seed0+n-1``: which cannot end in a perfect catch, by either bound."""
     hold = perfect_impossible_hold(n, seed0)
-    reach = perfect_impossible_reach(n, seed0)
+    reach = perfect_impossible_reach(n, seed0, paths)
     return {"impossible": hold["impossible"] | reach["impossible"], "impossible_hold": hold["impossible"],
             "impossible_reach": reach["impossible"], "difficulty": hold["difficulty"], "level": hold["level"]}
+
+
+class BarRecord:
+    """A policy's bar after each of its first ``horizon`` steps (column 0: after the reset), as
+    :func:`agents.population.run_episodes` passes it to ``on_step``; for :func:`loss_anatomy`."""
+
+    def __init__(self, n: int, horizon: int = HORIZON):
+        self.horizon = horizon
+        self.bar = np.zeros((n, horizon + 1), np.float32)
+        self.speed = np.zeros((n, horizon + 1), np.float32)
+        self.progress = np.zeros((n, horizon + 1), np.float32)
+        self.in_bar = np.zeros((n, horizon + 1), np.int8)
+
+    def __call__(self, sim: FishingSim, k: int) -> None:
+        if k <= self.horizon:
+            self.bar[:, k] = sim.F[:, R.F_BAR_POS]
+            self.speed[:, k] = sim.F[:, R.F_BAR_SPEED]
+            self.progress[:, k] = sim.F[:, R.F_PROGRESS]
+            self.in_bar[:, k] = sim.I[:, R.I_IN_BAR]
+
+
+def fish_moves(paths: dict, g: int) -> np.ndarray:
+    """The steps (1 = the first tick after the reset) on which fight ``g``'s fish took a new target: a re-roll,
+    a hop or a dart. In between, the fish only chases its target or coasts."""
+    target = np.r_[paths["target0"][g], paths["target"][g]]
+    return np.nonzero((target[1:] != target[:-1]) & (target[1:] != f32(-1.0)))[0] + 1
+
+
+def loss_anatomy(paths: dict, rec: BarRecord, lost_step: np.ndarray, possible: np.ndarray) -> dict:
+    """Why a policy lost the perfect in the fights the bounds leave open: its reaction, or where its bar stood
+    when the fish moved.
+
+    For each such fight: the fish's last move at or before the loss (its last new target, or the start) and its
+    next move after it. From the bar state the policy had right after that move, could any input sequence that
+    knows the fish's path have kept the fish in the bar until the next move? If so, the move was survivable
+    and the policy's reaction lost it (``kept_after_the_move``). If not, the bar stood where the move could not
+    be followed; ``needed_foresight`` counts, for each number of ticks k of FORESIGHT, the fights first kept by
+    starting from the policy's bar k ticks before the move, i.e. by a bar that had known the move k ticks
+    ahead. A move is the fish's random draw: a policy that cannot see the future can only stand, before a move,
+    as it stands before any other.
+    """
+    fights = np.nonzero(possible & (lost_step > 0))[0]
+    within = fights[lost_step[fights] <= rec.horizon]
+    kept_after, beyond, at_start = 0, 0, 0
+    foresight = dict.fromkeys(FORESIGHT, 0)
+    for g in within:
+        loss = int(lost_step[g])
+        moves = fish_moves(paths, g)
+        before, after = moves[moves <= loss], moves[moves > loss]
+        move = int(before[-1]) if before.size else 0
+        at_start += move == 0
+        until = int(after[0]) if after.size else rec.horizon + 1
+        drain = R.progress_drain(paths["cfg_i"], paths["penalty_mod"][g])
+
+        def kept(s: int, g: int = g, until: int = until, drain: f32 = drain) -> bool:
+            s = max(s, 0)
+            free = s == 0 or rec.in_bar[g, s] == 0 or paths["shake"][g, s - 1] == 0
+            status, _, _ = reachable_from(paths["fish"][g, s:], paths["shake"][g, s:], int(paths["height"][g]),
+                                          rec.bar[g, s], rec.speed[g, s], rec.progress[g, s], drain,
+                                          FREE if free else HELD, until - 1 - s)
+            return status != 0
+
+        if kept(move):
+            kept_after += 1
+            continue
+        for k in FORESIGHT:
+            if move - k >= 0 and kept(move - k):
+                foresight[k] += 1
+                break
+        else:
+            beyond += 1
+    return {"open_fights_lost": int(fights.size), "lost_past_the_recorded_steps": int(fights.size - within.size),
+            "lost_before_the_fish_first_moved": int(at_start), "kept_after_the_move": int(kept_after),
+            "needed_foresight": {str(k): int(v) for k, v in foresight.items()},
+            f"needed_more_than_{FORESIGHT[-1]}_ticks": int(beyond)}
 
 
 def summary(res: dict[str, np.ndarray]) -> dict:
@@ -301,34 +405,56 @@ def any_policy(res: dict[str, np.ndarray], episodes: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--episodes", type=int_at_least(1), default=5000)
+    ap.add_argument("--episodes", type=int_at_least(1), default=EPISODES)
     ap.add_argument("--seed0", type=int_at_least(0), default=TEST_SEED0, help="the first episode's seed, as in reset(seed=)")
     ap.add_argument("--no-policies", action="store_true",
                     help="skip playing the controllers and the exported models on the same seeds")
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"also write the JSON to this file (default: {REPORT} for the full run: the default "
+                    "--episodes and --seed0, with the policies; nowhere for any other)")
     args = ap.parse_args(argv)
     if args.seed0 + args.episodes > 2**63:  # the seeds are int64: larger ones wrapped round to small ones
         ap.error(f"--seed0: the seeds {args.seed0}..{args.seed0 + args.episodes - 1} pass 2**63 - 1")
-    res = perfect_impossible(args.episodes, args.seed0)
+    out = args.out
+    if out is None and (args.episodes, args.seed0, args.no_policies) == (EPISODES, TEST_SEED0, False):
+        out = REPORT  # a shorter look must not replace the figures the README quotes
+    if out is not None:  # before minutes of work, not an error after them
+        blocker = out if out.is_dir() else file_in_the_way(out)
+        if blocker is not None:
+            ap.error(f"--out {out}: {blocker} is {'a folder' if blocker == out else 'a file, not a folder'}")
+    paths = fight_paths(args.episodes, args.seed0)
+    res = perfect_impossible(args.episodes, args.seed0, paths)
     s = summary(res)
     if not args.no_policies:
-        episodes = _play_policies(args.episodes, args.seed0)
+        episodes, anatomies = _play_policies(args.episodes, args.seed0, paths, ~res["impossible"])
         s["policies"] = against_policies(res, episodes)
+        for name, anatomy in anatomies.items():
+            s["policies"][name]["loss_anatomy"] = anatomy
         s["any_policy"] = any_policy(res, episodes)
-    print(dumps(s, indent=1))
+    text = dumps(s, indent=1)
+    print(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
     wrong = {n: p for n, p in s.get("policies", {}).items()
              if p["perfect_where_hold_rules_out"] or p["perfect_where_reach_rules_out"]}
     if wrong:
         raise SystemExit(f"a bound is unsound: these policies caught perfectly fights it rules out: {wrong}")
 
 
-def _play_policies(n: int, seed0: int) -> dict:
+def _play_policies(n: int, seed0: int, paths: dict, possible: np.ndarray) -> tuple[dict, dict]:
     """Two hand-written controllers and the learned policies of ``make evaluate`` (those present), on the
-    bound's episodes."""
+    bound's episodes: their episodes, and the :func:`loss_anatomy` of each."""
     from agents.evaluate import learned_policies
 
     policies = {name: make_controller(name) for name in ("lead", "braking")}
     policies.update(learned_policies())
-    return {name: run_episodes(pol, n=n, seed0=seed0) for name, pol in policies.items()}
+    episodes, anatomies = {}, {}
+    for name, pol in policies.items():
+        rec = BarRecord(n)
+        episodes[name] = run_episodes(pol, n=n, seed0=seed0, on_step=rec)
+        anatomies[name] = loss_anatomy(paths, rec, episodes[name].perfect_lost_step, possible)
+    return episodes, anatomies
 
 
 if __name__ == "__main__":

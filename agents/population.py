@@ -74,10 +74,12 @@ def act_on_active(act: Callable[[np.ndarray], np.ndarray], x: np.ndarray, active
 
 
 def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameConfig | None = None,
-                 features=None, max_steps: int | None = None) -> Episodes:
+                 features=None, max_steps: int | None = None,
+                 on_step: Callable[[FishingSim, int], None] | None = None) -> Episodes:
     """Play one episode in each of ``n`` games seeded ``seed0 .. seed0+n-1`` with ``policy``.
 
-    Games still playing after ``max_steps`` env steps count as truncated (not caught).
+    Games still playing after ``max_steps`` env steps count as truncated (not caught). ``on_step(sim, k)``, when
+    given, sees the games after every step ``k`` (``k = 0``: after the reset); ended games stay as they ended.
     """
     if n < 1:
         raise ValueError(f"run_episodes: n must be at least 1 episode, got {n}")
@@ -93,11 +95,15 @@ def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameCon
     steps = 0
     limit = max_steps or (cfg.max_ticks // cfg.frame_skip + 2)
     masked = getattr(policy, "supports_active", False)
+    if on_step is not None:
+        on_step(sim, 0)
     while not done.all() and steps < limit:
         # a policy that supports it computes actions only for games still playing (finished games idle)
         a = policy.act(sim, active=~done) if masked else policy.act(sim)
         sim.step(a, autoreset=False)
         steps += 1
+        if on_step is not None:
+            on_step(sim, steps)
         lost_at[(lost_at < 0) & ~done & (sim.I[:, R.I_PERFECT] == 0)] = steps
         new = (sim.terminated | sim.truncated) & ~done
         if new.any():

@@ -10,11 +10,14 @@ from agents.perfect_bound import (
     EPS,
     INTERIOR,
     TOP,
+    BarRecord,
     against_policies,
     any_policy,
     bar_image,
     fight_paths,
+    fish_moves,
     holding_bars,
+    loss_anatomy,
     perfect_impossible,
     perfect_impossible_hold,
     perfect_reachable,
@@ -178,3 +181,90 @@ def test_the_command_refuses_seeds_outside_what_reset_takes(capsys, seed0, why):
         main(["--episodes", "2", "--seed0", seed0, "--no-policies"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "--seed0" in err and why in err
+
+
+# why a policy lost the perfect: a made-up fight on a level-0 bar, the fish resting mid-track in the middle of the
+# bar's window with the bar at rest, until step 100, when it takes a new target 150 px up and swims there at a steady
+# speed; the policy let it go 15 steps later
+def _anatomy_of_a_climb(speed: float) -> dict:
+    T, move, start, stop = 700, 100, 300.0, 150.0
+    step = np.arange(T) + 1  # fish[t] is the fish after step t + 1
+    fish = np.maximum(start - speed * np.maximum(0, step - move), stop).astype(np.float32)
+    paths = {"fish": fish[None], "shake": np.ones((1, T), np.int8),
+             "target": np.where(step >= move, stop, start).astype(np.float32)[None],
+             "target0": np.array([start], np.float32), "height": np.array([H]),
+             "penalty_mod": np.array([1.0], np.float32), "cfg_i": CFG_I}
+    rec = BarRecord(1, T)
+    rec.bar[:] = start - 18.0  # the window is [bar - 16, bar + 52]: 34 px either side of the fish
+    rec.progress[:] = np.minimum(0.3 + 0.002 * np.arange(T + 1), 0.99)
+    rec.in_bar[:] = 1
+    return loss_anatomy(paths, rec, np.array([move + 15]), np.array([True]))
+
+
+def test_loss_anatomy_blames_the_reaction_when_the_bar_could_follow_the_move():
+    # a bar that starts pressing when the fish does falls behind by speed^2 / 0.3 px at most: 13 px at 2 px/tick
+    a = _anatomy_of_a_climb(2.0)
+    assert a["open_fights_lost"] == 1 and a["kept_after_the_move"] == 1
+    assert sum(a["needed_foresight"].values()) == 0 and a["needed_more_than_40_ticks"] == 0
+
+
+def test_loss_anatomy_counts_the_foresight_a_fast_move_needed():
+    # at 4 px/tick the lag (53 px) passes the 34 px above the fish: only a bar that had moved up the window
+    # before the fish left (up to 34 px more room) keeps it, which takes ticks of knowing the move is coming
+    a = _anatomy_of_a_climb(4.0)
+    assert a["kept_after_the_move"] == 0
+    assert a["needed_foresight"] == {"1": 0, "2": 0, "3": 0, "5": 0, "10": 1, "20": 0, "40": 0}
+    # and no bar keeps a fish that crosses the track in five ticks
+    b = _anatomy_of_a_climb(30.0)
+    assert b["kept_after_the_move"] == 0 and sum(b["needed_foresight"].values()) == 0
+    assert b["needed_more_than_40_ticks"] == 1
+
+
+def test_loss_anatomy_of_a_controller_accounts_for_every_open_fight_it_lost(bounds):
+    paths = fight_paths(N, SEED0)
+    rec = BarRecord(N)
+    ep = run_episodes(make_controller("braking"), n=N, seed0=SEED0, on_step=rec)
+    # run_episodes showed every step, the reset first: the bar starts at rest on the bottom
+    assert (rec.bar[:, 0] == R.BAR_TRACK_HEIGHT - paths["height"]).all() and (rec.speed[:, 0] == 0).all()
+    possible = ~bounds["impossible"]
+    a = loss_anatomy(paths, rec, ep.perfect_lost_step, possible)
+    lost = possible & (ep.perfect_lost_step > 0)
+    assert a["open_fights_lost"] == lost.sum() > 10
+    assert a["open_fights_lost"] == (a["lost_past_the_recorded_steps"] + a["kept_after_the_move"]
+                                     + sum(a["needed_foresight"].values()) + a["needed_more_than_40_ticks"])
+    assert 0 < a["kept_after_the_move"] < a["open_fights_lost"]
+
+
+def test_fish_moves_are_the_ticks_the_fish_took_a_new_target():
+    paths = fight_paths(50, SEED0, horizon=400)
+    for g in range(50):
+        moves = fish_moves(paths, g)
+        target = np.r_[paths["target0"][g], paths["target"][g]]
+        # between two moves: one target, or none (-1)
+        for a, b in zip(np.r_[0, moves], np.r_[moves, 401], strict=True):
+            assert set(np.unique(target[a:b])) <= {target[a], np.float32(-1.0)}
+
+
+def test_the_command_writes_its_json_where_out_says_and_a_short_run_leaves_the_report_alone(capsys, tmp_path,
+                                                                                         monkeypatch):
+    from agents import perfect_bound
+
+    monkeypatch.setattr(perfect_bound, "REPORT", tmp_path / "reports" / "perfect_bound.json")
+    perfect_bound.main(["--episodes", "2", "--no-policies"])
+    assert not (tmp_path / "reports").exists()  # the README quotes the full run's report
+    out = tmp_path / "new" / "bound.json"
+    perfect_bound.main(["--episodes", "2", "--no-policies", "--out", str(out)])
+    printed = capsys.readouterr().out.split("\n{")[-1]
+    assert out.read_text() == "{" + printed
+
+
+@pytest.mark.parametrize("where", ["folder", "under_a_file"])
+def test_the_command_refuses_an_out_it_cannot_write_before_any_work(capsys, tmp_path, where):
+    from agents.perfect_bound import main
+
+    (tmp_path / "f").write_text("x")
+    out = tmp_path if where == "folder" else tmp_path / "f" / "bound.json"
+    with pytest.raises(SystemExit) as e:
+        main(["--episodes", "2", "--no-policies", "--out", str(out)])
+    err = capsys.readouterr()
+    assert e.value.code == 2 and "--out" in err.err and err.out == ""
