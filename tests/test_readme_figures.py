@@ -99,3 +99,24 @@ def test_readme_copy_of_the_evaluation_tables_matches_the_report(readme: str, ov
     assert len(copied) >= 3 * len(overall), "README.md: the evaluation tables of `make evaluate` are missing"
     stale = [line for line in copied if line not in report]
     assert not stale, f"README.md rows that reports/evaluation.md no longer has: {stale}"
+
+
+def test_why_the_perfects_are_lost_quotes_make_perfect_bound(readme: str, overall: dict) -> None:
+    """The anatomy of dqn_best's lost perfects and the 58.1% it leads to are reports/perfect_bound.json's."""
+    report = json.loads((ROOT / "reports" / "perfect_bound.json").read_text())
+    best = report["policies"]["dqn_best"]
+    anatomy = best["loss_anatomy"]
+    assert f"For `dqn_best`'s {anatomy['open_fights_lost']}:" in readme
+    rows = {"its reaction": anatomy["kept_after_the_move"],
+            **{f"{'needed knowing the move ' if k == '1' else ''}{k} tick{'' if k == '1' else 's'}": v
+               for k, v in anatomy["needed_foresight"].items()},
+            "more than 40 ticks": anatomy["needed_more_than_40_ticks"]}
+    listed = "\n".join(line.strip() for line in readme.splitlines())  # the table sits in a bullet, indented
+    for starts, count in rows.items():
+        row = _row(listed, f"| {starts}")
+        assert row.endswith(f"| {count} |"), f"README.md: {row!r} should count {count}"
+    reacted = best["perfect"] + anatomy["kept_after_the_move"]
+    assert f"would reach {reacted:,} ({_pct(reacted / report['episodes'])})" in readme
+    perfect = _row(readme, "| best policy perfect >= 60%")
+    assert f"with a perfect reaction to every fish move it lost, {_pct(reacted / report['episodes'])}" in perfect
+    assert best["perfect"] == round(overall["dqn_best"]["perfect"] * report["episodes"])  # the same model and seeds
