@@ -318,9 +318,10 @@ def loss_anatomy(paths: dict, rec: BarRecord, lost_step: np.ndarray, possible: n
     knows the fish's path have kept the fish in the bar until the next move? If so, the move was survivable
     and the policy's reaction lost it (``kept_after_the_move``). If not, the bar stood where the move could not
     be followed; ``needed_foresight`` counts, for each number of ticks k of FORESIGHT, the fights first kept by
-    starting from the policy's bar k ticks before the move, i.e. by a bar that had known the move k ticks
-    ahead. A move is the fish's random draw: a policy that cannot see the future can only stand, before a move,
-    as it stands before any other.
+    starting from the policy's bar k ticks before the move (or from the reset, where the move came sooner), i.e.
+    by a bar that had known the move k ticks ahead; the rest were not kept even from 40 ticks before (or from
+    the reset). A move is the fish's random draw: a policy that cannot see the future can only stand, before a
+    move, as it stands before any other.
     """
     fights = np.nonzero(possible & (lost_step > 0))[0]
     within = fights[lost_step[fights] <= rec.horizon]
@@ -336,7 +337,6 @@ def loss_anatomy(paths: dict, rec: BarRecord, lost_step: np.ndarray, possible: n
         drain = R.progress_drain(paths["cfg_i"], paths["penalty_mod"][g])
 
         def kept(s: int, g: int = g, until: int = until, drain: f32 = drain) -> bool:
-            s = max(s, 0)
             free = s == 0 or rec.in_bar[g, s] == 0 or paths["shake"][g, s - 1] == 0
             status, _, _ = reachable_from(paths["fish"][g, s:], paths["shake"][g, s:], int(paths["height"][g]),
                                           rec.bar[g, s], rec.speed[g, s], rec.progress[g, s], drain,
@@ -347,8 +347,11 @@ def loss_anatomy(paths: dict, rec: BarRecord, lost_step: np.ndarray, possible: n
             kept_after += 1
             continue
         for k in FORESIGHT:
-            if move - k >= 0 and kept(move - k):
+            if kept(max(move - k, 0)):
                 foresight[k] += 1
+                break
+            if move - k <= 0:  # tried from the reset: no earlier bar to start from
+                beyond += 1
                 break
         else:
             beyond += 1

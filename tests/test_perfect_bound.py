@@ -186,8 +186,8 @@ def test_the_command_refuses_seeds_outside_what_reset_takes(capsys, seed0, why):
 # why a policy lost the perfect: a made-up fight on a level-0 bar, the fish resting mid-track in the middle of the
 # bar's window with the bar at rest, until step 100, when it takes a new target 150 px up and swims there at a steady
 # speed; the policy let it go 15 steps later
-def _anatomy_of_a_climb(speed: float) -> dict:
-    T, move, start, stop = 700, 100, 300.0, 150.0
+def _anatomy_of_a_climb(speed: float, move: int = 100) -> dict:
+    T, start, stop = 700, 300.0, 150.0
     step = np.arange(T) + 1  # fish[t] is the fish after step t + 1
     fish = np.maximum(start - speed * np.maximum(0, step - move), stop).astype(np.float32)
     paths = {"fish": fish[None], "shake": np.ones((1, T), np.int8),
@@ -214,6 +214,12 @@ def test_loss_anatomy_counts_the_foresight_a_fast_move_needed():
     a = _anatomy_of_a_climb(4.0)
     assert a["kept_after_the_move"] == 0
     assert a["needed_foresight"] == {"1": 0, "2": 0, "3": 0, "5": 0, "10": 1, "20": 0, "40": 0}
+    # a move 7 ticks after the reset: the bar had at most those 7 ticks, and they were enough
+    assert _anatomy_of_a_climb(4.0, move=7)["needed_foresight"]["10"] == 1
+    # at 8 px/tick only 40 ticks of warning do; a fish that climbs 5 ticks after the reset gives no such time
+    assert _anatomy_of_a_climb(8.0)["needed_foresight"]["40"] == 1
+    early = _anatomy_of_a_climb(8.0, move=5)
+    assert sum(early["needed_foresight"].values()) == 0 and early["needed_more_than_40_ticks"] == 1
     # and no bar keeps a fish that crosses the track in five ticks
     b = _anatomy_of_a_climb(30.0)
     assert b["kept_after_the_move"] == 0 and sum(b["needed_foresight"].values()) == 0
