@@ -79,7 +79,9 @@ def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameCon
     """Play one episode in each of ``n`` games seeded ``seed0 .. seed0+n-1`` with ``policy``.
 
     Games still playing after ``max_steps`` env steps count as truncated (not caught). ``on_step(sim, k)``, when
-    given, sees the games after every step ``k`` (``k = 0``: after the reset); ended games stay as they ended.
+    given, sees the games after every step ``k`` (``k = 0``: after the reset). A game's outcome is taken on the
+    step it ends, but the simulator goes on stepping it (button released), so its state is its own only up to
+    that step.
     """
     if n < 1:
         raise ValueError(f"run_episodes: n must be at least 1 episode, got {n}")
