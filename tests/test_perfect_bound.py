@@ -32,8 +32,13 @@ N = 600
 
 
 @pytest.fixture(scope="module")
-def bounds():
-    return perfect_impossible(N, SEED0)
+def paths():
+    return fight_paths(N, SEED0)
+
+
+@pytest.fixture(scope="module")
+def bounds(paths):
+    return perfect_impossible(N, SEED0, paths)
 
 
 def test_no_policy_catches_perfectly_a_fish_either_bound_marks_impossible(bounds):
@@ -226,8 +231,7 @@ def test_loss_anatomy_counts_the_foresight_a_fast_move_needed():
     assert b["needed_more_than_40_ticks"] == 1
 
 
-def test_loss_anatomy_of_a_controller_accounts_for_every_open_fight_it_lost(bounds):
-    paths = fight_paths(N, SEED0)
+def test_loss_anatomy_of_a_controller_accounts_for_every_open_fight_it_lost(paths, bounds):
     rec = BarRecord(N)
     ep = run_episodes(make_controller("braking"), n=N, seed0=SEED0, on_step=rec)
     # run_episodes showed every step, the reset first: the bar starts at rest on the bottom
