@@ -95,7 +95,7 @@ test: $(STAMP) $(SYSTEM_STAMP) test-gym1 test-oldest
 
 # The envs alone, at the other ends of the ranges they declare (.venv has the newest numpy and numba, pinned by
 # the agents, on Gymnasium 0.29.1), without torch, SB3 or imitation, each running the tests of envs/ (the
-# controllers' use agents.population, which is numpy only):
+# controllers' use agents.evaluation.protocol, which is numpy only):
 #   .venv-gym1    Gymnasium 1.x, which other RL code is on, with the oldest numpy 2 and numba for it, and the
 #                 screen extras
 #   .venv-oldest  the lowest versions pyproject.toml allows: Gymnasium 0.29.1, numpy 1.26, numba 0.59, and the
@@ -234,10 +234,10 @@ hybrid-window: $(STAMP) $(SYSTEM_STAMP)  ## the policies play the real window (X
 	  PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.play --policy $$p --episodes 20 --xvfb; done
 
 hybrid-plots: $(STAMP)
-	PYTHONPATH=$(CURDIR) $(PY) -m agents.hybrid.plots curves --runs $(HYBRID_RUNS) --out docs/hybrid --demonstrator-episodes 48
+	PYTHONPATH=$(CURDIR) $(PY) -m analysis.hybrid_plots curves --runs $(HYBRID_RUNS) --out docs/hybrid --demonstrator-episodes 48
 
 hybrid-gif: $(STAMP) $(SYSTEM_STAMP)
-	PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.plots gif --window --policy $(HYBRID_RUNS)/bc_ppo/policy \
+	PYTHONPATH=$(CURDIR) $(PY) -W ignore -m analysis.hybrid_plots gif --window --policy $(HYBRID_RUNS)/bc_ppo/policy \
 	  --fish Carp --level 10 --seed 3 --episodes 2 --out docs/hybrid/agent_bc_ppo_window.gif
 
 # --- DQN, evaluation, export (issue 3) ---
@@ -279,10 +279,10 @@ export-onnx: $(STAMP)
 	$(PY) -m agents.dqn.export
 
 evaluate: $(STAMP)
-	$(PY) -m agents.evaluate
+	$(PY) -m agents.evaluation
 
 perfect-bound: $(STAMP)  ## the perfect-catch rate no policy can pass, on the 5,000 held-out seeds
-	$(PY) -m agents.perfect_bound
+	$(PY) -m analysis.perfect_bound
 
 bench-inference: $(STAMP)
 	$(PY) benchmarks/bench_inference.py

@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from envs.argtypes import int_at_least  # noqa: E402
+from envs.cli.argtypes import int_at_least  # noqa: E402
 from envs.stardew.fishing_env import StardewFishingEnv  # noqa: E402
 
 GAME = {"fish": ["Pufferfish", "Largemouth Bass", "Sunfish"], "level": (3, 8)}

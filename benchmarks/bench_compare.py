@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from envs.argtypes import float_above, int_at_least
+from envs.cli.argtypes import float_above, int_at_least
 
 ROOT = Path(__file__).resolve().parents[1]
 

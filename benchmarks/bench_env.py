@@ -90,7 +90,7 @@ def batched_pair(n: int, seconds: float, windows: int, reference: bool = False) 
 def main(argv: list[str] | None = None) -> None:
     # imported here, not at the top: bench_compare imports this module inside an older tree, whose envs may
     # have no argtypes
-    from envs.argtypes import float_above
+    from envs.cli.argtypes import float_above
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float_above(0.0), default=3.0, help="time per measurement")

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from envs.argtypes import int_at_least
+from envs.cli.argtypes import int_at_least
 
 MODELS = ("exported/autofisher_dqn.onnx", "exported/autofisher_dqn_rich.onnx")
 

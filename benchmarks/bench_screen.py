@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from envs.argtypes import float_above, int_at_least
+from envs.cli.argtypes import float_above, int_at_least
 
 
 def timed_rate(fn, seconds: float, min_n: int = 50, warm_up: int = 20) -> tuple[float, int]:

@@ -33,7 +33,7 @@ from agents.dqn.config import ImproveConfig
 from agents.dqn.model import RAW_SCALING, QEnsemble, QNetwork, folded_members
 from agents.dqn.onnx_io import IR_VERSION, OPSET, OnnxPolicy, build_mlp_onnx, save_model
 from agents.dqn.train import RUNS, load_run_file, q_from_state
-from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
+from agents.evaluation.protocol import DEV_SEED0, protocol_config, run_episodes, summarize
 from envs.stardew import features as feats
 from envs.stardew.controllers import LeadController, RandomController
 from envs.stardew.sim import FishingSim

@@ -18,7 +18,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from agents.dqn.frames import FrameStack
-from agents.population import act_on_active
+from agents.evaluation.protocol import act_on_active
 from envs.stardew import features as feats
 
 OPSET = 13

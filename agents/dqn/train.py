@@ -3,6 +3,7 @@
     python -m agents.dqn.train --preset best          # the richer visible observation
     python -m agents.dqn.train --preset seed          # the seed mod's three raw inputs
     python -m agents.dqn.train --preset smoke         # a minute, for tests
+    python -m agents.dqn.train --preset smoke --total-steps 300000 --level 5 10 --hidden 128 128
 
 Each vector step acts in all ``num_games`` games at once (epsilon-greedy on the online network),
 turns the rewards into n-step transitions, and does ``gradient_steps`` double-DQN updates (Huber
@@ -22,13 +23,17 @@ import argparse
 import dataclasses
 import json
 import signal
+import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal, NoReturn
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+import tyro
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
@@ -39,15 +44,15 @@ from agents.dqn.config import (
     TRAIN_SEED_BLOCK,
     ConfigError,
     DQNConfig,
-    apply_overrides,
     check_game_split,
     game_split,
+    parse_cli,
     resume_conflicts,
     validate,
 )
 from agents.dqn.model import FrameStack, QNetwork
 from agents.dqn.replay import CSVFormatError, NStepCollector, ReplayBuffer, csv_transitions, load_seed_csv
-from agents.population import DEV_SEED0, act_on_active, protocol_config, run_episodes, summarize
+from agents.evaluation.protocol import DEV_SEED0, act_on_active, protocol_config, run_episodes, summarize
 from envs.stardew import features as feats
 from envs.stardew import rules as R
 from envs.stardew.controllers import Visible, make_controller
@@ -519,19 +524,40 @@ def q_from_state(st: dict) -> QNetwork:
     return q
 
 
+@dataclass
+class TrainCommand:
+    """``python -m agents.dqn.train``: a preset, every DQNConfig setting as an option, and what to do."""
+
+    config: Annotated[DQNConfig, tyro.conf.arg(name="")]  # every setting of the run, as --field options
+    preset: Literal["best", "best_s2", "seed", "smoke"] = "best"  # the recipe the other options change
+    fresh: bool = False  # discard an existing checkpoint of this run
+    progress: bool = True  # a progress bar (--no-progress: plain logs, for a log file)
+    check: bool = False  # check the settings, and that an existing checkpoint resumes under them, then exit
+
+
+def usage_error(prog: str, message: str) -> NoReturn:
+    """What argparse's ``error`` does: the message on stderr, exit status 2."""
+    print(f"usage: {prog} [-h] ...\n{prog}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+PROG = "python -m agents.dqn.train"
+
+
+def parse_args(argv: list[str] | None = None) -> TrainCommand:
+    """The command line: ``--preset`` is read first, since it supplies the defaults the other options change."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    pre = argparse.ArgumentParser(prog=PROG, add_help=False)
+    pre.add_argument("--preset", default="best", choices=sorted(PRESETS))
+    preset = pre.parse_known_args(argv)[0].preset
+    return parse_cli(TrainCommand, TrainCommand(config=PRESETS[preset], preset=preset), argv, PROG, __doc__)
+
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="best", choices=sorted(PRESETS))
-    ap.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
-                    help="override config fields, e.g. total_steps=1000000 level=0,10 'hidden=(128,128)' "
-                         "(Python literals; quote values with parentheses or spaces for the shell)")
-    ap.add_argument("--fresh", action="store_true", help="discard an existing checkpoint of this run")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar (logs to a file)")
-    ap.add_argument("--check", action="store_true",
-                    help="check the settings, and that an existing checkpoint resumes under them, then exit")
-    args = ap.parse_args(argv)
+    prog = PROG
+    args = parse_args(argv)
+    cfg = args.config
     try:
-        cfg = apply_overrides(PRESETS[args.preset], args.set)
         validate(cfg)
         for path in cfg.csv_replay:  # read in full before --check says yes and before --fresh removes anything
             try:
@@ -546,9 +572,9 @@ def main(argv: list[str] | None = None) -> None:
             import shutil
 
             shutil.rmtree(RUNS / cfg.name, ignore_errors=True)
-        summary = train(cfg, progress=not args.no_progress)
+        summary = train(cfg, progress=args.progress)
     except (ConfigError, RunFileError) as e:
-        ap.error(str(e))
+        usage_error(prog, str(e))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     print(json.dumps(summary, indent=2))

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch as th
 
-from agents.hybrid.evaluate import wilson
-from envs.argtypes import float_above, int_at_least
+from agents.evaluation.protocol import wilson
+from envs.cli.argtypes import float_above, int_at_least
 
 
 def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float = 600.0,

@@ -29,7 +29,7 @@ from typing import Any
 
 from agents.hybrid.demos import DemoWriter
 from agents.hybrid.layout import HybridLayout
-from envs.argtypes import float_above, int_at_least
+from envs.cli.argtypes import float_above, int_at_least
 
 
 class InputListener:

@@ -50,8 +50,8 @@ from agents.hybrid.policy import (
     policy_kwargs_for,
     save_policy,
 )
-from envs.argtypes import float_above, int_at_least
-from envs.paths import file_in_the_way
+from envs.cli.argtypes import float_above, int_at_least
+from envs.cli.paths import file_in_the_way
 
 DEMO_SEED = 100_000
 EVAL_SEED = 900_000
@@ -380,7 +380,7 @@ def cmd_ppo(args: argparse.Namespace) -> None:
 
 def evaluate_scripted(episodes: int, seed0: int = EVAL_SEED) -> dict[str, Any]:
     """The naive scripted controller on the evaluation seeds (it reads the raw frame, like the demos)."""
-    from agents.hybrid.evaluate import wilson
+    from agents.evaluation.protocol import wilson
     from envs.games.fishing_pixels import FishingPixelsEnv
     from envs.games.fishing_screen import scripted_action
 

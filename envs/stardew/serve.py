@@ -19,7 +19,7 @@ import signal
 import socket
 import sys
 
-from envs.argtypes import float_above, int_at_least, int_between, output_file
+from envs.cli.argtypes import float_above, int_at_least, int_between, output_file
 from envs.stardew.bridge.protocol import DEFAULT_HOST, DEFAULT_PORT
 from envs.stardew.bridge.server import GameServer
 from envs.stardew.sim import GameConfig

@@ -50,7 +50,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from envs.paths import file_in_the_way
+from envs.cli.paths import file_in_the_way
 
 COLUMNS = ("bobberBarPos", "bobberPosition", "bobberBarSpeed", "bobberSpeed", "distanceFromCatching",
            "bobberInBar", "treasurePosition", "treasureCatchLevel")
