@@ -1,4 +1,4 @@
-"""Bridge latency on loopback: ``make bench-bridge`` (prints figures; asserts nothing).
+"""Bridge latency on loopback: ``make bench BENCH=bridge`` (prints figures; asserts nothing).
 
 For each policy (a scripted tracker on the default features; a small ONNX Q-network on the seed's raw
 features, input "0" double[3] -> 2 Q-values, as the mod runs it) against the reference server, run

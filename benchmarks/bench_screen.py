@@ -1,4 +1,4 @@
-"""make bench-screen: capture + preprocessing speed, and input-to-pixel latency on the game window.
+"""make bench BENCH=screen: capture + preprocessing speed, and input-to-pixel latency on the game window.
 
 Starts its own Xvfb (a free display) and the fishing window, then measures:
 

@@ -1,7 +1,7 @@
 """Fixtures for tests that need a real X server and the real fishing window.
 
-``xvfb`` (session): a private Xvfb on a free display (``-displayfd``), ``xset r off``; this process's ``DISPLAY``
-points at it while the session runs; skips when Xvfb is not installed. ``fishing_window`` (module): ``python -m
+``xvfb`` (one for the whole test run): a private Xvfb on a free display (``-displayfd``), ``xset r off``; this process's ``DISPLAY``
+points at it while the tests run; skips when Xvfb is not installed. ``fishing_window`` (module): ``python -m
 envs.games.fishing`` on that display (an easy fish, Carp at level 10), its state read back through
 :class:`envs.screen.testing.GameWindow`.
 """
@@ -19,7 +19,7 @@ FISHING_ARGS = ("--fish", "Carp", "--level", "10", "--seed", "3", "--pause", "20
 @pytest.fixture(scope="session")
 def xvfb():
     if not Xvfb.available():
-        pytest.skip("Xvfb is not installed (make system-deps installs it)")
+        pytest.skip("Xvfb is not installed (make test installs it as root)")
     with Xvfb() as x:
         yield x
 

@@ -14,7 +14,7 @@
 
 Checks: onnx.checker (full); opset and IR version; onnxruntime against the torch network (float64)
 on 10,000 states (max abs difference <= 1e-6, argmax agreement 100%); a short evaluation of the ONNX
-policy itself (onnxruntime session) on the simulator. Results go to ``exported/export_report.json``.
+policy itself (in onnxruntime) on the simulator. Results go to ``exported/export_report.json``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import torch
 from agents.dqn.config import ImproveConfig
 from agents.dqn.model import RAW_SCALING, QEnsemble, QNetwork, folded_members
 from agents.dqn.onnx_io import IR_VERSION, OPSET, OnnxPolicy, build_mlp_onnx, save_model
+from agents.dqn.pipeline import CHOICE_FILE
 from agents.dqn.train import RUNS, load_run_file, q_from_state
 from agents.evaluation.protocol import DEV_SEED0, protocol_config, run_episodes, summarize
 from envs.stardew import features as feats
@@ -206,10 +207,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--runs", default=str(RUNS))
     ap.add_argument("--out", default=str(EXPORTED))
     ap.add_argument("--seed-run", default="seed")
-    ap.add_argument("--best-runs", nargs="+", default=[ImproveConfig.name],
+    ap.add_argument("--best-runs", nargs="+", default=None,
                     help="the rich model's run; several runs: one graph of their mean Q-values (an ensemble, at "
-                         "the latency of all its networks; the default is the ensemble distilled into one, then improved)")
+                         "the latency of all its networks); default: the run the pipeline's choice stage named in "
+                         f"<runs>/{CHOICE_FILE}, else {ImproveConfig.name}")
     args = ap.parse_args(argv)
+    if args.best_runs is None:
+        choice = Path(args.runs) / CHOICE_FILE
+        args.best_runs = [json.loads(choice.read_text())["best"] if choice.exists() else ImproveConfig.name]
     # one torch thread: with torch's default two on a busy 2-core machine, batched forwards stall badly
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
     out = Path(args.out)

@@ -107,7 +107,7 @@ class OnnxPolicy:
     """act(sim) with an exported model.
 
     ``engine="numpy"`` runs the model's own weights as a batched float64 MLP (fast, for 5,000-game
-    evaluations); ``engine="onnxruntime"`` calls the onnxruntime session itself, one game per call
+    evaluations); ``engine="onnxruntime"`` calls onnxruntime itself, one game per call
     for a model without a batch dimension (the seed contract), for the export check.
 
     The features the model reads come from its ``feature_names`` metadata (written by
@@ -145,17 +145,17 @@ class OnnxPolicy:
             so = ort.SessionOptions()
             so.intra_op_num_threads = 1
             so.inter_op_num_threads = 1
-            self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
-            self.input_name = self.session.get_inputs()[0].name
-            self.batched = len(self.session.get_inputs()[0].shape) == 2
+            self.runtime = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
+            self.input_name = self.runtime.get_inputs()[0].name
+            self.batched = len(self.runtime.get_inputs()[0].shape) == 2
 
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         x = np.asarray(obs, dtype=np.float64)
         if self.engine == "numpy":
             return sum(mlp_forward(layers, x) for layers in self.branches)
         if self.batched:
-            return self.session.run(None, {self.input_name: x})[0]
-        return np.stack([self.session.run(None, {self.input_name: row})[0] for row in x])
+            return self.runtime.run(None, {self.input_name: x})[0]
+        return np.stack([self.runtime.run(None, {self.input_name: row})[0] for row in x])
 
     def reset(self) -> None:
         self.frames.reset()

@@ -42,7 +42,7 @@ EPISODES, OUT = 5000, "reports"  # the published evaluation
 EXPORTED = "exported"
 BASELINES = ("random", "naive", "braking", "lead", "lead_seed")
 MODELS = {"dqn_best": "exported/autofisher_dqn_rich.onnx", "dqn_seed": "exported/autofisher_dqn.onnx"}
-# the hybrid agent's PPO on the state env (`make train-ppo-state`, copied to exported/ppo_state), beside the DQN
+# the hybrid agent's PPO on the state env (`make train-hybrid RUN=ppo-state`, copied to exported/ppo_state), beside the DQN
 PPO_MODELS = {"ppo_state": "exported/ppo_state/policy"}
 
 
@@ -87,7 +87,7 @@ def learned_policies(models: dict[str, str] | None = None, ppo_models: dict[str,
         if Path(path).with_suffix(".pt").exists():
             policies[name] = _load(name, path, PPOStatePolicy)
         else:
-            print(f"note: {Path(path).with_suffix('.pt')} not found, {name} left out (run `make train-ppo-state`)")
+            print(f"note: {Path(path).with_suffix('.pt')} not found, {name} left out (run `make train-hybrid RUN=ppo-state`)")
     return policies
 
 

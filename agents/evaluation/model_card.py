@@ -132,7 +132,7 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED, path: Path | None =
     lines += [_row(k, v["overall"]) for k, v in pol.items()]
     lines += safety_cap_lines(evaluation)
     lines += ["", f"Per level, per fish and paired comparisons: `{report}` (`make evaluate`); inference "
-              "latency: `make bench-inference`.", ""]
+              "latency: `make bench BENCH=inference`.", ""]
     path = path or out / "README.md"
     path.write_text("\n".join(lines))
     return path

@@ -15,7 +15,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.options import positive_int_option
+from envs.options import flag_option, positive_int_option
 from envs.screen.actions import HybridActionSpec
 from envs.screen.capture import MssCapture, Region, ReplayCapture
 from envs.screen.inputs import (
@@ -27,7 +27,7 @@ from envs.screen.inputs import (
     check_hotkey,
     check_hotkey_not_in_keys,
 )
-from envs.screen.options import check_methods, finite_number, flag, is_real, positive_int_pair
+from envs.screen.options import check_methods, finite_number, is_real, positive_int_pair
 from envs.screen.preprocess import COLOUR_ORDERS, FramePreprocessor, FrameStack, to_rgb
 
 _DRY_RUN = ("dry-run", "dry_run", "dryrun")
@@ -340,7 +340,7 @@ class ScreenGameEnv(gym.Env):
             check_hotkey_not_in_keys(stop_hotkey, self.action_spec.keys)
         if preprocessor is None:
             frame_size = positive_int_pair("frame_size", frame_size)
-            grayscale = flag("grayscale", grayscale)
+            grayscale = flag_option("grayscale", grayscale)
         self.preprocess = preprocessor or FramePreprocessor(frame_size, grayscale, interpolation)
         self.frames = FrameStack(stack)
         self.observation_space = spaces.Box(0, 255, (stack, *self.preprocess.shape), np.uint8)

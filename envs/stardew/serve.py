@@ -117,7 +117,7 @@ def _check_address(parser: argparse.ArgumentParser, host: str, port: int) -> Non
 
 def _write_stats(path: str, stats: dict) -> None:
     """Write the statistics to ``path``; if that fails (the folder went away...), print them on stdout instead
-    of losing a whole session's measurements."""
+    of losing a whole run's measurements."""
     text = json.dumps(stats)
     try:
         with open(path, "w") as f:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-from envs.options import positive_int_option
+from envs.options import flag_option, positive_int_option
 from envs.stardew import features as feats
 from envs.stardew import rules as R
 from envs.stardew.fish import Fish, FishChoice, resolve_fish
@@ -83,9 +83,9 @@ class GameConfig:
         cfg_i[R.C_VERSION] = VERSIONS[self.version]
         lo, hi = _level_range(self.level)
         cfg_i[R.C_LEVEL_LO], cfg_i[R.C_LEVEL_HI] = lo, hi
-        cfg_i[R.C_BEGINNER_ROD] = int(_flag("training_rod", self.training_rod))
-        cfg_i[R.C_CAUGHT_BEFORE] = int(_flag("caught_before", self.caught_before))
-        cfg_i[R.C_DELUXE_BAIT] = int(_flag("deluxe_bait", self.deluxe_bait))
+        cfg_i[R.C_BEGINNER_ROD] = int(flag_option("training_rod", self.training_rod))
+        cfg_i[R.C_CAUGHT_BEFORE] = int(flag_option("caught_before", self.caught_before))
+        cfg_i[R.C_DELUXE_BAIT] = int(flag_option("deluxe_bait", self.deluxe_bait))
         if isinstance(self.tackle, (str, bytes)) or not isinstance(self.tackle, (Mapping, Sequence, np.ndarray)):
             raise ValueError(f"tackle: a list of names or ids (e.g. ['cork']) or {{name: count}}, got {self.tackle!r}")
         items = self.tackle.items() if isinstance(self.tackle, Mapping) else ((t, 1) for t in self.tackle)
@@ -117,7 +117,7 @@ class GameConfig:
         cfg_f[R.CF_TREASURE_PROB] = prob
         cfg_f[R.CF_PENALTY_MOD] = 1.0
         cfg_i[R.C_MAX_TICKS] = positive_int_option("max_ticks", self.max_ticks)
-        cfg_i[R.C_SKIP_FADE_IN] = int(_flag("skip_fade_in", self.skip_fade_in))
+        cfg_i[R.C_SKIP_FADE_IN] = int(flag_option("skip_fade_in", self.skip_fade_in))
         if cfg_i[R.C_SKIP_FADE_IN] and self.max_ticks <= R.FADE_IN_TICKS:
             # reset() has already run the fade-in, so such a cap would end every episode on its first step
             raise ValueError(f"max_ticks: the cap counts the {R.FADE_IN_TICKS} fade-in ticks that reset() runs "
@@ -149,12 +149,6 @@ def _level_range(level: object) -> tuple[int, int]:
     if not 0 <= lo <= hi <= 20:
         raise ValueError(f"level: need 0 <= lo <= hi <= 20, got {level!r}")
     return lo, hi
-
-
-def _flag(name: str, value: object) -> bool:
-    if not (isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1))):
-        raise ValueError(f"{name}: True or False, got {value!r}")
-    return bool(value)
 
 
 def number_dict_option(name: str, value: object, known: Sequence[str], must_be: str,

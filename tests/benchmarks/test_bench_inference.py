@@ -1,4 +1,4 @@
-"""`make bench-inference`: every model's latency comes with its ratio to the one-layer reference."""
+"""`make bench BENCH=inference`: every model's latency comes with its ratio to the one-layer reference."""
 
 from __future__ import annotations
 

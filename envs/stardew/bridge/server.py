@@ -285,7 +285,7 @@ class GameServer:
 
     @staticmethod
     def _agent_left(msg: dict[str, Any]) -> bool:
-        """True when the agent said goodbye; an agent's error message ends the session as RemoteError."""
+        """True when the agent said goodbye; an agent's error message ends the connection as RemoteError."""
         if msg["type"] == "error":
             raise P.RemoteError(msg["code"], msg["message"])
         return msg["type"] == "bye"

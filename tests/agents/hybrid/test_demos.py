@@ -116,7 +116,7 @@ def test_a_leftover_tmp_file_of_an_interrupted_save_neither_stops_the_writer_nor
     leftover = tmp_path / "episode_00003.tmp.npz"
     leftover.write_bytes(b"PK\x03\x04 half an episode")
     (tmp_path / "episode_notes.npz").write_bytes(b"not an episode name either")
-    _, (path,) = _write_episodes(tmp_path, 1)  # a new writer (a new recording session) in the same directory
+    _, (path,) = _write_episodes(tmp_path, 1)  # a new writer (a new recording) in the same directory
     assert path.name == "episode_00003.npz"
     assert leftover.read_bytes() == b"PK\x03\x04 half an episode"  # nothing recorded is deleted
     assert [p.name for p in episode_files(tmp_path)] == [f"episode_{i:05d}.npz" for i in range(4)]

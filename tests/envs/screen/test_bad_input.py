@@ -305,9 +305,9 @@ def test_time_options_accept_ints_and_numpy_numbers():
     ("frame_size", (84.7, 84), r"frame_size: .* got \(84\.7, 84\)"),
     ("frame_size", (0, 84), r"frame_size: .* got \(0, 84\)"),
     ("frame_size", (84, 84, 3), r"frame_size: .* got \(84, 84, 3\)"),
-    ("grayscale", "no", r"grayscale: True or False, got 'no'"),
-    ("grayscale", 1, r"grayscale: True or False, got 1"),
-    ("grayscale", None, r"grayscale: True or False, got None"),
+    ("grayscale", "no", r"grayscale: True or False \(or 1 or 0\), got 'no'"),
+    ("grayscale", 2, r"grayscale: True or False \(or 1 or 0\), got 2"),
+    ("grayscale", None, r"grayscale: True or False \(or 1 or 0\), got None"),
     ("drag_steps", 0, r"drag_steps: an integer >= 1, got 0"),
     ("drag_steps", -3, r"drag_steps: an integer >= 1, got -3"),
     ("drag_steps", 2.5, r"drag_steps: an integer >= 1, got 2\.5"),
@@ -330,7 +330,7 @@ def test_size_and_flag_options_accept_numpy_values():
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"size": 84}, r"^size: need \(height, width\), two integers >= 1, got 84"),
     ({"size": (84.7, 84)}, r"^size: .* got \(84\.7, 84\)"),
-    ({"grayscale": "no"}, r"^grayscale: True or False, got 'no'"),
+    ({"grayscale": "no"}, r"^grayscale: True or False \(or 1 or 0\), got 'no'"),
     ({"gray_weights": (NAN, 1, 1)}, r"^gray_weights: need three finite non-negative"),
     ({"gray_weights": (0, 0, 0)}, r"^gray_weights: .* not all 0"),
 ])
@@ -353,7 +353,7 @@ def test_frame_stack_refuses_a_depth_that_is_not_a_positive_integer_naming_it(de
     ("size", 84, r"size: need \(height, width\), two integers >= 1, got 84"),
     ("size", ("a", 84), r"size: .* got \('a', 84\)"),
     ("size", (84.7, 84), r"size: .* got \(84\.7, 84\)"),
-    ("grayscale", "no", r"grayscale: True or False, got 'no'"),
+    ("grayscale", "no", r"grayscale: True or False \(or 1 or 0\), got 'no'"),
     ("render_mode", "bogus", r"render_mode: 'bogus' not one of \['rgb_array'\] or None"),
 ])
 def test_fishing_pixels_refuses_a_bad_frame_option_naming_it(option, value, message):

@@ -64,7 +64,7 @@ def test_envs_package_never_imports_the_agents_stack():
 @pytest.mark.parametrize("kwargs", [{}, {"features": "seed", "reward": "seed"}, {"treasure": True, "frame_skip": 4}])
 def test_gymnasium_and_sb3_checkers_pass(kwargs):
     gym_check_env(gym.make("StardewFishing-v0", **kwargs).unwrapped)
-    # the Gymnasium 1.x run of these tests (make test-gym1) installs the envs without the agents stack
+    # the Gymnasium 1.x run of these tests (in make test) installs the envs without the agents stack
     sb3_check_env = pytest.importorskip("stable_baselines3.common.env_checker").check_env
     sb3_check_env(gym.make("StardewFishing-v0", **kwargs))
 

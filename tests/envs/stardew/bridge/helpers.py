@@ -23,7 +23,7 @@ from envs.stardew.sim import GameConfig
 GAME = {"fish": "Pufferfish", "level": 5}  # the bridge tests' minigames unless a test says otherwise
 
 NEEDS_MONO = pytest.mark.skipif(shutil.which("mcs") is None or shutil.which("mono") is None,
-                                reason="needs Mono (apt-get install mono-mcs mono-runtime; `make system-deps`)")
+                                reason="needs Mono (apt-get install mono-mcs mono-runtime; `make test` installs them as root)")
 
 
 def socket_env(port: int, timeout: float = 5.0, reset_timeout: float = 10.0, **options) -> StardewFishingEnv:
