@@ -8,6 +8,10 @@ using System;
 using System.Collections.Generic;
 using System.Reflection;
 
+#if BEHAVIOUR
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("ModHost")]
+#endif
+
 namespace System.Runtime.InteropServices
 {
     public delegate IntPtr DllImportResolver(string libraryName, Assembly assembly, DllImportSearchPath? searchPath);
