@@ -286,3 +286,7 @@ perfect-bound: $(STAMP)  ## the perfect-catch rate no policy can pass, on the 5,
 
 bench-inference: $(STAMP)
 	$(PY) benchmarks/bench_inference.py
+
+.PHONY: evaluate-versions
+evaluate-versions: $(STAMP)  ## the shipped DQNs on 1.5.4 and 1.6 rules, 5,000 held-out seeds -> reports/evaluation_versions.json
+	$(PY) -m agents.evaluate_versions
