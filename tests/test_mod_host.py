@@ -94,13 +94,13 @@ def run_host(build: Path, folder: Path, config: dict, *args: str) -> Iterator[Ho
             proc.communicate()
 
 
-def updates(lines: list[str]) -> dict[int, tuple[int, int, float]]:
-    """tick -> (bar tick, press the bar read, catch meter) of every BobberBar.update the host ran."""
+def updates(lines: list[str]) -> dict[int, tuple[int, int, float, int]]:
+    """tick -> (bar tick, press the bar read, catch meter, mouse held) of every BobberBar.update the host ran."""
     out = {}
     for line in lines:
-        m = re.fullmatch(r"UPDATE tick=(\d+) bar_tick=(\d+) pressed=([01]) progress=(\S+)", line)
+        m = re.fullmatch(r"UPDATE tick=(\d+) bar_tick=(\d+) pressed=([01]) progress=(\S+) mouse=([01])", line)
         if m:
-            out[int(m[1])] = (int(m[2]), int(m[3]), float(m[4]))
+            out[int(m[1])] = (int(m[2]), int(m[3]), float(m[4]), int(m[5]))
     return out
 
 
@@ -163,6 +163,28 @@ def test_bridge_mode_plays_whole_minigames_each_press_reaching_the_bar_on_its_ti
     np.testing.assert_allclose(rows[:, 6], [ran[t][2] for t in seen_ticks], rtol=1e-6)
     same = np.diff(seen_games) == 0  # within a minigame, each row's "old" state is the previous row's "new" one
     np.testing.assert_array_equal(rows[1:, 0:3][same], rows[:-1, 3:6][same])
+
+
+def test_a_mouse_button_the_player_holds_overrides_the_agents_release_as_documented(host_build, tmp_path):
+    with run_host(host_build, tmp_path / "mod", {"Mode": "bridge", "Port": 0}, "--fish", fish_arg(145),
+                  "--game", "145:10", "--mouse", "40:30") as host:
+        env = StardewFishingEnv(backend="socket", port=host.port(), version="1.6",
+                                socket_timeouts={"timeout": 20.0, "reset_timeout": 30.0})
+        obs, info = env.reset()
+        seen = []
+        for _ in range(20_000):  # the agent always releases
+            obs, reward, terminated, truncated, info = env.step(0)
+            seen.append((info["game_tick"], info["buttonPressed"], info["applied_press"]))
+            if terminated or truncated:
+                break
+        env.close()
+        rc, out, err = host.wait()
+    assert rc == 0, out[-3000:] + err
+    ran = updates(out.splitlines())
+    held = [(t, pressed, applied) for t, pressed, applied in seen if ran[t][3]]
+    assert len(held) == 30  # the states show the player's press, and that the agent's was a release
+    assert all(pressed and not applied for _, pressed, applied in held)
+    assert not any(pressed for t, pressed, _ in seen if not ran[t][3])
 
 
 @pytest.mark.parametrize("config,patched,warnings", [

@@ -11,10 +11,11 @@
 // state), it waits for the agent's action answering that state, so every press has exactly one tick it must reach.
 //
 //   mono ModHost.exe --mod DIR [--fish ID=Name/difficulty/motion/min/max]... [--game FISH:LEVEL[:PAUSE_AT:PAUSE_TICKS]]...
-//                    [--seed N] [--toggle-at TICK]
+//                    [--seed N] [--toggle-at TICK] [--mouse FROM:COUNT]
 //
-// DIR holds StardewRlBridge.dll and config.json. With no --game it runs some idle ticks (no agent needed) and ends. Output, one line each: "LISTENING port" (bridge and observe modes),
-// "LOG level message" for every mod log line, "UPDATE tick=T bar_tick=B pressed=0|1 progress=P" after every
+// --mouse holds the left mouse button down in the first minigame's updates FROM+1 .. FROM+COUNT (the player's own
+// hand on the mouse). DIR holds StardewRlBridge.dll and config.json. With no --game it runs some idle ticks (no agent needed) and ends. Output, one line each: "LISTENING port" (bridge and observe modes),
+// "LOG level message" for every mod log line, "UPDATE tick=T bar_tick=B pressed=0|1 progress=P mouse=0|1" after every
 // BobberBar.update, "PAUSED tick=T" for a paused tick in a minigame, "HUD text" for a HUD message, and "DONE
 // minigames=N ticks=T". Exit status 0 when the script ran to its end, 1 with "ERROR ..." otherwise.
 using System;
@@ -173,6 +174,7 @@ namespace ModHost
             string modDir = null;
             int seed = 1;
             long toggleAt = -1;
+            int mouseFrom = -1, mouseCount = 0;
             var games = new List<Game>();
             for (int i = 0; i < args.Length; i++)
             {
@@ -183,6 +185,11 @@ namespace ModHost
                     case "--mod": modDir = v; i++; break;
                     case "--seed": seed = int.Parse(v, CultureInfo.InvariantCulture); i++; break;
                     case "--toggle-at": toggleAt = long.Parse(v, CultureInfo.InvariantCulture); i++; break;
+                    case "--mouse":
+                        mouseFrom = int.Parse(v.Split(':')[0], CultureInfo.InvariantCulture);
+                        mouseCount = int.Parse(v.Split(':')[1], CultureInfo.InvariantCulture);
+                        i++;
+                        break;
                     case "--fish":
                         int eq = v.IndexOf('=');
                         Game1.fishData[v.Substring(0, eq)] = v.Substring(eq + 1);
@@ -292,10 +299,14 @@ namespace ModHost
                 }
                 else if (bar != null)
                 {
+                    bool mouse = played == 0 && barTicks >= mouseFrom && barTicks < mouseFrom + mouseCount;
+                    Game1.oldMouseState = new MouseState(0, 0, 0, mouse ? ButtonState.Pressed : ButtonState.Released,
+                                                         ButtonState.Released, ButtonState.Released, ButtonState.Released,
+                                                         ButtonState.Released);
                     bar.update(gameTime);
                     barTicks++;
-                    Out(string.Format(CultureInfo.InvariantCulture, "UPDATE tick={0} bar_tick={1} pressed={2} progress={3:R}",
-                                      ticks, barTicks, bar.buttonPressed ? 1 : 0, bar.distanceFromCatching));
+                    Out(string.Format(CultureInfo.InvariantCulture, "UPDATE tick={0} bar_tick={1} pressed={2} progress={3:R} mouse={4}",
+                                      ticks, barTicks, bar.buttonPressed ? 1 : 0, bar.distanceFromCatching, mouse ? 1 : 0));
                     bool stillOpen = ReferenceEquals(Game1.activeClickableMenu, bar);
                     if (stillOpen && ReferenceEquals(announced, bar) && !endSent)
                     {
