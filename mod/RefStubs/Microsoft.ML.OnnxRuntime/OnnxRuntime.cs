@@ -3,7 +3,8 @@
 // csharp/src/Microsoft.ML.OnnxRuntime/: InferenceSession.shared.cs (InferenceSession(byte[], SessionOptions),
 // InputMetadata, OutputMetadata, ModelMetadata, Run), SessionOptions.shared.cs (LogSeverityLevel, IntraOpNumThreads,
 // InterOpNumThreads, AppendExecutionProvider_CPU), OrtLoggingLevel.shared.cs, NamedOnnxValue.shared.cs,
-// DisposableNamedOnnxValue.shared.cs, and Tensors/Tensor.shared.cs, Tensors/DenseTensor.shared.cs.
+// DisposableNamedOnnxValue.shared.cs, and Tensors/Tensor.shared.cs (TensorBase, Tensor<T>: Length, GetValue, its
+// IReadOnlyList<T>), Tensors/DenseTensor.shared.cs.
 // Written for the tests: it compiles the mod; it runs no model (a session throws NotSupportedException).
 using System;
 using System.Collections.Generic;
@@ -112,24 +113,41 @@ namespace Microsoft.ML.OnnxRuntime
 
 namespace Microsoft.ML.OnnxRuntime.Tensors
 {
-    public abstract class TensorBase
+    public class TensorBase
     {
+        protected TensorBase(Type primitiveType) { }
     }
 
-    public abstract class Tensor<T> : TensorBase
+    /// <summary>Has no ToArray of its own: <c>tensor.ToArray()</c> is LINQ's, through IEnumerable&lt;T&gt;.</summary>
+    public abstract class Tensor<T> : TensorBase, IReadOnlyList<T>
     {
-        protected Tensor(ReadOnlySpan<int> dimensions, bool reverseStride) { }
+        private readonly long length;
+
+        protected Tensor(ReadOnlySpan<int> dimensions, bool reverseStride) : base(typeof(T))
+        {
+            long size = 1;
+            for (int i = 0; i < dimensions.Length; i++)
+                size *= dimensions[i];
+            length = size;
+        }
+
+        public long Length => length;
 
         public abstract T GetValue(int index);
 
-        public abstract long Length { get; }
+        int IReadOnlyCollection<T>.Count => (int)Length;
 
-        public T[] ToArray()
+        T IReadOnlyList<T>.this[int index] => GetValue(index);
+
+        IEnumerator<T> IEnumerable<T>.GetEnumerator()
         {
-            var array = new T[Length];
-            for (int i = 0; i < array.Length; i++)
-                array[i] = GetValue(i);
-            return array;
+            for (int i = 0; i < Length; i++)
+                yield return GetValue(i);
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator()
+        {
+            return ((IEnumerable<T>)this).GetEnumerator();
         }
     }
 
@@ -144,8 +162,6 @@ namespace Microsoft.ML.OnnxRuntime.Tensors
         }
 
         public Memory<T> Buffer => memory;
-
-        public override long Length => memory.Length;
 
         public override T GetValue(int index) { return memory.Span[index]; }
     }
