@@ -187,6 +187,33 @@ def test_a_mouse_button_the_player_holds_overrides_the_agents_release_as_documen
     assert not any(pressed for t, pressed, _ in seen if not ran[t][3])
 
 
+def test_the_stop_switch_gives_the_player_the_button_back_within_the_same_tick(host_build, tmp_path):
+    toggle = 120  # a game tick inside the minigame's play (it opens at tick 30, plays from about tick 51)
+    with run_host(host_build, tmp_path / "mod", {"Mode": "bridge", "Port": 0}, "--fish", fish_arg(128),
+                  "--game", "128:10", "--toggle-at", str(toggle)) as host:
+        env = StardewFishingEnv(backend="socket", port=host.port(), version="1.6",
+                                socket_timeouts={"timeout": 20.0, "reset_timeout": 30.0})
+        obs, info = env.reset()
+        seen = []
+        for _ in range(20_000):  # the agent always presses
+            obs, reward, terminated, truncated, info = env.step(1)
+            seen.append((info["game_tick"], info["late"]))
+            if terminated or truncated:
+                break
+        env.close()
+        rc, out, err = host.wait()
+    assert rc == 0, out[-3000:] + err
+    ran = updates(out.splitlines())
+    assert any(t < toggle for t, _ in seen) and any(t >= toggle for t, _ in seen)
+    # the agent's press reaches the bar up to the toggle; from the toggle's own update on, the player's (none) does
+    assert all(ran[t][1] == 1 for t, _ in seen if t < toggle)
+    assert all(ran[t][1] == 0 for t, _ in seen if t >= toggle)
+    # the env is told its actions no longer apply (applied_tick -1: each step after the toggle reads as late)
+    assert all(late for t, late in seen if t >= toggle)
+    assert "HUD stardew-rl: agent paused, you fish yourself (F10 gives it the controls back)" in out
+    assert "LOG Info stardew-rl: agent paused" in out
+
+
 @pytest.mark.parametrize("config,patched,warnings", [
     ({"Mode": None, "Port": 0, "RecordCsv": None, "ModelPath": None},
      {"Game1.isOneOfTheseKeysDown", "BobberBar.update"},
