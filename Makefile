@@ -120,8 +120,14 @@ export-onnx: $(STAMP)  ## exported/*.onnx from the training output, every export
 	@if [ ! -f runs/dqn/best_improved/best.pt ] || [ ! -f runs/dqn/seed/best.pt ]; then $(MAKE) train-dqn; fi
 	$(PY) -m agents.dqn.export
 
-evaluate: $(STAMP)  ## every policy on the 5,000 held-out seeds -> reports/ and the model card
+# VERSIONS=1: the shipped DQNs under the rules of game 1.5.4 and 1.6, same seeds -> reports/evaluation_versions.json
+VERSIONS ?=
+evaluate: $(STAMP)  ## every policy on the 5,000 held-out seeds -> reports/ and the model card (VERSIONS=1: 1.5.4 vs 1.6)
+ifeq ($(VERSIONS),1)
+	$(PY) -m agents.evaluation.versions
+else
 	$(PY) -m agents.evaluation
+endif
 
 perfect-bound: $(STAMP)  ## the perfect-catch rate no policy can pass, on the 5,000 held-out seeds
 	$(PY) -m analysis.perfect_bound

@@ -117,7 +117,7 @@ def run_episodes(policy, n: int = 5000, seed0: int = TEST_SEED0, config: GameCon
         out[~done, O_FISH] = sim.I[~done, R.I_FISH_INDEX]
         out[~done, O_LEVEL] = sim.I[~done, R.I_LEVEL]
         out[~done, O_TICKS] = sim.I[~done, R.I_TICK]
-    table = fish_table()
+    table = fish_table(cfg.version)
     diff = np.array([table[i].difficulty if i < len(table) else 0 for i in range(len(table))])
     pool_ids = {f.id: i for i, f in enumerate(table)}
     row = np.array([pool_ids.get(sim.pool_fish[i].id, -1) for i in range(len(sim.pool_fish))])
@@ -196,7 +196,7 @@ def per_level(ep: Episodes) -> dict[int, dict]:
 
 
 def per_fish(ep: Episodes) -> dict[str, dict]:
-    table = fish_table()
+    table = fish_table("1.6")  # the 1.5 table's rows, in its order, then the fish 1.6 added
     res = {}
     for i, f in enumerate(table):
         m = ep.fish == i

@@ -132,7 +132,7 @@ class GameConfig:
         cfg_f[R.CF_W_CATCH] = w["catch"]
         cfg_f[R.CF_W_ESCAPE] = w["escape"]
         cfg_f[R.CF_W_PERFECT] = w["perfect"]
-        return cfg_i, cfg_f, resolve_fish(self.fish)
+        return cfg_i, cfg_f, resolve_fish(self.fish, self.version)
 
 
 def _level_range(level: object) -> tuple[int, int]:

@@ -150,12 +150,3 @@ def test_csharp_game_side_keeps_a_new_agent_when_a_send_to_the_one_before_fails(
         proc.kill()
         proc.communicate()
 
-
-def test_the_mod_files_that_need_the_game_to_build_are_valid_csharp():
-    """ModEntry.cs, the Harmony patches and OnnxPolicy.cs need the game's and SMAPI's assemblies to compile, which
-    this machine has not; Mono parses them (syntax only), so that at least no typo ships."""
-    files = sorted((ROOT / "mod/StardewRlBridge").glob("*.cs"))
-    assert {"ModEntry.cs", "InputPatch.cs", "UpdatePatch.cs", "OnnxPolicy.cs"} <= {f.name for f in files}
-    out = subprocess.run(["mcs", "--parse", "-langversion:experimental", *map(str, files)], capture_output=True,
-                         text=True, timeout=60)
-    assert out.returncode == 0, out.stdout + out.stderr
