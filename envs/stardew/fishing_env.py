@@ -116,10 +116,21 @@ class StardewFishingEnv(gym.Env):
 
     ## Info
 
-    The game's raw values under its own names: ``bobberBarPos``, ``bobberPosition``,
-    ``bobberBarSpeed``, ``bobberSpeed``, ``bobberBarHeight``, ``distanceFromCatching``,
-    ``bobberInBar``, ``buttonPressed``, ``perfect``, ``caught``, ``escaped``, treasure fields, and
-    ``fish``, ``fish_id``, ``difficulty``, ``motion_type``, ``fishing_level``, ``tick``.
+    The game's raw values under its own names:
+
+    | key                                                                          | meaning                                                         |
+    |------------------------------------------------------------------------------|-----------------------------------------------------------------|
+    | ``bobberBarPos``, ``bobberBarSpeed``, ``bobberBarHeight``                    | the bar: top position (px), speed (px/tick), height (px)        |
+    | ``bobberPosition``, ``bobberSpeed``                                          | the fish: position (px), internal speed (px/tick)               |
+    | ``distanceFromCatching``                                                     | catch progress, 0..1                                            |
+    | ``bobberInBar``, ``buttonPressed``                                           | the fish was in the bar on the last tick; the press applied     |
+    | ``perfect``, ``caught``, ``escaped``                                         | outcome flags                                                   |
+    | ``treasure``, ``treasurePosition``, ``treasureCatchLevel``, ``treasureCaught`` | the treasure chest                                            |
+    | ``fish``, ``fish_id``, ``difficulty``, ``motion_type``, ``fishing_level``    | what this minigame is                                           |
+    | ``tick``                                                                     | game ticks since the minigame opened (fade-in included)         |
+
+    The socket backend adds ``late``, ``missed_ticks``, ``applied_press``, ``game_tick`` and ``closed``
+    (see :class:`envs.stardew.bridge.client.RemoteGame`).
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 60}
