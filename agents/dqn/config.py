@@ -8,8 +8,8 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TypeVar
+from pathlib import Path
 
 T = TypeVar("T")
 
