@@ -38,9 +38,9 @@ class FishingPixelsEnv(gym.Env):
 
     ## Action Space
 
-    The same :class:`~envs.screen.actions.HybridActionSpec` ``Dict`` as ScreenGame-v0, built from the seed-style
-    ``action_space=`` dict; by default the window example's ``FISHING_ACTIONS`` (types none / click / drag /
-    hold / key, keys ``c`` and ``space``):
+    The same :class:`~envs.screen.actions.HybridActionSpec` ``Dict`` as ScreenGame-v0, built from an
+    ``action_space=`` dict (the format ScreenGame-v0 takes); by default the window example's ``FISHING_ACTIONS``
+    (types none / click / drag / hold / key, keys ``c`` and ``space``):
 
     | Key        | Space                        | Meaning                                              |
     |------------|------------------------------|------------------------------------------------------|
@@ -98,7 +98,7 @@ class FishingPixelsEnv(gym.Env):
 
     | argument         | default              | meaning                                                       |
     |------------------|----------------------|---------------------------------------------------------------|
-    | `action_space`   | None                 | the seed-style dict; None: ``FISHING_ACTIONS``                |
+    | `action_space`   | None                 | an ``action_space`` dict; None: ``FISHING_ACTIONS``           |
     | `ticks_per_step` | 2                    | game ticks per step (2: 30 steps/s, the window's rate); >= 1  |
     | `frame_stack`    | 4                    | frames stacked; >= 1                                          |
     | `size`           | (84, 84)             | (height, width) of a frame; each >= 1                         |

@@ -43,7 +43,7 @@ class ResetTimeout(RuntimeError):
 
 
 def _check_reward(reward: Any) -> None:
-    """TypeError unless ``reward`` is None or has the seed's ``calculate_reward`` (and its optional methods are
+    """TypeError unless ``reward`` is None or has the hybrid-RL framework's ``calculate_reward`` (and its optional methods are
     callable): a wrong object fails when the env is made, not at its first step."""
     if reward is None:
         return
@@ -143,7 +143,7 @@ class ScreenGameEnv(gym.Env):
 
     ## Action Space
 
-    A ``Dict`` built from the seed README's ``action_space`` description by
+    A ``Dict`` built from the hybrid-RL framework's ``action_space`` description by
     :class:`~envs.screen.actions.HybridActionSpec` (see that module for exactly what each type sends)::
 
         {"keys": ["w", "a", "s", "d", "space"],
@@ -171,7 +171,7 @@ class ScreenGameEnv(gym.Env):
     ## Rewards
 
     From ``reward``: any object with ``calculate_reward(current_frame, previous_frames, action)``
-    (the seed's signature; frames are full-resolution RGB arrays, ``previous_frames`` the last
+    (the hybrid-RL framework's signature; frames are full-resolution RGB arrays, ``previous_frames`` the last
     ``stack`` frames before it, oldest first, ``action`` the dict just applied), or a
     :class:`~envs.screen.rewards.ProbeReward` composed of pixel probes (``MeanColour``,
     ``TemplateMatch``, ``BarFill``). ``None``: reward 0. An object without ``calculate_reward`` is a
@@ -208,7 +208,7 @@ class ScreenGameEnv(gym.Env):
 
     | Argument            | Default          | Meaning                                                              |
     |---------------------|------------------|----------------------------------------------------------------------|
-    | `action_space`      | required         | the seed's dict, or a `HybridActionSpec`; `keys` a list, `mouse` a    |
+    | `action_space`      | required         | the hybrid-RL framework's dict, or a `HybridActionSpec`; `keys` a list, `mouse` a    |
     |                     |                  | dict or absent, `min_pos`/`max_pos` two finite numbers each,          |
     |                     |                  | 0 <= min_pos < max_pos, max_pos <= the region's size (at reset)       |
     | `region`            | None             | `(left, top, width, height)` of the screen to capture                 |
