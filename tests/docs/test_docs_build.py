@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,3 +70,12 @@ def test_the_results_generator_names_the_line_of_a_broken_report(tmp_path: Path)
     (tmp_path / "reports" / "bench_inference.json").write_text('[\n  {"model": "x",\n')
     with pytest.raises(SystemExit, match=r"bench_inference.json: line 3"):
         _gen_results().pages(tmp_path)
+
+
+def test_every_file_the_readmes_link_to_exists() -> None:
+    """The README and the mod's README link into docs/ and elsewhere by relative paths, outside mkdocs' checks."""
+    for md in (ROOT / "README.md", ROOT / "mod" / "README.md", ROOT / "CHANGELOG.md"):
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", md.read_text(encoding="utf-8")):
+            if "://" in target:
+                continue
+            assert (md.parent / target).exists(), f"{md.relative_to(ROOT)}: the link to {target} leads nowhere"

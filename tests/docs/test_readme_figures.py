@@ -87,3 +87,17 @@ def test_the_capabilities_table_quotes_the_inference_benchmark(readme: str) -> N
     row = _figure(_row(readme, "| ONNX inference, one call, one thread"))
     assert row == (f"{seed['median_us']:.1f} / {rich['median_us']:.1f} us median, "
                    f"{seed['p99_us']:.1f} / {rich['p99_us']:.1f} us p99"), row
+
+
+def test_the_evaluation_guide_quotes_the_shipped_figures(overall: dict) -> None:
+    """docs/evaluation.md sums the generated tables up in a few figures; they are the reports' too."""
+    guide = " ".join((ROOT / "docs" / "evaluation.md").read_text().split())
+    best = overall["dqn_best"]
+    assert (f"The best policy catches {_pct(best['catch'])} of the held-out fish, {_pct(best['hard_catch'])} of those "
+            f"of difficulty >= 90, and {_pct(best['perfect'])} perfectly") in guide
+    assert (f"catches {_pct(overall['dqn_seed']['catch'])}, above the `braking` controller's "
+            f"{_pct(overall['braking']['catch'])}") in guide
+    bound = json.loads((ROOT / "reports" / "perfect_bound.json").read_text())
+    share = bound["policies"]["dqn_best"]["share_of_possible"]
+    assert (f"no policy can exceed {_pct(bound['perfect_upper_bound'])} perfect on these seeds; the best policy "
+            f"perfects {_pct(share)} of the fights the bounds leave open") in guide
