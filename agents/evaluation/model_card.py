@@ -50,7 +50,7 @@ def write_model_card(evaluation: dict, out: Path = EXPORTED, path: Path | None =
     n = evaluation["protocol"]["episodes"]
     lines = ["# Exported DQN policies (model card)", "",
              "Q-networks trained with `make train-dqn` (CleanRL-style DQN on the embedded simulator, see "
-             f"the README's DQN section) and exported with `make export-onnx`. {_rich_form(rep)}Both are plain "
+             f"docs/dqn.md) and exported with `make export-onnx`. {_rich_form(rep)}Both are plain "
              "float64 MLPs (MatMul/Add/Relu), opset 13, IR version 8, one file each, no external data.", ""]
     for fname, title in (("autofisher_dqn.onnx", "Seed-contract model (drop-in for AutoFisher-SV)"),
                          ("autofisher_dqn_rich.onnx", "Best policy on the richer visible observation")):

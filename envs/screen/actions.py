@@ -1,6 +1,6 @@
-"""The hybrid action space of ScreenGame-v0, built from the seed's ``action_space`` description.
+"""The hybrid action space of ScreenGame-v0, built from the hybrid-RL framework's ``action_space`` description.
 
-A user writes the same dict the seed README documents::
+A user writes the same dict the hybrid-RL framework's README documents::
 
     action_space = {
         "keys": ["w", "a", "s", "d", "space"],
@@ -198,9 +198,9 @@ class HybridActionSpec:
     # -- construction --------------------------------------------------------------------------------
     @classmethod
     def from_seed_dict(cls, d: Mapping, move: bool = False, hold: bool = False) -> HybridActionSpec:
-        """Build from the seed's dict: ``{"keys": [...], "mouse": {"min_pos", "max_pos", "actions"}}``.
+        """Build from the hybrid-RL framework's dict: ``{"keys": [...], "mouse": {"min_pos", "max_pos", "actions"}}``.
 
-        ``max_pos`` may be a window size ``[w, h]`` as in the seed; pointer +1 then maps to pixel
+        ``max_pos`` may be a window size ``[w, h]`` as in the hybrid-RL framework; pointer +1 then maps to pixel
         ``max_pos - 1`` when ``max_pos`` equals the region size (see :meth:`to_pixels`).
         """
         if not isinstance(d, Mapping):
@@ -353,14 +353,14 @@ class HybridActionSpec:
         size = np.array(region_size, dtype=np.float64)
         lo = np.array(self.min_pos if self.min_pos is not None else (0.0, 0.0), dtype=np.float64)
         hi = np.array(self.max_pos if self.max_pos is not None else size, dtype=np.float64)
-        # a coordinate equal to the region's size (the seed's window size) is its last pixel, axis by axis
+        # a coordinate equal to the region's size (the hybrid-RL framework's window size) is its last pixel, axis by axis
         hi = np.where(hi == size, size - 1, hi)
         return lo, hi
 
     def to_pixels(self, pointer: Sequence[float], region_size: tuple[int, int]) -> tuple[int, int]:
         """Pointer in [-1, 1]^2 -> integer pixel (x, y) relative to the region's top-left corner.
 
-        ``region_size`` is ``(width, height)``. A ``max_pos`` equal to the region size (the seed's
+        ``region_size`` is ``(width, height)``. A ``max_pos`` equal to the region size (the hybrid-RL framework's
         ``window_size``) is read as the size, so +1 maps to the last pixel, ``size - 1`` (axis by axis).
         Values outside [-1, 1] are clipped (NaN is refused); the pixel is always inside ``[min_pos, max_pos]``
         and inside the region.

@@ -1,6 +1,6 @@
 """Reward and termination for ScreenGame-v0, from the user or composed from pixel probes.
 
-The env accepts any object with the seed's method::
+The env accepts any object with the hybrid-RL framework's method::
 
     calculate_reward(current_frame, previous_frames, action) -> float
 

@@ -43,7 +43,7 @@ class ResetTimeout(RuntimeError):
 
 
 def _check_reward(reward: Any) -> None:
-    """TypeError unless ``reward`` is None or has the seed's ``calculate_reward`` (and its optional methods are
+    """TypeError unless ``reward`` is None or has the hybrid-RL framework's ``calculate_reward`` (and its optional methods are
     callable): a wrong object fails when the env is made, not at its first step."""
     if reward is None:
         return
@@ -143,7 +143,7 @@ class ScreenGameEnv(gym.Env):
 
     ## Action Space
 
-    A ``Dict`` built from the seed README's ``action_space`` description by
+    A ``Dict`` built from the hybrid-RL framework's ``action_space`` description by
     :class:`~envs.screen.actions.HybridActionSpec` (see that module for exactly what each type sends)::
 
         {"keys": ["w", "a", "s", "d", "space"],
@@ -171,7 +171,7 @@ class ScreenGameEnv(gym.Env):
     ## Rewards
 
     From ``reward``: any object with ``calculate_reward(current_frame, previous_frames, action)``
-    (the seed's signature; frames are full-resolution RGB arrays, ``previous_frames`` the last
+    (the hybrid-RL framework's signature; frames are full-resolution RGB arrays, ``previous_frames`` the last
     ``stack`` frames before it, oldest first, ``action`` the dict just applied), or a
     :class:`~envs.screen.rewards.ProbeReward` composed of pixel probes (``MeanColour``,
     ``TemplateMatch``, ``BarFill``). ``None``: reward 0. An object without ``calculate_reward`` is a
@@ -186,12 +186,8 @@ class ScreenGameEnv(gym.Env):
     | Condition   | When                                                                              |
     |-------------|-----------------------------------------------------------------------------------|
     | terminated  | ``reward.is_terminated(current_frame, previous_frames)`` returns True               |
-    | truncated   | ``reward.is_truncated(...)`` returns True, or ``max_episode_steps`` steps were taken |
-    |             | (the argument, else ``self.spec.max_episode_steps``)                                 |
-    | stop switch | the hotkey was pressed: input is released at once, and no more is sent. With     |
-    |             | ``on_stop="raise"`` the step it was pressed in, and every ``step`` or ``reset``     |
-    |             | after it, raises `StopRequested` (``reset_hook`` does not run) until ``resume()``;  |
-    |             | with ``"truncate"`` that step returns ``truncated=True`` with ``info["stopped"]``   |
+    | truncated | ``reward.is_truncated(...)`` returns True, or ``max_episode_steps`` steps were taken (the argument, else ``self.spec.max_episode_steps``) |
+    | stop switch | the hotkey was pressed: input is released at once, and no more is sent. With ``on_stop="raise"`` the step it was pressed in, and every ``step`` or ``reset`` after it, raises `StopRequested` (``reset_hook`` does not run) until ``resume()``; with ``"truncate"`` that step returns ``truncated=True`` with ``info["stopped"]`` |
 
     Whatever ends an episode, everything held is released in that step. ``gym.make("ScreenGame-v0",
     max_episode_steps=N)`` keeps ``N`` for its own ``TimeLimit`` wrapper (the env never sees it), so the
@@ -208,34 +204,27 @@ class ScreenGameEnv(gym.Env):
 
     | Argument            | Default          | Meaning                                                              |
     |---------------------|------------------|----------------------------------------------------------------------|
-    | `action_space`      | required         | the seed's dict, or a `HybridActionSpec`; `keys` a list, `mouse` a    |
-    |                     |                  | dict or absent, `min_pos`/`max_pos` two finite numbers each,          |
-    |                     |                  | 0 <= min_pos < max_pos, max_pos <= the region's size (at reset)       |
+    | `action_space` | required | the hybrid-RL framework's dict, or a `HybridActionSpec`; `keys` a list, `mouse` a dict or absent, `min_pos`/`max_pos` two finite numbers each, 0 <= min_pos < max_pos, max_pos <= the region's size (at reset) |
     | `region`            | None             | `(left, top, width, height)` of the screen to capture                 |
     | `monitor`           | None             | an mss monitor index (1 = first screen); used when no region/window   |
     | `window_class`      | None             | capture the X11 window with this WM_CLASS (follows it when it moves)  |
     | `window_title`      | None             | ... or whose title contains this                                       |
     | `window_wait_s`     | 5.0              | how long to wait for the window to appear (a finite number >= 0)      |
     | `reward`            | None             | reward/termination object (see Rewards)                               |
-    | `step_hz`           | 15.0             | steps per second, a finite number > 0; `None`: no pacing (replay /    |
-    |                     |                  | tests)                                                                |
+    | `step_hz` | 15.0 | steps per second, a finite number > 0; `None`: no pacing (replay / tests) |
     | `frame_size`        | (84, 84)         | observation frame (height, width): two integers >= 1                  |
     | `grayscale`         | True             | gray or RGB frames (True or False)                                    |
     | `interpolation`     | "area"           | OpenCV resize: area, linear, nearest, cubic                           |
     | `stack`             | 4                | frames stacked (an integer >= 1)                                      |
     | `input`             | "pynput"         | "pynput", "dry-run", or a backend object (move/button/key/close)      |
-    | `capture`           | "mss"            | "mss", or a capture object (grab/region/close, optionally rewind and  |
-    |                     |                  | `order` "rgb", "bgr", "bgra" or "rgba"; e.g. `ReplayCapture`)         |
-    | `stop_hotkey`       | "<f12>"          | pynput GlobalHotKeys string ("<f12>", "<ctrl>+<alt>+q"); None         |
-    |                     |                  | disables it (off with dry-run input)                                  |
+    | `capture` | "mss" | "mss", or a capture object (grab/region/close, optionally rewind and `order` "rgb", "bgr", "bgra" or "rgba"; e.g. `ReplayCapture`) |
+    | `stop_hotkey` | `"<f12>"` | pynput GlobalHotKeys string (`"<f12>"`, `"<ctrl>+<alt>+q"`); None disables it (off with dry-run input) |
     | `on_stop`           | "raise"          | "raise" or "truncate"                                                 |
     | `max_episode_steps` | None             | truncate after this many steps                                        |
     | `reset_hook`        | None             | `callable(env)` run by reset                                          |
-    | `reset_timeout_s`   | 10.0             | reset waits at most this long (a finite number >= 0) for the end      |
-    |                     |                  | condition to clear, then raises `ResetTimeout`                        |
+    | `reset_timeout_s` | 10.0 | reset waits at most this long (a finite number >= 0) for the end condition to clear, then raises `ResetTimeout` |
     | `drag_steps`        | 8                | pointer moves between a drag's start and end (an integer >= 1)        |
-    | `preprocessor`      | None             | a `FramePreprocessor` to use (overrides the three frame options):     |
-    |                     |                  | pass the one used for training, so train and play match exactly       |
+    | `preprocessor` | None | a `FramePreprocessor` to use (overrides the three frame options): pass the one used for training, so train and play match exactly |
     | `render_mode`       | None             | "rgb_array": ``render()`` returns the last full-resolution RGB frame  |
 
     ## Info

@@ -43,19 +43,9 @@ class StardewFishingVectorEnv(VectorEnv):
     |-------------------|-------------------------------------------------------------------------|
     | action space      | ``MultiDiscrete([2] * num_envs)``                                       |
     | observation space | ``Box(low, high, (num_envs, K), float32)``                              |
-    | seeding           | ``reset(seed=s)`` seeds game ``i`` with ``s + i`` (a list seeds each);  |
-    |                   | game ``i`` then plays exactly the episodes ``StardewFishing-v0`` plays  |
-    |                   | after ``reset(seed=s + i)`` followed by plain ``reset()`` calls; a      |
-    |                   | ``reset()`` without a seed lets every game go on with its own stream    |
-    | autoreset         | in the same step: a game whose episode ends returns the first           |
-    |                   | observation of its next episode. Gymnasium 0.29: the last one is in     |
-    |                   | ``infos["final_observation"][i]`` and its outcome in                    |
-    |                   | ``infos["final_info"][i]`` (masks ``_final_observation``/``_final_info``)|
-    |                   | Gymnasium 1.x (``AutoresetMode.SAME_STEP``): ``infos["final_obs"][i]``, |
-    |                   | and ``infos["final_info"]["caught"][i]``, ... (masks ``_final_obs``,     |
-    |                   | ``_final_info``, ``final_info["_caught"]``, ...)                         |
-    | outcome keys      | ``caught``, ``perfect`` (bool), ``tick``, ``fishing_level`` (int),      |
-    |                   | ``fish`` (name)                                                         |
+    | seeding | ``reset(seed=s)`` seeds game ``i`` with ``s + i`` (a list seeds each); game ``i`` then plays exactly the episodes ``StardewFishing-v0`` plays after ``reset(seed=s + i)`` followed by plain ``reset()`` calls; a ``reset()`` without a seed lets every game go on with its own stream |
+    | autoreset | in the same step: a game whose episode ends returns the first observation of its next episode. Gymnasium 0.29: the last one is in ``infos["final_observation"][i]`` and its outcome in ``infos["final_info"][i]`` (masks ``_final_observation``/``_final_info``). Gymnasium 1.x (``AutoresetMode.SAME_STEP``): ``infos["final_obs"][i]``, and ``infos["final_info"]["caught"][i]``, ... (masks ``_final_obs``, ``_final_info``, ``final_info["_caught"]``, ...) |
+    | outcome keys | ``caught``, ``perfect`` (bool), ``tick``, ``fishing_level`` (int), ``fish`` (name) |
 
     Training code that wants no Python per game reads the arrays of :attr:`sim` directly
     (``sim.final_obs``, ``sim.outcome``) after ``step``.

@@ -1,10 +1,11 @@
-"""The Python examples in README.md and mod/README.md run as a user would run them.
+"""The Python examples in README.md, mod/README.md and the docs pages run as a user would run them.
 
 Each example is copied out of the Markdown (never retyped here), and runs in a fresh interpreter, so that
 what it imports is all it has. The socket examples meet the reference game server (`python -m
 envs.stardew.serve`, with the README's own options) on a free port in place of 8765; the ScreenGame-v0
 examples meet a real 640x480 pygame window titled "My Game" on Xvfb. A line or two of checks is appended
-to an example where its own last line shows nothing.
+to an example where its own last line shows nothing. An example shown on two pages is run from one and must
+read the same on the other.
 """
 
 from __future__ import annotations
@@ -28,19 +29,30 @@ from tests.envs.stardew.bridge.helpers import serve_process
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 MOD_README = ROOT / "mod" / "README.md"
+DOCS = ROOT / "docs"
 GYMNASIUM_1 = int(gymnasium.__version__.split(".")[0]) >= 1
 
 # one marker per example: the text that finds it (and only it) in its file; a new example needs a test here
 EXAMPLES = {
     "quick start": (README, 'obs, reward, terminated, truncated, info = env.step(1)'),
-    "gymnasium 1": (README, 'gym.make_vec("StardewFishing-v0"'),
     "vector env": (README, "StardewFishingVectorEnv(4096)"),
     "bridge": (README, 'backend="socket", port=8765, fish="Pufferfish"'),
-    "recording": (README, "RecordingWrapper("),
     "screen probes": (README, 'gym.make("ScreenGame-v0"'),
-    "screen reward class": (README, "class MyReward"),
     "mod": (MOD_README, 'version="1.6"'),
+    "env options": (DOCS / "stardew-fishing.md", 'fish="Legend", level=(5, 10)'),
+    "recording": (DOCS / "bridge.md", "RecordingWrapper("),
+    "screen reward class": (DOCS / "screen-game.md", "class MyReward"),
 }
+
+# examples shown again on another page: (page, name of the example it repeats word for word)
+COPIES = [
+    (DOCS / "stardew-fishing.md", "vector env"),
+    (DOCS / "bridge.md", "bridge"),
+    (DOCS / "bridge.md", "mod"),
+    (DOCS / "screen-game.md", "screen probes"),
+    (DOCS / "getting-started.md", "quick start"),
+]
+PAGES = [README, MOD_README, *sorted(DOCS.glob("*.md"))]
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -50,8 +62,10 @@ def fenced_blocks(md: Path, language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```$", md.read_text(encoding="utf-8"), flags=re.M | re.S)
 
 
-def example(name: str) -> str:
-    md, marker = EXAMPLES[name]
+def example(name: str, md: Path | None = None) -> str:
+    """The ```python block of the example ``name`` in its own page (or in ``md``, a page that repeats it)."""
+    own, marker = EXAMPLES[name]
+    md = md or own
     found = [b for b in fenced_blocks(md, "python") if marker in b]
     assert len(found) == 1, f"{md.name}: {len(found)} ```python blocks contain {marker!r} (the {name!r} example)"
     return found[0]
@@ -79,11 +93,18 @@ def on_port(code: str, port: int) -> str:
     return code.replace("port=8765", f"port={port}")
 
 
-def test_every_python_example_in_the_readmes_is_one_this_file_runs() -> None:
-    for md in (README, MOD_README):
+def test_every_python_example_in_the_readmes_and_docs_is_one_this_file_runs() -> None:
+    for md in PAGES:
         for block in fenced_blocks(md, "python"):
             names = [n for n, (f, marker) in EXAMPLES.items() if f == md and marker in block]
+            names += [n for page, n in COPIES if page == md and EXAMPLES[n][1] in block]
             assert len(names) == 1, f"{md.relative_to(ROOT)}: no test runs this example (or two markers match):\n{block}"
+
+
+@pytest.mark.parametrize(("page", "name"), COPIES, ids=[f"{p.name}:{n}" for p, n in COPIES])
+def test_an_example_shown_on_two_pages_reads_the_same_on_both(page: Path, name: str) -> None:
+    assert example(name, page) == example(name), (
+        f"{page.relative_to(ROOT)}: the {name!r} example differs from {EXAMPLES[name][0].relative_to(ROOT)}'s")
 
 
 @pytest.mark.skipif(GYMNASIUM_1, reason="Gymnasium 1 loads no plugins on import; the README says to import envs")
@@ -92,10 +113,10 @@ def test_the_quick_start_needs_no_import_but_gymnasium(tmp_path: Path) -> None:
     assert out.startswith("StardewFishingEnv (8,) ")
 
 
-@pytest.mark.skipif(not GYMNASIUM_1, reason="0.29's make_vec starts num_envs processes; the README says so")
-def test_the_gymnasium_1_example_makes_the_env_and_the_batched_simulator(tmp_path: Path) -> None:
-    out = run_python(example("gymnasium 1") + "print(venv.num_envs, venv.reset(seed=0)[0].shape)\n", tmp_path)
-    assert out.split("\n")[0] == "4096 (4096, 8)"
+def test_the_env_options_example_makes_a_legend_at_a_level_of_the_range(tmp_path: Path) -> None:
+    out = run_python(example("env options") + "print(info['fish'], 5 <= info['fishing_level'] <= 10, obs.shape)\n",
+                     tmp_path)
+    assert out.strip() == "Legend True (8,)"
 
 
 def test_the_vector_env_example_steps_4096_games(tmp_path: Path) -> None:
