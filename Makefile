@@ -98,10 +98,10 @@ lint: $(STAMP)  ## ruff
 
 docs: $(STAMP)  ## the docs site in site/: results pages from reports/*.json, then mkdocs build --strict
 	$(PY) docs/gen_results.py
-	$(PY) -m mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 docs-serve: $(STAMP)  ## the docs site on http://127.0.0.1:8000, rebuilt as files change
-	$(PY) -m mkdocs serve
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve
 
 # --- StardewFishing-v0 and the DQN ---
 # DQN_SEED_LEVELS chooses the seed-contract model's fishing levels, e.g. `make train-dqn DQN_SEED_LEVELS=5,10`;
