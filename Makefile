@@ -6,8 +6,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 # Debian packages the tests use: an X server for the screen env, xdotool/xset/xwininfo to drive it,
-# and Mono's C# compiler for the bridge's C# protocol program.
-SYSTEM_PACKAGES := xvfb xdotool x11-xserver-utils x11-utils mono-mcs mono-runtime
+# Mono's C# compiler for the bridge's C# protocol program, and xjump (86 KB), the second real game the
+# screen env and the hybrid agent are tested on (XJumpScreen-v0).
+SYSTEM_PACKAGES := xvfb xdotool x11-xserver-utils x11-utils mono-mcs mono-runtime xjump
 SYSTEM_STAMP := $(VENV)/.system-stamp
 # What a virtual environment needs before pip runs: a Python with ensurepip (Debian's own python3 has it only with
 # python3-venv) and what pip compiles evdev with (pynput's Linux dependency; PyPI has no wheel of it): gcc, the

@@ -89,7 +89,7 @@ def test_play_window_keeps_the_stop_chord_and_stops_cleanly_when_pressed(fishing
     def person_presses_the_chord() -> None:  # another process, through the X server, until the run has stopped
         fishing_window.wait_for(lambda s: s["keys_down"] == ["c"], 10)
         while not done.wait(0.5):
-            subprocess.run(["xdotool", "key", "ctrl+alt+F12"], env={**os.environ, "DISPLAY": xvfb.display},
+            subprocess.run(["xdotool", "key", "ctrl+shift+F12"], env={**os.environ, "DISPLAY": xvfb.display},
                            check=True, timeout=10)
 
     presser = threading.Thread(target=person_presses_the_chord, daemon=True)

@@ -9,14 +9,14 @@
 A policy trained on any other env than the fishing pixels plays that env (made again from its policy file, or
 from ``--env`` / ``--gym-packages`` / ``--env-kwargs``), and the result is its return and episode length per
 episode (and the success rate where the env reports one in ``info``). A ScreenGame-v0 env keeps its stop switch
-(``<ctrl>+<alt>+<f12>`` by default): pressed, everything is released and the run stops with what it has.
+(``<ctrl>+<shift>+<f12>`` by default): pressed, everything is released and the run stops with what it has.
 
 ``--xvfb`` starts a private X server and the game window (``python -m envs.games.fishing``, the full fish
 population, levels 0..10, seeded) and reads catches back from the game process itself; without it the policy
 plays whatever window of class ``stardew-fishing`` is on ``$DISPLAY``. Frames come through the same
 FramePreprocessor options the policy was trained with (colour 84x84, INTER_AREA); 30 steps/s, as offscreen.
 
-The policy moves your real pointer and presses your keys: press **Ctrl+Alt+F12** (ScreenGame-v0's stop switch) and
+The policy moves your real pointer and presses your keys: press **Ctrl+Shift+F12** (ScreenGame-v0's stop switch) and
 everything held is released at once and the run stops with what it has counted so far. Only ``--xvfb``, where
 there is no desktop of yours to take over, plays without the stop switch.
 """
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
             res["game_counted"] = {"caught": after["caught_total"] - before["caught_total"],
                                    "escaped": after["escaped_total"] - before["escaped_total"]}
     else:
-        print("playing on $DISPLAY: the policy drives your pointer and keys; press Ctrl+Alt+F12 to stop", flush=True)
+        print("playing on $DISPLAY: the policy drives your pointer and keys; press Ctrl+Shift+F12 to stop", flush=True)
         res = play_window(policy, args.episodes, max_seconds=args.max_seconds)
     _finish(p, res, args)
 

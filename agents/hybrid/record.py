@@ -1,7 +1,7 @@
 """Record a person playing a game window: frames and their input, as hybrid actions aligned to env steps.
 
     python -m envs.games.fishing &                     # the game window (or: make play-fishing)
-    python -m agents.hybrid.record --out demos/human   # play; Ctrl+Alt+F12 or Ctrl+C stops; one file per fish
+    python -m agents.hybrid.record --out demos/human   # play; Ctrl+Shift+F12 or Ctrl+C stops; one file per fish
 
     # any game wrapped as a ScreenGame-v0 env, registered by your module:
     python -m agents.hybrid.record --env MyGame-v0 --gym-packages my_games --out demos/mygame --episodes 5
@@ -10,7 +10,7 @@ Any env whose unwrapped env has an ``action_spec`` (ScreenGame-v0's
 :class:`~envs.screen.actions.HybridActionSpec`: its keys, its pointer, its mouse actions) can be recorded: the
 recorder makes it with ``input="dry-run"`` and ``stop_hotkey=None`` added to ``--env-kwargs`` (so its entry point
 must accept ScreenGameEnv's keyword arguments), and listens for the keys of that spec, not the reel keys. The stop
-chord ``--stop-hotkey`` (default ``<ctrl>+<alt>+<f12>``) is watched, not consumed: the game sees it too.
+chord ``--stop-hotkey`` (default ``<ctrl>+<shift>+<f12>``) is watched, not consumed: the game sees it too.
 
 How the two never mix: the recorder's ScreenGame-v0 uses the **dry-run input backend**, so the program sends no
 input at all while recording; every event the pynput listener (X RECORD) sees comes from the person. An agent is
@@ -45,7 +45,14 @@ from agents.hybrid.demos import DemoWriter
 from agents.hybrid.env_source import EnvArgError, EnvSource, add_env_args, episode_success, source_from_args
 from agents.hybrid.layout import HybridLayout
 from envs.argtypes import float_above, int_at_least
-from envs.screen.inputs import DEFAULT_STOP_HOTKEY, _bracketed, _canonical, _hotkey_parts, check_hotkey
+from envs.screen.inputs import (
+    DEFAULT_STOP_HOTKEY,
+    _bracketed,
+    _canonical,
+    _hotkey_parts,
+    check_hotkey,
+    stop_listener,
+)
 
 
 class InputListener:
@@ -131,8 +138,8 @@ class InputListener:
         return self
 
     def stop(self) -> None:
-        self._k.stop()
-        self._m.stop()
+        stop_listener(self._k)
+        stop_listener(self._m)
 
     def take(self) -> dict[str, Any]:
         """The input of the step that just ended; clears the per-step flags."""

@@ -29,7 +29,9 @@ from envs.screen.options import check_methods, finite_number
 BACKEND_METHODS = ("move", "button", "key", "close")
 # The stop switch's default: a chord games do not use. pynput's listener only watches keys, it does not take them
 # from the focused window, so a lone F12 also reached the game (a browser opened its developer tools on it).
-DEFAULT_STOP_HOTKEY = "<ctrl>+<alt>+<f12>"
+# Not Ctrl+Alt+F12: X's keyboard map turns F12 pressed with Ctrl+Alt into XF86Switch_VT_12 (on a Linux console
+# it switches to virtual terminal 12), so the listener never sees an F12 press in that chord.
+DEFAULT_STOP_HOTKEY = "<ctrl>+<shift>+<f12>"
 
 
 def check_backend(backend: object, where: str = "input") -> None:
@@ -365,7 +367,7 @@ def check_hotkey(hotkey: str, where: str = "stop_hotkey") -> None:
 
 
 class StopSwitch:
-    """A global hotkey (pynput ``GlobalHotKeys`` syntax, e.g. ``"<ctrl>+<alt>+<f12>"``, the default
+    """A global hotkey (pynput ``GlobalHotKeys`` syntax, e.g. ``"<ctrl>+<shift>+<f12>"``, the default
     :data:`DEFAULT_STOP_HOTKEY`) that calls ``on_stop`` from its listener thread and sets :attr:`pressed`.
 
     The hotkey is watched, not consumed: the focused window (the game) receives the keys too. So pick a chord
@@ -389,16 +391,19 @@ class StopSwitch:
 
     def stop(self) -> None:
         if self._listener is not None:
-            lst = self._listener
-            lst.stop()
-            # pynput's X11 listener disables its RECORD context without flushing, so its thread lingers
-            # until the next input event (and dies noisily when the X server goes away): flush it
-            # through the listener's own stop connection (pynput 1.8 internals; harmless if absent).
-            with contextlib.suppress(Exception):
-                lst._display_stop.record_disable_context(lst._context)
-                lst._display_stop.flush()
-            lst.join(timeout=2.0)
+            stop_listener(self._listener)
             self._listener = None
+
+
+def stop_listener(lst: object) -> None:
+    """Stop a pynput listener and wait for its thread. pynput's X11 listener disables its RECORD context without
+    flushing, so its thread lingers until the next input event (and dies noisily when the X server goes away):
+    it is flushed through the listener's own stop connection (pynput 1.8 internals; harmless if absent)."""
+    lst.stop()
+    with contextlib.suppress(Exception):
+        lst._display_stop.record_disable_context(lst._context)
+        lst._display_stop.flush()
+    lst.join(timeout=2.0)
 
 
 def as_action(spec: HybridActionSpec, action: Mapping) -> dict:

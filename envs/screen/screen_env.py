@@ -259,7 +259,7 @@ class ScreenGameEnv(gym.Env):
     | `input`             | "pynput"         | "pynput", "dry-run", or a backend object (move/button/key/close)      |
     | `capture`           | "mss"            | "mss", or a capture object (grab/region/close, optionally rewind and  |
     |                     |                  | `order` "rgb", "bgr", "bgra" or "rgba"; e.g. `ReplayCapture`)         |
-    | `stop_hotkey`       | "<ctrl>+<alt>+   | pynput GlobalHotKeys string ("<ctrl>+<alt>+q", "<f12>"); None         |
+    | `stop_hotkey`       | "<ctrl>+<shift>+ | pynput GlobalHotKeys string ("<ctrl>+<alt>+q", "<f12>"); None         |
     |                     | <f12>"           | disables it (off with dry-run input). Watched, not consumed: the game |
     |                     |                  | receives the keys too, so the default is a chord games do not use     |
     | `on_stop`           | "raise"          | "raise" or "truncate"                                                 |
