@@ -110,8 +110,8 @@ def test_ppo_then_eval_on_a_users_image_game_with_a_type_and_pointer_dict_action
                  "--eval-every", "100000", "--eval-episodes", "2", "--out", str(out)], user_module, tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     meta = json.loads((out / "policy.json").read_text())
-    assert meta["env"] == {"id": "UserClickSquare-v0", "kwargs": {"steps": 12}, "gym_packages": ["user_games"],
-                           "frame_stack": 4}
+    assert meta["env"] == {"id": "UserClickSquare-v0", "name": "UserClickSquare-v0", "kwargs": {"steps": 12},
+                           "gym_packages": ["user_games"], "frame_stack": 4}
     assert meta["observation_space"]["shape"] == [4, 40, 40, 3]  # the single images, stacked: CNN -> LSTM
     assert meta["features_extractor_class"] == "FrameStackCNNLSTM"
     curve = (out / "curve.csv").read_text().splitlines()

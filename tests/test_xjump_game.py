@@ -119,3 +119,24 @@ def test_a_window_that_is_not_there_is_reported_with_the_windows_that_are(xjump)
 def test_a_crop_that_does_not_fit_the_window_is_refused_naming_it(xjump) -> None:
     with pytest.raises(ValueError, match=r"crop: \(0, 0, 600, 100\) .* does not fit inside the captured 546x555"):
         make_xjump_env(crop=(0, 0, 600, 100), stop_hotkey=None)
+
+
+def test_record_gameplay_of_the_seed_records_a_person_on_a_window_named_by_its_options(xjump, tmp_path) -> None:
+    from agents.hybrid.api import record_gameplay
+    from agents.hybrid.demos import read_episode
+    from envs.games.xjump_screen import CROP, XJUMP_ACTIONS, FloorReward
+
+    x, _ = xjump
+    stop = threading.Event()
+    t = threading.Thread(target=person, args=(x.display, stop), daemon=True)
+    t.start()
+    try:
+        files = record_gameplay({"window_class": "xjump", "crop": CROP, "reset_timeout_s": 30.0,
+                                 "max_episode_steps": 60}, XJUMP_ACTIONS, out=tmp_path / "recordings", episodes=1,
+                                max_seconds=90, reward_function=FloorReward())
+    finally:
+        stop.set()
+        t.join(10)
+    assert len(files) == 1
+    header, arrays = read_episode(files[0])
+    assert header["keys"] == ["left", "right", "up"] and arrays["frames"].shape[1:] == (84, 84)

@@ -151,7 +151,7 @@ def adapt_observations(env: gym.Env, frame_stack: int = 4) -> gym.Env:
 @dataclass
 class EnvSource:
     """An env the agent can make again and again: a Gymnasium id with its ``gym.make`` keyword arguments and the
-    modules that register it, or (from Python) a ``factory`` that returns a new env.
+    modules that register it, or (from Python) a ``factory`` that returns a new env (called with ``kwargs``).
 
     :meth:`make` returns the env as the agent sees it (observations adapted, the action as a flat Box); the
     policy file keeps :meth:`to_json`, so ``eval`` and ``play`` find the env a policy was trained on.
@@ -181,7 +181,7 @@ class EnvSource:
         """The env itself (before the agent's wrappers); an unknown id or bad keyword arguments are an
         :class:`EnvArgError` naming the option."""
         if self.factory is not None:
-            return self.factory()
+            return self.factory(**dict(self.kwargs))
         alias = self.alias
         if alias == "pixels":
             from envs.games.fishing_pixels import FishingPixelsEnv
@@ -226,7 +226,8 @@ class EnvSource:
 
     def to_json(self) -> dict[str, Any]:
         """What a policy file keeps of its env (None for kwargs that are not JSON, e.g. from Python)."""
-        return {"id": self.env_id if self.factory is None else None, "kwargs": _jsonable(dict(self.kwargs)),
+        return {"id": self.env_id if self.factory is None else None, "name": self.name,
+                "kwargs": _jsonable(dict(self.kwargs)) if self.factory is None else None,
                 "gym_packages": list(self.gym_packages), "frame_stack": self.frame_stack}
 
     @classmethod

@@ -85,13 +85,16 @@ def policy_source(policy: HybridActorCriticPolicy) -> EnvSource:
     """The env a saved policy was trained on: the one its file names, else (files written before policies named
     their env) the fishing env its action says: the state env's is a plain Discrete(2), the pixel game's a Dict."""
     meta = getattr(policy, "env_meta", None)
-    if meta and meta.get("id"):
+    if meta:  # an env made in Python (no id) is an EnvArgError: the command needs --env
         return EnvSource.from_json(meta)
     return EnvSource("state" if policy.layout.discrete_only else "pixels")
 
 
 def policy_env(policy: HybridActorCriticPolicy) -> str:
     """The name of the env a saved policy acts in (``pixels`` / ``state`` for the fishing envs, else its id)."""
+    meta = getattr(policy, "env_meta", None)
+    if meta and meta.get("name"):
+        return str(meta["name"])
     return policy_source(policy).name
 
 
