@@ -140,3 +140,23 @@ def test_record_gameplay_of_the_seed_records_a_person_on_a_window_named_by_its_o
     assert len(files) == 1
     header, arrays = read_episode(files[0])
     assert header["keys"] == ["left", "right", "up"] and arrays["frames"].shape[1:] == (84, 84)
+
+
+def test_the_own_game_pages_module_and_commands_train_and_evaluate_on_the_window(xjump, tmp_path) -> None:
+    page = (ROOT / "docs" / "own-game.md").read_text()
+    module = next(b for b in page.split("```python\n")[1:] if b.startswith("# my_games.py")).split("```")[0]
+    (tmp_path / "my_games.py").write_text(module)
+    x, _ = xjump
+    env = {**os.environ, "DISPLAY": x.display, "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}", "HYBRID_THREADS": "1"}
+    common = ["--env", "MyXJump-v0", "--gym-packages", "my_games", "--env-kwargs", "max_episode_steps:40"]
+    r = subprocess.run([sys.executable, "-W", "ignore", "-m", "agents.hybrid.train", "ppo", *common, "--n-envs", "1",
+                        "--n-steps", "32", "--batch-size", "32", "--n-epochs", "1", "--steps", "32",
+                        "--eval-every", "100000", "--eval-episodes", "1", "--out", str(tmp_path / "ppo")],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = subprocess.run([sys.executable, "-W", "ignore", "-m", "agents.hybrid.train", "eval", "--policy",
+                        str(tmp_path / "ppo" / "policy"), "--episodes", "2"],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["episodes"] == 2 and 0 < res["mean_length"] <= 40 and res["mean_return"] > 0

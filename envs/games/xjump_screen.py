@@ -184,9 +184,7 @@ class FloorReward:
 def reset_hook(env: ScreenGameEnv, timeout_s: float = 30.0) -> None:
     """Start a new game: wait for a game in progress to end, then press space until one begins at floor 1.
     With dry-run input (a recording) it sends nothing: the person starts the next game."""
-    from envs.screen.inputs import DryRunInput
-
-    if isinstance(env.input.backend, DryRunInput):
+    if env.dry_run:
         return
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -454,6 +454,12 @@ class ScreenGameEnv(gym.Env):
         self.stopped.clear()
         self.input.enabled = True
 
+    @property
+    def dry_run(self) -> bool:
+        """True when the env sends no input (``input="dry-run"``: a person is being recorded); a reset hook then
+        leaves starting the next round to the person."""
+        return isinstance(self._backend, DryRunInput)
+
     def release_all(self) -> None:
         """Release every key and button the env holds (actions' and the hook methods' alike)."""
         self.input.release_all()
