@@ -130,3 +130,49 @@ def test_reset_hook_api_presses_clicks_waits_and_grabs(x_server, monkeypatch) ->
             env.wait_until(lambda f: False, timeout_s=0.2)
     finally:
         env.close()
+
+
+def test_a_key_held_over_steps_reaches_the_window_as_one_press_though_x_repeats_held_keys(
+        x_server, monkeypatch, tmp_path) -> None:
+    """xev prints every KeyPress its window gets. The X server (repeat on) turns a key held for 1.5 s by another
+    client into dozens of presses; held by the env over 1.5 s of key steps, it is one."""
+    import time
+
+    from envs.screen.screen_env import ScreenGameEnv
+
+    monkeypatch.setenv("DISPLAY", x_server.display)
+    log = open(tmp_path / "xev.log", "w")  # noqa: SIM115
+    xev = subprocess.Popen(["xev", "-event", "keyboard", "-geometry", "200x200+0+0"], stdout=log,
+                           stderr=subprocess.DEVNULL, env={**os.environ, "DISPLAY": x_server.display})
+
+    def count() -> int:
+        return (tmp_path / "xev.log").read_text().count("KeyPress")
+
+    env = None
+    xdo = {**os.environ, "DISPLAY": x_server.display}
+    try:
+        subprocess.run(["xdotool", "search", "--sync", "--name", "Event Tester", "windowfocus", "--sync"], env=xdo,
+                       check=True, timeout=20, capture_output=True)
+        time.sleep(0.2)
+        before = count()
+        subprocess.run(["xdotool", "keydown", "space"], env=xdo, check=True, timeout=10)
+        time.sleep(1.5)
+        subprocess.run(["xdotool", "keyup", "space"], env=xdo, check=True, timeout=10)
+        time.sleep(0.3)
+        assert count() - before > 5  # the hazard: X repeats a key a client holds
+        env = ScreenGameEnv({"keys": ["space"]}, window_title="Event Tester", window_wait_s=10.0, step_hz=15.0,
+                            stop_hotkey=None)
+        env.reset()
+        before = count()
+        for _ in range(23):  # about 1.5 s at 15 steps/s
+            env.step(env.action_spec.make("key", keys=["space"]))
+        env.step(env.action_spec.noop())
+        time.sleep(0.3)
+        assert count() - before == 1
+    finally:
+        if env is not None:
+            env.close()
+        xev.terminate()
+        xev.wait(5)
+        log.close()
+    assert x_server.repeats("space")
