@@ -45,11 +45,12 @@ to the region's width or height). The pixel sent is always inside ``[min_pos, ma
 the captured region's size is refused by the env's ``reset`` (the pointer would leave the captured window).
 
 Actions are checked against the space before any input is sent (:meth:`HybridActionSpec.check_action`): a dict
-with exactly the keys ``type`` (an integer 0..n-1, Python or numpy; not a float or a bool), ``pointer`` and
+with the keys ``type`` (an integer 0..n-1, Python or numpy; not a float or a bool), ``pointer`` and
 ``drag_end`` (shape ``(2,)``, finite, within [-1, 1]; float32 rounding, up to ``1e-6`` beyond, is clipped) and
 ``keys`` (shape ``(len(keys),)``, or ``(1,)`` without keys; every value 0 or 1). Anything else is a ``ValueError``
 (``TypeError`` for an action that is not a dict) naming the key and the value, and nothing is pressed. Every key
-is checked, also the parameters the action's type does not use.
+given is checked, also the parameters the action's type does not use; those may also be left out, so a key-only
+game sends ``{"type": t, "keys": [...]}`` and a ``none`` action may be ``{"type": 0}``.
 
 ``move`` and ``hold`` are off unless asked for: list them in ``mouse.actions`` or pass
 ``move=True`` / ``hold=True``. Type order is fixed: none, move, click, drag, hold, key (the ones present).
@@ -297,17 +298,23 @@ class HybridActionSpec:
                             f"env.action_spec.make({self.type_names[-1]!r}, ...)), got {action!r} "
                             f"({type(action).__name__})")
         expected = ("type", *PARAM_KEYS)
-        missing = [k for k in expected if k not in action]
         unknown = sorted((k for k in action if k not in expected), key=str)
+        # a parameter the action's type does not read may be left out: a key-only game sends {"type", "keys"}
+        try:
+            used = PARAMS_USED[self.type_names[self._check_type(action["type"])]] if "type" in action else ()
+        except ValueError:  # a type outside the space: said below, after what else is missing
+            used = PARAM_KEYS
+        missing = [k for k in expected if k not in action and (k == "type" or k in used)]
         if missing or unknown:
             what = "; ".join(s for s in (f"missing {missing}" if missing else "",
                                          f"unknown {unknown}" if unknown else "") if s)
-            raise ValueError(f"action: {what}; need exactly the keys {list(expected)} (every type's action has all "
-                             "four; env.action_spec.make(type_name, ...) builds one)")
+            raise ValueError(f"action: {what}; the keys are {list(expected)}, 'type' and the parameters its type "
+                             "reads required (env.action_spec.make(type_name, ...) builds one)")
         return {"type": self._check_type(action["type"]),
-                "pointer": self._check_point(action["pointer"], "pointer"),
-                "drag_end": self._check_point(action["drag_end"], "drag_end"),
-                "keys": self._check_keys(action["keys"])}
+                "pointer": self._check_point(action.get("pointer", (0.0, 0.0)), "pointer"),
+                "drag_end": self._check_point(action.get("drag_end", (0.0, 0.0)), "drag_end"),
+                "keys": self._check_keys(action["keys"] if "keys" in action
+                                         else np.zeros(self.space["keys"].n, np.int8))}
 
     def check_region(self, region_size: tuple[int, int]) -> None:
         """ValueError unless the pointer range fits the captured region of ``region_size`` = (width, height):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -19,6 +21,7 @@ from envs.options import flag_option, positive_int_option
 from envs.screen.actions import HybridActionSpec
 from envs.screen.capture import MssCapture, Region, ReplayCapture
 from envs.screen.inputs import (
+    DEFAULT_STOP_HOTKEY,
     DryRunInput,
     InputController,
     PynputInput,
@@ -82,15 +85,30 @@ def _check_capture(capture: Any) -> None:
 
 
 class _CtrlC:
-    """One SIGINT handler for every open ScreenGameEnv: it releases what each of them holds, then does what the
-    handler it replaced did (by default, raise KeyboardInterrupt). An env that opens in the main thread (Python
+    """One handler of SIGINT, SIGTERM and SIGHUP for every open ScreenGameEnv: it releases what each of them holds
+    (keys, buttons, and the keys' auto-repeat), then does what the handler it replaced did: by default
+    KeyboardInterrupt for SIGINT, and for SIGTERM / SIGHUP the default action again (the process ends by that
+    signal, as ``timeout``, ``kill`` or a closed terminal meant). An env that opens in the main thread (Python
     runs signal handlers there only) installs it unless it is in place; the last env to close puts the replaced
-    handler back, unless something else has replaced ours since. (One handler per env, each restoring its own
-    predecessor, lost the other envs' release when they closed out of order.)"""
+    handlers back, unless something else has replaced ours since. The interpreter's exit (an uncaught exception
+    included) releases every env still open too. (One handler per env, each restoring its own predecessor, lost
+    the other envs' release when they closed out of order.)"""
 
+    SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
     envs: weakref.WeakSet = weakref.WeakSet()
-    previous: Any = None
+    previous: dict[int, Any] = {}
     busy = False
+    at_exit = False
+
+    @classmethod
+    def release_everything(cls) -> None:
+        for env in list(cls.envs):
+            with contextlib.suppress(Exception):
+                env.input.release_all()
+            with contextlib.suppress(Exception):
+                restore = getattr(env._backend, "restore", None)
+                if restore is not None:
+                    restore()
 
     @classmethod
     def handler(cls, signum: int, frame: Any) -> None:
@@ -98,34 +116,46 @@ class _CtrlC:
             return
         cls.busy = True
         try:
-            for env in list(cls.envs):
-                with contextlib.suppress(Exception):
-                    env.input.release_all()
-            old = cls.previous
+            cls.release_everything()
+            old = cls.previous.get(signum)
             if old is signal.SIG_IGN:
                 return
-            if callable(old):
+            if callable(old) and old is not signal.default_int_handler:
                 old(signum, frame)
-            else:
+            elif signum == signal.SIGINT:
                 raise KeyboardInterrupt
+            else:  # SIG_DFL: end the process by the signal, as it would have without the env
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
         finally:
             cls.busy = False
 
     @classmethod
     def add(cls, env: ScreenGameEnv) -> None:
         cls.envs.add(env)
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) != cls.handler:
-            cls.previous = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, cls.handler)
+        if not cls.at_exit:
+            atexit.register(cls.release_everything)
+            cls.at_exit = True
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in cls.SIGNALS:
+            if signal.getsignal(sig) != cls.handler:
+                cls.previous[sig] = signal.getsignal(sig)
+                signal.signal(sig, cls.handler)
 
     @classmethod
     def discard(cls, env: ScreenGameEnv) -> None:
         cls.envs.discard(env)
         if cls.envs or threading.current_thread() is not threading.main_thread():
             return
-        if signal.getsignal(signal.SIGINT) == cls.handler:  # else someone else's came after ours: keep it
-            signal.signal(signal.SIGINT, signal.default_int_handler if cls.previous is None else cls.previous)
-        cls.previous = None
+        for sig in cls.SIGNALS:
+            if sig not in cls.previous:
+                continue
+            if signal.getsignal(sig) == cls.handler:  # else someone else's came after ours: keep it
+                old = cls.previous[sig]
+                signal.signal(sig, (signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+                              if old is None else old)
+        cls.previous = {}
 
 
 class ScreenGameEnv(gym.Env):
@@ -210,6 +240,7 @@ class ScreenGameEnv(gym.Env):
     | `window_class`      | None             | capture the X11 window with this WM_CLASS (follows it when it moves)  |
     | `window_title`      | None             | ... or whose title contains this                                       |
     | `window_wait_s`     | 5.0              | how long to wait for the window to appear (a finite number >= 0)      |
+    | `crop` | None | `(left, top, width, height)` inside the window / region / monitor, from its top-left corner: only that part is captured and the pointer range is relative to it (e.g. a browser page without its tab strip) |
     | `reward`            | None             | reward/termination object (see Rewards)                               |
     | `step_hz` | 15.0 | steps per second, a finite number > 0; `None`: no pacing (replay / tests) |
     | `frame_size`        | (84, 84)         | observation frame (height, width): two integers >= 1                  |
@@ -218,7 +249,7 @@ class ScreenGameEnv(gym.Env):
     | `stack`             | 4                | frames stacked (an integer >= 1)                                      |
     | `input`             | "pynput"         | "pynput", "dry-run", or a backend object (move/button/key/close)      |
     | `capture` | "mss" | "mss", or a capture object (grab/region/close, optionally rewind and `order` "rgb", "bgr", "bgra" or "rgba"; e.g. `ReplayCapture`) |
-    | `stop_hotkey` | `"<f12>"` | pynput GlobalHotKeys string (`"<f12>"`, `"<ctrl>+<alt>+q"`); None disables it (off with dry-run input) |
+    | `stop_hotkey` | `"<ctrl>+<shift>+<f12>"` | pynput GlobalHotKeys string (`"<ctrl>+<alt>+q"`, `"<f12>"`); None disables it (off with dry-run input). Watched, not consumed: the game receives the keys too, so the default is a chord games do not use |
     | `on_stop`           | "raise"          | "raise" or "truncate"                                                 |
     | `max_episode_steps` | None             | truncate after this many steps                                        |
     | `reset_hook`        | None             | `callable(env)` run by reset                                          |
@@ -257,8 +288,25 @@ class ScreenGameEnv(gym.Env):
 
     ## Safety
 
-    Everything held is released on ``reset``, ``close``, an exception inside ``step``, Ctrl+C
-    (a SIGINT handler is installed while the env is open, in the main thread) and the stop switch.
+    Everything held is released on ``reset``, ``close``, an exception inside ``step``, Ctrl+C, SIGTERM and
+    SIGHUP (a handler of the three is installed while the env is open, in the main thread; after the release
+    SIGTERM and SIGHUP end the process as they would have), the interpreter's exit (an uncaught exception
+    anywhere) and the stop switch. Only SIGKILL cannot release anything.
+
+    Key auto-repeat: with ``input="pynput"`` on X11 a held key does not auto-repeat: the env turns the X server's
+    repeat off for each key it holds and back on at ``close`` (and on the signals and exit above), so a key held
+    over consecutive ``key`` steps is one long press, as the game would see a person's held key without repeat.
+
+    ## Reset hooks
+
+    ``reset_hook(env)`` drives the game between episodes with the env's public methods: ``env.tap_key("enter")``,
+    ``env.press_key(name)`` / ``env.release_key(name)``, ``env.click(x, y)`` (region pixels),
+    ``env.wait_until(condition, timeout_s)`` (a ``callable(frame) -> bool`` or a ``When`` probe condition; returns
+    the frame, ``TimeoutError`` after the timeout) and ``env.grab_frame()`` (full-resolution RGB). What they hold
+    is released like an action's.
+
+    ``env.action_spec`` is the action space's description; on an env from ``gym.make`` (wrapped) read it with
+    :func:`action_spec_of` (or ``env.unwrapped.action_spec``), which never warns.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
@@ -279,7 +327,7 @@ class ScreenGameEnv(gym.Env):
         stack: int = 4,
         input: str | Any = "pynput",  # noqa: A002 - the natural name for the option
         capture: str | Any = "mss",
-        stop_hotkey: str | None = "<f12>",
+        stop_hotkey: str | None = DEFAULT_STOP_HOTKEY,
         on_stop: str = "raise",
         max_episode_steps: int | None = None,
         reset_hook: Callable[[ScreenGameEnv], None] | None = None,
@@ -287,6 +335,7 @@ class ScreenGameEnv(gym.Env):
         drag_steps: int = 8,
         preprocessor: FramePreprocessor | None = None,
         render_mode: str | None = None,
+        crop: Region | tuple[int, int, int, int] | None = None,
     ):
         super().__init__()
         if on_stop not in ("raise", "truncate"):
@@ -313,6 +362,8 @@ class ScreenGameEnv(gym.Env):
         # reset, or inside the cleanup of a failed construction, which hid the real error
         if not isinstance(capture, str):
             _check_capture(capture)
+            if crop is not None:
+                raise ValueError("crop: only with capture='mss' (crop a capture object's frames yourself)")
         if not isinstance(input, str):
             check_backend(input, "input")
         if reset_hook is not None and not callable(reset_hook):
@@ -347,7 +398,8 @@ class ScreenGameEnv(gym.Env):
         self._stop_switch = None
         try:
             if capture == "mss":
-                self._capture = MssCapture(region, monitor, window_class, window_title, wait_s=window_wait_s)
+                self._capture = MssCapture(region, monitor, window_class, window_title, wait_s=window_wait_s,
+                                           crop=crop)
             elif isinstance(capture, str):
                 raise ValueError(f"capture: {capture!r} not 'mss' or a capture object")
             else:
@@ -388,11 +440,74 @@ class ScreenGameEnv(gym.Env):
         self.stopped.clear()
         self.input.enabled = True
 
+    @property
+    def dry_run(self) -> bool:
+        """True when the env sends no input (``input="dry-run"``: a person is being recorded); a reset hook then
+        leaves starting the next round to the person."""
+        return isinstance(self._backend, DryRunInput)
+
     def release_all(self) -> None:
+        """Release every key and button the env holds (actions' and the hook methods' alike)."""
         self.input.release_all()
 
     def _install_sigint(self) -> None:
         _CtrlC.add(self)
+
+    # -- for reset hooks (and scripts): direct input and frames --------------------------------------
+    def press_key(self, name: str) -> None:
+        """Hold key ``name`` down (a single character or a pynput ``Key`` name, any key, not only the action
+        space's) until :meth:`release_key`, the next step that is not a ``key`` step, :meth:`release_all`,
+        ``reset`` or ``close``; the captured window gets the keyboard focus first. Nothing is sent after the
+        stop switch."""
+        self._focus()
+        self.input.press_key(name)
+
+    def release_key(self, name: str) -> None:
+        """Release a key :meth:`press_key` holds."""
+        self.input.release_key(name)
+
+    def tap_key(self, name: str, hold_s: float = 0.05) -> None:
+        """Press ``name``, wait ``hold_s`` seconds, release it: one key press as the game sees it (a short
+        ``hold_s`` never reaches the auto-repeat delay)."""
+        hold_s = finite_number("hold_s", hold_s, minimum=0.0)
+        self.press_key(name)
+        try:
+            time.sleep(hold_s)
+        finally:
+            self.release_key(name)
+
+    def click(self, x: float, y: float, button: str = "left") -> None:
+        """Click at pixel (x, y) of the captured region (0, 0 its top-left corner; the region follows the
+        window), e.g. a game's "play again" button."""
+        if button not in ("left", "right", "middle"):
+            raise ValueError(f"button: {button!r} not 'left', 'right' or 'middle'")
+        r = self._region()
+        if not (0 <= x < r.width and 0 <= y < r.height):
+            raise ValueError(f"click: ({x}, {y}) is outside the captured region ({r.width}x{r.height}, width x "
+                             "height; pixels from its top-left corner)")
+        self.input.click_at(r.left + int(x), r.top + int(y), button)
+
+    def grab_frame(self) -> np.ndarray:
+        """A frame of the captured region now: full-resolution RGB ``(H, W, 3)`` uint8, the array the reward
+        sees (it does not enter the observation's frame stack)."""
+        return self._grab()[1]
+
+    def wait_until(self, condition: Any, timeout_s: float = 10.0, poll_s: float = 0.05) -> np.ndarray:
+        """Grab frames until ``condition`` holds, and return that frame; ``TimeoutError`` after ``timeout_s``.
+        ``condition`` is ``callable(frame) -> bool`` or a probe condition with ``holds(frame)`` (a
+        :class:`~envs.screen.rewards.When`, e.g. ``When(MeanColour(...), ">", 200)``)."""
+        check = getattr(condition, "holds", condition)
+        if not callable(check):
+            raise TypeError(f"condition: {condition!r} is neither callable(frame) -> bool nor has holds(frame)")
+        timeout_s = finite_number("timeout_s", timeout_s, minimum=0.0)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            frame = self.grab_frame()
+            if bool(check(frame)):
+                return frame
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"wait_until: {condition!r} did not hold within {timeout_s} s")
+            time.sleep(poll_s)
 
     # -- frames --------------------------------------------------------------------------------------
     def _grab(self) -> tuple[np.ndarray, np.ndarray]:
@@ -592,6 +707,12 @@ class ReleaseInputOnEpisodeEnd(gym.Wrapper, gym.utils.RecordConstructorArgs):
         gym.utils.RecordConstructorArgs.__init__(self)
         gym.Wrapper.__init__(self, env)
 
+    @property
+    def action_spec(self) -> HybridActionSpec:
+        """The env's :class:`~envs.screen.actions.HybridActionSpec` (``gym.make``'s env reaches it here without
+        Gymnasium's warning about attributes of wrapped envs)."""
+        return self.env.unwrapped.action_spec
+
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
         if terminated or truncated:
@@ -601,4 +722,12 @@ class ReleaseInputOnEpisodeEnd(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return obs, reward, terminated, truncated, info
 
 
-__all__ = ["ScreenGameEnv", "StopRequested", "ResetTimeout", "ReleaseInputOnEpisodeEnd", "ReplayCapture", "Region"]
+def action_spec_of(env: gym.Env) -> HybridActionSpec | None:
+    """The ``HybridActionSpec`` of a ScreenGame-v0 / FishingPixels-v0 env however it is wrapped (``gym.make``'s
+    result included), read from ``env.unwrapped``: ``env.action_spec`` through a wrapper other than
+    ``gym.make``'s outermost one goes through Gymnasium's deprecated attribute forwarding, with its warning.
+    None for an env without one."""
+    return getattr(env.unwrapped, "action_spec", None)
+
+
+__all__ = ["ScreenGameEnv", "action_spec_of", "StopRequested", "ResetTimeout", "ReleaseInputOnEpisodeEnd", "ReplayCapture", "Region"]

@@ -29,6 +29,11 @@ def screen_kwargs() -> dict:
                 reward=fishing_reward())
 
 
+# envs that exist only as a live game window: their spaces and steps are checked on the real game, under Xvfb
+LIVE_WINDOW_ONLY = {
+    "XJumpScreen-v0": "tests/agents/hybrid/test_xjump_game.py plays the real xjump window",
+}
+
 # how each registered env is made for the check; a new env id needs a line here (the first test says so)
 KWARGS = {
     "StardewFishing-v0": dict,
@@ -48,10 +53,10 @@ class WithoutClockInfo(gym.Wrapper):
 
 
 def test_every_registered_env_has_a_check_here():
-    assert set(KWARGS) == set(ENVS)
+    assert set(KWARGS) | set(LIVE_WINDOW_ONLY) == set(ENVS) and not set(KWARGS) & set(LIVE_WINDOW_ONLY)
 
 
-@pytest.mark.parametrize("env_id", sorted(ENVS))
+@pytest.mark.parametrize("env_id", sorted(KWARGS))
 def test_gymnasium_check_env_passes(env_id):
     env = gym.make(env_id, **KWARGS[env_id]())
     try:
@@ -61,7 +66,7 @@ def test_gymnasium_check_env_passes(env_id):
         env.close()
 
 
-@pytest.mark.parametrize("env_id", sorted(ENVS))
+@pytest.mark.parametrize("env_id", sorted(KWARGS))
 def test_stable_baselines3_check_env_passes(env_id):
     sb3_check_env = pytest.importorskip("stable_baselines3.common.env_checker").check_env
     env = gym.make(env_id, **KWARGS[env_id]())

@@ -79,18 +79,18 @@ def test_bc_then_ppo_train_end_to_end_on_the_game_window(fishing_window, tmp_pat
         env.close()
 
 
-def test_play_window_keeps_the_f12_stop_switch_and_stops_cleanly_when_pressed(fishing_window, xvfb):  # noqa: F811
+def test_play_window_keeps_the_stop_chord_and_stops_cleanly_when_pressed(fishing_window, xvfb):  # noqa: F811
     from agents.hybrid.play import play_window
 
     done = threading.Event()
 
-    def person_presses_f12() -> None:  # another process, through the X server, until the run has stopped
+    def person_presses_the_chord() -> None:  # another process, through the X server, until the run has stopped
         fishing_window.wait_for(lambda s: s["keys_down"] == ["c"], 10)
         while not done.wait(0.5):
-            subprocess.run(["xdotool", "key", "F12"], env={**os.environ, "DISPLAY": xvfb.display}, check=True,
-                           timeout=10)
+            subprocess.run(["xdotool", "key", "ctrl+shift+F12"], env={**os.environ, "DISPLAY": xvfb.display},
+                           check=True, timeout=10)
 
-    presser = threading.Thread(target=person_presses_f12, daemon=True)
+    presser = threading.Thread(target=person_presses_the_chord, daemon=True)
     presser.start()
     t0 = time.monotonic()
     try:

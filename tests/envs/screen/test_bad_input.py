@@ -135,7 +135,8 @@ BAD_ACTIONS = [
     (action(type="1"), ValueError, r"action\['type'\]: '1' is not in Discrete"),
     (action(type=np.array([1])), ValueError, r"action\['type'\]: array\(\[1\]\) is not in Discrete"),
     ({k: v for k, v in action().items() if k != "type"}, ValueError, r"action: missing \['type'\]"),
-    ({"type": 0}, ValueError, r"action: missing \['pointer', 'drag_end', 'keys'\]"),
+    ({"type": 1}, ValueError, r"action: missing \['pointer'\]"),  # a click reads the pointer
+    ({"type": 2, "pointer": [0, 0]}, ValueError, r"action: missing \['drag_end'\]"),
     (action(pointr=[0, 0]), ValueError, r"action: unknown \['pointr'\]"),
     (3, TypeError, r"action: need a dict with keys 'type', 'pointer', 'drag_end', 'keys'"),
     (None, TypeError, r"action: need a dict"),
