@@ -91,11 +91,12 @@ _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def _game_ranges() -> dict[str, tuple[float, float]]:
-    """The range of each position and speed column: the game's own bounds, as the seed features declare them."""
-    from envs.stardew.features import FEATURES
+    """The range of each position and speed column, and of the reward (distanceFromCatching): the game's physical
+    ranges, from the one table the bridge client checks states against too."""
+    from envs.stardew.features import STATE_RANGES
 
-    bounds = {c: (FEATURES[f].low, FEATURES[f].high)
-              for c, f in zip(CSV_COLUMNS[:3], ("bobberBarPos", "bobberPosition", "bobberBarSpeed"), strict=True)}
+    fields = ("bobberBarPos", "bobberPosition", "bobberBarSpeed")
+    bounds = {c: STATE_RANGES[f] for c, f in zip(CSV_COLUMNS[:3], fields, strict=True)}
     return {**bounds, **{new: bounds[old] for old, new in zip(CSV_COLUMNS[:3], CSV_COLUMNS[3:6], strict=True)}}
 
 

@@ -36,6 +36,14 @@ episode is over; the next ``reset()`` reconnects.
 
 If the game closes a minigame without a result (the player cancelled, the mod's menu went away),
 the step ends with ``truncated=True`` and ``info["closed"] = True``.
+
+Every state is checked against the game's physical ranges (:data:`envs.stardew.features.STATE_RANGES`, the
+same ranges the seed-mod CSV loader checks): a state no game can be in (a bar 0 px tall, progress 7, a bar
+below the track's end, a fish that jumped more than 64 px in a tick) raises
+:class:`~envs.stardew.bridge.protocol.ImpossibleState` naming the field, its value and the range, and the
+game is told why (an ``error`` with code ``protocol``). So observations stay inside the observation space,
+rewards inside the simulator's, and a recording of the episode loads again. ``info`` describes the state just
+received (its bar height, level and chest), not the one at reset.
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ from envs.stardew.sim import FishingSim, end_step
 
 GAME_OPTIONS = {"fish", "level", "tackle", "treasure", "version", "training_rod", "caught_before", "deluxe_bait"}
 CLIENT_NAME = "stardew-rl 0.1.0"
+FISH_MAX_MOVE = feats.STATE_RANGES["bobberSpeed"][1]  # px a fish moves in one tick, at most (fish_vel's bound)
 
 _MOTION = {name: i for i, name in enumerate(R.MOTION_NAMES)}
 _STATUS = {"caught": R.CAUGHT, "escaped": R.ESCAPED}
@@ -78,6 +87,30 @@ def _json_value(v: Any) -> Any:
     return v
 
 
+def check_state(m: dict[str, Any]) -> None:
+    """Raise :class:`~envs.stardew.bridge.protocol.ImpossibleState` unless every number of the state message ``m``
+    (types already checked by the protocol) lies in the game's physical range, and the bar within its track."""
+    where = f"state of tick {m.get('tick')!r}"
+    for name in feats.STATE_RANGES:
+        v = m.get(name)
+        if v is None or isinstance(v, bool):
+            continue
+        why = feats.out_of_range(name, v)
+        if why is not None:
+            raise P.ImpossibleState(f"{where}: {why}")
+    if m.get("phase") == "waiting":
+        return
+    bar, height = m["bobberBarPos"], m["bobberBarHeight"]
+    if bar + height > R.BAR_TRACK_HEIGHT:
+        raise P.ImpossibleState(f"{where}: bobberBarPos {bar!r} + bobberBarHeight {height!r} is past the end of the "
+                                f"bar's track ({R.BAR_TRACK_HEIGHT} px)")
+    jump = abs(m["bobberPosition"] - m.get("lastBobberPosition", m["bobberPosition"]))
+    if jump > FISH_MAX_MOVE:
+        raise P.ImpossibleState(f"{where}: bobberPosition {m['bobberPosition']!r} is {jump:g} px from "
+                                f"lastBobberPosition {m.get('lastBobberPosition')!r}; a fish moves at most "
+                                f"{FISH_MAX_MOVE:g} px in a tick")
+
+
 class RemoteGame:
     """One live (or reference-server) game behind the protocol, mirrored into ``sim`` row 0."""
 
@@ -98,6 +131,7 @@ class RemoteGame:
         self.missed_total = 0
         self.connections = 0
         self._fish_rows: dict[tuple, int] = {}  # (fish_id, name) -> row of sim.pool_fish
+        self._bounds: tuple[np.ndarray, np.ndarray] | None = None  # the observation space's, for _check_obs
 
     # -- connection ----------------------------------------------------------------------------------
     @property
@@ -174,6 +208,13 @@ class RemoteGame:
     def _accept(self, msg: dict[str, Any]) -> bool:
         kind = msg["type"]
         if kind == "state":
+            try:
+                check_state(msg)
+            except P.ImpossibleState as e:
+                if self.conn is not None:
+                    with contextlib.suppress(P.BridgeError):
+                        self.conn.send({"type": "error", "code": "protocol", "message": str(e)})
+                raise
             return True
         if kind == "error":
             if msg["code"] == "version":
@@ -247,6 +288,7 @@ class RemoteGame:
         sim.I[0, R.I_STATUS] = R.PLAYING
         sim.F[0, R.F_PREV_PROGRESS] = sim.F[0, R.F_PROGRESS]
         feats.write_obs(sim.F, sim.I, 0, sim.feat, sim.obs[0])
+        self._check_obs(msg)
         info = self._info(msg)
         info.update(late=False, missed_ticks=0)
         return sim.obs[0].copy(), info
@@ -306,6 +348,7 @@ class RemoteGame:
             st = R.TRUNCATED
             sim.I[0, R.I_STATUS] = st
         feats.write_obs(sim.F, sim.I, 0, sim.feat, sim.obs[0])
+        self._check_obs(msg)
         terminated = st == R.CAUGHT or st == R.ESCAPED
         truncated = st == R.TRUNCATED
         if terminated or truncated:
@@ -358,8 +401,27 @@ class RemoteGame:
             self._fish_rows[key] = k
         return k
 
+    def _check_obs(self, m: dict[str, Any]) -> None:
+        """ImpossibleState if the observation of the state ``m`` left the observation space (the state checks
+        should make this impossible: this is the last guard, naming the feature)."""
+        if self._bounds is None:
+            self._bounds = feats.bounds(self.sim.feature_names)
+        lo, hi = self._bounds
+        obs = self.sim.obs[0]
+        bad = np.flatnonzero(~((obs >= lo) & (obs <= hi)))
+        if bad.size:
+            k = int(bad[0])
+            raise P.ImpossibleState(f"state of tick {m.get('tick')!r}: observation feature "
+                                    f"{self.sim.feature_names[k]} {float(obs[k]):g} is outside the observation "
+                                    f"space [{float(lo[k]):g}, {float(hi[k]):g}]")
+
     def _info(self, m: dict[str, Any]) -> dict[str, Any]:
         info = self.sim.state_dict(0)
+        # the per-minigame fields from this state, not from the one reset() saw
+        info["bobberBarHeight"] = int(m["bobberBarHeight"])
+        info["fishing_level"] = int(m["fishing_level"])
+        if "treasure" in m:
+            info["treasure"] = bool(m["treasure"])
         for key in ("fish", "fish_id", "difficulty", "motion_type"):
             if key in m:
                 info[key] = m[key]

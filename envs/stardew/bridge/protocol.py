@@ -168,6 +168,11 @@ class MalformedMessage(ProtocolError):
     """A frame that is not a valid protocol message; the message says what was wrong."""
 
 
+class ImpossibleState(MalformedMessage):
+    """A well-formed ``state`` whose numbers no game can hold (a bar 0 px tall, progress 7...): the message names
+    the field, its value and the game's range (:data:`envs.stardew.features.STATE_RANGES`)."""
+
+
 class MessageTooLarge(ProtocolError):
     """A frame longer than :data:`MAX_MESSAGE_BYTES` (or empty)."""
 

@@ -51,9 +51,13 @@ import gymnasium as gym
 import numpy as np
 
 from envs.paths import file_in_the_way
+from envs.stardew import features as feats
 
 COLUMNS = ("bobberBarPos", "bobberPosition", "bobberBarSpeed", "bobberSpeed", "distanceFromCatching",
            "bobberInBar", "treasurePosition", "treasureCatchLevel")
+# the game fields of a CSV row's first seven columns (old state, new state, progress), checked before a row is kept
+CSV_FIELDS = ("bobberBarPos", "bobberPosition", "bobberBarSpeed", "bobberBarPos", "bobberPosition", "bobberBarSpeed",
+              "distanceFromCatching")
 EPISODE_KEYS = ("fish", "fish_id", "difficulty", "motion_type", "fishing_level", "bobberBarHeight")
 
 
@@ -105,8 +109,15 @@ class EpisodeRecorder:
             raise RuntimeError("EpisodeRecorder.add() before begin()")
         old, new = self._prev, info
         applied = int(bool(new.get("buttonPressed", False)))
-        self._rows.append((old["bobberBarPos"], old["bobberPosition"], old["bobberBarSpeed"], new["bobberBarPos"],
-                           new["bobberPosition"], new["bobberBarSpeed"], new["distanceFromCatching"], applied))
+        row = (old["bobberBarPos"], old["bobberPosition"], old["bobberBarSpeed"], new["bobberBarPos"],
+               new["bobberPosition"], new["bobberBarSpeed"], new["distanceFromCatching"], applied)
+        for name, v in zip(CSV_FIELDS, row[:7], strict=True):
+            why = feats.out_of_range(name, float(v))
+            if why is not None:  # the CSV loader would refuse the whole file for this row
+                self.discard()
+                raise ValueError(f"recording: {why}; the episode in flight is not recorded (the episodes before it "
+                                 "are intact)")
+        self._rows.append(row)
         c = self._cols
         c["action"].append(int(action))
         c["applied_press"].append(applied)

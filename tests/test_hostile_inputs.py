@@ -1,0 +1,335 @@
+"""Hostile and careless inputs: model files that carry code, a server that serves another agent's game, states no
+game can be in, recordings cut by a kill, an agent slot held by silent peers, and the smaller files and arguments
+that used to be taken without a word. Each case stays refused with an error that names what was wrong and where."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from agents.dqn.config import PRESETS
+from agents.dqn.model import QNetwork
+from agents.dqn.train import RunFileError, load_run_file
+
+SMOKE = PRESETS["smoke"]
+
+
+# -- model files ---------------------------------------------------------------------------------------------------
+class _RunsAShellCommand:
+    """Pickles as a call of os.system: what a crafted best.pt can hold in place of its feature names."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _run_folder(root: Path, name: str, features: str = "default", stack: int = 1, **fields) -> Path:
+    """A run folder as training leaves it (best.pt, config.json), untrained weights; ``fields`` replace best.pt's."""
+    from envs.stardew import features as feats
+
+    cfg = SMOKE.replace(name=name, features=features, stack=stack)
+    q = QNetwork(feats.resolve(features), cfg.hidden, cfg.dueling, stack)
+    out = root / name
+    out.mkdir(parents=True)
+    st = {"config": dataclasses.asdict(cfg), "feature_names": list(q.feature_names), "hidden": list(cfg.hidden),
+          "stack": stack, "dueling": cfg.dueling, "q": q.state_dict(), "step": 0,
+          "best_eval": {"catch": 0.0, "perfect": 0.0, "episodes": 1}, **fields}
+    torch.save(st, out / "best.pt")
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg)))
+    return out
+
+
+def test_a_run_file_whose_pickle_calls_os_system_is_refused_unread_naming_the_file(tmp_path):
+    marker = tmp_path / "ran"
+    run = _run_folder(tmp_path, "evil", feature_names=_RunsAShellCommand(marker))
+    with pytest.raises(RunFileError, match="refused unread: its pickle calls posix.system") as e:
+        load_run_file(run / "best.pt")
+    assert str(run / "best.pt") in str(e.value)
+    assert not marker.exists()
+
+
+def test_export_of_a_run_file_that_carries_code_is_a_one_line_usage_error(tmp_path):
+    marker = tmp_path / "ran"
+    _run_folder(tmp_path, "seed", features="seed")
+    evil = _run_folder(tmp_path, "rich", feature_names=_RunsAShellCommand(marker))
+    out = subprocess.run([sys.executable, "-m", "agents.dqn.export", "--runs", str(tmp_path), "--out",
+                          str(tmp_path / "exported"), "--seed-run", "seed", "--best-runs", "rich"],
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    assert f"{evil / 'best.pt'}: refused unread" in out.stderr.strip().splitlines()[-1]
+    assert not marker.exists() and not (tmp_path / "exported").exists()
+
+
+@pytest.mark.parametrize(("fields", "why"), [
+    ({"feature_names": 7}, "feature_names is a int"),
+    ({"hidden": "wide"}, "hidden is a str"),
+    ({"q": {"W": [1.0]}}, "q is a dict"),
+])
+def test_a_run_file_with_fields_of_the_wrong_type_is_named_not_a_traceback(tmp_path, fields, why):
+    run = _run_folder(tmp_path, "odd", **fields)
+    with pytest.raises(RunFileError, match=why) as e:
+        load_run_file(run / "best.pt")
+    assert str(run / "best.pt") in str(e.value)
+
+
+def test_export_of_weights_that_do_not_fit_the_network_is_a_usage_error(tmp_path, capsys):
+    from agents.dqn.export import main
+
+    _run_folder(tmp_path, "seed", features="seed")
+    _run_folder(tmp_path, "rich", q={"trunk.0.weight": torch.zeros(2, 2)})
+    with pytest.raises(SystemExit) as e:
+        main(["--runs", str(tmp_path), "--out", str(tmp_path / "x"), "--seed-run", "seed", "--best-runs", "rich"])
+    assert e.value.code == 2
+    assert f"{tmp_path / 'rich' / 'best.pt'}: not a DQN run's file" in capsys.readouterr().err
+
+
+def test_a_checkpoint_with_numpy_state_still_loads_with_weights_only(tmp_path):
+    """The resume file holds numpy arrays (replay memory, games in flight): those, and only those, are rebuilt."""
+    import numpy as np
+
+    path = tmp_path / "checkpoint.pt"
+    st = {"config": {}, "feature_names": ["a"], "hidden": [4], "dueling": True, "q": {},
+          "replay": {"obs": np.arange(6, dtype=np.float32).reshape(2, 3), "demo": np.zeros(2, dtype=bool),
+                     "pos": np.int64(2)},
+          "loop": {"rng": np.random.default_rng(1).bit_generator.state, "nstep": [(np.ones(2), np.zeros(2))]}}
+    torch.save(st, path)
+    got = load_run_file(path)
+    assert np.array_equal(got["replay"]["obs"], st["replay"]["obs"]) and got["replay"]["pos"] == 2
+    assert got["loop"]["rng"] == st["loop"]["rng"]
+
+
+# -- the reference server -------------------------------------------------------------------------------------------
+def _agent(port: int, timeout: float = 5.0):
+    """A raw agent connection: connected, the game's hello read and answered; -> (connection, game's hello)."""
+    import socket
+
+    from envs.stardew.bridge import protocol as P
+
+    conn = P.Connection(socket.create_connection(("127.0.0.1", port), timeout=timeout), peer="test game")
+    hello = conn.recv(timeout=timeout)
+    conn.send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "role": "agent", "client": "test",
+               "rules": hello.get("rules")})
+    return conn, hello
+
+
+def _first_minigame_state(conn, seed: int | None, options: dict | None = None) -> dict:
+    msg = {"type": "reset", "seed": seed, **({"options": options} if options else {})}
+    conn.send(msg)
+    while True:
+        m = conn.recv(timeout=5.0)
+        if m["type"] == "error" or (m["type"] == "state" and m["phase"] != "waiting"):
+            return m
+
+
+def test_a_second_agent_is_served_the_servers_own_game_not_the_options_of_the_agent_before():
+    from bridge_helpers import GAME, socket_env
+
+    from envs.stardew.bridge.server import GameServer
+    from envs.stardew.fishing_env import StardewFishingEnv
+    from envs.stardew.sim import GameConfig
+
+    expected = StardewFishingEnv(**GAME).reset(seed=7)[1]
+    with GameServer(GameConfig(**GAME), port=0) as server:
+        a = socket_env(server.port)
+        _, info_a = a.reset(seed=7, options={"fish": "Legend", "level": 0, "tackle": ["cork"], "treasure": 1.0})
+        assert info_a["fish"] == "Legend" and info_a["fishing_level"] == 0
+        a.close()
+        b = socket_env(server.port)
+        try:
+            _, info_b = b.reset(seed=7)
+            assert b.unwrapped._remote.hello["rules"] == "1.5"
+            for key in ("fish", "fishing_level", "bobberBarHeight", "difficulty"):
+                assert info_b[key] == expected[key], key
+        finally:
+            b.close()
+
+
+def test_a_reset_that_asks_for_other_rules_than_the_hello_stated_is_refused_by_the_server():
+    from envs.stardew.bridge.server import GameServer
+    from envs.stardew.sim import GameConfig
+
+    with GameServer(GameConfig(fish="Pufferfish", level=5), port=0) as server:
+        conn, hello = _agent(server.port)
+        assert hello["rules"] == "1.5"
+        reply = _first_minigame_state(conn, 1, {"version": "1.6", "deluxe_bait": True})
+        assert reply["type"] == "error" and reply["code"] == "protocol"
+        assert "this game serves 1.5 rules" in reply["message"]
+        conn.close()
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, 2**80])
+def test_the_server_refuses_a_reset_seed_outside_0_to_2_64_minus_1(seed):
+    from envs.stardew.bridge.server import GameServer
+    from envs.stardew.sim import GameConfig
+
+    with GameServer(GameConfig(fish="Pufferfish", level=5), port=0) as server:
+        conn, _ = _agent(server.port)
+        reply = _first_minigame_state(conn, seed)
+        assert reply["type"] == "error" and reply["code"] == "protocol"
+        assert "seed must be an integer 0..2**64-1" in reply["message"] and repr(seed) in reply["message"]
+        conn.close()
+        conn, _ = _agent(server.port)  # and serves on
+        assert _first_minigame_state(conn, 2**64 - 1)["phase"] in ("fade-in", "playing")
+        conn.close()
+
+
+def test_a_second_agent_is_told_the_game_is_busy_at_once_not_left_in_silence():
+    import time
+
+    from bridge_helpers import socket_env
+
+    from envs.stardew.bridge import protocol as P
+    from envs.stardew.bridge.server import GameServer
+    from envs.stardew.sim import GameConfig
+
+    with GameServer(GameConfig(fish="Pufferfish", level=5), port=0) as server:
+        first, _ = _agent(server.port)
+        env = socket_env(server.port)
+        t0 = time.perf_counter()
+        with pytest.raises(P.RemoteError, match="busy.*serves another agent") as e:
+            env.reset()
+        assert e.value.code == "busy" and time.perf_counter() - t0 < 2.0
+        first.send({"type": "bye"})
+        first.close()
+        time.sleep(0.5)
+        try:
+            _, info = env.reset(seed=1)  # the slot is free again
+            assert info["fish"] == "Pufferfish"
+        finally:
+            env.close()
+
+
+def test_silent_peers_cannot_hold_the_slot_each_is_told_why_it_is_dropped(capsys):
+    import socket
+    import time
+
+    from envs.stardew.bridge import protocol as P
+    from envs.stardew.bridge.server import GameServer
+    from envs.stardew.sim import GameConfig
+
+    with GameServer(GameConfig(fish="Pufferfish", level=5), port=0, hello_timeout=0.5, verbose=True) as server:
+        silent = [socket.create_connection(("127.0.0.1", server.port), timeout=5.0) for _ in range(40)]
+        t0 = time.perf_counter()
+        replies = []
+        for s in silent:
+            conn = P.Connection(s, peer="server")
+            got = []
+            with pytest.raises(P.ConnectionLost):  # every one is closed by the server, none left hanging
+                while True:
+                    got.append(conn.recv(timeout=5.0))
+            replies.append([m for m in got if m["type"] == "error"])
+            conn.close()
+        assert time.perf_counter() - t0 < 10.0  # (connections past the backlog are retried by the OS after 1 s)
+        assert all(len(r) == 1 for r in replies)  # each was told, once, why it was closed
+        timeouts = [r[0] for r in replies if r[0]["code"] == "timeout"]
+        assert 1 <= len(timeouts) < 10 and {r[0]["code"] for r in replies} == {"busy", "timeout"}
+        assert all("no hello from the agent within 0.5" in m["message"] for m in timeouts)
+        conn, _ = _agent(server.port)  # a good agent is served
+        assert _first_minigame_state(conn, 3)["fish"] == "Pufferfish"
+        conn.close()
+    log = capsys.readouterr().out
+    assert "no hello from agent" in log and "within 0.5" in log and "within 0.17" not in log
+
+
+# -- states no game can be in ---------------------------------------------------------------------------------------
+def _play_against(frames: list[dict], step: bool):
+    """reset() (and one step() when ``step``) of a socket env on a scripted game sending ``frames`` after its hello."""
+    from bridge_helpers import FakeGame, hello, socket_env
+
+    from envs.stardew.bridge import protocol as P
+
+    with FakeGame([P.encode(hello()), *(P.encode(f) for f in frames)]) as peer:
+        env = socket_env(peer.port, timeout=2.0, reset_timeout=2.0)
+        try:
+            out = env.reset()
+            if step:
+                out = env.step(1)
+            return out
+        finally:
+            env.close()
+
+
+@pytest.mark.parametrize(("field", "value", "range_"), [
+    ("bobberBarPos", -500.0, "[0, 568]"), ("bobberBarPos", 1e30, "[0, 568]"), ("bobberPosition", 3e38, "[0, 548]"),
+    ("distanceFromCatching", 7.0, "[0, 1]"), ("distanceFromCatching", -3.0, "[0, 1]"),
+    ("bobberBarHeight", 0, "[96, 316]"), ("bobberBarHeight", -100, "[96, 316]"),
+    ("bobberBarHeight", 2**40, "[96, 316]"), ("fishing_level", 2**62, "[0, 20]"), ("difficulty", -1e9, "[0, 200]"),
+    ("bar_tick", 2**63 - 1, "[0, 2.14748e+09]"), ("bobberBarSpeed", -1e6, "[-64, 64]"),
+])
+@pytest.mark.parametrize("when", ["reset", "step"])
+def test_a_state_outside_the_games_physical_range_is_refused_naming_field_value_and_range(field, value, range_,
+                                                                                           when):
+    from bridge_helpers import playing_state
+
+    from envs.stardew.bridge import protocol as P
+
+    good = playing_state()
+    bad = {**good, "tick": good["tick"] + 1, "bar_tick": good["bar_tick"] + 1, "applied_tick": good["tick"],
+           field: value}
+    frames = [bad] if when == "reset" else [good, bad]
+    with pytest.raises(P.ImpossibleState) as e:
+        _play_against(frames, step=when == "step")
+    assert f"{field} {value!r} is outside the game's range {range_}" in str(e.value)
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"bobberBarPos": 500.0, "bobberBarHeight": 136}, "past the end of the bar's track"),
+    ({"bobberPosition": 532.0, "lastBobberPosition": 0.0}, "a fish moves at most 64 px in a tick"),
+])
+def test_a_state_whose_fields_contradict_each_other_is_refused(change, why):
+    from bridge_helpers import playing_state
+
+    from envs.stardew.bridge import protocol as P
+
+    with pytest.raises(P.ImpossibleState, match=why):
+        _play_against([{**playing_state(), **change}], step=False)
+
+
+def test_observations_of_the_extreme_possible_states_stay_inside_the_observation_space():
+    from bridge_helpers import playing_state
+
+    good = playing_state()
+    for corner in ({"bobberBarPos": 0.0, "bobberBarHeight": 316, "bobberPosition": 548.0, "lastBobberPosition": 548.0,
+                    "bobberBarSpeed": -64.0, "distanceFromCatching": 1.0},
+                   {"bobberBarPos": 472.0, "bobberBarHeight": 96, "bobberPosition": 0.0, "lastBobberPosition": 64.0,
+                    "bobberBarSpeed": 64.0, "distanceFromCatching": 0.0}):
+        obs, info = _play_against([{**good, **corner}], step=False)
+        from envs.stardew.fishing_env import StardewFishingEnv
+
+        space = StardewFishingEnv(fish="Pufferfish", level=5).observation_space
+        assert space.contains(obs), (corner, obs)
+
+
+def test_info_describes_the_state_just_received_not_the_one_at_reset():
+    from bridge_helpers import playing_state
+
+    first = playing_state()
+    second = {**first, "tick": first["tick"] + 1, "bar_tick": first["bar_tick"] + 1, "applied_tick": first["tick"],
+              "bobberBarPos": 300.0, "bobberBarHeight": first["bobberBarHeight"] + 24, "fishing_level": 8}
+    _, _, _, _, info = _play_against([first, second], step=True)
+    assert info["bobberBarHeight"] == second["bobberBarHeight"] and info["fishing_level"] == 8
+
+
+def test_the_recorder_refuses_a_row_the_csv_loader_would_reject_and_writes_nothing(tmp_path):
+    import numpy as np
+
+    from envs.stardew.bridge.record import EpisodeRecorder
+
+    rec = EpisodeRecorder(tmp_path / "r.csv", tmp_path / "r.jsonl")
+    state = {"bobberBarPos": 300.0, "bobberPosition": 200.0, "bobberBarSpeed": 0.0, "distanceFromCatching": 0.3}
+    rec.begin(np.zeros(3), state)
+    rec.add(1, np.zeros(3), 0.0, {**state, "bobberBarPos": 301.0})
+    with pytest.raises(ValueError, match=r"distanceFromCatching 7\.0 is outside the game's range \[0, 1\]"):
+        rec.add(1, np.zeros(3), 0.0, {**state, "distanceFromCatching": 7.0})
+    rec.end("truncated")
+    assert not (tmp_path / "r.csv").exists() and not (tmp_path / "r.jsonl").exists()
