@@ -333,3 +333,94 @@ def test_the_recorder_refuses_a_row_the_csv_loader_would_reject_and_writes_nothi
         rec.add(1, np.zeros(3), 0.0, {**state, "distanceFromCatching": 7.0})
     rec.end("truncated")
     assert not (tmp_path / "r.csv").exists() and not (tmp_path / "r.jsonl").exists()
+
+
+# -- recordings cut by a kill ---------------------------------------------------------------------------------------
+# The child records two episodes, then a third whose write is killed (SIGKILL) at point `k`: before anything is
+# written, part way through the JSONL line, after it, part way through the CSV rows, after them.
+_RECORD_AND_DIE = r"""
+import os, signal, sys
+import numpy as np
+from envs.stardew.bridge import record
+
+csv_path, jsonl_path, kill_at = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rec = record.EpisodeRecorder(csv_path, jsonl_path, features=("x",))
+
+def episode(n):
+    state = {"bobberBarPos": 300.0, "bobberPosition": 200.0, "bobberBarSpeed": 0.0, "distanceFromCatching": 0.3}
+    rec.begin(np.zeros(1), state)
+    for i in range(n):
+        rec.add(i % 2, np.zeros(1), 0.5, {**state, "bobberBarPos": 300.0 + i, "distanceFromCatching": 0.3 + i / 100})
+    rec.end("truncated")
+
+episode(5)
+episode(7)
+append, calls = record._append, []
+
+def dying_append(path, data):
+    point = 2 * len(calls)  # 0: before the first write, 1: part way, 2: between, 3: part way, 4: after
+    calls.append(path)
+    if kill_at == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if kill_at == point + 1:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        os.write(fd, data[: len(data) // 2])
+        os.fsync(fd)
+        os.kill(os.getpid(), signal.SIGKILL)
+    append(path, data)
+    if kill_at == 4 and len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+record._append = dying_append
+episode(9)
+"""
+
+
+@pytest.mark.parametrize("kill_at", range(5))
+def test_a_kill_at_any_point_of_an_episodes_write_leaves_csv_and_jsonl_holding_the_same_episodes(tmp_path, kill_at):
+    import warnings
+
+    import numpy as np
+
+    from agents.dqn.replay import load_seed_csv
+    from envs.stardew.bridge.record import EpisodeRecorder, RecordingRepaired
+
+    csv_path, jsonl_path = tmp_path / "r.csv", tmp_path / "r.jsonl"
+    child = subprocess.run([sys.executable, "-c", _RECORD_AND_DIE, str(csv_path), str(jsonl_path), str(kill_at)],
+                           capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert child.returncode == -9, child.stderr
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rec = EpisodeRecorder(csv_path, jsonl_path)
+    repaired = [str(w.message) for w in caught if issubclass(w.category, RecordingRepaired)]
+    assert bool(repaired) == (kill_at in (1, 2, 3)), repaired  # a kill before or after the writes leaves no tail
+    assert bool(rec.repaired) == bool(repaired)
+    # one more episode appended after the repair
+    state = {"bobberBarPos": 100.0, "bobberPosition": 90.0, "bobberBarSpeed": 1.0, "distanceFromCatching": 0.5}
+    rec.begin(np.zeros(1), state)
+    rec.add(1, np.zeros(1), 0.0, {**state, "bobberBarPos": 101.0})
+    rec.end("truncated")
+    episodes = [json.loads(line) for line in jsonl_path.read_text().splitlines()]
+    rows = load_seed_csv(csv_path)
+    assert [e["steps"] for e in episodes] == [5, 7, *([9] if kill_at == 4 else []), 1]
+    assert len(rows) == sum(e["steps"] for e in episodes)
+    assert episodes[-1]["csv_end"] == csv_path.stat().st_size
+
+
+def test_a_csv_shorter_than_its_jsonl_says_is_refused_not_cut(tmp_path):
+    import numpy as np
+
+    from envs.stardew.bridge.record import EpisodeRecorder
+
+    csv_path, jsonl_path = tmp_path / "r.csv", tmp_path / "r.jsonl"
+    rec = EpisodeRecorder(csv_path, jsonl_path)
+    state = {"bobberBarPos": 100.0, "bobberPosition": 90.0, "bobberBarSpeed": 1.0, "distanceFromCatching": 0.5}
+    for _ in range(2):
+        rec.begin(np.zeros(1), state)
+        rec.add(1, np.zeros(1), 0.0, state)
+        rec.end("truncated")
+    csv_path.write_text("")  # replaced by another file
+    with pytest.raises(ValueError, match="not a pair this recorder may append to"):
+        EpisodeRecorder(csv_path, jsonl_path)
+    assert len(jsonl_path.read_text().splitlines()) == 2
