@@ -284,7 +284,6 @@ def test_a_state_outside_the_games_physical_range_is_refused_naming_field_value_
 
 @pytest.mark.parametrize(("change", "why"), [
     ({"bobberBarPos": 500.0, "bobberBarHeight": 136}, "past the end of the bar's track"),
-    ({"bobberPosition": 532.0, "lastBobberPosition": 0.0}, "a fish moves at most 64 px in a tick"),
 ])
 def test_a_state_whose_fields_contradict_each_other_is_refused(change, why):
     from bridge_helpers import playing_state
@@ -299,7 +298,8 @@ def test_observations_of_the_extreme_possible_states_stay_inside_the_observation
     from bridge_helpers import playing_state
 
     good = playing_state()
-    for corner in ({"bobberBarPos": 0.0, "bobberBarHeight": 316, "bobberPosition": 548.0, "lastBobberPosition": 548.0,
+    for corner in ({"bobberPosition": 532.0, "lastBobberPosition": 0.0},  # a dart past fish_vel's bound: clipped
+                   {"bobberBarPos": 0.0, "bobberBarHeight": 316, "bobberPosition": 548.0, "lastBobberPosition": 548.0,
                     "bobberBarSpeed": -64.0, "distanceFromCatching": 1.0},
                    {"bobberBarPos": 472.0, "bobberBarHeight": 96, "bobberPosition": 0.0, "lastBobberPosition": 64.0,
                     "bobberBarSpeed": 64.0, "distanceFromCatching": 0.0}):
@@ -424,3 +424,57 @@ def test_a_csv_shorter_than_its_jsonl_says_is_refused_not_cut(tmp_path):
     with pytest.raises(ValueError, match="not a pair this recorder may append to"):
         EpisodeRecorder(csv_path, jsonl_path)
     assert len(jsonl_path.read_text().splitlines()) == 2
+
+
+# -- the smaller ones -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["truncated", "random", "text", "empty"])
+def test_onnx_policy_on_a_file_that_is_not_a_model_names_the_file(tmp_path, kind):
+    import numpy as np
+
+    from agents.dqn.onnx_io import OnnxFileError, OnnxPolicy
+
+    shipped = Path(__file__).resolve().parents[1] / "exported" / "autofisher_dqn_rich.onnx"
+    data = {"truncated": shipped.read_bytes()[: shipped.stat().st_size // 2],
+            "random": np.random.default_rng(0).bytes(4096),
+            "text": b"this is a README, not a model\n" * 20, "empty": b""}[kind]
+    path = tmp_path / "model.onnx"
+    path.write_bytes(data)
+    with pytest.raises(OnnxFileError) as e:
+        OnnxPolicy(path)
+    assert str(e.value).startswith(f"{path}: ")
+    assert "feature_names" not in str(e.value)
+
+
+def _screen_opts() -> dict:
+    import numpy as np
+
+    from envs.screen.capture import ReplayCapture
+
+    frames = [np.full((120, 160, 3), i * 20, dtype=np.uint8) for i in range(4)]
+    return dict(action_space={"keys": ["c"]}, capture=ReplayCapture(frames), input="dry-run", step_hz=None,
+                stop_hotkey=None)
+
+
+def test_screen_game_made_with_max_episode_steps_0_is_refused_not_truncated_every_step():
+    pytest.importorskip("cv2")
+    import gymnasium as gym
+
+    import envs  # noqa: F401 - registers the ids
+
+    with pytest.raises(ValueError, match=r"max_episode_steps: need an integer >= 1 or None, got 0"):
+        gym.make("ScreenGame-v0", max_episode_steps=0, **_screen_opts())
+    env = gym.make("ScreenGame-v0", max_episode_steps=2, **_screen_opts())  # a good limit still truncates
+    try:
+        env.reset()
+        assert not env.step(env.action_space.sample())[3] and env.step(env.action_space.sample())[3]
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize(("name", "value"), [("region", (0, 0, 100, 80)), ("monitor", 1)])
+def test_region_or_monitor_beside_a_capture_object_is_refused_not_ignored(name, value):
+    pytest.importorskip("cv2")
+    from envs.screen.screen_env import ScreenGameEnv
+
+    with pytest.raises(ValueError, match=rf"{name}: .* the capture object given \(ReplayCapture\) grabs its own"):
+        ScreenGameEnv(**_screen_opts(), **{name: value})
