@@ -478,3 +478,25 @@ def test_region_or_monitor_beside_a_capture_object_is_refused_not_ignored(name, 
 
     with pytest.raises(ValueError, match=rf"{name}: .* the capture object given \(ReplayCapture\) grabs its own"):
         ScreenGameEnv(**_screen_opts(), **{name: value})
+
+
+def test_the_csv_loader_streams_its_memory_beyond_the_rows_does_not_grow_with_the_file(tmp_path):
+    import tracemalloc
+
+    from agents.dqn.replay import load_seed_csv
+
+    row = "254.785,137.745,5.3455,254.785,137.745,5.3455,0.1453,0\n"
+    extra = {}
+    for n in (4_000, 40_000):  # 0.2 MB and 2.2 MB
+        path = tmp_path / f"{n}.csv"
+        path.write_text(row * n)
+        tracemalloc.start()
+        try:
+            rows = load_seed_csv(path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert rows.shape == (n, 8)
+        extra[n] = peak - rows.nbytes
+    # reading the whole text and a list of Python floats per row took about 10x the file; now a fixed amount
+    assert extra[40_000] < 1_000_000 and extra[40_000] < extra[4_000] + 500_000, extra
