@@ -483,8 +483,9 @@ def test_region_or_monitor_beside_a_capture_object_is_refused_not_ignored(name, 
 def test_the_csv_loader_streams_its_memory_beyond_the_rows_does_not_grow_with_the_file(tmp_path):
     import tracemalloc
 
-    from agents.dqn.replay import load_seed_csv
+    from agents.dqn.replay import _game_ranges, load_seed_csv
 
+    _game_ranges()  # its imports, done once, are not the loader's memory
     row = "254.785,137.745,5.3455,254.785,137.745,5.3455,0.1453,0\n"
     extra = {}
     for n in (4_000, 40_000):  # 0.2 MB and 2.2 MB
