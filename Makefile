@@ -112,7 +112,7 @@ $(OLDEST_STAMP): PINS := gymnasium==0.29.1 numpy==1.26.4 numba==0.59.1 opencv-py
 ENVS_TESTS := tests/test_stardew_env.py tests/test_stardew_env_smoke.py tests/test_stardew_rules.py \
   tests/test_controllers.py tests/test_jit_cache.py tests/test_bridge.py tests/test_bridge_remote.py \
   tests/test_bridge_csharp.py tests/test_optional_dependencies.py tests/test_readme_examples.py \
-  tests/test_serve_and_window_cli.py tests/screen
+  tests/test_serve_and_window_cli.py tests/test_hostile_inputs.py tests/screen
 # $(call envs_tests,VENV): the tests above in that venv, with its own numba cache
 envs_tests = NUMBA_CACHE_DIR=$(1)/numba-cache $(1)/bin/python -m pytest -q -p no:cacheprovider $(ENVS_TESTS)
 
