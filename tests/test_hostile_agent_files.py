@@ -108,6 +108,29 @@ def test_a_checkpoint_with_numpy_state_still_loads_with_weights_only(tmp_path):
     assert got["loop"]["rng"] == st["loop"]["rng"]
 
 
+def test_a_run_file_written_under_numpy_1_still_loads_with_weights_only(tmp_path):
+    """numpy 1 pickles its arrays and scalars under numpy.core names (numpy 2: numpy._core): a checkpoint saved
+    there names those, and must load as it did."""
+    import zipfile
+
+    import numpy as np
+
+    st = {"config": {}, "feature_names": ["a"], "hidden": [4], "dueling": True, "q": {"w": torch.ones(2)},
+          "replay": {"obs": np.arange(6, dtype=np.float32).reshape(2, 3)}, "best_score": np.float64(2.5)}
+    torch.save(st, tmp_path / "numpy2.pt")
+    old = tmp_path / "checkpoint.pt"
+    with zipfile.ZipFile(tmp_path / "numpy2.pt") as zin, zipfile.ZipFile(old, "w") as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            if name.endswith("/data.pkl"):
+                assert b"numpy._core.multiarray" in data
+                data = data.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+            zout.writestr(name, data)
+    assert "numpy.core.multiarray._reconstruct" in torch.serialization.get_unsafe_globals_in_checkpoint(old)
+    got = load_run_file(old)
+    assert np.array_equal(got["replay"]["obs"], st["replay"]["obs"]) and got["best_score"] == 2.5
+
+
 # -- ONNX files and the CSV loader ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["truncated", "random", "text", "empty"])
 def test_onnx_policy_on_a_file_that_is_not_a_model_names_the_file(tmp_path, kind):
