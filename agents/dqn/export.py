@@ -33,7 +33,7 @@ from agents.dqn.config import ImproveConfig
 from agents.dqn.model import RAW_SCALING, QEnsemble, QNetwork, folded_members
 from agents.dqn.onnx_io import IR_VERSION, OPSET, OnnxPolicy, build_mlp_onnx, save_model
 from agents.dqn.pipeline import CHOICE_FILE
-from agents.dqn.train import RUNS, load_run_file, q_from_state
+from agents.dqn.train import RUNS, RunFileError, load_run_file, q_from_state
 from agents.evaluation.protocol import DEV_SEED0, protocol_config, run_episodes, summarize
 from envs.stardew import features as feats
 from envs.stardew.controllers import LeadController, RandomController
@@ -83,10 +83,17 @@ def load_runs(runs: list[Path]) -> tuple[QNetwork | QEnsemble, dict]:
     (for one run, its own; for an ensemble, the shared recipe) with every member's under ``members``."""
     for run in runs:
         if not (run / "best.pt").exists():
-            raise SystemExit(f"no training output {run / 'best.pt'}: run `make train-dqn` first")
-    sts = [load_run_file(run / "best.pt") for run in runs]  # each file read once
-    qs = [q_from_state(st) for st in sts]
-    infos = [_train_meta(run, st) for run, st in zip(runs, sts, strict=True)]
+            raise RunFileError(f"no training output {run / 'best.pt'}: run `make train-dqn` first")
+    qs, infos = [], []
+    for run in runs:
+        st = load_run_file(run / "best.pt")  # each file read once
+        try:
+            qs.append(q_from_state(st))
+            infos.append(_train_meta(run, st))
+        except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as e:
+            # a file torch reads but whose fields are not what training saved (weights of another shape...)
+            first = str(e).splitlines()[0] if str(e) else ""
+            raise RunFileError(f"{run / 'best.pt'}: not a DQN run's file ({type(e).__name__}: {first})") from None
     if len(qs) == 1:
         return qs[0], infos[0]
     try:
@@ -203,7 +210,8 @@ def verify(path: Path, q: QNetwork | QEnsemble, seed_contract: bool, eval_episod
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m agents.dqn.export", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default=str(RUNS))
     ap.add_argument("--out", default=str(EXPORTED))
     ap.add_argument("--seed-run", default="seed")
@@ -225,8 +233,8 @@ def main(argv: list[str] | None = None) -> None:
             q, info = load_runs([Path(args.runs) / name for name in run_names])
             if seed_contract:
                 check_seed_contract(q, str(Path(args.runs) / args.seed_run / "best.pt"), info.get("config"))
-        except ValueError as e:
-            raise SystemExit(f"export: {e}") from None
+        except ValueError as e:  # RunFileError, a run off the seed contract, an ensemble that does not fit
+            ap.error(str(e))  # a usage error (exit 2, one line naming the file), never a traceback
         exports.append((q, info, fname, seed_contract))
     out.mkdir(parents=True, exist_ok=True)
     # each model is written beside its final name and verified there; only when both pass do they replace the

@@ -22,6 +22,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import pickle
+import re
 import signal
 import sys
 import threading
@@ -492,22 +494,73 @@ NETWORK_KEYS = ("q", "feature_names", "hidden", "dueling", "config")
 RESUME_KEYS = NETWORK_KEYS + ("q_target", "opt", "replay", "step", "updates", "best_score", "best_eval", "elapsed")
 
 
+# The only objects besides tensors and Python's plain types a run file holds: numpy arrays (the replay memory, the
+# games in flight, their frame histories) and numpy scalars. torch.load(weights_only=True) rebuilds these and
+# nothing else, so a file whose pickle names any other callable (os.system...) is refused before anything runs.
+# Files written under numpy 1 name the same functions under numpy.core.
+_NUMPY_GLOBALS = [np.ndarray, np.dtype, np._core.multiarray._reconstruct, np._core.multiarray.scalar,
+                  (np._core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
+                  (np._core.multiarray.scalar, "numpy.core.multiarray.scalar"),
+                  *(type(np.dtype(t)) for t in (np.float32, np.float64, np.int64, np.int32, np.uint64, np.uint32,
+                                                 np.int8, np.uint8, np.bool_))]
+_UNSAFE = re.compile(r"GLOBAL (\S+)")  # how torch names a callable it refused
+
+
+def _torch_load(path: Path) -> object:
+    """``torch.load(path, weights_only=True)`` that also rebuilds numpy arrays (and only those), on the CPU."""
+    with torch.serialization.safe_globals(_NUMPY_GLOBALS):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _check_network_fields(path: Path, st: dict) -> None:
+    """RunFileError unless the fields a network is rebuilt from have the types train() saves."""
+    names, hidden = st.get("feature_names"), st.get("hidden")
+    checks = {
+        "feature_names": isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names),
+        "hidden": isinstance(hidden, (list, tuple)) and all(isinstance(h, int) and h > 0 for h in hidden),
+        "dueling": isinstance(st.get("dueling"), bool),
+        "config": isinstance(st.get("config"), dict),
+        "q": isinstance(st.get("q"), dict) and all(isinstance(v, torch.Tensor) for v in st["q"].values()),
+        "stack": isinstance(st.get("stack", 1), int) and st.get("stack", 1) >= 1,
+    }
+    bad = [k for k, ok in checks.items() if not ok and (k in st or k == "stack")]
+    if bad:
+        raise RunFileError(f"{path}: not a DQN run's file ({', '.join(f'{k} is a {type(st.get(k)).__name__}' for k in bad)}"
+                           ", not what training saves)")
+
+
 def load_run_file(path: str | Path, needs: tuple[str, ...] = NETWORK_KEYS) -> dict:
     """A run's ``best.pt`` / ``checkpoint.pt`` as the dict it saved; RunFileError when it is missing, unreadable
-    (torch reports a truncated or foreign file as a zip, pickle or EOF error) or not a run's file."""
+    (torch reports a truncated or foreign file as a zip, pickle or EOF error) or not a run's file.
+
+    The file is read with ``torch.load(weights_only=True)``: tensors, Python's plain types and numpy arrays
+    only. A file whose pickle would call anything else (a crafted ``best.pt`` can name ``os.system``) is refused
+    unread, with RunFileError naming the file and the callable.
+    """
     path = Path(path)
     if not path.is_file():
         raise RunFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     try:
-        st = torch.load(path, weights_only=False)
+        st = _torch_load(path)
+    except pickle.UnpicklingError as e:
+        m = _UNSAFE.search(str(e))
+        if m is None and "Weights only load failed" not in str(e):
+            raise RunFileError(f"{path}: not a readable checkpoint, truncated or not written by torch.save "
+                               f"(UnpicklingError: {str(e).splitlines()[0] if str(e) else ''})") from None
+        what = m.group(1) if m else "objects other than tensors, numbers, strings and numpy arrays"
+        raise RunFileError(f"{path}: refused unread: its pickle calls {what}, which no run file holds (loading it "
+                           "could run code from the file); only tensors, plain Python values and numpy arrays "
+                           "are read") from None
     except Exception as e:
+        first = str(e).splitlines()[0] if str(e) else ""
         raise RunFileError(f"{path}: not a readable checkpoint, truncated or not written by torch.save "
-                           f"({type(e).__name__}: {e})") from None
+                           f"({type(e).__name__}: {first})") from None
     if not isinstance(st, dict):
         raise RunFileError(f"{path}: holds a {type(st).__name__}, not the dict a DQN run saves")
     missing = [k for k in needs if k not in st]
     if missing:
         raise RunFileError(f"{path}: not a DQN run's file (no {', '.join(missing)})")
+    _check_network_fields(path, st)
     return st
 
 

@@ -364,6 +364,11 @@ class ScreenGameEnv(gym.Env):
             _check_capture(capture)
             if crop is not None:
                 raise ValueError("crop: only with capture='mss' (crop a capture object's frames yourself)")
+            for name, value in (("region", region), ("monitor", monitor)):
+                if value is not None:  # it would be ignored without a word: the object captures what it captures
+                    raise ValueError(f"{name}: {value!r} chooses what capture='mss' grabs; the capture object given "
+                                     f"({type(capture).__name__}) grabs its own frames (its region()), so {name} "
+                                     "would be ignored. Leave it out, or set it on the capture object")
         if not isinstance(input, str):
             check_backend(input, "input")
         if reset_hook is not None and not callable(reset_hook):
@@ -538,7 +543,20 @@ class ScreenGameEnv(gym.Env):
             focus()
 
     # -- gymnasium API -------------------------------------------------------------------------------
+    def _step_limit(self) -> int | None:
+        """The steps after which an episode is truncated: the ``max_episode_steps`` argument, else the spec's
+        (``gym.make(..., max_episode_steps=N)``); ValueError for a spec's limit below 1, which truncated every
+        step."""
+        if self.max_episode_steps is not None:
+            return self.max_episode_steps
+        limit = None if self.spec is None else self.spec.max_episode_steps
+        if limit is not None and (not isinstance(limit, (int, np.integer)) or isinstance(limit, bool) or limit < 1):
+            raise ValueError(f"max_episode_steps: need an integer >= 1 or None, got {limit!r} (gym.make's "
+                             "max_episode_steps)")
+        return limit
+
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        self._step_limit()  # a bad limit fails here, before any input is touched
         super().reset(seed=seed)
         self._t_next = None  # until this reset succeeds, step has no episode to go on with
         if self.stopped.is_set() and self.on_stop == "raise":
@@ -641,9 +659,7 @@ class ScreenGameEnv(gym.Env):
             self._history.append(rgb)
             self._rgb = rgb
             self._steps += 1
-            limit = self.max_episode_steps
-            if limit is None and self.spec is not None:
-                limit = self.spec.max_episode_steps
+            limit = self._step_limit()
             if limit is not None and self._steps >= limit:
                 truncated = True
             stopped = self.stopped.is_set()
@@ -706,6 +722,15 @@ class ReleaseInputOnEpisodeEnd(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def __init__(self, env: gym.Env):
         gym.utils.RecordConstructorArgs.__init__(self)
         gym.Wrapper.__init__(self, env)
+        inner = env
+        while isinstance(inner, gym.Wrapper):  # gym.make(..., max_episode_steps=0) truncated every step
+            limit = getattr(inner, "_max_episode_steps", None) if isinstance(inner, gym.wrappers.TimeLimit) else None
+            if limit is not None and (not isinstance(limit, (int, np.integer)) or isinstance(limit, bool)
+                                      or limit < 1):
+                env.close()  # made already: let go of its capture and input before refusing
+                raise ValueError(f"max_episode_steps: need an integer >= 1 or None, got {limit!r} (gym.make's "
+                                 "max_episode_steps)")
+            inner = inner.env
 
     @property
     def action_spec(self) -> HybridActionSpec:

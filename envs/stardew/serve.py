@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="exit after serving this many agents (>= 1)")
     ap.add_argument("--idle-timeout", type=float_above(0.0), default=30.0,
                     help="drop an agent silent this long (s, > 0; default 30)")
+    ap.add_argument("--hello-timeout", type=float_above(0.0), default=3.0,
+                    help="drop a connection that has not answered the hello in this time (s, > 0; default 3)")
     ap.add_argument("--stats", type=output_file, default=None,
                     help="write round-trip statistics (JSON) here on exit (checked at start; if it cannot be "
                          "written at exit, the JSON goes to stdout)")
@@ -150,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     try:  # GameServer compiles the simulator's kernels before its port opens (seconds on a cold cache)
         server = GameServer(config, host=args.host, port=args.port, mode=args.mode, tick_hz=args.hz,
                             gap=args.gap, seed=args.seed, max_connections=args.max_connections,
-                            idle_timeout=args.idle_timeout, game_version=args.game_version, verbose=not args.quiet)
+                            idle_timeout=args.idle_timeout, hello_timeout=args.hello_timeout, game_version=args.game_version, verbose=not args.quiet)
     except OSError as e:  # the address was free a moment ago, taken during the warm-up
         parser.error(f"argument --host/--port: cannot bind {args.host}:{args.port} ({e})")
     # then take everything alive out of the cyclic collector's reach: a full collection of numba's objects

@@ -1,6 +1,7 @@
 """`python -m agents.dqn.export` checks every run before it writes a file, and its checks are real errors."""
 
 import dataclasses
+import re
 
 import pytest
 import torch
@@ -37,30 +38,33 @@ def test_export_refuses_a_seed_run_that_is_not_the_seed_contract(tmp_path, featu
     out = tmp_path / "exported"
     with pytest.raises(SystemExit) as e:
         main(["--runs", str(tmp_path), "--out", str(out), "--seed-run", "not_seed", "--best-runs", "rich"])
-    msg = str(e.value.code)
+    msg = capsys.readouterr().err  # a usage error: exit 2, the reason on stderr
+    assert e.value.code == 2
     assert "not_seed" in msg and "must read exactly the seed mod's inputs" in msg and f"stack {stack}" in msg
     assert not out.exists()  # nothing written
 
 
-def test_export_refuses_a_seed_run_that_decides_every_other_tick(tmp_path):
+def test_export_refuses_a_seed_run_that_decides_every_other_tick(tmp_path, capsys):
     fake_run(tmp_path, "skip2", "seed", frame_skip=2)
     fake_run(tmp_path, "rich", "default")
     out = tmp_path / "exported"
     with pytest.raises(SystemExit) as e:
         main(["--runs", str(tmp_path), "--out", str(out), "--seed-run", "skip2", "--best-runs", "rich"])
-    assert "trained with frame_skip=2" in str(e.value.code) and "every tick" in str(e.value.code)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "trained with frame_skip=2" in err and "every tick" in err
     assert not out.exists()
 
 
-def test_a_missing_best_run_leaves_the_exports_as_they_were(tmp_path):
+def test_a_missing_best_run_leaves_the_exports_as_they_were(tmp_path, capsys):
     fake_run(tmp_path, "seed", "seed")
     out = tmp_path / "exported"
     out.mkdir()
     before = {SEED_FILE: b"the shipped seed model", "export_report.json": b"{}"}
     for name, data in before.items():
         (out / name).write_bytes(data)
-    with pytest.raises(SystemExit, match="no training output .*no_such_run"):
+    with pytest.raises(SystemExit) as e:
         main(["--runs", str(tmp_path), "--out", str(out), "--best-runs", "no_such_run"])
+    assert e.value.code == 2 and re.search("no training output .*no_such_run", capsys.readouterr().err)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from agents.dqn.config import PRESETS, ConfigError
-from agents.dqn.train import main, train
+from agents.dqn.train import load_run_file, main, train
 
 # two vector steps of the smoke preset; differs from it only in settings a resumed run may change
 TINY = PRESETS["smoke"].replace(total_steps=128, eval_every=128, checkpoint_every=128, log_every=128,
@@ -90,7 +90,7 @@ def test_ctrl_c_stops_with_a_checkpoint_the_run_resumes_from(tmp_path, monkeypat
         assert signal.getsignal(signal.SIGTERM) is before_term
     finally:
         signal.signal(signal.SIGINT, before)
-    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
+    saved = load_run_file(tmp_path / "run" / "checkpoint.pt", ())
     assert 3 * cfg.num_games <= saved["step"] < cfg.total_steps
     assert saved["replay"]["size"] == saved["step"] - (cfg.n_step - 1) * cfg.num_games
     monkeypatch.setattr(Games, "step", step)
@@ -99,7 +99,7 @@ def test_ctrl_c_stops_with_a_checkpoint_the_run_resumes_from(tmp_path, monkeypat
 
 def test_time_limit_is_per_invocation_not_across_resumes(run_copy):
     ckpt = run_copy / "checkpoint.pt"
-    st = torch.load(ckpt, weights_only=False)
+    st = load_run_file(ckpt, ())
     st["elapsed"] = 10 * 3600.0  # earlier invocations ran for hours
     torch.save(st, ckpt)
     more = train(TINY.replace(total_steps=384, max_minutes=5.0), run_copy, progress=False)
@@ -112,7 +112,7 @@ def test_time_limit_before_the_first_evaluation_still_leaves_a_best_pt(tmp_path)
     cfg = TINY.replace(total_steps=64_000, eval_every=64_000, checkpoint_every=64_000, max_minutes=1e-6)
     summary = train(cfg, tmp_path / "run", progress=False)
     assert summary["env_steps"] == cfg.num_games  # the limit fired after the first step
-    best = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
+    best = load_run_file(tmp_path / "run" / "best.pt", ())
     assert best["best_eval"]["step"] == cfg.num_games and best["best_eval"]["episodes"] == cfg.eval_episodes
     assert summary["best_dev"] == best["best_eval"]
     load_q(tmp_path / "run" / "best.pt")  # what export reads
@@ -149,7 +149,7 @@ def test_a_run_stopped_and_resumed_learns_exactly_what_it_learns_uninterrupted(t
     monkeypatch.setattr(Games, "step", step)
     train(cfg, tmp_path / "stopped", progress=False)
 
-    a, b = (torch.load(tmp_path / d / "checkpoint.pt", weights_only=False) for d in ("straight", "stopped"))
+    a, b = (load_run_file(tmp_path / d / "checkpoint.pt", ()) for d in ("straight", "stopped"))
     assert a["step"] == b["step"] == cfg.total_steps and a["updates"] == b["updates"] > 0
     for k in a["q"]:
         assert torch.equal(a["q"][k], b["q"][k]), k

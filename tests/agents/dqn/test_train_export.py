@@ -10,7 +10,7 @@ import pytest
 from agents.dqn.config import PRESETS, DQNConfig
 from agents.dqn.export import export_model, verify
 from agents.dqn.onnx_io import OnnxPolicy
-from agents.dqn.train import load_q, train
+from agents.dqn.train import load_q, load_run_file, train
 from agents.evaluation.protocol import DEV_SEED0, run_episodes, summarize
 from envs.stardew.controllers import make_controller
 
@@ -148,7 +148,7 @@ def members_root(runs, tmp_path_factory):
         shutil.copytree(runs[name][0], root / name)
     # a second member: the same run's last weights, perturbed (the kept ones are best.pt)
     shutil.copytree(runs["smoke_rich"][0], root / "smoke_rich_b")
-    last = torch.load(root / "smoke_rich_b" / "checkpoint.pt", weights_only=False)
+    last = load_run_file(root / "smoke_rich_b" / "checkpoint.pt", ())
     last = {k: v for k, v in last.items() if k not in ("q_target", "opt", "replay")}
     gen = torch.Generator().manual_seed(0)
     last["q"] = {k: v + 0.01 * torch.randn(v.shape, generator=gen) if k.startswith("body") else v

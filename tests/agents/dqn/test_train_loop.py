@@ -188,7 +188,7 @@ def test_resume_restores_networks_optimiser_memory_and_counters_and_the_games_in
                                                                                         monkeypatch, written):
     copy = tmp_path / "run"
     shutil.copytree(loop_run, copy)
-    before = torch.load(copy / "checkpoint.pt", weights_only=False)
+    before = T.load_run_file(copy / "checkpoint.pt", ())
     legacy = written != "now"
     if legacy:  # an older checkpoint.pt: the games start again on fresh seeds, the n-step window empty
         del before["loop"]
@@ -205,7 +205,7 @@ def test_resume_restores_networks_optimiser_memory_and_counters_and_the_games_in
     # the games in flight go on where they were; an old checkpoint, which lacks them, plays new seeds
     assert seeds == [LOOP.seed * TRAIN_SEED_BLOCK] + (
         [LOOP.seed * TRAIN_SEED_BLOCK + RESUME_SEED_OFFSET + LOOP.total_steps // N] if legacy else [])
-    after = torch.load(copy / "checkpoint.pt", weights_only=False)
+    after = T.load_run_file(copy / "checkpoint.pt", ())
     assert after["step"] == before["step"] == summary["env_steps"] == LOOP.total_steps
     assert summary["updates"] == before["updates"] > 0
     for k in ("q", "q_target", "opt", "replay", "updates", "best_score", "best_eval", "config"):
@@ -215,7 +215,7 @@ def test_resume_restores_networks_optimiser_memory_and_counters_and_the_games_in
     # step when the pending n-step transitions were kept, by n_step - 1 fewer steps' worth when they were not
     k = LOOP.n_step
     more = T.train(LOOP.replace(total_steps=LOOP.total_steps + k * N), copy, progress=False)
-    last = torch.load(copy / "checkpoint.pt", weights_only=False)
+    last = T.load_run_file(copy / "checkpoint.pt", ())
     assert more["env_steps"] == LOOP.total_steps + k * N and more["updates"] == before["updates"] + k
     added = N if legacy else k * N
     assert last["replay"]["size"] == before["replay"]["size"] + added
@@ -242,7 +242,7 @@ def test_best_pt_keeps_the_weights_of_the_best_dev_score_counting_a_perfect_as_a
     cfg = LOOP.replace(total_steps=5 * N, eval_every=N, learning_starts=0)
     summary = T.train(cfg, tmp_path / "run", progress=False)
     assert len(weights) == 5
-    best = torch.load(tmp_path / "run" / "best.pt", weights_only=False)
+    best = T.load_run_file(tmp_path / "run" / "best.pt", ())
     assert best["step"] == 3 * N and best["best_eval"] == dict(script[2], step=3 * N)
     assert best["best_score"] == 0.5625
     assert summary["best_dev"] == best["best_eval"]
@@ -259,9 +259,9 @@ def test_final_choice_keeps_the_better_of_best_and_last_on_the_larger_dev_set(lo
                                                                               best, last, chosen):
     copy = tmp_path / "run"
     shutil.copytree(loop_run, copy)
-    ckpt = torch.load(copy / "checkpoint.pt", weights_only=False)
+    ckpt = T.load_run_file(copy / "checkpoint.pt", ())
     # make best.pt an earlier, different network, so that which one is kept shows
-    old = torch.load(copy / "best.pt", weights_only=False)
+    old = T.load_run_file(copy / "best.pt", ())
     old["q"] = {k: v + 1.0 for k, v in old["q"].items()}
     old["step"] = N
     torch.save(old, copy / "best.pt")
@@ -277,7 +277,7 @@ def test_final_choice_keeps_the_better_of_best_and_last_on_the_larger_dev_set(lo
     res = T.final_choice(copy, cfg)
     assert calls == [(77, DEV_SEED0, tuple(cfg.level))] * 2
     assert res["chosen"] == chosen
-    kept = torch.load(copy / "best.pt", weights_only=False)
+    kept = T.load_run_file(copy / "best.pt", ())
     if chosen == "best":
         _same(kept["q"], old["q"])
         assert res["chosen_eval"] == dict(best, step=N)
@@ -422,6 +422,6 @@ def test_demonstrated_games_play_the_demonstrators_actions_and_add_the_margin_lo
     acted = np.array(acted)
     assert (acted[:, :n_demo] == 1).all() and 0.3 < acted[:, n_demo:].mean() < 0.7
     assert checked and min(checked) > 0
-    rb = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["replay"]
+    rb = T.load_run_file(tmp_path / "run" / "checkpoint.pt", ())["replay"]
     size = rb["size"]
     np.testing.assert_array_equal(rb["demo"][:size].reshape(-1, N), np.tile(np.arange(N) < n_demo, (size // N, 1)))
