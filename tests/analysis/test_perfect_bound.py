@@ -257,7 +257,7 @@ def test_fish_moves_are_the_ticks_the_fish_took_a_new_target():
 
 def test_the_command_writes_its_json_where_out_says_and_a_short_run_leaves_the_report_alone(capsys, tmp_path,
                                                                                          monkeypatch):
-    from agents import perfect_bound
+    from analysis import perfect_bound
 
     monkeypatch.setattr(perfect_bound, "REPORT", tmp_path / "reports" / "perfect_bound.json")
     perfect_bound.main(["--episodes", "2", "--no-policies"])
