@@ -17,6 +17,7 @@ load counts less than on the wall clock); medians are printed, in ns per game pe
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import statistics
 import time
@@ -81,10 +82,9 @@ def _begin(F, I, Rs, E, fd, fm, pool, cfg_i, cfg_f, every):
 
 def _one_thread(cls, *args):
     """``cls(*args)`` on one thread; a tree from before the ``num_threads`` option always steps on one."""
-    try:
+    if "num_threads" in inspect.signature(cls).parameters:
         return cls(*args, num_threads=1)
-    except TypeError:
-        return cls(*args)
+    return cls(*args)
 
 
 def _fresh(n: int, warm_steps: int = 300) -> tuple[FishingSim, np.ndarray]:
