@@ -86,3 +86,29 @@ def test_a_pickled_simulator_keeps_its_thread_count_and_its_games():
         s.step(np.zeros(8, dtype=np.int64))
     for name in ARRAYS:
         assert getattr(sim, name).tobytes() == getattr(copy, name).tobytes(), name
+
+
+PROBE = """
+import numpy as np
+from envs.stardew.sim import PARALLEL_MIN_GAMES, FishingSim, step_games_parallel
+sim = FishingSim(2 * PARALLEL_MIN_GAMES, num_threads=2)
+sim.reset(seeds=range(sim.num_games))
+sim.step(np.ones(sim.num_games, dtype=np.int64))
+print(sum(step_games_parallel.stats.cache_hits.values()), sum(step_games_parallel.stats.cache_misses.values()))
+"""
+
+
+@needs_two_threads
+def test_the_threaded_kernel_is_loaded_from_numbas_cache_in_a_new_process():
+    """A parallel kernel is cached like the others (a new process does not compile it again)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    runs = [subprocess.run([sys.executable, "-c", PROBE], cwd=root, env=env, capture_output=True, text=True,
+                           check=True) for _ in range(2)]
+    hits, misses = map(int, runs[-1].stdout.split())
+    assert (hits, misses) == (1, 0), runs[-1].stderr
