@@ -85,12 +85,14 @@ def batched_steps_per_second(n: int, seconds: float, windows: int, num_threads: 
 
 
 def _timed(step, actions: np.ndarray, n: int, seconds: float) -> float:
-    """Env-steps/s of ``step`` over 64-action blocks for about ``seconds`` (at least one block)."""
+    """Env-steps/s of ``step`` for about ``seconds`` (at least one block of steps; a block is up to 64 steps and
+    about 65,536 env-steps, so that a large batch still gives short windows)."""
+    block = max(1, min(len(actions), 65536 // n))
     steps, t0 = 0, time.perf_counter()
     while True:
-        for k in range(64):
+        for k in range(block):
             step(actions[k])
-        steps += 64
+        steps += block
         if time.perf_counter() - t0 >= seconds:
             return steps * n / (time.perf_counter() - t0)
 
@@ -133,8 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     from envs.argtypes import float_above, int_at_least
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float_above(0.0), default=3.0, help="time per measurement")
-    parser.add_argument("--rounds", type=int_at_least(1), default=7,
+    parser.add_argument("--seconds", type=float_above(0.0), default=3.0,
+                        help="time per measurement (for a batched one, spread over the rounds)")
+    parser.add_argument("--rounds", type=int_at_least(1), default=21,
                         help="interleaved rounds of the batched measurement (medians are reported)")
     args = parser.parse_args(argv)
     print(f"machine: {os.cpu_count()} cores; numpy {np.__version__}, gymnasium {gym.__version__}")
@@ -169,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     head = "".join(f"{f'{k} thread' + ('s' if k > 1 else ''):>14}" for k in threads)
     print(f"{'games':<8}{head}{'speed-up':>10}{'per thread':>12}{'CartPoleVectorEnv':>19}{'ratio':>8}")
     for n in SIZES:
-        res = batched_rounds(n, threads, seconds=args.seconds, rounds=args.rounds)
+        # each contender is timed for --seconds in all, spread over the rounds
+        res = batched_rounds(n, threads, seconds=args.seconds * (len(threads) + 1) / args.rounds, rounds=args.rounds)
         fish = [statistics.median(res[k]) for k in res if k != "cartpole"]
         names = [k for k in res if k != "cartpole"]
         speedup = median_ratio(res[names[-1]], res[names[0]])

@@ -112,3 +112,31 @@ def test_the_threaded_kernel_is_loaded_from_numbas_cache_in_a_new_process():
                            check=True) for _ in range(2)]
     hits, misses = map(int, runs[-1].stdout.split())
     assert (hits, misses) == (1, 0), runs[-1].stderr
+
+
+def _play_in_child(queue) -> None:
+    sim = FishingSim(2 * PARALLEL_MIN_GAMES, num_threads=2)
+    sim.reset(seeds=range(sim.num_games))
+    for t in range(50):
+        sim.step(np.arange(sim.num_games) % 2 if t % 2 else np.ones(sim.num_games, dtype=np.int64))
+    queue.put(sim.obs.tobytes() + sim.R.tobytes())
+
+
+@needs_two_threads
+def test_a_child_forked_after_the_threads_started_plays_the_same_games_on_its_own_thread():
+    """GNU OpenMP cannot start again in a forked child (numba would end the process): the child steps its games
+    on the calling thread, and they are the games the parent plays on two threads."""
+    import multiprocessing
+
+    here = FishingSim(2 * PARALLEL_MIN_GAMES, num_threads=2)
+    here.reset(seeds=range(here.num_games))
+    for t in range(50):
+        here.step(np.arange(here.num_games) % 2 if t % 2 else np.ones(here.num_games, dtype=np.int64))
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_play_in_child, args=(queue,))
+    child.start()
+    got = queue.get(timeout=300)
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert got == here.obs.tobytes() + here.R.tobytes()
