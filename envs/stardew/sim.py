@@ -469,6 +469,11 @@ class FishingSim:
     ``reward`` (N,) float64, ``terminated``/``truncated`` (N,) bool, ``final_obs`` (N, K) (the last
     observation of an episode that just ended, when stepping with ``autoreset``), ``outcome`` (N, 6)
     (status, perfect, ticks, fish row, level, treasure caught of the last episode that ended).
+
+    ``num_threads`` is how many of numba's threads step the games (default: numba's thread count, the
+    machine's cores or ``NUMBA_NUM_THREADS``); a batch gets at most one thread per ``PARALLEL_MIN_GAMES``
+    games. Each game is stepped whole by one thread, so every game plays the same on any number of threads.
+    ``F``, ``I``, ``R`` and ``E`` are strided views into one contiguous record per game.
     """
 
     def __init__(self, num_games: int = 1, config: GameConfig | None = None,
