@@ -31,8 +31,9 @@ def test_a_ref_that_is_not_a_commit_is_named_in_the_error() -> None:
 
 def test_compares_against_the_commit_in_its_own_worktree_and_removes_it() -> None:
     before = _worktrees()
-    res = compare("HEAD", rounds=2, games=64, seconds=0.02, trials=1)
+    res = compare("HEAD", rounds=2, games=(64, 1024), seconds=0.02, trials=1, threads=(1,))
     assert len(res["rounds"]) == 2
-    assert all(w > 0 and r > 0 for w, r in res["rounds"])
-    assert res["median_ratio"] > 0
+    assert all(set(r) == {(64, 1), (64, "ref"), (1024, 1), (1024, "ref")} for r in res["rounds"])
+    assert all(f > 0 for r in res["rounds"] for f in r.values())
+    assert set(res["median_ratio"]) == {64, 1024} and all(res["median_ratio"][n][1] > 0 for n in (64, 1024))
     assert _worktrees() == before  # the temporary worktree is gone
