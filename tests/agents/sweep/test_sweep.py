@@ -1,0 +1,196 @@
+"""Sweeps on Ray Tune: a local sweep of two tiny DQN trials end to end, and a two-node Ray cluster on 127.0.0.1
+that sends a trial asking for a ``game_window`` to the node that declares one. Real Ray processes throughout;
+each test checks that none of them outlives it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from agents.sweep.space import SpaceError, load_plan
+
+ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.timeout(1200)  # Ray's start-up alone takes a minute on a loaded 2-core machine
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _pids() -> set[int]:
+    return {int(p) for p in os.listdir("/proc") if p.isdigit()}
+
+
+def _ray_pids(before: set[int], temp_dir: str, port: int | None = None) -> list[int]:
+    """Processes started since ``before`` that belong to the Ray started with ``temp_dir`` (and GCS ``port``): its
+    daemons name the folder or the port on their command line, its workers retitle themselves ``ray::...``."""
+    out = []
+    for pid in _pids() - before:
+        cmd = _cmdline(pid)
+        if (temp_dir in cmd or cmd.startswith("ray::") or "default_worker.py" in cmd
+                or (port is not None and f":{port} " in cmd + " ")):
+            out.append(pid)
+    return out
+
+
+def _gone(before: set[int], temp_dir: str, wait_s: float = 60.0, port: int | None = None) -> list[int]:
+    """Wait until no Ray process of ``temp_dir`` is left; return (and then kill) those that stay."""
+    deadline = time.time() + wait_s
+    left = _ray_pids(before, temp_dir, port)
+    while left and time.time() < deadline:
+        time.sleep(1.0)
+        left = _ray_pids(before, temp_dir, port)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return left
+
+
+def _stop(before: set[int], temp_dir: str, port: int) -> list[int]:
+    """Stop the Ray processes of ``temp_dir`` by their ids (SIGTERM, as ``ray stop`` does, but only these);
+    returns those still there 30 s later (then killed)."""
+    for pid in _ray_pids(before, temp_dir, port):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    return _gone(before, temp_dir, wait_s=30, port=port)
+
+
+@pytest.fixture
+def ray_env(monkeypatch):
+    """A short temp folder of its own for Ray (its socket paths must stay under 107 bytes), quiet logs, no usage
+    statistics, no cluster address inherited."""
+    temp = tempfile.mkdtemp(prefix="rayt", dir="/tmp")
+    monkeypatch.setenv("RAY_DEDUP_LOGS", "0")
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    monkeypatch.setenv("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    before = _pids()
+    yield temp, before
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_a_local_sweep_reports_every_trial_keeps_checkpoints_and_writes_a_best_config_train_dqn_accepts(
+        ray_env, tmp_path):
+    from agents.dqn.train import main as train_main
+    from agents.dqn.train import parse_args
+    from agents.sweep.run import run_sweep
+
+    temp, before = ray_env
+    plan = load_plan("dqn", "tiny")
+    try:
+        summary = run_sweep(plan, "tiny", storage=str(tmp_path / "sweeps"), cpus=2, temp_dir=temp)
+    finally:
+        left = _gone(before, temp)
+    assert not left, f"Ray processes outlived the sweep: {[_cmdline(p) for p in left]}"
+
+    exp = tmp_path / "sweeps" / "tiny"
+    rows = summary["trials"]
+    assert len(rows) == 2, rows
+    for row in rows:  # both trials ran every chunk and reported each seed's dev figures
+        assert row["chunks"] == plan.chunks and row["dev_episodes"] == len(plan.seeds) * plan.eval_episodes
+        assert set(row["per_seed"]) == {f"seed{s}_catch" for s in plan.seeds}
+        ckpt = Path(row["checkpoint"])
+        assert json.loads((ckpt / "sweep_state.json").read_text())["chunks_done"] == plan.chunks
+        for s in plan.seeds:  # each seed's resumable DQN run is inside the Tune checkpoint
+            assert (ckpt / f"seed{s}" / "checkpoint.pt").stat().st_size > 0
+    assert rows[0]["dev_catch"] >= rows[1]["dev_catch"]
+    progress = list(exp.glob("*/progress.csv"))
+    assert len(progress) == 2 and all(len(p.read_text().splitlines()) == 1 + plan.chunks for p in progress)
+    assert list(exp.glob("*/events.out.tfevents.*")), "Tune's TensorBoard logs are missing"
+    assert "dev catch [95% CI]" in (exp / "results.md").read_text()
+
+    # the best configuration is a preset agents.dqn.train takes as it is, with the winning trial's settings
+    best = exp / "best_config.json"
+    cmd = parse_args(["--config-file", str(best)])
+    for k, v in rows[0]["params"].items():
+        assert getattr(cmd.config, k) == v
+    assert cmd.config.total_steps == plan.chunks * plan.chunk_steps
+    assert parse_args(["--config-file", str(best), "--lr", "0.123"]).config.lr == 0.123  # options still apply
+    train_main(["--config-file", str(best), "--check", "--name", "sweep_check_only"])
+
+
+def test_a_config_file_with_an_unknown_field_is_a_usage_error_naming_file_and_field(tmp_path, capsys):
+    from agents.dqn.train import parse_args
+
+    bad = tmp_path / "best.json"
+    bad.write_text(json.dumps({"lr": 1e-3, "learning_rate": 1e-3}))
+    with pytest.raises(SystemExit) as e:
+        parse_args(["--config-file", str(bad)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "learning_rate: not a DQNConfig field" in err
+
+
+def test_a_space_file_with_a_mistake_names_the_file_preset_and_key(tmp_path):
+    doc = yaml.safe_load((ROOT / "agents/sweep/spaces/dqn.yaml").read_text())
+    doc["presets"]["tiny"]["space"]["learning_rate"] = {"loguniform": [1e-4, 1e-3]}
+    path = tmp_path / "dqn.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(SpaceError, match=r"dqn\.yaml: preset tiny: space: learning_rate: not a setting"):
+        load_plan("dqn", "tiny", path)
+    doc["presets"]["tiny"]["space"] = {"lr": {"loguniform": [1e-3, 1e-4]}}
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(SpaceError, match=r"space: lr: loguniform: \[low, high\] with low < high"):
+        load_plan("dqn", "tiny", path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray(*args: str, env: dict) -> None:
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    subprocess.run([ray_cli, *args], check=True, env=env, timeout=300, capture_output=True, text=True)
+
+
+def test_a_trial_that_asks_for_a_game_window_runs_on_the_node_that_declares_one(ray_env, tmp_path):
+    temp, before = ray_env
+    env = dict(os.environ)
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
+    doc = yaml.safe_load((ROOT / "agents/sweep/spaces/dqn.yaml").read_text())
+    window = doc["presets"]["tiny"]
+    window.update(trials=1, chunks=1, resources={"cpu": 1, "game_window": 1})
+    space = tmp_path / "window.yaml"
+    space.write_text(yaml.safe_dump({"presets": {"window": window}}))
+    try:
+        _ray("start", "--head", f"--port={port}", f"--ray-client-server-port={_free_port()}",
+             "--include-dashboard=false", f"--temp-dir={temp}", *common, env=env)
+        _ray("start", f"--address={address}", "--resources", json.dumps({"game_window": 1}), *common, env=env)
+        nodes = subprocess.run(
+            [sys.executable, "-c", f"import json, ray; ray.init(address={address!r}); print(json.dumps([[n['NodeID'], "
+             "n['Resources']] for n in ray.nodes() if n['Alive']]))"],
+            check=True, env=env, timeout=300, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        nodes = json.loads(nodes)
+        window_nodes = [nid for nid, res in nodes if res.get("game_window")]
+        assert len(nodes) == 2 and len(window_nodes) == 1, nodes
+        run = subprocess.run(
+            [sys.executable, "-m", "agents.sweep", "dqn", "--space-file", str(space), "--preset", "window",
+             "--storage", str(tmp_path / "shared"), "--name", "window"],
+            env=dict(env, RAY_ADDRESS=address, PYTHONPATH=str(ROOT)), cwd=ROOT, timeout=900,
+            capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    finally:
+        _stop(before, temp, port)  # the cluster: every process it started, by its id
+        left = _gone(before, temp, wait_s=5, port=port)
+    assert not left, f"Ray processes survived the teardown: {[_cmdline(p) for p in left]}"
+    rows = json.loads((tmp_path / "shared" / "window" / "results.json").read_text())["trials"]
+    assert len(rows) == 1 and rows[0]["node_id"] == window_nodes[0], (rows, nodes)
