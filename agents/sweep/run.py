@@ -62,13 +62,15 @@ def make_tuner(plan: Plan, name: str, storage: str, trials: int, minutes: float,
     trainable = tune.with_resources(tune.with_parameters(TRAINABLES[plan.algorithm], plan=plan),
                                     tune.PlacementGroupFactory([bundle]))
     path = str(Path(storage) / name)
+    start = base_point(plan)
     if resume:
         return tune.Tuner.restore(path, trainable=trainable, resume_unfinished=True, resume_errored=True)
     return tune.Tuner(
         trainable,
         param_space=plan.tune_space(),
         tune_config=tune.TuneConfig(
-            metric=plan.metric, mode="max", search_alg=OptunaSearch(seed=seed),
+            metric=plan.metric, mode="max",
+            search_alg=OptunaSearch(seed=seed, points_to_evaluate=[start] if start else None),
             scheduler=ASHAScheduler(time_attr="training_iteration", max_t=plan.chunks,
                                     grace_period=min(plan.asha.get("grace_period", 1), plan.chunks),
                                     reduction_factor=plan.asha.get("reduction_factor", 2)),
@@ -78,6 +80,25 @@ def make_tuner(plan: Plan, name: str, storage: str, trials: int, minutes: float,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
             failure_config=tune.FailureConfig(max_failures=1)),
     )
+
+
+def base_point(plan: Plan) -> dict[str, Any] | None:
+    """The recipe's own values of the searched settings (the DQN's base preset, the hybrid's ``base``), which
+    Optuna tries first so that every sweep measures its starting point; None when one lies outside the space."""
+    if plan.algorithm == "dqn":
+        from agents.sweep.compare import reference_params
+
+        point = reference_params(plan)
+    else:
+        point = {k: {**plan.base, **plan.fixed}.get(k) for k in plan.space}
+    for k, dom in plan.space.items():
+        (kind, args), = dom.items()
+        v = point.get(k)
+        inside = v in args if kind == "choice" else (
+            isinstance(v, (int, float)) and not isinstance(v, bool) and args[0] <= v <= args[1])
+        if not inside:
+            return None
+    return point
 
 
 def _interval(k: int, n: int) -> str:
@@ -98,8 +119,9 @@ def trial_rows(result_grid: Any, plan: Plan) -> list[dict[str, Any]]:
             continue
         rows.append({"trial": Path(r.path).name, "params": {k: r.config[k] for k in plan.space if k in r.config},
                      "chunks": m.get("chunk"), "steps_per_seed": m.get("steps_per_seed"),
-                     "dev_catch": m["dev_catch"], "dev_perfect": m["dev_perfect"], "dev_score": m["dev_score"],
-                     "dev_caught": m["dev_caught"], "dev_perfected": m["dev_perfected"],
+                     "dev_catch": m["dev_catch"], "dev_perfect": m.get("dev_perfect"),
+                     "dev_score": m.get("dev_score"), "dev_caught": m["dev_caught"],
+                     "dev_perfected": m.get("dev_perfected"),
                      "dev_episodes": m["dev_episodes"],
                      "per_seed": {k: v for k, v in m.items() if k.startswith("seed") and k.endswith("_catch")},
                      "checkpoint": r.checkpoint.path if r.checkpoint else None, "path": r.path,
@@ -117,7 +139,8 @@ def results_table(rows: list[dict[str, Any]], plan: Plan) -> str:
         vals = [_fmt(row["params"].get(k)) for k in names]
         lines.append("| " + " | ".join([str(i), *vals, f"{row['chunks']}/{plan.chunks}",
                                         _interval(row["dev_caught"], row["dev_episodes"]),
-                                        _interval(row["dev_perfected"], row["dev_episodes"]),
+                                        _interval(row["dev_perfected"], row["dev_episodes"])
+                                        if row["dev_perfected"] is not None else "-",
                                         str(row["dev_episodes"])]) + " |")
     return "\n".join(lines)
 

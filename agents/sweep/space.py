@@ -136,6 +136,8 @@ def load_plan(algorithm: str, preset: str = "main", path: str | Path | None = No
     metric = p.get("metric", "dev_catch")
     if metric not in METRICS:
         raise SpaceError(f"{where}: metric: {metric!r} is not one of {', '.join(METRICS)}")
+    if algorithm == "hybrid-pixels" and metric != "dev_catch":
+        raise SpaceError(f"{where}: metric: the pixel agent's dev play counts catches only: use dev_catch")
     asha = p.get("asha") or {"grace_period": 1, "reduction_factor": 2}
     if not isinstance(asha, dict) or set(asha) - {"grace_period", "reduction_factor"} or not all(
             _is_int(v) and v >= 1 for v in asha.values()):

@@ -50,12 +50,12 @@ def _report(work: Path, chunk: int, steps: int, per_seed: dict[int, dict[str, An
 
     n = sum(s["episodes"] for s in per_seed.values())
     caught = sum(s["caught"] for s in per_seed.values())
-    perfected = sum(s.get("perfected", 0) for s in per_seed.values())
-    metrics: dict[str, Any] = {
-        "dev_catch": caught / n, "dev_perfect": perfected / n, "dev_score": (caught + 0.25 * perfected) / n,
-        "dev_caught": caught, "dev_perfected": perfected, "dev_episodes": n, "chunk": chunk,
-        "steps_per_seed": steps, "node_id": ray.get_runtime_context().get_node_id(),
-    }
+    metrics: dict[str, Any] = {"dev_catch": caught / n, "dev_caught": caught, "dev_episodes": n, "chunk": chunk,
+                               "steps_per_seed": steps, "node_id": ray.get_runtime_context().get_node_id()}
+    if all("perfected" in s for s in per_seed.values()):  # the pixel agent's dev play has catches only
+        perfected = sum(s["perfected"] for s in per_seed.values())
+        metrics.update(dev_perfect=perfected / n, dev_score=(caught + 0.25 * perfected) / n,
+                       dev_perfected=perfected)
     for seed, s in per_seed.items():
         metrics[f"seed{seed}_catch"] = s["caught"] / s["episodes"]
     (work / STATE).write_text(json.dumps({"chunks_done": chunk, "last": metrics}, indent=1))
@@ -142,7 +142,7 @@ def hybrid_dev(env: str, policy: Any, episodes: int) -> dict[str, int]:
     act = policy_act_fn(policy, deterministic=True)
     if env == "pixels":
         res = evaluate_pixels(act, range(PIXEL_DEV_SEED0, PIXEL_DEV_SEED0 + episodes), layout=policy.layout)
-        return {"episodes": res["episodes"], "caught": res["caught"], "perfected": 0}
+        return {"episodes": res["episodes"], "caught": res["caught"]}  # the pixel env does not say "perfect"
     from agents.evaluation.protocol import DEV_SEED0, protocol_config, run_episodes, summarize
 
     class _Greedy:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -32,42 +34,72 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _pids() -> set[int]:
-    return {int(p) for p in os.listdir("/proc") if p.isdigit()}
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(parent pid, start time) of a live process, None when it is gone or a zombie."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] == "Z" else (int(fields[1]), int(fields[19]))
 
 
-def _ray_pids(before: set[int], temp_dir: str, port: int | None = None) -> list[int]:
-    """Processes started since ``before`` that belong to the Ray started with ``temp_dir`` (and GCS ``port``): its
-    daemons name the folder or the port on their command line, its workers retitle themselves ``ray::...``."""
-    out = []
-    for pid in _pids() - before:
-        cmd = _cmdline(pid)
-        if (temp_dir in cmd or cmd.startswith("ray::") or "default_worker.py" in cmd
-                or (port is not None and f":{port} " in cmd + " ")):
-            out.append(pid)
-    return out
+class RayProcesses:
+    """Every process of one Ray instance, recorded while it runs: those whose command line names its temp
+    folder (or its GCS port) and all their descendants (workers retitle themselves ``ray::...``). Processes are
+    told apart from later ones with the same id by their start time."""
 
+    def __init__(self, temp_dir: str, port: int | None = None):
+        self.markers = [temp_dir] + ([f":{port} ", f"={port} "] if port else [])
+        self.seen: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
 
-def _gone(before: set[int], temp_dir: str, wait_s: float = 60.0, port: int | None = None) -> list[int]:
-    """Wait until no Ray process of ``temp_dir`` is left; return (and then kill) those that stay."""
-    deadline = time.time() + wait_s
-    left = _ray_pids(before, temp_dir, port)
-    while left and time.time() < deadline:
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.scan()
+            self._stop.wait(0.5)
+
+    def scan(self) -> None:
+        stats = {pid: st for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if (st := _stat(pid))}
+        ours = {pid for pid in stats if any(m in _cmdline(pid) + " " for m in self.markers)}
+        ours |= {pid for pid in self.seen if stats.get(pid, (0, -1))[1] == self.seen[pid]}
+        grew = True
+        while grew:  # descendants
+            new = {pid for pid, (ppid, _) in stats.items() if ppid in ours} - ours
+            ours |= new
+            grew = bool(new)
+        for pid in ours:
+            self.seen.setdefault(pid, stats[pid][1])
+
+    def alive(self) -> list[int]:
+        return [pid for pid, t in self.seen.items() if (st := _stat(pid)) and st[1] == t]
+
+    def wait_gone(self, seconds: float) -> list[int]:
+        """Stop recording; wait up to ``seconds`` for every recorded process to exit; kill and return those left."""
+        self.scan()
+        self._stop.set()
+        self._thread.join()
+        deadline = time.time() + seconds
+        while (left := self.alive()) and time.time() < deadline:
+            time.sleep(0.5)
+        for pid in left:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        return left
+
+    def terminate(self, grace: float = 20.0) -> list[int]:
+        """Stop them by their ids (SIGTERM, then SIGKILL after ``grace`` s, as ``ray stop`` does, but only
+        these); returns any still there after that."""
+        self.scan()
+        self._stop.set()
+        self._thread.join()
+        for pid in self.alive():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        self.wait_gone(grace)
         time.sleep(1.0)
-        left = _ray_pids(before, temp_dir, port)
-    for pid in left:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    return left
-
-
-def _stop(before: set[int], temp_dir: str, port: int) -> list[int]:
-    """Stop the Ray processes of ``temp_dir`` by their ids (SIGTERM, as ``ray stop`` does, but only these);
-    returns those still there 30 s later (then killed)."""
-    for pid in _ray_pids(before, temp_dir, port):
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
-    return _gone(before, temp_dir, wait_s=30, port=port)
+        return self.alive()
 
 
 @pytest.fixture
@@ -79,8 +111,7 @@ def ray_env(monkeypatch):
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
     monkeypatch.setenv("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    before = _pids()
-    yield temp, before
+    yield temp
     shutil.rmtree(temp, ignore_errors=True)
 
 
@@ -90,12 +121,14 @@ def test_a_local_sweep_reports_every_trial_keeps_checkpoints_and_writes_a_best_c
     from agents.dqn.train import parse_args
     from agents.sweep.run import run_sweep
 
-    temp, before = ray_env
+    temp = ray_env
     plan = load_plan("dqn", "tiny")
+    procs = RayProcesses(temp)
     try:
         summary = run_sweep(plan, "tiny", storage=str(tmp_path / "sweeps"), cpus=2, temp_dir=temp)
     finally:
-        left = _gone(before, temp)
+        left = procs.wait_gone(60)  # ray.shutdown() in run_sweep ends them all
+    assert len(procs.seen) >= 3, procs.seen  # it did see Ray's processes (GCS, raylet, workers)
     assert not left, f"Ray processes outlived the sweep: {[_cmdline(p) for p in left]}"
 
     exp = tmp_path / "sweeps" / "tiny"
@@ -109,6 +142,8 @@ def test_a_local_sweep_reports_every_trial_keeps_checkpoints_and_writes_a_best_c
         for s in plan.seeds:  # each seed's resumable DQN run is inside the Tune checkpoint
             assert (ckpt / f"seed{s}" / "checkpoint.pt").stat().st_size > 0
     assert rows[0]["dev_catch"] >= rows[1]["dev_catch"]
+    # Optuna tries the recipe's own values first (the smoke preset's lr and n_step), then one of its own
+    assert {"lr": 1e-3, "n_step": 3} in [r["params"] for r in rows]
     progress = list(exp.glob("*/progress.csv"))
     assert len(progress) == 2 and all(len(p.read_text().splitlines()) == 1 + plan.chunks for p in progress)
     assert list(exp.glob("*/events.out.tfevents.*")), "Tune's TensorBoard logs are missing"
@@ -161,9 +196,11 @@ def _ray(*args: str, env: dict) -> None:
 
 
 def test_a_trial_that_asks_for_a_game_window_runs_on_the_node_that_declares_one(ray_env, tmp_path):
-    temp, before = ray_env
-    env = dict(os.environ)
+    temp = ray_env
+    # a cluster's nodes share a token (RAY_AUTH_TOKEN, or the file RAY_AUTH_TOKEN_PATH names)
+    env = dict(os.environ, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(16))
     port = _free_port()
+    procs = RayProcesses(temp, port)
     address = f"127.0.0.1:{port}"
     common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
     doc = yaml.safe_load((ROOT / "agents/sweep/spaces/dqn.yaml").read_text())
@@ -189,8 +226,8 @@ def test_a_trial_that_asks_for_a_game_window_runs_on_the_node_that_declares_one(
             capture_output=True, text=True)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     finally:
-        _stop(before, temp, port)  # the cluster: every process it started, by its id
-        left = _gone(before, temp, wait_s=5, port=port)
+        left = procs.terminate()  # the cluster: every process it started, by its id
+    assert len(procs.seen) >= 4, procs.seen
     assert not left, f"Ray processes survived the teardown: {[_cmdline(p) for p in left]}"
     rows = json.loads((tmp_path / "shared" / "window" / "results.json").read_text())["trials"]
     assert len(rows) == 1 and rows[0]["node_id"] == window_nodes[0], (rows, nodes)
