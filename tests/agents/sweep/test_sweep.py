@@ -134,18 +134,19 @@ def test_a_local_sweep_reports_every_trial_keeps_checkpoints_and_writes_a_best_c
     exp = tmp_path / "sweeps" / "tiny"
     rows = summary["trials"]
     assert len(rows) == 2, rows
-    for row in rows:  # both trials ran every chunk and reported each seed's dev figures
-        assert row["chunks"] == plan.chunks and row["dev_episodes"] == len(plan.seeds) * plan.eval_episodes
+    for row in rows:  # both trials reported each seed's dev figures (ASHA may stop the second after a chunk)
+        assert 1 <= row["chunks"] <= plan.chunks and row["dev_episodes"] == len(plan.seeds) * plan.eval_episodes
         assert set(row["per_seed"]) == {f"seed{s}_catch" for s in plan.seeds}
         ckpt = Path(row["checkpoint"])
-        assert json.loads((ckpt / "sweep_state.json").read_text())["chunks_done"] == plan.chunks
+        assert json.loads((ckpt / "sweep_state.json").read_text())["chunks_done"] == row["chunks"]
         for s in plan.seeds:  # each seed's resumable DQN run is inside the Tune checkpoint
             assert (ckpt / f"seed{s}" / "checkpoint.pt").stat().st_size > 0
     assert rows[0]["dev_catch"] >= rows[1]["dev_catch"]
     # Optuna tries the recipe's own values first (the smoke preset's lr and n_step), then one of its own
     assert {"lr": 1e-3, "n_step": 3} in [r["params"] for r in rows]
-    progress = list(exp.glob("*/progress.csv"))
-    assert len(progress) == 2 and all(len(p.read_text().splitlines()) == 1 + plan.chunks for p in progress)
+    assert max(r["chunks"] for r in rows) == plan.chunks  # the first trial is never stopped early
+    reports = sorted(len((Path(r["path"]) / "progress.csv").read_text().splitlines()) - 1 for r in rows)
+    assert reports == sorted(r["chunks"] for r in rows)  # one report per chunk
     assert list(exp.glob("*/events.out.tfevents.*")), "Tune's TensorBoard logs are missing"
     assert "dev catch [95% CI]" in (exp / "results.md").read_text()
 
