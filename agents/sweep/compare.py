@@ -88,6 +88,31 @@ def main(argv: list[str] | None = None) -> None:
             out[arm]["test"] = figures(dirs, a.test_episodes, TEST_SEED0, plan)
         print(arm, json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "per_seed"} for k, v in out[arm].items()}))
     (exp / "compare.json").write_text(json.dumps(out, indent=2))
+    (exp / "compare.md").write_text(compare_table(out) + "\n")
+    print(compare_table(out))
+
+
+def compare_table(out: dict[str, Any]) -> str:
+    """The winner and the reference, pooled over their training seeds, as a Markdown table. Every training seed
+    plays the same game seeds, so the pooled interval is narrower than the seeds' spread: read both."""
+    lines = ["| | settings | set | episodes | catch [95% CI] | perfect [95% CI] | catch per training seed |",
+             "|---|---|---|---|---|---|---|"]
+    for arm in ("winner", "reference"):
+        if arm not in out:
+            continue
+        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in out[f"{arm}_params"].items())
+        for split in ("dev", "test"):
+            if split in out[arm]:
+                f = out[arm][split]
+                seeds = ", ".join(f"{k} {100 * v['catch']:.1f}%" for k, v in f["per_seed"].items())
+                lines.append(f"| {arm} | {params} | {split} | {f['episodes']} | {_pct(f['catch'], f['catch_ci95'])} "
+                             f"| {_pct(f['perfect'], f['perfect_ci95'])} | {seeds} |")
+    return "\n".join(lines)
+
+
+def _pct(v: float, ci: Any) -> str:
+    return f"{100 * v:.1f}% [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
 
 
 if __name__ == "__main__":
