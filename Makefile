@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-EXTRAS := render,screen,agents,dev,docs
+EXTRAS := render,screen,agents,distributed,dev,docs
 # Debian packages the tests use: an X server for the screen env, xdotool/xset/xwininfo to drive it, Mono's C#
 # compiler and runtime for the mod's C# programs, and xjump (86 KB), the second real game the screen env and the
 # hybrid agent are tested on (XJumpScreen-v0).
@@ -45,7 +45,7 @@ fi
 endef
 
 .PHONY: help test lint docs docs-serve train-dqn export-onnx evaluate bench bench-compare perfect-bound serve-bridge \
-	play-fishing record-demos demos-scripted train-hybrid hybrid-eval hybrid-plots
+	play-fishing record-demos demos-scripted train-hybrid hybrid-eval hybrid-plots sweep
 
 help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -231,3 +231,20 @@ else
 	PYTHONPATH=$(CURDIR) $(PY) -m analysis.hybrid_plots curves --runs $(HYBRID_RUNS) --out docs/hybrid \
 	  --demonstrator-episodes 48
 endif
+
+# --- sweeps on Ray Tune (local Ray sized to this machine; RAY_ADDRESS=host:port and STORAGE=a shared path: a cluster) ---
+# SWEEP: which search space (agents/sweep/spaces/<SWEEP>.yaml), PRESET: its preset; TRIALS, MINUTES: override the
+# preset's budget; RESUME=1: carry on the sweep NAME from its checkpoints. Results in STORAGE/NAME (docs/sweeps.md).
+SWEEP ?= dqn
+PRESET ?= main
+TRIALS ?=
+MINUTES ?=
+STORAGE ?=
+NAME ?=
+RESUME ?=
+sweep: $(STAMP)  ## hyperparameters and training seeds on Ray Tune: SWEEP=dqn|hybrid-state|hybrid-pixels (TRIALS=, MINUTES=, RESUME=1)
+	@case "$(SWEEP)" in dqn|hybrid-state|hybrid-pixels) ;; \
+	  *) echo "make sweep: SWEEP must be dqn, hybrid-state or hybrid-pixels, not '$(SWEEP)'"; exit 2;; esac
+	PYTHONPATH=$(CURDIR) $(PY) -m agents.sweep $(SWEEP) --preset $(PRESET) $(if $(TRIALS),--trials $(TRIALS)) \
+	  $(if $(MINUTES),--minutes $(MINUTES)) $(if $(STORAGE),--storage $(STORAGE)) $(if $(NAME),--name $(NAME)) \
+	  $(if $(filter 1,$(RESUME)),--resume)

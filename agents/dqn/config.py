@@ -80,6 +80,40 @@ class DQNConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
 
 
+def load_config_file(path: str | Path) -> DQNConfig:
+    """A DQNConfig from a JSON (``.json``) or YAML (``.yaml``/``.yml``) file of its fields, e.g. the best
+    configuration a sweep writes; fields it leaves out keep DQNConfig's defaults. ConfigError naming the file and
+    the field when it cannot be read or names a field DQNConfig lacks (types are checked by :func:`validate`)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config_file: {path}: cannot be read ({e})") from None
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ConfigError(f"config_file: {path}: reading YAML needs PyYAML (pip install pyyaml), or use "
+                              "JSON") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config_file: {path}: not valid YAML ({e})") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"config_file: {path}: line {e.lineno}: not valid JSON ({e.msg})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config_file: {path}: holds a {type(data).__name__}, not a mapping of DQNConfig fields")
+    names = {f.name for f in dataclasses.fields(DQNConfig)}
+    unknown = sorted(str(k) for k in data if k not in names)
+    if unknown:
+        raise ConfigError(f"config_file: {path}: {', '.join(unknown)}: not a DQNConfig field (known: "
+                          f"{', '.join(sorted(names))})")
+    return DQNConfig.from_dict(data)
+
+
 # the project's best recipe on the richer visible observation (the last 4 ticks' default features);
 # a fifth of the games on hard fish, a fifth at levels 0..3, a heavy price on losing a perfect catch
 _BEST = DQNConfig(stack=4, hard_fraction=0.2, low_level_fraction=0.2, perfect_loss_penalty=20.0,

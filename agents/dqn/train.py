@@ -48,6 +48,7 @@ from agents.dqn.config import (
     DQNConfig,
     check_game_split,
     game_split,
+    load_config_file,
     parse_cli,
     resume_conflicts,
     validate,
@@ -208,16 +209,18 @@ class _StopSignals:
             signal.signal(sig, old if old is not None else signal.SIG_DFL)
 
 
-def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True) -> dict:
+def train(cfg: DQNConfig, out_dir: Path | None = None, progress: bool = True, stop_at: int | None = None) -> dict:
     """Train (or resume) the run ``cfg`` in ``out_dir`` (default runs/dqn/<name>) and return its summary.
 
-    Stops at ``total_steps``, or after ``max_minutes`` of this call, with ``best.pt`` and ``checkpoint.pt``;
+    Stops at ``total_steps``, or after ``max_minutes`` of this call, or once ``stop_at`` transitions are done (a
+    chunk of the run: its schedules still span ``total_steps``), with ``best.pt`` and ``checkpoint.pt``;
     Ctrl-C (or SIGTERM) stops it with ``checkpoint.pt`` saved and raises KeyboardInterrupt (call again to resume)."""
     with _StopSignals() as stop:
-        return _train(cfg, out_dir, progress, stop)
+        return _train(cfg, out_dir, progress, stop, stop_at)
 
 
-def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, stop: _StopSignals) -> dict:
+def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, stop: _StopSignals,
+           stop_at: int | None = None) -> dict:
     validate(cfg)
     out = out_dir or RUNS / cfg.name
     out.mkdir(parents=True, exist_ok=True)
@@ -394,7 +397,7 @@ def _train(cfg: DQNConfig, out_dir: Path | None, progress: bool, stop: _StopSign
             tqdm.write(f"[{cfg.name}] wall-time limit of {cfg.max_minutes} min reached at step {step:,} "
                        "(run it again to go on)")
             break
-        if stop.requested:
+        if stop.requested or (stop_at is not None and step >= stop_at):
             break
     stop.in_loop = False
     bar.close()
@@ -583,6 +586,7 @@ class TrainCommand:
 
     config: Annotated[DQNConfig, tyro.conf.arg(name="")]  # every setting of the run, as --field options
     preset: Literal["best", "best_s2", "seed", "smoke"] = "best"  # the recipe the other options change
+    config_file: str = ""  # a JSON or YAML file of DQNConfig fields (e.g. a sweep's best): the recipe instead
     fresh: bool = False  # discard an existing checkpoint of this run
     progress: bool = True  # a progress bar (--no-progress: plain logs, for a log file)
     check: bool = False  # check the settings, and that an existing checkpoint resumes under them, then exit
@@ -602,8 +606,14 @@ def parse_args(argv: list[str] | None = None) -> TrainCommand:
     argv = sys.argv[1:] if argv is None else list(argv)
     pre = argparse.ArgumentParser(prog=PROG, add_help=False)
     pre.add_argument("--preset", default="best", choices=sorted(PRESETS))
-    preset = pre.parse_known_args(argv)[0].preset
-    return parse_cli(TrainCommand, TrainCommand(config=PRESETS[preset], preset=preset), argv, PROG, __doc__)
+    pre.add_argument("--config-file", default="")
+    known = pre.parse_known_args(argv)[0]
+    try:
+        base = load_config_file(known.config_file) if known.config_file else PRESETS[known.preset]
+    except ConfigError as e:
+        usage_error(PROG, str(e))
+    return parse_cli(TrainCommand, TrainCommand(config=base, preset=known.preset, config_file=known.config_file),
+                     argv, PROG, __doc__)
 
 
 def main(argv: list[str] | None = None) -> None:
