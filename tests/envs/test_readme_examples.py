@@ -44,6 +44,14 @@ EXAMPLES = {
     "screen reward class": (DOCS / "screen-game.md", "class MyReward"),
 }
 
+# examples another test runs, where they need what this file does not start (a real game window, the agents'
+# stack): (page, marker) -> the test that runs them
+RUN_ELSEWHERE = {
+    (DOCS / "own-game.md", "# my_games.py"): "tests/agents/hybrid/test_xjump_game.py (the module and its commands)",
+    (DOCS / "own-game.md", "def reset_hook(env):"): "tests/agents/hybrid/test_xjump_game.py (xjump's reset hook)",
+    (DOCS / "own-game.md", "from agents.hybrid.api import"): "tests/agents/hybrid/test_api.py",
+}
+
 # examples shown again on another page: (page, name of the example it repeats word for word)
 COPIES = [
     (DOCS / "stardew-fishing.md", "vector env"),
@@ -98,6 +106,7 @@ def test_every_python_example_in_the_readmes_and_docs_is_one_this_file_runs() ->
         for block in fenced_blocks(md, "python"):
             names = [n for n, (f, marker) in EXAMPLES.items() if f == md and marker in block]
             names += [n for page, n in COPIES if page == md and EXAMPLES[n][1] in block]
+            names += [test for (page, marker), test in RUN_ELSEWHERE.items() if page == md and marker in block]
             assert len(names) == 1, f"{md.relative_to(ROOT)}: no test runs this example (or two markers match):\n{block}"
 
 

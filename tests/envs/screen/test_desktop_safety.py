@@ -17,7 +17,7 @@ import pytest
 
 from envs.screen.testing import Xvfb
 
-pytestmark = pytest.mark.skipif(not Xvfb.available(), reason="Xvfb is not installed (make system-deps)")
+pytestmark = pytest.mark.skipif(not Xvfb.available(), reason="Xvfb is not installed (make test installs it as root)")
 ROOT = Path(__file__).resolve().parents[3]
 
 CHILD = """
@@ -28,6 +28,7 @@ env.reset()
 env.step(env.action_spec.make("key", keys=["space", "shift"]))
 print("held", flush=True)
 if sys.argv[1] == "raise":
+    sys.stdin.readline()  # once the test has seen the keys down
     raise RuntimeError("the agent failed between two steps")
 time.sleep(60)
 """
@@ -66,13 +67,16 @@ def hold_then(how: str, server, tmp_path: Path) -> int:
     script.write_text(CHILD)
     env = {**os.environ, "DISPLAY": server.display, "PYTHONPATH": str(ROOT)}
     p = subprocess.Popen([sys.executable, "-W", "ignore", str(script), "raise" if how == "raise" else "sleep"],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                         env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert p.stdout.readline().strip() == "held"
         # while it runs: both keys are down in the server, and space (which repeats) is not repeating
         assert server.down("space") and server.down("shift")
         assert not server.repeats("space")
-        if how != "raise":
+        if how == "raise":
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        else:
             p.send_signal(getattr(signal, how))
         return p.wait(20)
     finally:
