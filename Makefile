@@ -77,7 +77,7 @@ help:
 $(STAMP): pyproject.toml Makefile
 	$(call build_check)
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e ".[render,screen,agents,dev]"
+	$(VENV)/bin/pip install -q -e ".[render,screen,agents,dev,platform]"
 	touch $(STAMP)
 
 venv: $(STAMP)
