@@ -289,3 +289,19 @@ perfect-bound: $(STAMP)  ## the perfect-catch rate no policy can pass, on the 5,
 
 bench-inference: $(STAMP)
 	$(PY) benchmarks/bench_inference.py
+
+# --- the hybrid agent on Platform-v0, the parameterized-action benchmark (docs/hybrid-platform.md) ---
+# The same policy, distribution and PPO classes as the fishing agent (MLP variant), on PlatformHybrid-v0
+# (agents/hybrid/platform.py: Platform-v0 with the goal in info and the parameters on [-1, 1]); one training run per
+# seed, one at a time, then every run on the same 1,000 held-out episodes of Platform-v0 itself, the best shipped.
+PLATFORM_RUNS ?= runs/platform
+PLATFORM_SEEDS ?= 0 1 2
+PLATFORM_STEPS ?= 100000
+PLATFORM_PPO := --env PlatformHybrid-v0 --gym-packages agents.hybrid.platform --n-envs 8 --n-steps 64 \
+  --batch-size 128 --n-epochs 10 --lr 1e-3 --lr-anneal --ent-coef 0.001 --q-coef 0 --eval-every 10000 --eval-episodes 100
+.PHONY: train-platform
+train-platform: $(STAMP)  ## hybrid PPO on Platform-v0, three seeds, 1,000 held-out episodes each; best to exported/
+	for s in $(PLATFORM_SEEDS); do \
+	  $(HYBRID) ppo $(PLATFORM_PPO) --steps $(PLATFORM_STEPS) --seed $$s --out $(PLATFORM_RUNS)/s$$s || exit 1; done
+	PYTHONPATH=$(CURDIR) nice -n 10 $(PY) -W ignore -m agents.hybrid.platform --episodes 1000 \
+	  --runs $(foreach s,$(PLATFORM_SEEDS),$(PLATFORM_RUNS)/s$(s)) --out exported/hybrid_platform

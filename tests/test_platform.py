@@ -124,7 +124,7 @@ def test_a_tiny_ppo_run_saves_reloads_and_acts_in_platforms_own_spaces(tmp_path)
     assert res["success_key"] == "is_success" and 0.0 <= res["success_rate"] <= 1.0
 
 
-def test_env_policy_undoes_the_scaling_the_network_was_trained_on(tmp_path) -> None:
+def test_env_policy_undoes_the_wrappers_the_network_was_trained_in(tmp_path) -> None:
     out = tmp_path / "run"
     r = _run_cli(["ppo", "--env", ENV_ID, "--gym-packages", "agents.hybrid.platform", "--steps", "64",
                   "--n-envs", "1", "--n-steps", "64", "--batch-size", "64", "--n-epochs", "1", "--q-coef", "0",
@@ -132,8 +132,8 @@ def test_env_policy_undoes_the_scaling_the_network_was_trained_on(tmp_path) -> N
     assert r.returncode == 0, r.stderr[-3000:]
     policy = load_policy(out / "policy")
     obs, _ = gym.make("Platform-v0").reset(seed=5)
-    flat = gym.spaces.flatten(gym.make("Platform-v0").observation_space, obs).astype(np.float32)
-    box, _ = policy.network.predict(flat, deterministic=True)
+    assert policy.network.observation_space.shape == (9,)  # the state, without the frame count
+    box, _ = policy.network.predict(obs[0], deterministic=True)
     t, params = policy.predict(obs, deterministic=True)[0]
     assert t == int(round(float(box[0])))
     for (lo, hi), u, p in zip(((0, 30), (0, 720), (0, 430)), box[1:], params, strict=True):

@@ -18,7 +18,8 @@ the env's language::
 The translation is read off the env the policy was trained on (its file names it): the agent's env is made once,
 lazily, and its wrappers are walked, every observation wrapper from the inside out, every action wrapper from the
 outside in, down to the base env (``env.unwrapped``), whose spaces are the "own" ones. For PlatformHybrid-v0
-(:mod:`agents.hybrid.platform`) that undoes the parameters' scaling to ``[-1, 1]``.
+(:mod:`agents.hybrid.platform`) that keeps the observation's state and maps the parameters from ``[-1, 1]`` back onto
+Platform-v0's own ranges.
 """
 
 from __future__ import annotations

@@ -6,11 +6,14 @@ picks one of three actions and its one continuous parameter; the env then simula
 (a run lasts 20 frames of 0.05 s, a hop or leap until the runner lands again).
 
 Importing this module registers ``PlatformHybrid-v0``: Platform-v0's own env (``gym_platform.envs.PlatformEnv``,
-imported from the package) in two wrappers, nothing of its dynamics changed:
+imported from the package) in three wrappers, nothing of its dynamics changed:
 
 ==========================  ==========================================================================================
 wrapper                     what it does
 ==========================  ==========================================================================================
+:class:`StateOnly`          the observation's 9 state features, without the count of simulation frames the last
+                            action took (``Discrete(200)``, one-hot 200 inputs once flattened), as the published
+                            agents (P-DQN, MP-DQN, HyAR) read it
 :class:`PlatformGoal`       ``info["is_success"]`` on the last step: True when the runner reached the right end of the
                             third platform (the success rate of the published tables); the reward is the env's own
 :class:`ScaledParameters`   each action's parameter in ``[-1, 1]`` instead of its own range (run ``[0, 30]``,
@@ -41,6 +44,8 @@ speed                       about 200 steps/s on one loaded core of a 2-core mac
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -63,6 +68,20 @@ class PlatformGoal(gym.Wrapper):
         base = self.env.unwrapped
         info = dict(info, is_success=bool(base.player.position[0] >= base._right_bound()))
         return obs, reward, terminated, truncated, info
+
+
+class StateOnly(gym.ObservationWrapper):
+    """Platform-v0's observation ``(state, frames)`` -> ``state``, the ``Box(0, 1, (9,))`` part."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        sp = env.observation_space
+        if not (isinstance(sp, spaces.Tuple) and isinstance(sp.spaces[0], spaces.Box)):
+            raise ValueError(f"StateOnly: {sp} is not Platform-v0's Tuple(Box, Discrete) observation")
+        self.observation_space = sp.spaces[0]
+
+    def observation(self, observation: Any) -> np.ndarray:
+        return np.asarray(observation[0], np.float32)
 
 
 class ScaledParameters(gym.ActionWrapper):
@@ -102,10 +121,11 @@ class ScaledParameters(gym.ActionWrapper):
 
 
 def make_platform_hybrid(**kwargs: Any) -> gym.Env:
-    """Platform-v0's env in :class:`PlatformGoal` and :class:`ScaledParameters` (``kwargs``: PlatformEnv's)."""
+    """Platform-v0's env in :class:`PlatformGoal`, :class:`StateOnly` and :class:`ScaledParameters` (``kwargs``:
+    PlatformEnv's)."""
     from gym_platform.envs import PlatformEnv
 
-    return ScaledParameters(PlatformGoal(PlatformEnv(**kwargs)))
+    return ScaledParameters(StateOnly(PlatformGoal(PlatformEnv(**kwargs))))
 
 
 def register() -> None:
@@ -115,3 +135,102 @@ def register() -> None:
 
 
 register()
+
+
+# ---- evaluation on Platform-v0 itself, and the shipped policy ---------------------------------------------------
+EVAL_SEED = 900_000  # the hybrid agent's held-out seeds (agents.hybrid.train.EVAL_SEED)
+# the published success rates on Platform (HyAR's and CHDP's tables) and MP-DQN's converged return
+PUBLISHED = {"H-PPO": 0.663, "PA-TD3": 0.951, "PDQN-TD3": 0.967, "HyAR-TD3": 0.966, "CHDP": 0.997}
+PUBLISHED_MPDQN_RETURN = 0.987
+
+
+def evaluate_platform(policy: Any, episodes: int, seed0: int = EVAL_SEED) -> dict[str, Any]:
+    """``policy`` (an :class:`~agents.hybrid.native.EnvPolicy`) on Platform-v0 itself (``gym.make("Platform-v0")``,
+    its own spaces), deterministic, one episode per seed from ``seed0``: the success rate (the goal reached) with
+    its Wilson 95% interval, the mean return, and every episode's outcome."""
+    import gym_platform  # noqa: F401 - registers Platform-v0
+
+    from agents.hybrid.evaluate import wilson
+
+    env = gym.make("Platform-v0")
+    returns, goals, lengths = [], [], []
+    try:
+        for s in range(seed0, seed0 + episodes):
+            obs, _ = env.reset(seed=s)
+            total, n, done = 0.0, 0, False
+            while not done:
+                action, _ = policy.predict(obs, deterministic=True)
+                obs, r, term, trunc, _ = env.step(action)
+                total += float(r)
+                n += 1
+                done = term or trunc
+            base = env.unwrapped
+            returns.append(total)
+            lengths.append(n)
+            goals.append(int(base.player.position[0] >= base._right_bound()))
+    finally:
+        env.close()
+    k = int(sum(goals))
+    return {"episodes": episodes, "first_seed": seed0, "success_rate": k / episodes, "success_ci95": wilson(k, episodes),
+            "mean_return": float(np.mean(returns)), "mean_length": float(np.mean(lengths)), "goals": goals,
+            "returns": [round(x, 6) for x in returns]}
+
+
+def report(runs: list[str], episodes: int, out: str | None) -> dict[str, Any]:
+    """Evaluate each run's ``policy`` on ``episodes`` held-out episodes of Platform-v0; with ``out``, copy the best
+    run's policy there with ``results.json`` (every run's figures, the published table, the shipped run's first 40
+    episodes, which the tests replay)."""
+    import shutil
+
+    from agents.hybrid.native import load_policy
+
+    rows = []
+    for run in runs:
+        res = evaluate_platform(load_policy(Path(run) / "policy"), episodes)
+        info = json.loads((Path(run) / "run.json").read_text()) if (Path(run) / "run.json").exists() else {}
+        rows.append({"run": run, "seed": info.get("args", {}).get("seed"), "train_wall_s": info.get("wall_s"),
+                     **{k: v for k, v in res.items() if k not in ("goals", "returns")}, "_res": res})
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "_res"}), flush=True)
+    rates = [r["success_rate"] for r in rows]
+    summary = {"env": "Platform-v0", "episodes_per_run": episodes, "first_seed": EVAL_SEED,
+               "mean_success_rate": float(np.mean(rates)), "min_success_rate": float(np.min(rates)),
+               "mean_return": float(np.mean([r["mean_return"] for r in rows])),
+               "runs": [{k: v for k, v in r.items() if k != "_res"} for r in rows],
+               "published_success_rate": PUBLISHED, "published_mpdqn_return": PUBLISHED_MPDQN_RETURN}
+    if out is not None:
+        best = max(rows, key=lambda r: (r["success_rate"], r["mean_return"]))
+        dest = Path(out)
+        dest.mkdir(parents=True, exist_ok=True)
+        for suffix in (".pt", ".json"):
+            shutil.copyfile(Path(best["run"]) / f"policy{suffix}", dest / f"policy{suffix}")
+        summary["shipped"] = {"run": best["run"], "seed": best["seed"], "success_rate": best["success_rate"],
+                              "mean_return": best["mean_return"], "goals_first_40": best["_res"]["goals"][:40],
+                              "returns_first_40": best["_res"]["returns"][:40]}
+        (dest / "results.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("runs", "shipped")}), flush=True)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m agents.hybrid.platform --runs RUN [RUN ...] --episodes N [--out DIR]``: see :func:`report`."""
+    import argparse
+
+    import torch as th
+
+    th.set_num_threads(1)
+    p = argparse.ArgumentParser(prog="python -m agents.hybrid.platform",
+                                description="evaluate hybrid runs on Platform-v0's held-out episodes; ship the best")
+    p.add_argument("--runs", nargs="+", required=True, help="run folders, each with policy.pt / policy.json")
+    p.add_argument("--episodes", type=int, default=1000)
+    p.add_argument("--out", default=None, help="copy the best run's policy here, with results.json")
+    args = p.parse_args(argv)
+    for run in args.runs:
+        if not (Path(run) / "policy.json").is_file():
+            p.error(f"--runs: {run}: no policy.json (is it a finished training run?)")
+    if args.episodes < 1:
+        p.error(f"--episodes: {args.episodes}: need at least 1")
+    report(args.runs, args.episodes, args.out)
+
+
+if __name__ == "__main__":
+    main()
