@@ -304,4 +304,5 @@ train-platform: $(STAMP)  ## hybrid PPO on Platform-v0, three seeds, 1,000 held-
 	for s in $(PLATFORM_SEEDS); do \
 	  $(HYBRID) ppo $(PLATFORM_PPO) --steps $(PLATFORM_STEPS) --seed $$s --out $(PLATFORM_RUNS)/s$$s || exit 1; done
 	PYTHONPATH=$(CURDIR) nice -n 10 $(PY) -W ignore -m agents.hybrid.platform --episodes 1000 \
-	  --runs $(foreach s,$(PLATFORM_SEEDS),$(PLATFORM_RUNS)/s$(s)) --out exported/hybrid_platform
+	  --runs $(foreach s,$(PLATFORM_SEEDS),$(PLATFORM_RUNS)/s$(s)) --out exported/hybrid_platform \
+	  --plot docs/hybrid/platform_curves.png

@@ -3,6 +3,7 @@ line, and saved policies that act in Platform-v0's own spaces through ``agents.h
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -99,13 +100,18 @@ def test_a_tiny_ppo_run_saves_reloads_and_acts_in_platforms_own_spaces(tmp_path)
     out = tmp_path / "run"
     r = _run_cli(["ppo", "--env", ENV_ID, "--gym-packages", "agents.hybrid.platform", "--steps", "256",
                   "--n-envs", "2", "--n-steps", "64", "--batch-size", "64", "--n-epochs", "1", "--q-coef", "0",
-                  "--eval-every", "100000", "--eval-episodes", "3", "--out", str(out)], tmp_path)
+                  "--lr", "1e-3", "--lr-anneal", "--eval-every", "100000", "--eval-episodes", "3", "--out", str(out)],
+                 tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     meta = json.loads((out / "policy.json").read_text())
     assert meta["env"]["id"] == ENV_ID and meta["env"]["gym_packages"] == ["agents.hybrid.platform"]
     assert meta["features_extractor_class"] == "FlattenExtractor"  # the MLP variant
     curve = (out / "curve.csv").read_text().splitlines()
     assert curve[0].startswith("env_steps,mean_return,mean_length,success_rate")
+    # --lr-anneal: the first update, with half the steps left, ran at half the rate
+    with open(out / "log" / "progress.csv") as f:
+        rates = [float(row["train/learning_rate"]) for row in csv.DictReader(f) if row.get("train/learning_rate")]
+    assert rates and rates[0] == pytest.approx(5e-4)
     policy = load_policy(out / "policy")
     assert policy.action_space == gym.make("Platform-v0").action_space
     returns, _ = _play(policy, episodes=3, seed0=900_000)

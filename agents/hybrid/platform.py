@@ -211,6 +211,43 @@ def report(runs: list[str], episodes: int, out: str | None) -> dict[str, Any]:
     return summary
 
 
+def plot_curves(runs: list[str], path: str) -> None:
+    """Each run's ``curve.csv`` (deterministic success rate and mean return on 100 held-out episodes, every
+    10,000 env steps) as one PNG, the published success rates as horizontal lines."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_s, ax_r) = plt.subplots(1, 2, figsize=(11, 4))
+    for run in runs:
+        with open(Path(run) / "curve.csv") as f:
+            rows = list(csv.DictReader(f))
+        x = [int(r["env_steps"]) for r in rows]
+        label = Path(run).name
+        ax_s.plot(x, [float(r["success_rate"]) for r in rows], marker="o", label=label)
+        ax_r.plot(x, [float(r["mean_return"]) for r in rows], marker="o", label=label)
+    for rate in PUBLISHED.values():
+        ax_s.axhline(rate, color="grey", lw=0.8, ls="--")
+    ax_s.annotate("H-PPO", (0, PUBLISHED["H-PPO"]), fontsize=7, color="grey", va="bottom")
+    ax_s.annotate("off-policy methods (PA-TD3 ... CHDP)", (0, 0.945), fontsize=7, color="grey",
+                  va="top")
+    ax_r.axhline(PUBLISHED_MPDQN_RETURN, color="grey", lw=0.8, ls="--")
+    ax_r.annotate("MP-DQN", (0, PUBLISHED_MPDQN_RETURN), fontsize=7, color="grey", va="bottom")
+    ax_s.set(xlabel="env steps", ylabel="success rate (goal reached)", ylim=(-0.02, 1.02))
+    ax_r.set(xlabel="env steps", ylabel="mean return", ylim=(0, 1.05))
+    for ax in (ax_s, ax_r):
+        ax.legend(loc="lower right")
+        ax.grid(alpha=0.3)
+    fig.suptitle("Hybrid PPO on Platform-v0: 100 held-out episodes every 10,000 steps, deterministic")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m agents.hybrid.platform --runs RUN [RUN ...] --episodes N [--out DIR]``: see :func:`report`."""
     import argparse
@@ -223,6 +260,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs", nargs="+", required=True, help="run folders, each with policy.pt / policy.json")
     p.add_argument("--episodes", type=int, default=1000)
     p.add_argument("--out", default=None, help="copy the best run's policy here, with results.json")
+    p.add_argument("--plot", default=None, help="also draw the runs' learning curves (curve.csv) into this PNG")
     args = p.parse_args(argv)
     for run in args.runs:
         if not (Path(run) / "policy.json").is_file():
@@ -230,6 +268,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.episodes < 1:
         p.error(f"--episodes: {args.episodes}: need at least 1")
     report(args.runs, args.episodes, args.out)
+    if args.plot:
+        plot_curves(args.runs, args.plot)
 
 
 if __name__ == "__main__":
