@@ -134,9 +134,13 @@ def test_env_policy_undoes_the_wrappers_the_network_was_trained_in(tmp_path) -> 
     out = tmp_path / "run"
     r = _run_cli(["ppo", "--env", ENV_ID, "--gym-packages", "agents.hybrid.platform", "--steps", "64",
                   "--n-envs", "1", "--n-steps", "64", "--batch-size", "64", "--n-epochs", "1", "--q-coef", "0",
-                  "--eval-every", "100000", "--eval-episodes", "1", "--out", str(out)], tmp_path)
+                  "--log-std-init", "-1", "--eval-every", "100000", "--eval-episodes", "1", "--out", str(out)],
+                 tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((out / "policy.json").read_text())["log_std_init"] == -1.0
     policy = load_policy(out / "policy")
+    # the parameters' spread starts at exp(-1); one update moves it by little
+    assert np.allclose(policy.network.log_std.detach().numpy(), -1.0, atol=0.05)
     obs, _ = gym.make("Platform-v0").reset(seed=5)
     assert policy.network.observation_space.shape == (9,)  # the state, without the frame count
     box, _ = policy.network.predict(obs[0], deterministic=True)

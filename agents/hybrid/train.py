@@ -386,7 +386,8 @@ def cmd_ppo(args: argparse.Namespace) -> None:
     model = HybridPPO(
         HybridActorCriticPolicy, venv, seed=args.seed, q_coef=args.q_coef, critic_warmup=args.critic_warmup,
         demos=demos, bc_coef=args.bc_coef,
-        policy_kwargs=policy_kwargs_for(obs_space, layout, small=pixels),
+        policy_kwargs={**policy_kwargs_for(obs_space, layout, small=pixels),
+                       **({} if args.log_std_init is None else {"log_std_init": args.log_std_init})},
         n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs,
         learning_rate=(lambda progress: args.lr * progress) if args.lr_anneal else args.lr,
         gamma=0.99, gae_lambda=0.95, clip_range=args.clip, ent_coef=args.ent_coef, vf_coef=args.vf_coef, verbose=0,
@@ -591,6 +592,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     q.add_argument("--lr-anneal", action=argparse.BooleanOptionalAction, default=False,
                    help="decay the learning rate linearly from --lr to 0 over --steps (the last policy, not one "
                         "caught in an oscillation)")
+    q.add_argument("--log-std-init", type=float, default=None,
+                   help="the continuous parameters' initial log standard deviation (default SB3's 0: std 1)")
     q.add_argument("--clip", type=float_above(0.0), default=0.2)
     q.add_argument("--ent-coef", type=float_above(0.0, inclusive=True), default=0.01)
     q.add_argument("--q-coef", type=float_above(0.0, inclusive=True), default=0.5)
