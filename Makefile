@@ -296,11 +296,11 @@ bench-inference: $(STAMP)
 # seed, one at a time, then every run on the same 1,000 held-out episodes of Platform-v0 itself, the best shipped.
 # A constant --lr 1e-3 and the default spread (std 1 on [-1, 1]): an annealed rate, and a smaller initial spread,
 # each left seed 0 in the second gap for 70,000 steps (docs/hybrid-platform.md).
-PLATFORM_RUNS ?= runs/platform
+PLATFORM_RUNS ?= runs/platform_kl
 PLATFORM_SEEDS ?= 0 1 2
 PLATFORM_STEPS ?= 100000
 PLATFORM_PPO := --env PlatformHybrid-v0 --gym-packages agents.hybrid.platform --n-envs 8 --n-steps 64 \
-  --batch-size 128 --n-epochs 10 --lr 1e-3 --ent-coef 0.001 --q-coef 0 --eval-every 10000 --eval-episodes 100
+  --batch-size 128 --n-epochs 10 --lr 1e-3 --target-kl 0.03 --ent-coef 0.001 --q-coef 0 --eval-every 10000 --eval-episodes 100
 .PHONY: train-platform
 train-platform: $(STAMP)  ## hybrid PPO on Platform-v0, three seeds, 1,000 held-out episodes each; best to exported/
 	for s in $(PLATFORM_SEEDS); do \
