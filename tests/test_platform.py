@@ -100,8 +100,8 @@ def test_a_tiny_ppo_run_saves_reloads_and_acts_in_platforms_own_spaces(tmp_path)
     out = tmp_path / "run"
     r = _run_cli(["ppo", "--env", ENV_ID, "--gym-packages", "agents.hybrid.platform", "--steps", "256",
                   "--n-envs", "2", "--n-steps", "64", "--batch-size", "64", "--n-epochs", "1", "--q-coef", "0",
-                  "--lr", "1e-3", "--lr-anneal", "--eval-every", "100000", "--eval-episodes", "3", "--out", str(out)],
-                 tmp_path)
+                  "--lr", "1e-3", "--lr-anneal", "--target-kl", "0.03", "--eval-every", "100000",
+                  "--eval-episodes", "3", "--out", str(out)], tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     meta = json.loads((out / "policy.json").read_text())
     assert meta["env"]["id"] == ENV_ID and meta["env"]["gym_packages"] == ["agents.hybrid.platform"]
