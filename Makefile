@@ -296,6 +296,7 @@ bench-inference: $(STAMP)
 # seed, one at a time, then every run on the same 1,000 held-out episodes of Platform-v0 itself, the best shipped.
 # A constant --lr 1e-3 and the default spread (std 1 on [-1, 1]): an annealed rate, and a smaller initial spread,
 # each left seed 0 in the second gap for 70,000 steps (docs/hybrid-platform.md).
+# --target-kl 0.03: without it single updates reached an approximate KL of 0.5-1.1 and seed 1 collapsed (0% success).
 PLATFORM_RUNS ?= runs/platform_kl
 PLATFORM_SEEDS ?= 0 1 2
 PLATFORM_STEPS ?= 100000
