@@ -76,7 +76,7 @@ help:
 $(STAMP): pyproject.toml Makefile
 	$(call build_check)
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e ".[render,screen,agents,dev]"
+	$(VENV)/bin/pip install -q -e ".[render,screen,agents,advisor,dev]"
 	touch $(STAMP)
 
 venv: $(STAMP)
