@@ -15,6 +15,9 @@ measure                what it reads
 
 :class:`Gate` asks when the measure is at or above its threshold. :meth:`Gate.calibrate` sets the threshold from
 measures seen in a short run so that about ``target_rate`` of the steps ask (the ``1 - target_rate`` quantile).
+Advice moves the game into other states than the calibration run saw (an advised fishing policy keeps the fish near
+the bar's centre, where its margin is small), so the threshold alone may ask far more often; ``max_rate`` caps the
+queries at that fraction of the steps seen so far (plus ``burst``), whatever the measure says.
 """
 
 from __future__ import annotations
@@ -26,14 +29,31 @@ import numpy as np
 
 
 class Gate:
-    """Ask when ``uncertainty >= threshold`` (None: never; ``-inf``: always)."""
+    """Ask when ``uncertainty >= threshold`` (None: never; ``-inf``: always), at most ``max_rate`` of the steps
+    (None: no cap) with ``burst`` queries of slack."""
 
-    def __init__(self, threshold: float | None = None, target_rate: float | None = None):
+    def __init__(self, threshold: float | None = None, target_rate: float | None = None,
+                 max_rate: float | None = None, burst: int = 3):
         self.threshold = threshold
         self.target_rate = target_rate
+        if max_rate is not None and not 0.0 < max_rate <= 1.0:
+            raise ValueError(f"max_rate: need 0 < rate <= 1 or None, got {max_rate}")
+        self.max_rate = max_rate
+        self.burst = int(burst)
+        self.steps = 0
+        self.asked = 0
+        self.capped = 0
 
     def should_ask(self, uncertainty: float) -> bool:
-        return self.threshold is not None and float(uncertainty) >= self.threshold
+        """One step's decision (every call counts as a step for the cap)."""
+        self.steps += 1
+        if self.threshold is None or not float(uncertainty) >= self.threshold:
+            return False
+        if self.max_rate is not None and self.asked >= self.max_rate * self.steps + self.burst:
+            self.capped += 1
+            return False
+        self.asked += 1
+        return True
 
     def calibrate(self, values: Sequence[float], target_rate: float) -> float:
         """Set the threshold so that a fraction ``target_rate`` (0..1] of ``values`` would ask; returns it."""
@@ -47,7 +67,8 @@ class Gate:
         return self.threshold
 
     def to_json(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "target_rate": self.target_rate}
+        return {"threshold": self.threshold, "target_rate": self.target_rate, "max_rate": self.max_rate,
+                "burst": self.burst, "steps": self.steps, "asked": self.asked, "capped": self.capped}
 
 
 def type_entropy(policy: Any, obs: np.ndarray) -> float:

@@ -34,6 +34,7 @@ size a hosted model would bill.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -365,3 +366,24 @@ def _reply(api: str, model: str, tool_input: Any, text: str, tokens_in: int, tok
                          "finish_reason": "tool_calls" if tool_input is not None else "stop"}],
             "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
                       "total_tokens": tokens_in + tokens_out}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m agents.advisor.servers --mode oracle``: serve on 127.0.0.1 until interrupted; prints the URL."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m agents.advisor.servers", description=main.__doc__)
+    p.add_argument("--mode", choices=MODES, default="oracle")
+    p.add_argument("--p", type=float, default=1.0, help="the oracle's probability of the right action")
+    p.add_argument("--delay", type=float, default=2.0, help="seconds of the slow and silent modes")
+    p.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    args = p.parse_args(argv)
+    with AdviceServer(args.mode, p=args.p, delay_s=args.delay) as srv:
+        print(srv.url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            srv._stop.wait(args.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
