@@ -286,3 +286,7 @@ perfect-bound: $(STAMP)  ## the perfect-catch rate no policy can pass, on the 5,
 
 bench-inference: $(STAMP)
 	$(PY) benchmarks/bench_inference.py
+
+ADVISOR_EPISODES ?= 100
+advisor-measure: $(STAMP)  ## the advisor against oracle, noisy and adversarial advice servers on held-out fish
+	$(PY) -m agents.advisor.measure --episodes $(ADVISOR_EPISODES)

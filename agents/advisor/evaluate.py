@@ -73,6 +73,8 @@ def add_advisor_args(p: argparse.ArgumentParser, default: str = "none") -> None:
     g.add_argument("--episode-calls", type=int_at_least(0), default=None, help="requests per episode")
     g.add_argument("--log", default=None, help="JSONL query log")
     g.add_argument("--task", default=FISHING_TASK, help="the task, in words")
+    g.add_argument("--live-wait", type=float_above(0.0, inclusive=True), default=0.02,
+                   help="on a live window: seconds a step waits for its advice (default %(default)s)")
 
 
 def settings_from_args(args: argparse.Namespace, backend: str) -> AdvisorSettings:
@@ -196,6 +198,32 @@ def evaluate(policy: Any, settings: AdvisorSettings | None, episodes: int, first
            "base_url": getattr(advisor.backend, "base_url", None) if advisor is not None else None,
            "first_seed": first_seed, "wall_s": round(wall, 1), "caught_per_seed": res["caught_per_seed"]}
     return out
+
+
+def evaluate_from_args(policy: Any, args: argparse.Namespace, episodes: int, first_seed: int = EVAL_SEED,
+                       progress: bool = True) -> dict[str, Any]:
+    """The advised evaluation of :func:`evaluate` from :func:`add_advisor_args`' options (``--advisor`` names the
+    backend): the gate calibrated unless ``--threshold`` is given. ValueError for settings that cannot work."""
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    settings = settings_from_args(args, args.advisor)
+    gate = gate_from_args(args)
+    if args.threshold is None:
+        calibrate(policy, FishingPixelsEnv, gate, args.query_rate, args.calibration_episodes, args.measure)
+    return evaluate(policy, settings, episodes, first_seed, gate, args.measure, progress=progress)
+
+
+def live_policy_from_args(policy: Any, env: Any, args: argparse.Namespace) -> AdvisedPolicy:
+    """For a live window: ``policy`` on ``env`` with the advisor of the options, each reply awaited at most
+    ``--live-wait`` seconds (later ones are counted as late, not applied); the gate calibrated offscreen on
+    FishingPixels-v0 (the window's picture) unless ``--threshold`` is given."""
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    gate = gate_from_args(args)
+    if args.threshold is None:
+        calibrate(policy, FishingPixelsEnv, gate, args.query_rate, args.calibration_episodes, args.measure)
+    advisor = Advisor(env.action_space, settings_from_args(args, args.advisor), names=names_for(env))
+    return advised_policy(policy, env, advisor, gate, args.measure, wait_s=args.live_wait)
 
 
 def load_pixel_policy(arg: str) -> Any:
