@@ -128,3 +128,32 @@ def test_the_play_command_refuses_an_advisor_without_key_or_server(capsys):
     with pytest.raises(SystemExit) as e:
         play_main(["--policy", "scripted", "--advisor", "openai"])
     assert e.value.code == 2 and "OPENAI_API_KEY" in capsys.readouterr().err
+
+
+def test_a_dqn_on_stardew_fishing_asks_with_its_rendered_frame_when_its_q_margin_is_small():
+    from agents.advisor.wrapper import advise_dqn
+    from envs.stardew.fishing_env import StardewFishingEnv
+
+    env = StardewFishingEnv(render_mode="rgb_array")
+    obs, _ = env.reset(seed=800_000)
+
+    def q_values(o: np.ndarray) -> np.ndarray:  # a margin of 0.01: unsure; of 5: sure
+        return np.stack([np.zeros(len(o)), np.full(len(o), 0.01 if unsure else 5.0)], axis=1)
+
+    with AdviceServer("good", answer={"action": "release"}) as srv:
+        adv = Advisor(env.action_space, AdvisorSettings(base_url=srv.url, cache_path="off"),
+                      names={"action": ["release", "hold"]})
+        gate = Gate(threshold=-0.5)
+        p = advise_dqn(q_values, env, adv, gate)
+        p.new_episode()
+        unsure = False
+        assert p.predict(obs)[0] == 1 and srv.count == 0  # sure: its own action, nothing sent
+        unsure = True
+        a, _ = p.predict(obs)
+        assert a == 0 and srv.count == 1  # unsure: asked, and the advice (release) taken
+        png = srv.requests[0]["pngs"][0]
+        adv.close()
+    from agents.advisor.frames import decode_png
+
+    assert decode_png(png).shape == env.render().shape  # the env's own rendered frame was sent
+    env.close()

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from agents.advisor.advisor import Advice, Advisor
-from agents.advisor.gate import Gate, pixel_margin, q_head_margin, type_entropy
+from agents.advisor.gate import Gate, pixel_margin, q_head_margin, q_margin, type_entropy
 
 
 def _identity(a: Any) -> Any:
@@ -154,3 +154,40 @@ def names_for(env: Any) -> dict[str, list[str]]:
     if spec is None:
         return {}
     return {"type": list(spec.type_names), "keys": list(spec.keys)}
+
+
+class QPolicy:
+    """A Q-network (a DQN, e.g. :class:`agents.dqn.onnx_io.OnnxPolicy`'s ``q_values``) with SB3's ``predict``:
+    ``q_values(obs (N, ...)) -> (N, n_actions)``, greedy actions; :meth:`uncertainty` is the Q-value margin."""
+
+    def __init__(self, q_values: Callable[[np.ndarray], np.ndarray], observation_space: Any = None):
+        self.q_fn = q_values
+        self.observation_space = observation_space
+
+    def _q(self, observation: Any) -> np.ndarray:
+        o = np.asarray(observation)
+        shape = getattr(self.observation_space, "shape", None)
+        single = shape is not None and o.shape == tuple(shape)
+        q = np.asarray(self.q_fn(o[None] if single else o))
+        return q
+
+    def predict(self, observation: Any, state: Any = None, episode_start: Any = None,
+                deterministic: bool = True) -> tuple[Any, Any]:
+        o = np.asarray(observation)
+        q = self._q(o)
+        a = q.argmax(axis=-1)
+        shape = getattr(self.observation_space, "shape", None)
+        return (int(a[0]) if shape is not None and o.shape == tuple(shape) else a), state
+
+    def uncertainty(self, observation: Any) -> float:
+        """:func:`~agents.advisor.gate.q_margin` of the first (only) observation."""
+        return q_margin(self._q(observation)[0])
+
+
+def advise_dqn(q_values: Callable[[np.ndarray], np.ndarray], env: Any, advisor: Advisor | None, gate: Gate,
+               wait_s: float | None = None) -> AdvisedPolicy:
+    """A DQN on an env with a ``Discrete`` action space (StardewFishing-v0 with ``render_mode="rgb_array"``: the
+    advisor sees its rendered frame), gated by the Q-value margin."""
+    policy = QPolicy(q_values, env.observation_space)
+    return AdvisedPolicy(policy, advisor, gate, policy.uncertainty, env.unwrapped.render, measure="q_margin",
+                         wait_s=wait_s)
