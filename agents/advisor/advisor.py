@@ -185,7 +185,8 @@ class Advisor:
     # ---- public -------------------------------------------------------------------------------------------------
     def new_episode(self) -> None:
         """The per-episode budget starts again."""
-        self.budget.new_episode()
+        with self._lock:
+            self.budget.new_episode()
 
     def ask(self, frames: Sequence[np.ndarray] | np.ndarray, proposed: Any, uncertainty: float,
             measure: str = "", wait_s: float | None = None, context: Mapping[str, Any] | None = None) -> Advice:
@@ -220,7 +221,8 @@ class Advisor:
                         self._count(cache_hits=1, advised=1)
                         return self._done(entry, Advice(action, "cache", latency_s=time.monotonic() - t0, query=qid),
                                           value, cache_distance=dist)
-            spent = self.budget.exhausted()
+            with self._lock:
+                spent = self.budget.exhausted()
             if spent is not None:
                 return self._fallback(entry, qid, t0, "budget", detail=spent)
             if not self.limits.allow():
@@ -333,9 +335,9 @@ class Advisor:
 
     def _charge(self, usage: Usage) -> None:
         cost = usage.cost(self.price)
-        self.budget.charge(1, usage.total, cost)
         self.limits.observed(usage.total)
-        with self._lock:
+        with self._lock:  # a live window's query is charged from the worker thread
+            self.budget.charge(1, usage.total, cost)
             st = self.stats
             st["tokens"] += usage.total
             st["input_tokens"] += usage.input
