@@ -157,3 +157,18 @@ def test_a_dqn_on_stardew_fishing_asks_with_its_rendered_frame_when_its_q_margin
 
     assert decode_png(png).shape == env.render().shape  # the env's own rendered frame was sent
     env.close()
+
+
+def test_the_measurement_plays_every_arm_on_the_same_fish_and_tables_the_paired_change(tmp_path):
+    from agents.advisor.measure import main as measure_main
+
+    out = tmp_path / "m.json"
+    assert measure_main(["--episodes", "1", "--rates", "0.5", "--calibration-episodes", "1", "--only", "adversarial",
+                         "--out", str(out)]) == 0
+    r = json.loads(out.read_text())["results"]["scripted"]
+    assert set(r) == {"off", "adversarial @50%"}
+    adv = r["adversarial @50%"]
+    assert adv["caught_per_seed"] and adv["first_seed"] == r["off"]["first_seed"] == 900_000
+    assert adv["queries"] > 0 and adv["advised"] > 0 and adv["fallbacks"] == 0
+    md = out.with_suffix(".md").read_text()
+    assert "| scripted | adversarial @50% |" in md and "| scripted | off |" in md

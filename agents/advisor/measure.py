@@ -136,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                               "query_rate": round(r["query_rate"], 4), "wall_s": round(time.time() - t0, 1)}),
                   flush=True)
             out.parent.mkdir(parents=True, exist_ok=True)  # written after every arm: an interrupted run keeps them
-            out.write_text(json.dumps({"episodes": args.episodes, "first_seed": args.first_seed,
-                                       "results": results}, indent=1) + "\n")
+            out.write_text(json.dumps({"results": results}, indent=1) + "\n")
     out.with_suffix(".md").write_text(table(results))
     print(table(results))
     return 0
