@@ -46,7 +46,7 @@ def frame(seed: int = 0, h: int = 48, w: int = 40) -> np.ndarray:
 
 def make(server: AdviceServer, api: str, **kw) -> Advisor:
     url = server.url + ("/v1" if api == "openai" else "")
-    opts = dict(backend=api, base_url=url, timeout_s=0.4, max_retries=1, max_retry_wait_s=0.1, cache_path="off")
+    opts = dict(backend=api, base_url=url, timeout_s=1.0, max_retries=1, max_retry_wait_s=0.1, cache_path="off")
     opts.update(kw)
     return Advisor(SPEC.space, AdvisorSettings(**opts), names=NAMES)
 
@@ -65,7 +65,7 @@ FAILURES = [("rate_limited", "rate_limited", 2), ("overloaded", "overloaded", 2)
 @pytest.mark.parametrize("api", APIS)
 @pytest.mark.parametrize(("mode", "reason", "requests"), FAILURES)
 def test_each_failure_mode_falls_back_to_the_policy_and_is_counted(api, mode, reason, requests):
-    with AdviceServer(mode, delay_s=1.5) as srv:
+    with AdviceServer(mode, delay_s=3.0) as srv:
         adv = make(srv, api)
         a = adv.ask(frame(), proposed(), 0.7, "type_entropy")
         st = adv.summary()
@@ -322,6 +322,18 @@ def test_the_gate_calibrates_its_threshold_to_the_target_query_rate():
     rate = np.mean([g.should_ask(v) for v in values])
     assert 0.045 <= rate <= 0.055
     assert not Gate().should_ask(1e9)  # no threshold: never asks
+
+
+def test_a_query_with_fewer_frames_than_its_context_repeats_the_oldest_so_the_cache_key_keeps_its_size():
+    with AdviceServer("good", answer=GOOD) as srv:
+        adv = make(srv, "anthropic", context_frames=2, cache_path=None)
+        assert adv.ask([frame(1), frame(2)], proposed(), 1.0).source == "model"
+        a = adv.ask([frame(3)], proposed(), 1.0)  # an episode's first step: one frame so far
+        assert a.source == "model" and len(srv.requests[-1]["pngs"]) == 2
+        assert adv.ask([frame(3), frame(3)], proposed(), 1.0).source == "cache"
+        st = adv.summary()
+        adv.close()
+    assert st["fallbacks"] == 0 and srv.count == 2
 
 
 def test_deprecated_models_warn_nowhere_in_a_default_advisor():

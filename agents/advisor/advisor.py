@@ -191,7 +191,7 @@ class Advisor:
     def ask(self, frames: Sequence[np.ndarray] | np.ndarray, proposed: Any, uncertainty: float,
             measure: str = "", wait_s: float | None = None, context: Mapping[str, Any] | None = None) -> Advice:
         """Advice for the newest of ``frames`` (an (H, W, 3) frame or a list, oldest first; the last
-        ``context_frames`` are sent). ``wait_s`` None: wait for the reply (offline play); a number: a live window,
+        ``context_frames`` are sent, the oldest repeated when there are fewer). ``wait_s`` None: wait for the reply (offline play); a number: a live window,
         where the reply is awaited at most this long (see the module doc). ``context`` goes into the log line."""
         t0 = time.monotonic()
         with self._lock:
@@ -204,6 +204,9 @@ class Advisor:
             if isinstance(frames, np.ndarray) and frames.ndim in (2, 3) and frames.dtype == np.uint8:
                 frames = [frames]
             frames = list(frames)[-self.settings.context_frames:]
+            # at an episode's start fewer frames exist: the oldest repeats (as a frame stack does), so every query
+            # sends, and hashes, the same number of frames
+            frames = [frames[0]] * (self.settings.context_frames - len(frames)) + frames
             entry["proposed"] = _jsonable(action_to_json(self.space, proposed, self.names))
             s = self.settings
             hr = s.hash_region or s.region
