@@ -18,6 +18,7 @@ fallbacks: the run finishes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -56,6 +57,9 @@ def add_advisor_args(p: argparse.ArgumentParser, default: str = "none") -> None:
     g.add_argument("--no-rate-cap", action="store_true",
                    help="let the threshold alone decide (by default at most --query-rate of the steps ask)")
     g.add_argument("--calibration-episodes", type=int_at_least(1), default=5)
+    g.add_argument("--trial-episodes", type=int_at_least(0), default=10,
+                   help="fish of the calibration seeds the advisor must not make worse before it is trusted "
+                        "(0: trust it untried; offscreen commands only)")
     g.add_argument("--measure", choices=["type_entropy", "q_head_margin"], default="type_entropy",
                    help="a hybrid policy's uncertainty (the scripted controller uses its pixel margin)")
     g.add_argument("--timeout", type=float_above(0.0), default=10.0, help="seconds a request may take")
@@ -103,10 +107,11 @@ def advised_policy(policy: Any, env: Any, advisor: Advisor | None, gate: Gate, m
 
 def play_fish(env: Any, advised: AdvisedPolicy, seeds: Any, recorder: Any = None, bar: Any = None) -> dict[str, Any]:
     """Each seed one fish, played with ``advised``; per-seed outcomes, steps and the advisor's time."""
-    caught, steps = [], 0
+    caught, steps, returns = [], 0, []
     for s in seeds:
         obs, _ = env.reset(seed=int(s))
         advised.new_episode()
+        ret = 0.0
         if recorder is not None:
             recorder.start(obs)
         n = 0
@@ -115,6 +120,7 @@ def play_fish(env: Any, advised: AdvisedPolicy, seeds: Any, recorder: Any = None
             a, _ = advised.predict(obs, deterministic=True)
             act = advised.to_env(a)
             obs, r, term, trunc, info = env.step(act)
+            ret += float(r)
             if recorder is not None:
                 recorder.add(act, r, obs, advised=advised.last_advice is not None and advised.last_advice.advised)
             n += 1
@@ -124,13 +130,14 @@ def play_fish(env: Any, advised: AdvisedPolicy, seeds: Any, recorder: Any = None
             recorder.end(terminal=term, outcome="caught" if info["caught"] else "escaped" if term else "truncated",
                          seed=int(s))
         caught.append(int(info["caught"]))
+        returns.append(ret)
         steps += n
         if bar is not None:
             bar.update(1)
             st = advised.advisor.stats if advised.advisor is not None else {}
             bar.set_postfix(catch=f"{np.mean(caught):.0%}", queries=st.get("queries", 0),
                             cache_hits=st.get("cache_hits", 0), fallbacks=st.get("fallbacks", 0), refresh=False)
-    return {"caught_per_seed": caught, "steps": steps}
+    return {"caught_per_seed": caught, "steps": steps, "returns": returns}
 
 
 def calibrate(policy: Any, make_env: Any, gate: Gate, rate: float, episodes: int, measure: str) -> float:
@@ -143,13 +150,46 @@ def calibrate(policy: Any, make_env: Any, gate: Gate, rate: float, episodes: int
     return gate.calibrate(probe.uncertainties, rate)
 
 
-def evaluate(policy: Any, settings: AdvisorSettings | None, episodes: int, first_seed: int = EVAL_SEED,
-             gate: Gate | None = None, measure: str = "type_entropy", record_dir: str | None = None,
-             progress: bool = True, backend: Any = None) -> dict[str, Any]:
-    """``policy`` ("scripted" or a hybrid policy) with the advisor of ``settings`` (None: alone) on ``episodes``
-    held-out fish of FishingPixels-v0; the summary of :mod:`agents.advisor.evaluate`'s doc."""
+def trial(policy: Any, settings: AdvisorSettings, gate: Gate, episodes: int, measure: str = "type_entropy",
+          backend: Any = None) -> dict[str, Any]:
+    """Does this advisor help? ``policy`` plays ``episodes`` fish of the calibration seeds alone and then with the
+    advisor (a gate like ``gate``, no cache, no log); ``trusted`` when the advised fish's mean return (the env's
+    reward: 100 x the meter's change, +-10 at the end) is at least the policy's own on the same fish."""
     from envs.games.fishing_pixels import FishingPixelsEnv
 
+    seeds = range(CALIBRATION_SEED, CALIBRATION_SEED + episodes)
+    env = FishingPixelsEnv()
+    alone = play_fish(env, advised_policy(policy, env, None, Gate(), measure), seeds)
+    s = dataclasses.replace(settings, cache_path="off", log_path=None, budget=Budget())
+    advisor = Advisor(env.action_space, s, names=names_for(env), backend=backend)
+    g = Gate(gate.threshold, gate.target_rate, gate.max_rate, gate.burst)
+    try:
+        advised = play_fish(env, advised_policy(policy, env, advisor, g, measure), seeds)
+    finally:
+        advisor.close()
+        env.close()
+    st = advisor.summary()
+    r_alone, r_advised = float(np.mean(alone["returns"])), float(np.mean(advised["returns"]))
+    return {"episodes": episodes, "first_seed": CALIBRATION_SEED, "return_alone": r_alone,
+            "return_advised": r_advised, "caught_alone": int(sum(alone["caught_per_seed"])),
+            "caught_advised": int(sum(advised["caught_per_seed"])), "queries": st["queries"],
+            "tokens": st["tokens"], "fallbacks": st["fallbacks"], "trusted": r_advised >= r_alone}
+
+
+def evaluate(policy: Any, settings: AdvisorSettings | None, episodes: int, first_seed: int = EVAL_SEED,
+             gate: Gate | None = None, measure: str = "type_entropy", record_dir: str | None = None,
+             progress: bool = True, backend: Any = None, trial_episodes: int = 0) -> dict[str, Any]:
+    """``policy`` ("scripted" or a hybrid policy) with the advisor of ``settings`` (None: alone) on ``episodes``
+    held-out fish of FishingPixels-v0; the summary of :mod:`agents.advisor.evaluate`'s doc. With
+    ``trial_episodes``, the advisor is first tried (:func:`trial`) and, if it made those fish worse, not asked on
+    the held-out ones (``"trial"`` in the summary says so)."""
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    tried = None
+    if settings is not None and trial_episodes > 0:
+        tried = trial(policy, settings, gate or Gate(), trial_episodes, measure, backend)
+        if not tried["trusted"]:
+            settings = None
     env = FishingPixelsEnv()
     advisor = Advisor(env.action_space, settings, names=names_for(env), backend=backend) if settings else None
     gate = gate or Gate()
@@ -196,7 +236,8 @@ def evaluate(policy: Any, settings: AdvisorSettings | None, episodes: int, first
            "gate": gate.to_json(), "measure": advised.measure,
            "backend": st.get("backend"), "model": st.get("model"),
            "base_url": getattr(advisor.backend, "base_url", None) if advisor is not None else None,
-           "first_seed": first_seed, "wall_s": round(wall, 1), "caught_per_seed": res["caught_per_seed"]}
+           "first_seed": first_seed, "wall_s": round(wall, 1), "trial": tried,
+           "mean_return": float(np.mean(res["returns"])), "caught_per_seed": res["caught_per_seed"]}
     return out
 
 
@@ -210,7 +251,8 @@ def evaluate_from_args(policy: Any, args: argparse.Namespace, episodes: int, fir
     gate = gate_from_args(args)
     if args.threshold is None:
         calibrate(policy, FishingPixelsEnv, gate, args.query_rate, args.calibration_episodes, args.measure)
-    return evaluate(policy, settings, episodes, first_seed, gate, args.measure, progress=progress)
+    return evaluate(policy, settings, episodes, first_seed, gate, args.measure, progress=progress,
+                    trial_episodes=args.trial_episodes)
 
 
 def live_policy_from_args(policy: Any, env: Any, args: argparse.Namespace) -> AdvisedPolicy:
@@ -278,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
 
         calibrate(policy, FishingPixelsEnv, gate, args.query_rate, args.calibration_episodes, args.measure)
     res = evaluate(policy, settings, args.episodes, args.first_seed, gate, args.measure, args.record_demos,
-                   progress=not args.no_progress, backend=backend)
+                   progress=not args.no_progress, backend=backend, trial_episodes=args.trial_episodes)
     res["policy"] = args.policy
     print(json.dumps({k: v for k, v in res.items() if k != "caught_per_seed"}), flush=True)
     try:

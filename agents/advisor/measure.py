@@ -63,10 +63,14 @@ def arms(rates: list[float]) -> list[dict[str, Any]]:
     out += [{"name": f"oracle p=1.0 @{r:.0%}", "mode": "oracle", "p": 1.0, "rate": r} for r in sorted(rates)]
     out += [{"name": f"oracle p={p} @{top:.0%}", "mode": "oracle", "p": p, "rate": top} for p in (0.8, 0.5)]
     out.append({"name": f"adversarial @{top:.0%}", "mode": "adversarial", "p": 0.0, "rate": top})
+    # the same arms with the trial: the advisor is asked on the held-out fish only if it did not make the
+    # calibration fish worse
+    out += [dict(a, name=a["name"] + " +trial", trial=True) for a in out[1:]]
     return out
 
 
-def run_arm(policy: Any, arm: dict[str, Any], threshold: float, episodes: int, first_seed: int) -> dict[str, Any]:
+def run_arm(policy: Any, arm: dict[str, Any], threshold: float, episodes: int, first_seed: int,
+            trial_episodes: int = 10) -> dict[str, Any]:
     if arm["mode"] is None:
         return evaluate(policy, None, episodes, first_seed, Gate(), progress=False)
     with ServerProcess(arm["mode"], arm["p"]) as srv:
@@ -74,7 +78,8 @@ def run_arm(policy: Any, arm: dict[str, Any], threshold: float, episodes: int, f
                                    max_retries=1, max_retry_wait_s=0.5, context_frames=2, cache_distance=0,
                                    hash_size=16, hash_region=FISHING_HASH_REGION, requests_per_minute=None)
         gate = Gate(threshold=threshold, target_rate=arm["rate"], max_rate=arm["rate"])
-        return evaluate(policy, settings, episodes, first_seed, gate, progress=False)
+        return evaluate(policy, settings, episodes, first_seed, gate, progress=False,
+                        trial_episodes=trial_episodes if arm.get("trial") else 0)
 
 
 def table(results: dict[str, Any]) -> str:
@@ -102,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rates", default="0.05,0.1", help="query rates of the oracle arms, comma-separated")
     p.add_argument("--calibration-episodes", type=int_at_least(1), default=10)
     p.add_argument("--first-seed", type=int_at_least(0), default=EVAL_SEED)
+    p.add_argument("--trial-episodes", type=int_at_least(1), default=10, help="fish of the '+trial' arms' trial")
     p.add_argument("--only", default=None, help="run only the arms whose name contains this")
     p.add_argument("--out", default="reports/advisor_measurement.json")
     args = p.parse_args(argv)
@@ -129,10 +135,11 @@ def main(argv: list[str] | None = None) -> int:
             if have is not None and have["episodes"] == args.episodes and have["first_seed"] == args.first_seed:
                 continue
             t0 = time.time()
-            r = run_arm(policy, arm, threshold, args.episodes, args.first_seed)
+            r = run_arm(policy, arm, threshold, args.episodes, args.first_seed, args.trial_episodes)
             r.update(arm=arm, threshold=threshold, calibration_episodes=args.calibration_episodes)
             results.setdefault(name, {})[arm["name"]] = r
             print(json.dumps({"policy": name, "arm": arm["name"], "catch_rate": r["catch_rate"],
+                              "trusted": (r.get("trial") or {}).get("trusted"),
                               "query_rate": round(r["query_rate"], 4), "wall_s": round(time.time() - t0, 1)}),
                   flush=True)
             out.parent.mkdir(parents=True, exist_ok=True)  # written after every arm: an interrupted run keeps them
