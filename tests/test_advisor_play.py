@@ -172,3 +172,15 @@ def test_the_measurement_plays_every_arm_on_the_same_fish_and_tables_the_paired_
     assert adv["queries"] > 0 and adv["advised"] > 0 and adv["fallbacks"] == 0
     md = out.with_suffix(".md").read_text()
     assert "| scripted | adversarial @50% |" in md and "| scripted | off |" in md
+
+
+def test_an_advisor_that_makes_the_trial_fish_worse_is_not_asked_on_the_held_out_ones():
+    with AdviceServer("adversarial") as srv:
+        settings = AdvisorSettings(base_url=srv.url, timeout_s=2.0, context_frames=2, cache_path="off")
+        res = evaluate("scripted", settings, 1, first_seed=900_000, gate=Gate(threshold=-0.5, max_rate=0.5),
+                       progress=False, trial_episodes=1)
+        trial_requests = srv.count
+    t = res["trial"]
+    assert t["queries"] > 0 and trial_requests >= t["queries"]  # the trial asked, on the calibration fish
+    assert t["meter_advised"] < t["meter_alone"] and t["trusted"] is False
+    assert res["queries"] == 0 and res["advised"] == 0, (t, res["queries"])  # then nothing on the held-out fish

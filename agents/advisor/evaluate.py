@@ -107,11 +107,11 @@ def advised_policy(policy: Any, env: Any, advisor: Advisor | None, gate: Gate, m
 
 def play_fish(env: Any, advised: AdvisedPolicy, seeds: Any, recorder: Any = None, bar: Any = None) -> dict[str, Any]:
     """Each seed one fish, played with ``advised``; per-seed outcomes, steps and the advisor's time."""
-    caught, steps, returns = [], 0, []
+    caught, steps, returns, meters = [], 0, [], []
     for s in seeds:
         obs, _ = env.reset(seed=int(s))
         advised.new_episode()
-        ret = 0.0
+        ret, meter = 0.0, 0.0
         if recorder is not None:
             recorder.start(obs)
         n = 0
@@ -121,6 +121,7 @@ def play_fish(env: Any, advised: AdvisedPolicy, seeds: Any, recorder: Any = None
             act = advised.to_env(a)
             obs, r, term, trunc, info = env.step(act)
             ret += float(r)
+            meter += float(info["distanceFromCatching"])
             if recorder is not None:
                 recorder.add(act, r, obs, advised=advised.last_advice is not None and advised.last_advice.advised)
             n += 1
@@ -131,13 +132,14 @@ def play_fish(env: Any, advised: AdvisedPolicy, seeds: Any, recorder: Any = None
                          seed=int(s))
         caught.append(int(info["caught"]))
         returns.append(ret)
+        meters.append(meter / max(1, n))
         steps += n
         if bar is not None:
             bar.update(1)
             st = advised.advisor.stats if advised.advisor is not None else {}
             bar.set_postfix(catch=f"{np.mean(caught):.0%}", queries=st.get("queries", 0),
                             cache_hits=st.get("cache_hits", 0), fallbacks=st.get("fallbacks", 0), refresh=False)
-    return {"caught_per_seed": caught, "steps": steps, "returns": returns}
+    return {"caught_per_seed": caught, "steps": steps, "returns": returns, "mean_meter": meters}
 
 
 def calibrate(policy: Any, make_env: Any, gate: Gate, rate: float, episodes: int, measure: str) -> float:
@@ -153,8 +155,9 @@ def calibrate(policy: Any, make_env: Any, gate: Gate, rate: float, episodes: int
 def trial(policy: Any, settings: AdvisorSettings, gate: Gate, episodes: int, measure: str = "type_entropy",
           backend: Any = None) -> dict[str, Any]:
     """Does this advisor help? ``policy`` plays ``episodes`` fish of the calibration seeds alone and then with the
-    advisor (a gate like ``gate``, no cache, no log); ``trusted`` when the advised fish's mean return (the env's
-    reward: 100 x the meter's change, +-10 at the end) is at least the policy's own on the same fish."""
+    advisor (a gate like ``gate``, no cache, no log); ``trusted`` when the catch meter, averaged over each fish's
+    steps and then over the fish, is at least as high advised as alone on the same fish. (The meter's mean over
+    the steps, not the return: a fish's return, 100 x the meter's change +-10, depends on its outcome alone.)"""
     from envs.games.fishing_pixels import FishingPixelsEnv
 
     seeds = range(CALIBRATION_SEED, CALIBRATION_SEED + episodes)
@@ -169,11 +172,11 @@ def trial(policy: Any, settings: AdvisorSettings, gate: Gate, episodes: int, mea
         advisor.close()
         env.close()
     st = advisor.summary()
-    r_alone, r_advised = float(np.mean(alone["returns"])), float(np.mean(advised["returns"]))
-    return {"episodes": episodes, "first_seed": CALIBRATION_SEED, "return_alone": r_alone,
-            "return_advised": r_advised, "caught_alone": int(sum(alone["caught_per_seed"])),
+    m_alone, m_advised = float(np.mean(alone["mean_meter"])), float(np.mean(advised["mean_meter"]))
+    return {"episodes": episodes, "first_seed": CALIBRATION_SEED, "meter_alone": m_alone,
+            "meter_advised": m_advised, "caught_alone": int(sum(alone["caught_per_seed"])),
             "caught_advised": int(sum(advised["caught_per_seed"])), "queries": st["queries"],
-            "tokens": st["tokens"], "fallbacks": st["fallbacks"], "trusted": r_advised >= r_alone}
+            "tokens": st["tokens"], "fallbacks": st["fallbacks"], "trusted": m_advised >= m_alone}
 
 
 def evaluate(policy: Any, settings: AdvisorSettings | None, episodes: int, first_seed: int = EVAL_SEED,
