@@ -163,7 +163,7 @@ def test_the_measurement_plays_every_arm_on_the_same_fish_and_tables_the_paired_
     from agents.advisor.measure import main as measure_main
 
     out = tmp_path / "m.json"
-    assert measure_main(["--episodes", "1", "--rates", "0.5", "--calibration-episodes", "1", "--only", "adversarial",
+    assert measure_main(["--episodes", "1", "--rates", "0.5", "--calibration-episodes", "1", "--only", "adversarial @50%",
                          "--out", str(out)]) == 0
     r = json.loads(out.read_text())["results"]["scripted"]
     assert set(r) == {"off", "adversarial @50%"}

@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calibration-episodes", type=int_at_least(1), default=10)
     p.add_argument("--first-seed", type=int_at_least(0), default=EVAL_SEED)
     p.add_argument("--trial-episodes", type=int_at_least(1), default=10, help="fish of the '+trial' arms' trial")
-    p.add_argument("--only", default=None, help="run only the arms whose name contains this")
+    p.add_argument("--only", action="append", default=None,
+                   help="run only the arm of this name (repeat for several; 'off' always runs)")
     p.add_argument("--out", default="reports/advisor_measurement.json")
     args = p.parse_args(argv)
     try:
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         gate = Gate()
         threshold = calibrate(policy, FishingPixelsEnv, gate, max(rates), args.calibration_episodes, "type_entropy")
         for arm in arms(rates):
-            if args.only and args.only not in arm["name"] and arm["name"] != "off":
+            if args.only and arm["name"] not in args.only and arm["name"] != "off":
                 continue
             have = results.get(name, {}).get(arm["name"])
             if have is not None and have["episodes"] == args.episodes and have["first_seed"] == args.first_seed:
