@@ -83,13 +83,15 @@ def test_the_evaluate_command_finishes_against_a_server_that_answers_529_to_ever
     with AdviceServer("overloaded") as srv:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", srv.url)
         rc = main(["--backend", "anthropic", "--episodes", "2", "--out", str(out), "--query-rate", "0.1",
-                   "--calibration-episodes", "1", "--max-retry-wait", "0.01", "--no-progress"])
+                   "--calibration-episodes", "1", "--trial-episodes", "1", "--max-retry-wait", "0.01",
+                   "--no-progress"])
     assert rc == 0
     r = json.loads(out.read_text())
     assert {"episodes", "catch_rate", "queries", "cache_hits", "fallbacks", "tokens"} <= set(r)
     assert r["episodes"] == 2 and r["queries"] > 0 and r["fallbacks"] == r["queries"]
     assert r["fallback_reasons"] == {"overloaded": r["queries"]} and r["advised"] == 0 and r["tokens"] == 0
     assert r["query_rate"] <= 0.1 + 3 / r["steps"]  # the gate's cap
+    assert r["trial"]["trusted"] and r["trial"]["fallbacks"] == r["trial"]["queries"]  # no advice: no harm
 
 
 def test_the_evaluate_command_with_the_openai_backend_applies_good_advice(tmp_path, monkeypatch):
@@ -97,7 +99,7 @@ def test_the_evaluate_command_with_the_openai_backend_applies_good_advice(tmp_pa
     with AdviceServer("good", answer=KEY) as srv:
         monkeypatch.setenv("OPENAI_BASE_URL", srv.url + "/v1")
         rc = main(["--backend", "openai", "--episodes", "1", "--out", str(out), "--threshold", "-0.2",
-                   "--no-progress"])
+                   "--trial-episodes", "0", "--no-progress"])
     r = json.loads(out.read_text())
     assert rc == 0 and r["advised"] == r["queries"] > 0 and r["tokens"] > 0 and r["model"] == "qwen2.5vl:7b"
     assert r["requests"] == srv.count
@@ -116,7 +118,7 @@ def test_the_hybrid_eval_command_takes_the_advisor(tmp_path, monkeypatch, capsys
     with AdviceServer("good", answer=KEY) as srv:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", srv.url)
         train_main(["eval", "--policy", "scripted", "--episodes", "1", "--advisor", "anthropic", "--threshold", "-0.2",
-                    "--record", str(record)])
+                    "--trial-episodes", "0", "--record", str(record)])
     rec = json.loads(record.read_text())
     r = rec["scripted + anthropic advisor"]
     assert r["advised"] == r["queries"] == srv.count > 0
