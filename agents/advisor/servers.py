@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", choices=MODES, default="oracle")
     p.add_argument("--p", type=float, default=1.0, help="the oracle's probability of the right action")
     p.add_argument("--delay", type=float, default=2.0, help="seconds of the slow and silent modes")
-    p.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    p.add_argument("--seconds", type=float, default=None, help="quit after this long")
     args = p.parse_args(argv)
     with AdviceServer(args.mode, p=args.p, delay_s=args.delay) as srv:
         print(srv.url, flush=True)
