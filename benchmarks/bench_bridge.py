@@ -1,4 +1,4 @@
-"""Bridge latency on loopback: ``make bench-bridge`` (prints figures; asserts nothing).
+"""Bridge latency on loopback: ``make bench BENCH=bridge`` (prints figures; asserts nothing).
 
 For each policy (a scripted tracker on the default features; a small ONNX Q-network on the seed's raw
 features, input "0" double[3] -> 2 Q-values, as the mod runs it) against the reference server, run
@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from envs.argtypes import int_at_least  # noqa: E402
+from envs.cli.argtypes import int_at_least  # noqa: E402
 from envs.stardew.fishing_env import StardewFishingEnv  # noqa: E402
 
 GAME = {"fish": ["Pufferfish", "Largemouth Bass", "Sunfish"], "level": (3, 8)}

@@ -3,8 +3,11 @@
     make bench            # or: python benchmarks/bench_env.py [--seconds 2]
 
 Prints single-env steps/s through ``gym.make`` and through the bare env/simulator for both, and the
-batched simulator's env-steps/s at 1, 256 and 4096 games (random actions, autoreset on) beside
-Gymnasium's own batched CartPole (``CartPoleVectorEnv``, numpy, autoreset in place) at the same sizes.
+batched simulator's env-steps/s at 1, 256, 4,096 and 16,384 games (random actions, autoreset on), on one
+thread and on two, beside Gymnasium's own batched CartPole (``CartPoleVectorEnv``, numpy, autoreset in
+place) at the same sizes. The batched figures are medians of interleaved rounds (each round times every
+contender once, so all see the same load on a shared machine), and each ratio is the median of the
+rounds' ratios. Where a step's time goes: ``python benchmarks/profile_kernel.py`` (docs/benchmarks.md).
 Every episode after the first of a round starts with a plain ``reset()``, as in a training loop: a seeded
 reset rebuilds the env's generator, which costs CartPole (an episode every ~23 random steps) far more
 than the fishing env (one every ~170).
@@ -14,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 
 import gymnasium as gym
+import numba
 import numpy as np
 
 from envs.stardew.sim import FishingSim, GameConfig
@@ -50,50 +55,90 @@ def env_loop(env):
     return step, lambda: env.reset(), lambda: env.reset(seed=0)
 
 
-def batched_steps_per_second(n: int, seconds: float, windows: int) -> float:
+SIZES = (1, 256, 4096, 16384)  # games stepped together
+THREADS = (1, 2)
+
+
+def make_sim(n: int, num_threads: int | None = None) -> FishingSim:
+    """``FishingSim(n)`` on ``num_threads`` threads (None: its default), seeded 0..n-1. A simulator from before the
+    ``num_threads`` option (bench_compare runs this inside an older tree) steps on one thread, as it always did."""
+    if num_threads is None:
+        sim = FishingSim(n, GameConfig())
+    else:
+        try:
+            sim = FishingSim(n, GameConfig(), num_threads=num_threads)
+        except TypeError:
+            if num_threads != 1:
+                raise
+            sim = FishingSim(n, GameConfig())
+    sim.reset(seeds=range(n))
+    return sim
+
+
+def batched_steps_per_second(n: int, seconds: float, windows: int, num_threads: int | None = None) -> float:
     """Env-steps/s of ``FishingSim(n)`` with autoreset and random actions, in 64-step blocks: the best of
     ``windows`` timed windows of ``seconds`` each, so a window the host stole time from does not count."""
-    return batched_pair(n, seconds, windows)[0]
-
-
-def batched_pair(n: int, seconds: float, windows: int, reference: bool = False) -> tuple[float, float | None]:
-    """(FishingSim(n), CartPoleVectorEnv(n) if ``reference``) env-steps/s, random actions, autoreset, 64-step
-    blocks, their windows alternating so that both see the same load; the best window of each counts."""
-    sim = FishingSim(n, GameConfig())
-    sim.reset(seeds=range(n))
+    sim = make_sim(n, num_threads)
     actions = np.random.default_rng(1).integers(0, 2, (64, n))
     sim.step(actions[0])
-    cart = None
+    return max(_timed(sim.step, actions, n, seconds) for _ in range(windows))
+
+
+def _timed(step, actions: np.ndarray, n: int, seconds: float) -> float:
+    """Env-steps/s of ``step`` for about ``seconds`` (at least one block of steps; a block is up to 64 steps and
+    about 65,536 env-steps, so that a large batch still gives short windows)."""
+    block = max(1, min(len(actions), 65536 // n))
+    steps, t0 = 0, time.perf_counter()
+    while True:
+        for k in range(block):
+            step(actions[k])
+        steps += block
+        if time.perf_counter() - t0 >= seconds:
+            return steps * n / (time.perf_counter() - t0)
+
+
+def batched_rounds(n: int, threads: tuple[int, ...] = THREADS, seconds: float = 1.0, rounds: int = 5,
+                   reference: bool = True) -> dict[str, list[float]]:
+    """Env-steps/s per round of ``FishingSim(n)`` on each thread count in ``threads`` (keys ``"1 thread"``,
+    ``"2 threads"``, ...) and, if ``reference``, of Gymnasium's ``CartPoleVectorEnv(n)`` (key ``"cartpole"``):
+    random actions, autoreset, 64-step blocks. Each round times every contender once, for ``seconds`` in all,
+    in an order that rotates, so that all of them see the same load; compare them round by round."""
+    actions = np.random.default_rng(1).integers(0, 2, (64, n))
+    steps = {}
+    for k in threads:
+        sim = make_sim(n, k)
+        sim.step(actions[0])
+        steps[f"{k} thread{'s' if k > 1 else ''}"] = sim.step
     if reference:
         from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 
         cart = CartPoleVectorEnv(num_envs=n)
         cart.reset(seed=0)
         cart.step(actions[0])
+        steps["cartpole"] = cart.step
+    names = list(steps)
+    out: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            out[name].append(_timed(steps[name], actions, n, seconds / len(names)))
+    return out
 
-    def timed(step) -> float:
-        steps, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            for k in range(64):
-                step(actions[k])
-            steps += 64
-        return steps * n / (time.perf_counter() - t0)
 
-    best, best_cart = 0.0, 0.0
-    for _ in range(windows):
-        best = max(best, timed(sim.step))
-        if cart is not None:
-            best_cart = max(best_cart, timed(cart.step))
-    return best, (best_cart if cart is not None else None)
+def median_ratio(a: list[float], b: list[float]) -> float:
+    """The median over rounds of ``a[i] / b[i]`` (both measured in round i)."""
+    return statistics.median(x / y for x, y in zip(a, b, strict=True))
 
 
 def main(argv: list[str] | None = None) -> None:
     # imported here, not at the top: bench_compare imports this module inside an older tree, whose envs may
     # have no argtypes
-    from envs.argtypes import float_above
+    from envs.cli.argtypes import float_above, int_at_least
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float_above(0.0), default=3.0, help="time per measurement")
+    parser.add_argument("--seconds", type=float_above(0.0), default=3.0,
+                        help="time per measurement (for a batched one, spread over the rounds)")
+    parser.add_argument("--rounds", type=int_at_least(1), default=21,
+                        help="interleaved rounds of the batched measurement (medians are reported)")
     args = parser.parse_args(argv)
     print(f"machine: {os.cpu_count()} cores; numpy {np.__version__}, gymnasium {gym.__version__}")
 
@@ -121,10 +166,23 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nratio StardewFishing-v0 / CartPole-v1 via gym.make: {fish_make / cart_make:.2f}")
     print(f"ratio StardewFishing-v0 / CartPole-v1 bare env:     {fish_bare / cart_bare:.2f}")
 
-    print(f"\n{'batched, autoreset (env-steps/s)':<34}{'FishingSim':>14}{'CartPoleVectorEnv':>20}{'ratio':>8}")
-    for n in (1, 256, 4096):
-        fish, cart = batched_pair(n, args.seconds / 6, windows=3, reference=True)
-        print(f"{f'{n} games':<34}{fish:>14,.0f}{cart:>20,.0f}{fish / cart:>8.2f}")
+    print(f"\nbatched, autoreset: env-steps/s, medians of {args.rounds} interleaved rounds "
+          f"(load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
+    threads = tuple(k for k in THREADS if k <= numba.config.NUMBA_NUM_THREADS)  # numba's threads on this machine
+    head = "".join(f"{f'{k} thread' + ('s' if k > 1 else ''):>14}" for k in threads)
+    print(f"{'games':<8}{head}{'speed-up':>10}{'per thread':>12}{'CartPoleVectorEnv':>19}{'ratio':>8}")
+    for n in SIZES:
+        # each contender is timed for --seconds in all, spread over the rounds
+        res = batched_rounds(n, threads, seconds=args.seconds * (len(threads) + 1) / args.rounds, rounds=args.rounds)
+        fish = [statistics.median(res[k]) for k in res if k != "cartpole"]
+        names = [k for k in res if k != "cartpole"]
+        speedup = median_ratio(res[names[-1]], res[names[0]])
+        ratio = median_ratio(res[names[-1]], res["cartpole"])
+        cells = "".join(f"{f:>14,.0f}" for f in fish)
+        print(f"{n:<8,}{cells}{speedup:>9.2f}x{speedup / threads[-1]:>11.2f}x"
+              f"{statistics.median(res['cartpole']):>19,.0f}{ratio:>8.2f}")
+    print(f"ratio: FishingSim on {threads[-1]} thread(s) / CartPoleVectorEnv (numpy, one thread), median of the rounds' "
+          "ratios; speed-up: the same for the thread counts; per thread: speed-up / threads")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""`make bench-inference`: per-call latency of each exported model in onnxruntime, one thread.
+"""`make bench BENCH=inference`: per-call latency of each exported model in onnxruntime, one thread.
 
 Times single calls as the mod makes them (one state per call: shape [3] for the seed contract,
 [1, K] for the rich model), after a warm-up, and prints median and p99 in microseconds.
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from envs.argtypes import int_at_least
+from envs.cli.argtypes import int_at_least
 
 MODELS = ("exported/autofisher_dqn.onnx", "exported/autofisher_dqn_rich.onnx")
 

@@ -1,4 +1,4 @@
-"""make bench-screen: capture + preprocessing speed, and input-to-pixel latency on the game window.
+"""make bench BENCH=screen: capture + preprocessing speed, and input-to-pixel latency on the game window.
 
 Starts its own Xvfb (a free display) and the fishing window, then measures:
 
@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from envs.argtypes import float_above, int_at_least
+from envs.cli.argtypes import float_above, int_at_least
 
 
 def timed_rate(fn, seconds: float, min_n: int = 50, warm_up: int = 20) -> tuple[float, int]:

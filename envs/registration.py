@@ -19,6 +19,8 @@ ENVS = {
     "StardewFishing-v0": "envs.stardew.fishing_env:StardewFishingEnv",
     "ScreenGame-v0": "envs.screen.screen_env:ScreenGameEnv",
     "FishingPixels-v0": "envs.games.fishing_pixels:FishingPixelsEnv",
+    # Debian's xjump through ScreenGame-v0 (a real game window; needs the xjump package and a display)
+    "XJumpScreen-v0": "envs.games.xjump_screen:make_xjump_env",
 }
 
 
@@ -26,6 +28,7 @@ ENVS = {
 # the env never sees, so a wrapper outside it releases the input whenever a step ends the episode
 WRAPPERS = {
     "ScreenGame-v0": (("ReleaseInputOnEpisodeEnd", "envs.screen.screen_env:ReleaseInputOnEpisodeEnd"),),
+    "XJumpScreen-v0": (("ReleaseInputOnEpisodeEnd", "envs.screen.screen_env:ReleaseInputOnEpisodeEnd"),),
 }
 
 # Gymnasium 1.x's make_vec builds these instead of N copies of the env (0.29's make_vec wants its experimental

@@ -73,10 +73,11 @@ class AdvisorSettings:
         cache_path: the SQLite cache file; None keeps the cache in memory for this run; ``"off"`` disables it.
         cache_distance: the largest Hamming distance (bits) of a cache hit.
         hash_size: the perceptual hash's side (``hash_size**2`` bits a frame).
-        requests_per_minute / tokens_per_minute: rate limits (None: none).
+        requests_per_minute: rate limit (None: none).
+        tokens_per_minute: rate limit (None: none).
         budget: calls, tokens and cost per run and per episode.
-        price_in / price_out: US dollars per million input / output tokens (default: the price table's entry for
-            the model, if any).
+        price_in: US dollars per million input tokens (default: the price table's entry for the model, if any).
+        price_out: US dollars per million output tokens (likewise).
         log_path: the JSONL query log (None: no log).
     """
 

@@ -33,7 +33,7 @@ from agents.advisor.gate import Gate
 from agents.advisor.limits import Budget
 from agents.advisor.wrapper import AdvisedPolicy, advise_hybrid, advise_scripted, names_for
 from agents.hybrid.evaluate import wilson
-from envs.argtypes import float_above, int_at_least
+from envs.cli.argtypes import float_above, int_at_least
 
 EVAL_SEED = 900_000
 CALIBRATION_SEED = 800_000

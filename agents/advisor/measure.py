@@ -35,7 +35,7 @@ from agents.advisor.evaluate import (
     load_pixel_policy,
 )
 from agents.advisor.gate import Gate
-from envs.argtypes import int_at_least
+from envs.cli.argtypes import int_at_least
 
 
 class ServerProcess:

@@ -42,7 +42,8 @@ class AdvisedPolicy:
         gate: when to ask.
         uncertainty: ``obs -> float``, higher = less sure (see :mod:`agents.advisor.gate`).
         frame_source: ``() -> (H, W, 3) uint8``, the env's current picture.
-        to_env / from_env: the policy's action -> the env's, and back.
+        to_env: the policy's action -> the env's.
+        from_env: the env's action -> the policy's.
         measure: the uncertainty's name, for the prompt and the log.
         wait_s: None to wait for each reply (offline); a number for a live window (see ``Advisor.ask``).
     """

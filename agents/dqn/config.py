@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import json
 import math
@@ -10,61 +9,66 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass
 class DQNConfig:
+    """A DQN run's settings; each is an option of ``python -m agents.dqn.train`` (``--total-steps 1000000``)."""
+
     name: str = "best"  # the run's folder: runs/dqn/<name>
     features: str | tuple[str, ...] = "default"  # observation: a preset of envs.stardew.features
     stack: int = 1  # observations of the last `stack` ticks as input (2: the fish's acceleration is visible)
     level: tuple[int, int] = (0, 10)  # fishing levels trained on
-    fish: str | int | list | None = None  # fish pool (None: all 60 rod fish)
-    seed: int = 1
+    fish: str | int | tuple[str | int, ...] | None = None  # fish pool: names or ids (None: all 60 rod fish)
+    seed: int = 1  # seeds the network, exploration and the training games (seed x 1,000,000 ..)
     # collection
     num_games: int = 256  # games stepped together by FishingSim
     total_steps: int = 20_000_000  # env transitions (all games together)
     frame_skip: int = 1  # game ticks per decision (1 = act every tick, as the protocol asks)
-    reward_weights: dict = field(
+    reward_weights: dict[str, float] = field(  # weights of the reward terms (progress, catch, escape, perfect)
         default_factory=lambda: {"progress": 100.0, "catch": 10.0, "escape": 10.0, "perfect": 5.0}
     )
     perfect_loss_penalty: float = 0.0  # extra reward on the tick a game loses its perfect catch (negated)
     hard_fraction: float = 0.0  # share of the games that play only hard fish (curriculum weight)
-    hard_min_difficulty: int = 85
+    hard_min_difficulty: int = 85  # the least difficulty of a fish the hard_fraction games play
     low_level_fraction: float = 0.0  # share of the games played only at levels low_levels (where catches fail most)
-    low_levels: tuple[int, int] = (0, 3)
+    low_levels: tuple[int, int] = (0, 3)  # the levels the low_level_fraction games play
     # demonstrations (DQfD-style): a share of the games is played by a hand-written controller, and a
     # large-margin loss on those transitions keeps the greedy policy from falling below the demonstrator
     demo_controller: str = ""  # a name of envs.stardew.controllers ("" = none)
     demo_fraction: float = 0.0  # share of the games the demonstrator plays
-    margin: float = 0.8
-    margin_weight: float = 1.0
-    eps_start: float = 1.0
-    eps_end: float = 0.01
+    margin: float = 0.8  # the large-margin loss: Q of the demonstrator's action beats the other by this
+    margin_weight: float = 1.0  # weight of the large-margin loss on the demonstrator's transitions
+    eps_start: float = 1.0  # epsilon-greedy exploration at the start
+    eps_end: float = 0.01  # and at the end of its decay
     eps_fraction: float = 0.25  # of total_steps over which epsilon decays linearly
     # learning
-    hidden: tuple[int, ...] = (256, 128)  # 256x256 in float64 cost ~52 us p99 per ONNX call; this ~31 us
-    dueling: bool = True
-    double: bool = True
-    gamma: float = 0.99
-    n_step: int = 3
-    lr: float = 5e-4
+    hidden: tuple[int, ...] = (256, 128)  # hidden layer widths (256 256 costs ~52 us p99 per ONNX call, this ~31 us)
+    dueling: bool = True  # a dueling head (value + advantages)
+    double: bool = True  # double-DQN targets (the online network chooses, the target network values)
+    gamma: float = 0.99  # discount per decision
+    n_step: int = 3  # rewards summed over n decisions before bootstrapping
+    lr: float = 5e-4  # Adam's learning rate at the start
     lr_end: float = 5e-5  # linear decay of the learning rate to this
-    batch_size: int = 512
-    buffer_size: int = 1_000_000
+    batch_size: int = 512  # transitions per update
+    buffer_size: int = 1_000_000  # transitions the replay memory holds
     learning_starts: int = 50_000  # transitions collected before the first update
     train_every: int = 1  # vector steps between updates
     gradient_steps: int = 1  # updates each time
     tau: float = 0.005  # Polyak averaging of the target network each update
-    max_grad_norm: float = 10.0
+    max_grad_norm: float = 10.0  # gradients clipped to this norm
     # bookkeeping
     eval_every: int = 1_000_000  # transitions between evaluations on the dev seeds (checkpoint choice)
-    eval_episodes: int = 1000
+    eval_episodes: int = 1000  # dev seeds per evaluation
     final_dev_episodes: int = 5000  # at the end, best.pt vs the last weights on this many dev seeds (0: skip)
-    checkpoint_every: int = 1_000_000
-    log_every: int = 50_000
+    checkpoint_every: int = 1_000_000  # transitions between checkpoints (the run resumes from the last)
+    log_every: int = 50_000  # transitions between TensorBoard logs
     max_minutes: float = 0.0  # stop after this wall time of one invocation (0: no limit); the run stays resumable
     torch_threads: int = 1  # more threads stall badly when the 2 cores are shared
-    csv_replay: tuple[str, ...] = ()  # seed-mod CSV logs to pre-fill the buffer with (seed features only)
+    csv_replay: tuple[str, ...] = ()  # CSV logs recorded in the game to pre-fill the buffer with (seed features)
 
     def replace(self, **kw) -> DQNConfig:
         return dataclasses.replace(self, **kw)
@@ -109,7 +113,7 @@ class ConfigError(ValueError):
 
 # Training games are seeded seed x TRAIN_SEED_BLOCK + slot, and after resuming a checkpoint written before
 # checkpoints kept the games in flight, seed x TRAIN_SEED_BLOCK + RESUME_SEED_OFFSET + vector step + slot; all
-# of them must stay below the dev seeds (agents.population).
+# of them must stay below the dev seeds (agents.evaluation.protocol).
 TRAIN_SEED_BLOCK = 1_000_000
 RESUME_SEED_OFFSET = 500_000
 
@@ -130,13 +134,6 @@ def resume_conflicts(saved: dict, cfg: DQNConfig) -> list[str]:
             f"{new[k]} now" for k in new if k not in RESUMABLE_FIELDS and old[k] != new[k]]
 
 
-def _literal(text: str) -> object:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text  # a bare word or a path: the text itself
-
-
 def _is_int(v: object) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -145,80 +142,13 @@ def _is_real(v: object) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _strings(v: object) -> bool:
-    return isinstance(v, (tuple, list)) and all(isinstance(x, str) for x in v)
+def parse_cli(command: type[T], default: T, argv: Sequence[str] | None, prog: str, description: str) -> T:
+    """``command`` (a dataclass) from the command line: one ``--field`` option per field, typed and described
+    by the dataclass itself (its annotations and the comment beside each field), values not given kept from
+    ``default``. Parsed by tyro, so an option of the wrong type is a usage error naming the option."""
+    import tyro
 
-
-def _convert(f: dataclasses.Field, text: str) -> object:
-    """``--set name=text`` -> a value of the field's type (a Python literal, or the bare text for strings)."""
-    v = _literal(text)
-    kind = f.type  # the annotation's text (from __future__ import annotations)
-    expected = None
-    if kind == "str":
-        return v if isinstance(v, str) else text.strip()
-    if kind == "int":
-        if _is_int(v) or (isinstance(v, float) and v.is_integer()):
-            return int(v)
-        expected = "an integer, e.g. 1000000 or 1_000_000"
-    elif kind == "float":
-        if _is_real(v):
-            return float(v)
-        expected = "a number"
-    elif kind == "bool":
-        if isinstance(v, bool):
-            return v
-        if str(v).lower() in ("true", "false"):
-            return str(v).lower() == "true"
-        expected = "True or False"
-    elif kind == "tuple[int, int]":  # a fishing-level range
-        if _is_int(v):
-            return (v, v)
-        if isinstance(v, (tuple, list)) and len(v) == 2 and all(map(_is_int, v)):
-            return tuple(v)
-        expected = "a level or a range lo,hi, e.g. 5 or 0,10"
-    elif kind == "tuple[int, ...]":
-        if _is_int(v):
-            return (v,)
-        if isinstance(v, (tuple, list)) and all(map(_is_int, v)):
-            return tuple(v)
-        expected = "integers, e.g. 256,128 or '(256, 128)'"
-    elif kind == "tuple[str, ...]":
-        if isinstance(v, str):
-            return (v,)
-        if _strings(v):
-            return tuple(v)
-        expected = "a path, or quoted paths: \"('a.csv', 'b.csv')\""
-    elif kind == "str | tuple[str, ...]":  # features: a preset name or feature names
-        if isinstance(v, str):
-            return v
-        if _strings(v):
-            return tuple(v)
-        expected = "a preset name or quoted feature names: \"('bar_center', 'fish_pos')\""
-    elif kind == "str | int | list | None":  # fish: a name, an id, a list of them, a custom fish, or None
-        if v is None or _is_int(v) or isinstance(v, (str, list, tuple, dict)):
-            return list(v) if isinstance(v, tuple) else v
-        expected = "a fish name or id, a list of them, or None"
-    elif kind == "dict":
-        if isinstance(v, dict):
-            return v
-        expected = "a dict, e.g. \"{'progress': 100.0, 'catch': 10.0, 'escape': 10.0, 'perfect': 5.0}\""
-    else:
-        raise ConfigError(f"--set {f.name}: this field cannot be set from the command line (type {kind})")
-    raise ConfigError(f"--set {f.name}={text}: {f.name} must be {expected}")
-
-
-def apply_overrides(cfg: DQNConfig, items: list[str]) -> DQNConfig:
-    """``cfg`` with command-line ``KEY=VALUE`` settings applied, each value converted to its field's type
-    (a string for a tuple field is a 1-tuple; one level ``5`` is the range (5, 5)); raises ConfigError."""
-    fields = {f.name: f for f in dataclasses.fields(DQNConfig)}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. total_steps=1000000")
-        if key.strip() not in fields:
-            raise ConfigError(f"--set {item!r}: unknown config field {key.strip()!r}; fields: {', '.join(fields)}")
-        cfg = cfg.replace(**{key.strip(): _convert(fields[key.strip()], text)})
-    return cfg
+    return tyro.cli(command, default=default, args=argv, prog=prog, description=description)
 
 
 def check_run_name(field: str, name: object) -> None:
@@ -281,7 +211,7 @@ def check_game_split(cfg: DQNConfig) -> None:
 
 def validate(cfg: DQNConfig) -> None:
     """Raise ConfigError naming the first setting of ``cfg`` that a run cannot train with."""
-    from agents.population import DEV_SEED0, TEST_SEED0, protocol_config
+    from agents.evaluation.protocol import DEV_SEED0, TEST_SEED0, protocol_config
     from envs.stardew import features as feats
     from envs.stardew.controllers import CONTROLLERS
 

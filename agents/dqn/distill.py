@@ -4,7 +4,7 @@
 
 Why: greedy on the mean Q-values of two independently seeded runs plays better than either run
 (on the dev seeds), but a graph with both networks costs twice the per-call latency in the mod
-(``make bench-inference``: about 36 us median, 65 us p99, against 17-19 / 31 us for one network). The
+(``make bench BENCH=inference``: about 36 us median, 65 us p99, against 17-19 / 31 us for one network). The
 student keeps the single-network cost and learns the ensemble's Q-values where the policies actually go.
 
 Top to bottom, DAgger-style (Ross et al. 2011; Rusu et al. 2016 for Q-value distillation):

@@ -14,7 +14,7 @@
 
 Checks: onnx.checker (full); opset and IR version; onnxruntime against the torch network (float64)
 on 10,000 states (max abs difference <= 1e-6, argmax agreement 100%); a short evaluation of the ONNX
-policy itself (onnxruntime session) on the simulator. Results go to ``exported/export_report.json``.
+policy itself (in onnxruntime) on the simulator. Results go to ``exported/export_report.json``.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ import torch
 from agents.dqn.config import ImproveConfig
 from agents.dqn.model import RAW_SCALING, QEnsemble, QNetwork, folded_members
 from agents.dqn.onnx_io import IR_VERSION, OPSET, OnnxPolicy, build_mlp_onnx, save_model
-from agents.dqn.train import RUNS, load_run_file, q_from_state
-from agents.population import DEV_SEED0, protocol_config, run_episodes, summarize
+from agents.dqn.pipeline import CHOICE_FILE
+from agents.dqn.train import RUNS, RunFileError, load_run_file, q_from_state
+from agents.evaluation.protocol import DEV_SEED0, protocol_config, run_episodes, summarize
 from envs.stardew import features as feats
 from envs.stardew.controllers import LeadController, RandomController
 from envs.stardew.sim import FishingSim
@@ -82,10 +83,17 @@ def load_runs(runs: list[Path]) -> tuple[QNetwork | QEnsemble, dict]:
     (for one run, its own; for an ensemble, the shared recipe) with every member's under ``members``."""
     for run in runs:
         if not (run / "best.pt").exists():
-            raise SystemExit(f"no training output {run / 'best.pt'}: run `make train-dqn` first")
-    sts = [load_run_file(run / "best.pt") for run in runs]  # each file read once
-    qs = [q_from_state(st) for st in sts]
-    infos = [_train_meta(run, st) for run, st in zip(runs, sts, strict=True)]
+            raise RunFileError(f"no training output {run / 'best.pt'}: run `make train-dqn` first")
+    qs, infos = [], []
+    for run in runs:
+        st = load_run_file(run / "best.pt")  # each file read once
+        try:
+            qs.append(q_from_state(st))
+            infos.append(_train_meta(run, st))
+        except (KeyError, TypeError, ValueError, RuntimeError, json.JSONDecodeError) as e:
+            # a file torch reads but whose fields are not what training saved (weights of another shape...)
+            first = str(e).splitlines()[0] if str(e) else ""
+            raise RunFileError(f"{run / 'best.pt'}: not a DQN run's file ({type(e).__name__}: {first})") from None
     if len(qs) == 1:
         return qs[0], infos[0]
     try:
@@ -202,14 +210,19 @@ def verify(path: Path, q: QNetwork | QEnsemble, seed_contract: bool, eval_episod
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="python -m agents.dqn.export", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default=str(RUNS))
     ap.add_argument("--out", default=str(EXPORTED))
     ap.add_argument("--seed-run", default="seed")
-    ap.add_argument("--best-runs", nargs="+", default=[ImproveConfig.name],
+    ap.add_argument("--best-runs", nargs="+", default=None,
                     help="the rich model's run; several runs: one graph of their mean Q-values (an ensemble, at "
-                         "the latency of all its networks; the default is the ensemble distilled into one, then improved)")
+                         "the latency of all its networks); default: the run the pipeline's choice stage named in "
+                         f"<runs>/{CHOICE_FILE}, else {ImproveConfig.name}")
     args = ap.parse_args(argv)
+    if args.best_runs is None:
+        choice = Path(args.runs) / CHOICE_FILE
+        args.best_runs = [json.loads(choice.read_text())["best"] if choice.exists() else ImproveConfig.name]
     # one torch thread: with torch's default two on a busy 2-core machine, batched forwards stall badly
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
     out = Path(args.out)
@@ -220,8 +233,8 @@ def main(argv: list[str] | None = None) -> None:
             q, info = load_runs([Path(args.runs) / name for name in run_names])
             if seed_contract:
                 check_seed_contract(q, str(Path(args.runs) / args.seed_run / "best.pt"), info.get("config"))
-        except ValueError as e:
-            raise SystemExit(f"export: {e}") from None
+        except ValueError as e:  # RunFileError, a run off the seed contract, an ensemble that does not fit
+            ap.error(str(e))  # a usage error (exit 2, one line naming the file), never a traceback
         exports.append((q, info, fname, seed_contract))
     out.mkdir(parents=True, exist_ok=True)
     # each model is written beside its final name and verified there; only when both pass do they replace the

@@ -18,7 +18,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from agents.dqn.frames import FrameStack
-from agents.population import act_on_active
+from agents.evaluation.protocol import act_on_active
 from envs.stardew import features as feats
 
 OPSET = 13
@@ -99,6 +99,35 @@ def branches_from_onnx(model: onnx.ModelProto) -> list[list[tuple[np.ndarray, np
     return branches
 
 
+class OnnxFileError(ValueError):
+    """An ``.onnx`` file that is not a usable model (missing, empty, truncated, not ONNX): names the file."""
+
+
+def load_onnx(path: str | Path) -> onnx.ModelProto:
+    """The model in ``path``, checked by ``onnx.checker``; OnnxFileError naming the file when it is missing,
+    empty, truncated or not an ONNX model at all (protobuf's own errors name neither the file nor the problem,
+    and it reads an empty file as an empty model)."""
+    path = Path(path)
+    if not path.is_file():
+        raise OnnxFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
+    size = path.stat().st_size
+    if size == 0:
+        raise OnnxFileError(f"{path}: an empty file, not an ONNX model")
+    try:
+        model = onnx.load(str(path))
+    except Exception as e:  # protobuf's DecodeError, or a RuntimeWarning-turned error, for bytes that are not ONNX
+        raise OnnxFileError(f"{path}: not an ONNX model, or a truncated one ({size} bytes; "
+                            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    if not model.graph.node or not model.graph.input or not model.opset_import:
+        raise OnnxFileError(f"{path}: not an ONNX model ({size} bytes with no graph, inputs or opset: a truncated "
+                            "or foreign file)")
+    try:
+        onnx.checker.check_model(model)
+    except Exception as e:  # onnx.checker.ValidationError and friends
+        raise OnnxFileError(f"{path}: not a valid ONNX model ({str(e).splitlines()[0] if str(e) else e!r})") from None
+    return model
+
+
 def metadata(model: onnx.ModelProto) -> dict[str, str]:
     return {p.key: p.value for p in model.metadata_props}
 
@@ -107,7 +136,7 @@ class OnnxPolicy:
     """act(sim) with an exported model.
 
     ``engine="numpy"`` runs the model's own weights as a batched float64 MLP (fast, for 5,000-game
-    evaluations); ``engine="onnxruntime"`` calls the onnxruntime session itself, one game per call
+    evaluations); ``engine="onnxruntime"`` calls onnxruntime itself, one game per call
     for a model without a batch dimension (the seed contract), for the export check.
 
     The features the model reads come from its ``feature_names`` metadata (written by
@@ -120,7 +149,7 @@ class OnnxPolicy:
         if engine not in ("numpy", "onnxruntime"):
             raise ValueError(f"OnnxPolicy: engine must be 'numpy' or 'onnxruntime', got {engine!r}")
         self.path = Path(path)
-        self.model = onnx.load(str(self.path))
+        self.model = load_onnx(self.path)
         self.meta = metadata(self.model)
         if features is not None:
             self.features = feats.resolve(features)
@@ -145,17 +174,17 @@ class OnnxPolicy:
             so = ort.SessionOptions()
             so.intra_op_num_threads = 1
             so.inter_op_num_threads = 1
-            self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
-            self.input_name = self.session.get_inputs()[0].name
-            self.batched = len(self.session.get_inputs()[0].shape) == 2
+            self.runtime = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
+            self.input_name = self.runtime.get_inputs()[0].name
+            self.batched = len(self.runtime.get_inputs()[0].shape) == 2
 
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         x = np.asarray(obs, dtype=np.float64)
         if self.engine == "numpy":
             return sum(mlp_forward(layers, x) for layers in self.branches)
         if self.batched:
-            return self.session.run(None, {self.input_name: x})[0]
-        return np.stack([self.session.run(None, {self.input_name: row})[0] for row in x])
+            return self.runtime.run(None, {self.input_name: x})[0]
+        return np.stack([self.runtime.run(None, {self.input_name: row})[0] for row in x])
 
     def reset(self) -> None:
         self.frames.reset()

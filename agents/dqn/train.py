@@ -3,6 +3,7 @@
     python -m agents.dqn.train --preset best          # the richer visible observation
     python -m agents.dqn.train --preset seed          # the seed mod's three raw inputs
     python -m agents.dqn.train --preset smoke         # a minute, for tests
+    python -m agents.dqn.train --preset smoke --total-steps 300000 --level 5 10 --hidden 128 128
 
 Each vector step acts in all ``num_games`` games at once (epsilon-greedy on the online network),
 turns the rewards into n-step transitions, and does ``gradient_steps`` double-DQN updates (Huber
@@ -21,14 +22,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import pickle
+import re
 import signal
+import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal, NoReturn
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+import tyro
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
@@ -39,15 +46,15 @@ from agents.dqn.config import (
     TRAIN_SEED_BLOCK,
     ConfigError,
     DQNConfig,
-    apply_overrides,
     check_game_split,
     game_split,
+    parse_cli,
     resume_conflicts,
     validate,
 )
 from agents.dqn.model import FrameStack, QNetwork
 from agents.dqn.replay import CSVFormatError, NStepCollector, ReplayBuffer, csv_transitions, load_seed_csv
-from agents.population import DEV_SEED0, act_on_active, protocol_config, run_episodes, summarize
+from agents.evaluation.protocol import DEV_SEED0, act_on_active, protocol_config, run_episodes, summarize
 from envs.stardew import features as feats
 from envs.stardew import rules as R
 from envs.stardew.controllers import Visible, make_controller
@@ -487,22 +494,73 @@ NETWORK_KEYS = ("q", "feature_names", "hidden", "dueling", "config")
 RESUME_KEYS = NETWORK_KEYS + ("q_target", "opt", "replay", "step", "updates", "best_score", "best_eval", "elapsed")
 
 
+# The only objects besides tensors and Python's plain types a run file holds: numpy arrays (the replay memory, the
+# games in flight, their frame histories) and numpy scalars. torch.load(weights_only=True) rebuilds these and
+# nothing else, so a file whose pickle names any other callable (os.system...) is refused before anything runs.
+# Files written under numpy 1 name the same functions under numpy.core.
+_NUMPY_GLOBALS = [np.ndarray, np.dtype, np._core.multiarray._reconstruct, np._core.multiarray.scalar,
+                  (np._core.multiarray._reconstruct, "numpy.core.multiarray._reconstruct"),
+                  (np._core.multiarray.scalar, "numpy.core.multiarray.scalar"),
+                  *(type(np.dtype(t)) for t in (np.float32, np.float64, np.int64, np.int32, np.uint64, np.uint32,
+                                                 np.int8, np.uint8, np.bool_))]
+_UNSAFE = re.compile(r"GLOBAL (\S+)")  # how torch names a callable it refused
+
+
+def _torch_load(path: Path) -> object:
+    """``torch.load(path, weights_only=True)`` that also rebuilds numpy arrays (and only those), on the CPU."""
+    with torch.serialization.safe_globals(_NUMPY_GLOBALS):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _check_network_fields(path: Path, st: dict) -> None:
+    """RunFileError unless the fields a network is rebuilt from have the types train() saves."""
+    names, hidden = st.get("feature_names"), st.get("hidden")
+    checks = {
+        "feature_names": isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names),
+        "hidden": isinstance(hidden, (list, tuple)) and all(isinstance(h, int) and h > 0 for h in hidden),
+        "dueling": isinstance(st.get("dueling"), bool),
+        "config": isinstance(st.get("config"), dict),
+        "q": isinstance(st.get("q"), dict) and all(isinstance(v, torch.Tensor) for v in st["q"].values()),
+        "stack": isinstance(st.get("stack", 1), int) and st.get("stack", 1) >= 1,
+    }
+    bad = [k for k, ok in checks.items() if not ok and (k in st or k == "stack")]
+    if bad:
+        raise RunFileError(f"{path}: not a DQN run's file ({', '.join(f'{k} is a {type(st.get(k)).__name__}' for k in bad)}"
+                           ", not what training saves)")
+
+
 def load_run_file(path: str | Path, needs: tuple[str, ...] = NETWORK_KEYS) -> dict:
     """A run's ``best.pt`` / ``checkpoint.pt`` as the dict it saved; RunFileError when it is missing, unreadable
-    (torch reports a truncated or foreign file as a zip, pickle or EOF error) or not a run's file."""
+    (torch reports a truncated or foreign file as a zip, pickle or EOF error) or not a run's file.
+
+    The file is read with ``torch.load(weights_only=True)``: tensors, Python's plain types and numpy arrays
+    only. A file whose pickle would call anything else (a crafted ``best.pt`` can name ``os.system``) is refused
+    unread, with RunFileError naming the file and the callable.
+    """
     path = Path(path)
     if not path.is_file():
         raise RunFileError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
     try:
-        st = torch.load(path, weights_only=False)
+        st = _torch_load(path)
+    except pickle.UnpicklingError as e:
+        m = _UNSAFE.search(str(e))
+        if m is None and "Weights only load failed" not in str(e):
+            raise RunFileError(f"{path}: not a readable checkpoint, truncated or not written by torch.save "
+                               f"(UnpicklingError: {str(e).splitlines()[0] if str(e) else ''})") from None
+        what = m.group(1) if m else "objects other than tensors, numbers, strings and numpy arrays"
+        raise RunFileError(f"{path}: refused unread: its pickle calls {what}, which no run file holds (loading it "
+                           "could run code from the file); only tensors, plain Python values and numpy arrays "
+                           "are read") from None
     except Exception as e:
+        first = str(e).splitlines()[0] if str(e) else ""
         raise RunFileError(f"{path}: not a readable checkpoint, truncated or not written by torch.save "
-                           f"({type(e).__name__}: {e})") from None
+                           f"({type(e).__name__}: {first})") from None
     if not isinstance(st, dict):
         raise RunFileError(f"{path}: holds a {type(st).__name__}, not the dict a DQN run saves")
     missing = [k for k in needs if k not in st]
     if missing:
         raise RunFileError(f"{path}: not a DQN run's file (no {', '.join(missing)})")
+    _check_network_fields(path, st)
     return st
 
 
@@ -519,19 +577,40 @@ def q_from_state(st: dict) -> QNetwork:
     return q
 
 
+@dataclass
+class TrainCommand:
+    """``python -m agents.dqn.train``: a preset, every DQNConfig setting as an option, and what to do."""
+
+    config: Annotated[DQNConfig, tyro.conf.arg(name="")]  # every setting of the run, as --field options
+    preset: Literal["best", "best_s2", "seed", "smoke"] = "best"  # the recipe the other options change
+    fresh: bool = False  # discard an existing checkpoint of this run
+    progress: bool = True  # a progress bar (--no-progress: plain logs, for a log file)
+    check: bool = False  # check the settings, and that an existing checkpoint resumes under them, then exit
+
+
+def usage_error(prog: str, message: str) -> NoReturn:
+    """What argparse's ``error`` does: the message on stderr, exit status 2."""
+    print(f"usage: {prog} [-h] ...\n{prog}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+PROG = "python -m agents.dqn.train"
+
+
+def parse_args(argv: list[str] | None = None) -> TrainCommand:
+    """The command line: ``--preset`` is read first, since it supplies the defaults the other options change."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    pre = argparse.ArgumentParser(prog=PROG, add_help=False)
+    pre.add_argument("--preset", default="best", choices=sorted(PRESETS))
+    preset = pre.parse_known_args(argv)[0].preset
+    return parse_cli(TrainCommand, TrainCommand(config=PRESETS[preset], preset=preset), argv, PROG, __doc__)
+
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--preset", default="best", choices=sorted(PRESETS))
-    ap.add_argument("--set", nargs="*", action="extend", default=[], metavar="KEY=VALUE",
-                    help="override config fields, e.g. total_steps=1000000 level=0,10 'hidden=(128,128)' "
-                         "(Python literals; quote values with parentheses or spaces for the shell)")
-    ap.add_argument("--fresh", action="store_true", help="discard an existing checkpoint of this run")
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar (logs to a file)")
-    ap.add_argument("--check", action="store_true",
-                    help="check the settings, and that an existing checkpoint resumes under them, then exit")
-    args = ap.parse_args(argv)
+    prog = PROG
+    args = parse_args(argv)
+    cfg = args.config
     try:
-        cfg = apply_overrides(PRESETS[args.preset], args.set)
         validate(cfg)
         for path in cfg.csv_replay:  # read in full before --check says yes and before --fresh removes anything
             try:
@@ -546,9 +625,9 @@ def main(argv: list[str] | None = None) -> None:
             import shutil
 
             shutil.rmtree(RUNS / cfg.name, ignore_errors=True)
-        summary = train(cfg, progress=not args.no_progress)
+        summary = train(cfg, progress=args.progress)
     except (ConfigError, RunFileError) as e:
-        ap.error(str(e))
+        usage_error(prog, str(e))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     print(json.dumps(summary, indent=2))

@@ -14,17 +14,8 @@ from typing import Any
 import numpy as np
 import torch as th
 
+from agents.evaluation.protocol import wilson
 from agents.hybrid.layout import HybridLayout
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (float(c - h), float(c + h))
 
 
 def policy_act_fn(policy: Any, deterministic: bool = True) -> Callable[[np.ndarray], np.ndarray]:

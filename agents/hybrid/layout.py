@@ -9,7 +9,19 @@ SB3 2.2.1 and imitation 1.0.1 refuse ``Dict`` action spaces. The hybrid agent th
 :class:`HybridLayout` records which parameters each type uses (so the distribution can mask the others), and
 converts actions both ways without loss: a Dict action with float32 parameters survives ``to_box`` then
 ``to_dict`` bit for bit, and a canonical Box action (integer type, binary keys) survives the reverse.
-A plain ``Discrete(n)`` space is the degenerate case: n types, no parameters.
+A plain ``Discrete(n)`` space is the degenerate case: n types, no parameters. The other action spaces an env may
+have map onto the same vector (``kind`` says which the env speaks, and ``to_dict`` returns an action of that space):
+
+==========================================  =====================================================================
+env action space                            layout
+==========================================  =====================================================================
+``Discrete(n)``                             ``kind="discrete"``: n types, no parameters
+``Box(shape)``                              ``kind="box"``: one type ``act`` using one continuous block
+                                            ``action`` (flattened; ``to_dict`` returns an array of ``shape``)
+``Dict(type=Discrete, <Box | MultiBinary>)``  ``kind="dict"`` (ScreenGame-v0's): types, then the entries
+``Tuple(Discrete(n), Tuple(Box_0..Box_n-1))``  ``kind="tuple"``, a parameterized action: type i uses block
+                                            ``p<i>`` only; ``to_dict`` returns ``(i, (array_0, ..., array_n-1))``
+==========================================  =====================================================================
 
 The layout is a plain JSON-serialisable dict (``to_json``/``from_json``) so it can ride in SB3's zip and in the
 demo headers without pickle.
@@ -40,6 +52,10 @@ class HybridLayout:
     params_used: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     type_key: str = "type"
     discrete_only: bool = False  # the env's space is a plain Discrete(n)
+    # which space the env speaks: "dict", "discrete", "box" or "tuple" (see the module doc)
+    kind: str = "dict"
+    # original shapes of continuous blocks that are not flat (a Box action of shape (2, 3)); key -> shape
+    shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     # ---- sizes -------------------------------------------------------------------------------------------
     @property
@@ -101,13 +117,26 @@ class HybridLayout:
         if self.discrete_only:
             out[0] = float(int(action))
             return out
+        if self.kind == "box":
+            out[1:] = np.asarray(action, dtype=np.float32).reshape(-1)
+            return out
+        if self.kind == "tuple":
+            t, params = action
+            out[0] = float(int(t))
+            j = 1
+            for (_, size, _, _), p in zip(self.cont_blocks, params, strict=True):
+                out[j:j + size] = np.asarray(p, dtype=np.float32).reshape(size)
+                j += size
+            return out
         out[0] = float(int(action[self.type_key]))
         j = 1
-        for key, size, _, _ in self.cont_blocks:
-            out[j:j + size] = np.asarray(action[key], dtype=np.float32).reshape(size)
+        for key, size, _, _ in self.cont_blocks:  # a parameter the action leaves out (a key-only game's) is 0
+            if key in action:
+                out[j:j + size] = np.asarray(action[key], dtype=np.float32).reshape(size)
             j += size
         for key, size in self.bin_blocks:
-            out[j:j + size] = np.asarray(action[key]).reshape(size) > 0
+            if key in action:
+                out[j:j + size] = np.asarray(action[key]).reshape(size) > 0
             j += size
         return out
 
@@ -120,10 +149,18 @@ class HybridLayout:
         t = self.type_of(box)
         if self.discrete_only:
             return t
+        if self.kind in ("box", "tuple"):
+            params, j = [], 1
+            for key, size, lo, hi in self.cont_blocks:
+                v = np.clip(box[j:j + size], np.array(lo, np.float32), np.array(hi, np.float32)).astype(np.float32)
+                params.append(v.reshape(self.shapes.get(key, (size,))))
+                j += size
+            return params[0] if self.kind == "box" else (t, tuple(params))
         out: dict[str, Any] = {self.type_key: t}
         j = 1
         for key, size, lo, hi in self.cont_blocks:
-            out[key] = np.clip(box[j:j + size], np.array(lo, np.float32), np.array(hi, np.float32)).astype(np.float32)
+            out[key] = np.clip(box[j:j + size], np.array(lo, np.float32), np.array(hi, np.float32)).astype(
+                np.float32).reshape(self.shapes.get(key, (size,)))
             j += size
         for key, size in self.bin_blocks:
             out[key] = (box[j:j + size] > 0.5).astype(np.int8)
@@ -141,23 +178,33 @@ class HybridLayout:
         """
         if isinstance(space, spaces.Discrete):
             names = tuple(type_names) if type_names is not None else tuple(str(i) for i in range(int(space.n)))
-            return cls(type_names=names, discrete_only=True)
-        if not isinstance(space, spaces.Dict) or type_key not in space.spaces:
-            raise ValueError(f"need a Discrete or a Dict with a {type_key!r} entry, got {space}")
+            return cls(type_names=names, discrete_only=True, kind="discrete")
+        if isinstance(space, spaces.Box):
+            return cls(type_names=tuple(type_names) if type_names is not None else ("act",),
+                       cont_blocks=(_cont_block("action", space),), params_used={
+                           (tuple(type_names)[0] if type_names is not None else "act"): ("action",)},
+                       kind="box", shapes=_shape_of("action", space))
+        if isinstance(space, spaces.Tuple):
+            return cls._from_parameterized(space, type_names)
+        if not isinstance(space, spaces.Dict) or type_key not in space.spaces \
+                or not isinstance(space[type_key], spaces.Discrete):
+            raise ValueError(f"unsupported action space {space}: the hybrid agent takes Discrete, Box, a Dict with a "
+                             f"Discrete {type_key!r} entry and Box / MultiBinary entries (ScreenGame-v0's), or a "
+                             "parameterized Tuple(Discrete(n), Tuple(Box, ... n of them))")
         n = int(space[type_key].n)
         names = tuple(type_names) if type_names is not None else tuple(str(i) for i in range(n))
         if len(names) != n:
             raise ValueError(f"{len(names)} type names for Discrete({n})")
         cont, binary = [], []
+        shapes: dict[str, tuple[int, ...]] = {}
         # gymnasium sorts a Dict's keys; put the pointer first, as the screen env documents it
         order = sorted((k for k in space.spaces if k != type_key),
                        key=lambda k: (PREFERRED_ORDER.index(k) if k in PREFERRED_ORDER else len(PREFERRED_ORDER), k))
         for key in order:
             sub = space[key]
             if isinstance(sub, spaces.Box):
-                size = int(np.prod(sub.shape))
-                cont.append((key, size, tuple(float(x) for x in sub.low.reshape(-1)),
-                             tuple(float(x) for x in sub.high.reshape(-1))))
+                cont.append(_cont_block(key, sub))
+                shapes.update(_shape_of(key, sub))
             elif isinstance(sub, spaces.MultiBinary):
                 binary.append((key, int(np.prod(sub.shape))))
             else:
@@ -177,7 +224,28 @@ class HybridLayout:
                                      f"({', '.join(params)})")
             used = {name: tuple(params_used.get(name, ())) for name in names}
         return cls(type_names=names, cont_blocks=tuple(cont), bin_blocks=tuple(binary), params_used=used,
-                   type_key=type_key)
+                   type_key=type_key, shapes=shapes)
+
+    @classmethod
+    def _from_parameterized(cls, space: spaces.Tuple, type_names: Sequence[str] | None) -> HybridLayout:
+        """``Tuple(Discrete(n), Tuple(Box_0, ..., Box_n-1))``: type i reads the parameters of Box i only."""
+        parts = space.spaces
+        ok = (len(parts) == 2 and isinstance(parts[0], spaces.Discrete) and isinstance(parts[1], spaces.Tuple)
+              and len(parts[1].spaces) == int(parts[0].n)
+              and all(isinstance(b, spaces.Box) for b in parts[1].spaces))
+        if not ok:
+            raise ValueError(f"unsupported Tuple action space {space}: a parameterized action space is "
+                             "Tuple(Discrete(n), Tuple(Box_0, ..., Box_n-1)), one Box of parameters per type")
+        n = int(parts[0].n)
+        names = tuple(type_names) if type_names is not None else tuple(str(i) for i in range(n))
+        if len(names) != n:
+            raise ValueError(f"{len(names)} type names for Discrete({n})")
+        blocks = tuple(_cont_block(f"p{i}", b) for i, b in enumerate(parts[1].spaces))
+        shapes: dict[str, tuple[int, ...]] = {}
+        for i, b in enumerate(parts[1].spaces):
+            shapes.update(_shape_of(f"p{i}", b))
+        return cls(type_names=names, cont_blocks=blocks, params_used={nm: (f"p{i}",) for i, nm in enumerate(names)},
+                   kind="tuple", shapes=shapes)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -187,6 +255,8 @@ class HybridLayout:
             "params_used": {k: list(v) for k, v in self.params_used.items()},
             "type_key": self.type_key,
             "discrete_only": self.discrete_only,
+            "kind": self.kind,
+            "shapes": {k: list(v) for k, v in self.shapes.items()},
         }
 
     @classmethod
@@ -198,12 +268,24 @@ class HybridLayout:
             params_used={k: tuple(v) for k, v in d["params_used"].items()},
             type_key=d.get("type_key", "type"),
             discrete_only=bool(d.get("discrete_only", False)),
+            kind=d.get("kind", "discrete" if d.get("discrete_only") else "dict"),
+            shapes={k: tuple(int(x) for x in v) for k, v in d.get("shapes", {}).items()},
         )
+
+
+def _cont_block(key: str, box: spaces.Box) -> tuple[str, int, tuple[float, ...], tuple[float, ...]]:
+    size = int(np.prod(box.shape))
+    return (key, size, tuple(float(x) for x in np.asarray(box.low, np.float64).reshape(-1)),
+            tuple(float(x) for x in np.asarray(box.high, np.float64).reshape(-1)))
+
+
+def _shape_of(key: str, box: spaces.Box) -> dict[str, tuple[int, ...]]:
+    return {} if len(box.shape) == 1 else {key: tuple(int(x) for x in box.shape)}
 
 
 def layout_of(space: gym.Space, spec: Any = None) -> HybridLayout:
     """The layout of an env's action space; ``spec`` may be a ``HybridActionSpec`` (type names, params used)."""
-    if spec is not None:
+    if spec is not None and isinstance(space, spaces.Dict):
         return HybridLayout.from_space(space, type_names=list(spec.type_names),
                                        params_used={k: tuple(v) for k, v in dict(spec.params_used).items()})
     return HybridLayout.from_space(space)

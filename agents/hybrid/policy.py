@@ -39,6 +39,9 @@ def is_frame_stack(space: gym.Space) -> bool:
 class FrameStackCNNLSTM(BaseFeaturesExtractor):
     """A small Nature-style CNN on every frame of a (S, H, W) or (S, H, W, C) stack, then an LSTM over the S frames.
 
+    Frames smaller than 36 pixels on a side get two 3x3 convolutions instead (the Nature CNN's 8x8 / stride 4 first
+    layer needs 36); which one is decided by the shape alone, so a saved policy rebuilds the same network.
+
     SB3 scales (S, H, W) uint8 images to [0, 1] itself; (S, H, W, C) stacks are not images to SB3, so this extractor
     divides them by 255.
     """
@@ -50,12 +53,19 @@ class FrameStackCNNLSTM(BaseFeaturesExtractor):
         self.channels = shape[3] if len(shape) == 4 else 1
         self.colour = len(shape) == 4
         self.n_frames = s
-        self.cnn = nn.Sequential(
-            nn.Conv2d(self.channels, 16, 8, stride=4), nn.ReLU(),
-            nn.Conv2d(16, 32, 4, stride=2), nn.ReLU(),
-            nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(),
-            nn.Flatten(),
-        )
+        if min(h, w) >= 36:  # the Nature CNN's kernels need 36 pixels
+            self.cnn = nn.Sequential(
+                nn.Conv2d(self.channels, 16, 8, stride=4), nn.ReLU(),
+                nn.Conv2d(16, 32, 4, stride=2), nn.ReLU(),
+                nn.Conv2d(32, 32, 3, stride=1), nn.ReLU(),
+                nn.Flatten(),
+            )
+        else:  # small images (a test env, a board game's grid): 3x3 kernels, the size fixed by the shape alone
+            self.cnn = nn.Sequential(
+                nn.Conv2d(self.channels, 16, 3, stride=2 if min(h, w) >= 12 else 1), nn.ReLU(),
+                nn.Conv2d(16, 32, 3, stride=1, padding=1), nn.ReLU(),
+                nn.Flatten(),
+            )
         with th.no_grad():
             n_flat = self.cnn(th.zeros(1, self.channels, h, w)).shape[1]
         self.proj = nn.Sequential(nn.Linear(n_flat, cnn_dim), nn.ReLU())
@@ -178,8 +188,9 @@ def policy_kwargs_for(observation_space: gym.Space, layout: HybridLayout, small:
     return kw
 
 
-def save_policy(policy: HybridActorCriticPolicy, path: str | Path) -> Path:
-    """Write ``<path>.pt`` (state_dict) and ``<path>.json`` (spaces, layout, architecture). Returns the .pt path."""
+def save_policy(policy: HybridActorCriticPolicy, path: str | Path, env: dict[str, Any] | None = None) -> Path:
+    """Write ``<path>.pt`` (state_dict) and ``<path>.json`` (spaces, layout, architecture and, when given, ``env``:
+    the env it was trained on, :meth:`~agents.hybrid.env_source.EnvSource.to_json`). Returns the .pt path."""
     path = Path(path).with_suffix("")
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = {
@@ -197,6 +208,9 @@ def save_policy(policy: HybridActorCriticPolicy, path: str | Path) -> Path:
         "normalize_images": policy.normalize_images,
         "share_features_extractor": policy.share_features_extractor,
     }
+    env = env if env is not None else getattr(policy, "env_meta", None)
+    if env is not None:
+        meta["env"] = env
     if meta["activation_fn"] not in _ACTIVATIONS:
         raise ValueError(f"save_policy: activation_fn {policy.activation_fn.__name__} cannot be saved (one of "
                          f"{', '.join(_ACTIVATIONS)})")
@@ -292,4 +306,5 @@ def load_policy(path: str | Path, device: str = "cpu") -> HybridActorCriticPolic
         raise PolicyFileError(pt_path, f"the weights do not fit the policy {meta_path.name} describes: "
                                        f"{_first_line(e, lines=2)}") from None
     policy.set_training_mode(False)
+    policy.env_meta = meta.get("env") if isinstance(meta.get("env"), dict) else None
     return policy.to(device)

@@ -1,4 +1,12 @@
-"""One entry point for the hybrid agent: scripted demos, BC, PPO, BC-then-PPO, evaluation.
+"""One entry point for the hybrid agent: scripted demos, BC, PPO, BC-then-PPO, evaluation, on any Gymnasium env.
+
+    python -m agents.hybrid.train ppo  --env MyGame-v0 --gym-packages my_games --steps 20000 --out runs/mygame/ppo
+    python -m agents.hybrid.train bc   --env MyGame-v0 --gym-packages my_games --demos demos/mygame --out runs/mygame/bc
+    python -m agents.hybrid.train eval --policy runs/mygame/ppo/policy --episodes 20
+
+``--env`` takes any registered id (``--gym-packages`` imports the modules that register it, ``--env-kwargs``
+passes ``gym.make`` arguments; see :mod:`agents.hybrid.env_source`), and ``pixels`` / ``state`` for the project's
+fishing envs, whose commands follow:
 
     python -m agents.hybrid.train demos-scripted --out demos/scripted --episodes 40
     python -m agents.hybrid.train bc  --demos demos/scripted --out runs/hybrid/bc
@@ -41,17 +49,19 @@ from agents.hybrid.demos import (
     recorded_seeds,
     summarize,
 )
+from agents.hybrid.env_source import EnvArgError, EnvSource, add_env_args, evaluate_env, source_from_args
 from agents.hybrid.evaluate import evaluate_pixels, evaluate_state, policy_act_fn
 from agents.hybrid.layout import HybridBoxWrapper, HybridLayout
 from agents.hybrid.policy import (
     HybridActorCriticPolicy,
     PolicyFileError,
+    is_frame_stack,
     load_policy,
     policy_kwargs_for,
     save_policy,
 )
-from envs.argtypes import float_above, int_at_least
-from envs.paths import file_in_the_way
+from envs.cli.argtypes import float_above, int_at_least
+from envs.cli.paths import file_in_the_way
 
 DEMO_SEED = 100_000
 EVAL_SEED = 900_000
@@ -71,12 +81,24 @@ class InputError(Exception):
         super().__init__(f"{option}: {message}")
 
 
+def policy_source(policy: HybridActorCriticPolicy) -> EnvSource:
+    """The env a saved policy was trained on: the one its file names, else (files written before policies named
+    their env) the fishing env its action says: the state env's is a plain Discrete(2), the pixel game's a Dict."""
+    meta = getattr(policy, "env_meta", None)
+    if meta:  # an env made in Python (no id) is an EnvArgError: the command needs --env
+        return EnvSource.from_json(meta)
+    return EnvSource("state" if policy.layout.discrete_only else "pixels")
+
+
 def policy_env(policy: HybridActorCriticPolicy) -> str:
-    """Which env a saved policy acts in: the state env's action is a plain Discrete(2), the pixel game's a Dict."""
-    return "state" if policy.layout.discrete_only else "pixels"
+    """The name of the env a saved policy acts in (``pixels`` / ``state`` for the fishing envs, else its id)."""
+    meta = getattr(policy, "env_meta", None)
+    if meta and meta.get("name"):
+        return str(meta["name"])
+    return policy_source(policy).name
 
 
-def load_policy_arg(option: str, path: str, env: str | None = None,
+def load_policy_arg(option: str, path: str, env: str | EnvSource | None = None,
                     obs_space: Any = None) -> HybridActorCriticPolicy:
     """``load_policy`` for a command-line option: a bad file, or a policy for another env or other observations
     than ``env``/``obs_space`` (when given), is an :class:`InputError` naming ``option`` and the file."""
@@ -84,8 +106,12 @@ def load_policy_arg(option: str, path: str, env: str | None = None,
         policy = load_policy(path)
     except PolicyFileError as e:
         raise InputError(option, str(e)) from None
-    if env is not None and policy_env(policy) != env:
-        raise InputError(option, f"{path}: a policy for env {policy_env(policy)!r}, this run is on {env!r}")
+    name = env.name if isinstance(env, EnvSource) else env
+    if name is not None and policy_env(policy) != name:
+        raise InputError(option, f"{path}: a policy for env {policy_env(policy)!r}, this run is on {name!r}")
+    if isinstance(env, EnvSource) and policy.layout != env.probe()[0]:
+        raise InputError(option, f"{path}: a policy for other actions ({list(policy.layout.type_names)}) than "
+                                 f"this run's env {env.name!r} has")
     if obs_space is not None and policy.observation_space.shape != obs_space.shape:
         raise InputError(option, f"{path}: a policy for observations {policy.observation_space.shape}, this run's "
                                  f"are {obs_space.shape}")
@@ -121,27 +147,29 @@ def check_out_dir(option: str, path: str | Path) -> None:
         raise InputError(option, f"{path}: exists and is not a directory")
 
 
-def _env_layout(env_name: str):
-    """(make_env(seed) -> wrapped env, layout, observation space)."""
-    if env_name == "pixels":
-        from envs.games.fishing_pixels import FishingPixelsEnv
+def _env_layout(env: str | EnvSource):
+    """(make_env(seed) -> wrapped env, layout, observation space) of an env name or :class:`EnvSource`."""
+    source = env if isinstance(env, EnvSource) else EnvSource(env)
 
-        def make(seed: int = 0):
-            e = HybridBoxWrapper(FishingPixelsEnv())
-            e.reset(seed=seed)
-            return e
-    elif env_name == "state":
-        from envs.stardew.fishing_env import StardewFishingEnv
+    def make(seed: int = 0) -> HybridBoxWrapper:
+        return source.make(seed)
 
-        def make(seed: int = 0):
-            e = HybridBoxWrapper(StardewFishingEnv(), HybridLayout.from_space(
-                __import__("gymnasium").spaces.Discrete(2), ["release", "hold"]))
-            e.reset(seed=seed)
-            return e
-    else:
-        raise ValueError(f"--env: {env_name!r} not one of pixels, state")
-    probe = make(0)
-    return make, probe.layout, probe.observation_space
+    layout, obs_space = source.probe()
+    return make, layout, obs_space
+
+
+def _source(args: argparse.Namespace) -> EnvSource:
+    try:
+        return source_from_args(args)
+    except EnvArgError as e:
+        raise InputError(e.option, str(e)) from None
+
+
+def _probe(source: EnvSource) -> tuple[HybridLayout, Any]:
+    try:
+        return source.probe()
+    except EnvArgError as e:
+        raise InputError(e.option, str(e)) from None
 
 
 def _write_curve(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -159,6 +187,7 @@ def _read_curve(path: Path) -> list[dict[str, Any]]:
 
 
 BC_CURVE_FIELDS = ("epoch", "demo_samples_seen", "env_steps", "catch_rate", "ci_lo", "ci_hi", "wall_s")
+BC_CURVE_REQUIRED = ("epoch", "demo_samples_seen", "env_steps", "wall_s")  # the rest: the env's evaluation
 
 
 def _read_bc_curve(path: Path) -> list[dict[str, Any]]:
@@ -169,9 +198,10 @@ def _read_bc_curve(path: Path) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise InputError("--init", f"{path}: cannot be read: {type(e).__name__}: {e}") from None
     for i, row in enumerate(rows, start=2):  # line 1 is the header
-        if set(row) != set(BC_CURVE_FIELDS):
+        if not set(BC_CURVE_REQUIRED) <= set(row) or None in row:
             raise InputError("--init", f"{path}: line {i}: columns {sorted(k for k in row if k)}, a BC curve has "
-                                       f"{list(BC_CURVE_FIELDS)} (is this the policy of a BC run?)")
+                                       f"{list(BC_CURVE_REQUIRED)} and the evaluation's (is this the policy of a BC "
+                                       "run?)")
         try:
             int(row["epoch"]), float(row["wall_s"])
         except (TypeError, ValueError):
@@ -180,9 +210,14 @@ def _read_bc_curve(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _eval(env_name: str, policy: Any, episodes: int, deterministic: bool = True) -> dict[str, Any]:
-    """The policy on the held-out seeds of its env; ``first_seed`` says which."""
+def _eval(env: str | EnvSource, policy: Any, episodes: int, deterministic: bool = True) -> dict[str, Any]:
+    """The policy on the held-out seeds of its env; ``first_seed`` says which. The fishing envs report their
+    catch rate; any other env its return, episode length, and a success rate where its ``info`` has one."""
     act = policy_act_fn(policy, deterministic=deterministic)
+    source = env if isinstance(env, EnvSource) else EnvSource(env)
+    env_name = source.alias
+    if env_name is None:
+        return dict(evaluate_env(act, source, range(EVAL_SEED, EVAL_SEED + episodes)), first_seed=EVAL_SEED)
     if env_name == "pixels":
         seed0 = EVAL_SEED
         res = evaluate_pixels(act, range(seed0, seed0 + episodes), layout=policy.layout)
@@ -191,6 +226,31 @@ def _eval(env_name: str, policy: Any, episodes: int, deterministic: bool = True)
         res = evaluate_state(lambda o: np.clip(np.rint(act(o)[:, 0]), 0, 1).astype(np.int64),
                              range(seed0, seed0 + episodes))
     return dict(res, first_seed=seed0)
+
+
+def _curve_fields(ev: dict[str, Any]) -> dict[str, Any]:
+    """The evaluation's columns of a learning curve: the catch rate and its interval for the fishing envs, else
+    the mean return and episode length (and the success rate where the env reports one)."""
+    if "catch_rate" in ev:
+        return {"catch_rate": ev["catch_rate"], "ci_lo": ev["ci95"][0], "ci_hi": ev["ci95"][1]}
+    out = {"mean_return": round(ev["mean_return"], 4), "mean_length": round(ev["mean_length"], 2)}
+    if "success_rate" in ev:
+        out["success_rate"] = ev["success_rate"]
+    return out
+
+
+def balance_indices(types: np.ndarray, how: str, rng: np.random.Generator) -> np.ndarray | None:
+    """Indices of a resampled demonstration set of the same size whose action types are weighted ``how``:
+    ``balanced`` (every type seen equally often, as scikit-learn's ``class_weight="balanced"``), ``sqrt`` (by the
+    square root of its count) or ``none`` (None: the demonstrations as recorded)."""
+    if how == "none" or len(types) == 0:
+        return None
+    kinds, inverse, counts = np.unique(types, return_inverse=True, return_counts=True)
+    if len(kinds) < 2:
+        return None
+    power = 1.0 if how == "balanced" else 0.5
+    w = (1.0 / counts.astype(np.float64) ** power)[inverse]
+    return rng.choice(len(types), size=len(types), replace=True, p=w / w.sum())
 
 
 # ---- scripted demonstrations -----------------------------------------------------------------------------
@@ -241,18 +301,28 @@ def cmd_bc(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     check_out_dir("--out", out)
-    _, layout, obs_space = _env_layout("pixels")
+    source = _source(args)
+    layout, obs_space = _probe(source)
     # every input is read and checked before the run's folder is touched: a bad one loses nothing recorded there
-    init = load_policy_arg("--init", args.init, "pixels", obs_space) if args.init else None
+    init = load_policy_arg("--init", args.init, source, obs_space) if args.init else None
     prior = _read_bc_curve(Path(args.init).parent / "curve.csv") if args.init else []
     th.manual_seed(args.seed)
-    trajs = load_trajectories(args.demos, layout, frame_shape=obs_space.shape[1:])
+    trajs = load_trajectories(args.demos, layout, **_demo_shape(obs_space))
     if args.max_episodes:
         trajs = trajs[:args.max_episodes]
     transitions = rollout.flatten_trajectories(trajs)
     del trajs
+    idx = balance_indices(np.rint(transitions.acts[:, 0]).astype(np.int64), args.balance,
+                          np.random.default_rng(args.seed))
+    if idx is not None:  # a rare action is seen as often as a common one: BC does not settle on the majority
+        import dataclasses
+
+        from imitation.data.types import dataclass_quick_asdict
+        transitions = dataclasses.replace(transitions, **{k: v[idx] for k, v in
+                                                          dataclass_quick_asdict(transitions).items()})
     policy = HybridActorCriticPolicy(obs_space, layout.box_space(), lambda _: args.lr,
                                      **policy_kwargs_for(obs_space, layout, small=True))
+    policy.env_meta = source.to_json()
     if init is not None:  # continue a BC run: its weights and its curve
         load_weights_arg("--init", args.init, policy, init)
     out.mkdir(parents=True, exist_ok=True)
@@ -271,14 +341,13 @@ def cmd_bc(args: argparse.Namespace) -> None:
             trainer.train(n_epochs=1, log_interval=10**9, progress_bar=False)
         if epoch % args.eval_every == 0 or epoch == e0 + args.epochs:
             policy.set_training_mode(False)
-            ev = _eval("pixels", policy, args.eval_episodes)
+            ev = _eval(source, policy, args.eval_episodes)
             rows.append({"epoch": epoch, "demo_samples_seen": epoch * len(transitions), "env_steps": 0,
-                         "catch_rate": ev["catch_rate"], "ci_lo": ev["ci95"][0], "ci_hi": ev["ci95"][1],
-                         "wall_s": round(time.time() - t0, 1)})
+                         **_curve_fields(ev), "wall_s": round(time.time() - t0, 1)})
             print(json.dumps(rows[-1]), flush=True)
             _write_curve(out / "curve.csv", rows)
-    save_policy(policy, out / "policy")
-    (out / "run.json").write_text(json.dumps({"args": vars(args), "demos": demo, "transitions": len(transitions),
+    save_policy(policy, out / "policy", env=source.to_json())
+    (out / "run.json").write_text(json.dumps({"args": _args_json(args), "demos": demo, "transitions": len(transitions),
                                               "final": rows[-1], "cpus": os.cpu_count()}, indent=1))
 
 
@@ -292,9 +361,11 @@ def cmd_ppo(args: argparse.Namespace) -> None:
 
     out = Path(args.out)
     check_out_dir("--out", out)
-    make, layout, obs_space = _env_layout(args.env)
+    source = _source(args)
+    layout, obs_space = _probe(source)
+    make = source.make
     # --init is read and checked before anything of the run is written: SB3's logger truncates log/progress.csv
-    init = load_policy_arg("--init", args.init, args.env, obs_space) if args.init else None
+    init = load_policy_arg("--init", args.init, source, obs_space) if args.init else None
     th.manual_seed(args.seed)
     from stable_baselines3.common.monitor import Monitor
 
@@ -306,10 +377,10 @@ def cmd_ppo(args: argparse.Namespace) -> None:
         # dominates the gradient of the CNN+LSTM it shares with the policy and erases what BC taught it
         from stable_baselines3.common.vec_env import VecNormalize
         venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=0.99)
-    pixels = args.env == "pixels"
+    pixels = is_frame_stack(obs_space)
     demos = None
     if args.bc_coef > 0:
-        trajs = load_trajectories(args.demos, layout, frame_shape=obs_space.shape[1:])
+        trajs = load_trajectories(args.demos, layout, **_demo_shape(obs_space))
         demos = (np.concatenate([t.obs[:-1] for t in trajs]), np.concatenate([t.acts for t in trajs]))
         del trajs
     model = HybridPPO(
@@ -333,10 +404,9 @@ def cmd_ppo(args: argparse.Namespace) -> None:
 
     def evaluate(steps: int) -> None:
         model.policy.set_training_mode(False)
-        ev = _eval(args.env, model.policy, args.eval_episodes)
+        ev = _eval(source, model.policy, args.eval_episodes)
         eps = list(model.ep_info_buffer or [])
-        rows.append({"env_steps": steps, "catch_rate": ev["catch_rate"], "ci_lo": ev["ci95"][0],
-                     "ci_hi": ev["ci95"][1], "wall_s": round(time.time() - t0, 1),
+        rows.append({"env_steps": steps, **_curve_fields(ev), "wall_s": round(time.time() - t0, 1),
                      "train_ep_return": round(float(np.mean([e["r"] for e in eps])), 2) if eps else float("nan"),
                      "train_episodes": len(eps)})
         print(json.dumps(rows[-1]), flush=True)
@@ -370,17 +440,33 @@ def cmd_ppo(args: argparse.Namespace) -> None:
     record_q(model.num_timesteps)  # the last update's, which no later rollout reads
     if rows[-1]["env_steps"] < model.num_timesteps:
         evaluate(model.num_timesteps)
-    save_policy(model.policy, out / "policy")
+    save_policy(model.policy, out / "policy", env=source.to_json())
     model.save(out / "ppo.zip")
     if rows_q:
         _write_curve(out / "q_head.csv", rows_q)
-    (out / "run.json").write_text(json.dumps({"args": vars(args), "final": rows[-1], "cpus": os.cpu_count(),
+    (out / "run.json").write_text(json.dumps({"args": _args_json(args), "final": rows[-1], "cpus": os.cpu_count(),
                                               "wall_s": round(time.time() - t0, 1)}, indent=1))
+
+
+def _demo_shape(obs_space: Any) -> dict[str, Any]:
+    """What load_trajectories checks the demonstrations against: one frame of a frame stack, or the whole
+    observation of a vector env."""
+    if is_frame_stack(obs_space):
+        return {"frame_shape": obs_space.shape[1:]}
+    return {"obs_shape": obs_space.shape}
+
+
+def _args_json(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's arguments for run.json (an env made in Python is written as its JSON description)."""
+    out = {k: v for k, v in vars(args).items() if k != "env_source"}
+    if getattr(args, "env_source", None) is not None:
+        out["env_source"] = args.env_source.to_json()
+    return out
 
 
 def evaluate_scripted(episodes: int, seed0: int = EVAL_SEED) -> dict[str, Any]:
     """The naive scripted controller on the evaluation seeds (it reads the raw frame, like the demos)."""
-    from agents.hybrid.evaluate import wilson
+    from agents.evaluation.protocol import wilson
     from envs.games.fishing_pixels import FishingPixelsEnv
     from envs.games.fishing_screen import scripted_action
 
@@ -416,9 +502,23 @@ def cmd_eval(args: argparse.Namespace) -> None:
         res = evaluate_scripted(args.episodes)
     else:
         policy = load_policy_arg("--policy", args.policy)
+        if args.env is None and getattr(args, "env_source", None) is None:
+            try:
+                source = policy_source(policy)
+            except EnvArgError as e:
+                raise InputError(e.option, f"{args.policy}: {e}") from None
+        else:
+            source = _source(args)
+            _, obs_space = _probe(source)
+            if policy.observation_space.shape != obs_space.shape or policy.layout != source.probe()[0]:
+                raise InputError("--policy", f"{args.policy}: a policy for observations "
+                                             f"{policy.observation_space.shape} and actions "
+                                             f"{list(policy.layout.type_names)}; env {source.name!r} has "
+                                             f"{obs_space.shape} and {list(source.probe()[0].type_names)}")
         th.manual_seed(0)
-        res = _eval(policy_env(policy), policy, args.episodes, deterministic=not args.stochastic)
-    print(json.dumps({k: v for k, v in res.items() if k not in ("caught_per_seed", "first_seed")}), flush=True)
+        res = _eval(source, policy, args.episodes, deterministic=not args.stochastic)
+    print(json.dumps({k: v for k, v in res.items() if k not in ("caught_per_seed", "first_seed", "returns",
+                                                                "lengths")}), flush=True)
     if args.record:  # with the outcome of every seed, for paired comparisons between policies
         key = args.policy + (" (stochastic)" if args.stochastic else "") + (
             f" + {args.advisor} advisor" if args.advisor != "none" else "")
@@ -462,9 +562,9 @@ def record_result(path: Path, key: str, result: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def main(argv: list[str] | None = None) -> None:
-    # one thread: on 2 shared cores torch's default (2 threads) spins against the other processes and runs ~30x slower
-    th.set_num_threads(int(os.environ.get("HYBRID_THREADS", "1")))
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The command line: the parser and its subcommands' parsers (each subcommand takes the env options of
+    :func:`~agents.hybrid.env_source.add_env_args`; another command adds its own options to these parsers)."""
     p = argparse.ArgumentParser(prog="python -m agents.hybrid.train")
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("demos-scripted")
@@ -472,6 +572,10 @@ def main(argv: list[str] | None = None) -> None:
     d.add_argument("--episodes", type=int_at_least(1), default=40)
     d.add_argument("--seed", type=int_at_least(0), default=0)
     b = sub.add_parser("bc")
+    add_env_args(b)
+    b.add_argument("--balance", choices=["balanced", "sqrt", "none"], default="balanced",
+                   help="resample the demonstrations so each action type counts equally (balanced, the default), "
+                        "by the square root of its count (sqrt), or as recorded (none)")
     b.add_argument("--demos", default="demos/scripted")
     b.add_argument("--out", default="runs/hybrid/bc")
     b.add_argument("--epochs", type=int_at_least(0), default=12)
@@ -483,7 +587,7 @@ def main(argv: list[str] | None = None) -> None:
     b.add_argument("--init", default=None, help="continue from a saved BC policy (and its curve.csv)")
     b.add_argument("--seed", type=int_at_least(0), default=0)
     q = sub.add_parser("ppo")
-    q.add_argument("--env", default="pixels", choices=["pixels", "state"])
+    add_env_args(q)
     q.add_argument("--out", default="runs/hybrid/ppo")
     q.add_argument("--init", default=None, help="a saved policy (BC's) to start from")
     q.add_argument("--steps", type=int_at_least(1), default=30_000)
@@ -507,30 +611,45 @@ def main(argv: list[str] | None = None) -> None:
     q.add_argument("--seed", type=int_at_least(0), default=0)
     e = sub.add_parser("eval")
     e.add_argument("--policy", required=True, help="a saved policy, or 'scripted' for the demonstrator")
+    add_env_args(e, default=None, help_extra="; default: the env the policy was trained on")
     e.add_argument("--episodes", type=int_at_least(1), default=100)
     e.add_argument("--stochastic", action="store_true", help="sample actions instead of the mode")
     e.add_argument("--record", default=None, help="also keep the result in this JSON file, under the policy's name")
     from agents.advisor.evaluate import add_advisor_args
 
     add_advisor_args(e)
+    return p, {"demos-scripted": d, "bc": b, "ppo": q, "eval": e}
+
+
+def main(argv: list[str] | None = None) -> None:
+    # one thread: on 2 shared cores torch's default (2 threads) spins against the other processes and runs ~30x slower
+    th.set_num_threads(int(os.environ.get("HYBRID_THREADS", "1")))
+    p, parsers = build_parser()
     args = p.parse_args(argv)
-    parsers = {"demos-scripted": d, "bc": b, "ppo": q, "eval": e}
     try:
-        if args.cmd == "demos-scripted":  # before anything is recorded on a held-out seed
-            check_seed_range(args.seed, DEMO_SEED, args.episodes, f"with --episodes {args.episodes}")
-        if args.cmd == "ppo":
-            check_seed_range(args.seed, 0, args.n_envs, f"with --n-envs {args.n_envs}")
-        if args.cmd == "bc" or (args.cmd == "ppo" and args.bc_coef > 0):
-            try:  # before any env or model is built: a mistyped path fails here, not inside imitation
-                check_demo_dir(args.demos)
-            except (FileNotFoundError, ValueError) as err:
-                raise InputError("--demos", str(err)) from None
-        try:
-            {"demos-scripted": cmd_demos_scripted, "bc": cmd_bc, "ppo": cmd_ppo, "eval": cmd_eval}[args.cmd](args)
-        except DemoFormatError as err:  # a demo file found bad while loading: bc's and ppo's come from --demos
-            raise InputError("--out" if args.cmd == "demos-scripted" else "--demos", str(err)) from None
+        run(args)
     except InputError as err:
         parsers[args.cmd].error(str(err))
+
+
+def run(args: argparse.Namespace) -> None:
+    """Run a parsed command; bad input is an :class:`InputError` naming the option (``main`` prints it as a
+    usage error; the Python API of :mod:`agents.hybrid.api` raises it)."""
+    if args.cmd == "demos-scripted":  # before anything is recorded on a held-out seed
+        check_seed_range(args.seed, DEMO_SEED, args.episodes, f"with --episodes {args.episodes}")
+    if args.cmd == "ppo":
+        check_seed_range(args.seed, 0, args.n_envs, f"with --n-envs {args.n_envs}")
+    if args.cmd == "bc" or (args.cmd == "ppo" and args.bc_coef > 0):
+        try:  # before any env or model is built: a mistyped path fails here, not inside imitation
+            check_demo_dir(args.demos)
+        except (FileNotFoundError, ValueError) as err:
+            raise InputError("--demos", str(err)) from None
+    try:
+        {"demos-scripted": cmd_demos_scripted, "bc": cmd_bc, "ppo": cmd_ppo, "eval": cmd_eval}[args.cmd](args)
+    except DemoFormatError as err:  # a demo file found bad while loading: bc's and ppo's come from --demos
+        raise InputError("--out" if args.cmd == "demos-scripted" else "--demos", str(err)) from None
+    except EnvArgError as err:
+        raise InputError(err.option, str(err)) from None
 
 
 if __name__ == "__main__":

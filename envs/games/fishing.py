@@ -30,7 +30,7 @@ import time
 
 import numpy as np
 
-from envs.argtypes import float_above, int_at_least, int_between, output_file
+from envs.cli.argtypes import float_above, int_at_least, int_between, output_file
 from envs.stardew import rules as R
 from envs.stardew.render import HEIGHT, METER_W, METER_X, TRACK_Y, WIDTH, MinigameRenderer
 from envs.stardew.sim import FishingSim, GameConfig

@@ -1,6 +1,6 @@
-"""The hybrid action space of ScreenGame-v0, built from the seed's ``action_space`` description.
+"""The hybrid action space of ScreenGame-v0, built from the hybrid-RL framework's ``action_space`` description.
 
-A user writes the same dict the seed README documents::
+A user writes the same dict the hybrid-RL framework's README documents::
 
     action_space = {
         "keys": ["w", "a", "s", "d", "space"],
@@ -45,11 +45,12 @@ to the region's width or height). The pixel sent is always inside ``[min_pos, ma
 the captured region's size is refused by the env's ``reset`` (the pointer would leave the captured window).
 
 Actions are checked against the space before any input is sent (:meth:`HybridActionSpec.check_action`): a dict
-with exactly the keys ``type`` (an integer 0..n-1, Python or numpy; not a float or a bool), ``pointer`` and
+with the keys ``type`` (an integer 0..n-1, Python or numpy; not a float or a bool), ``pointer`` and
 ``drag_end`` (shape ``(2,)``, finite, within [-1, 1]; float32 rounding, up to ``1e-6`` beyond, is clipped) and
 ``keys`` (shape ``(len(keys),)``, or ``(1,)`` without keys; every value 0 or 1). Anything else is a ``ValueError``
 (``TypeError`` for an action that is not a dict) naming the key and the value, and nothing is pressed. Every key
-is checked, also the parameters the action's type does not use.
+given is checked, also the parameters the action's type does not use; those may also be left out, so a key-only
+game sends ``{"type": t, "keys": [...]}`` and a ``none`` action may be ``{"type": 0}``.
 
 ``move`` and ``hold`` are off unless asked for: list them in ``mouse.actions`` or pass
 ``move=True`` / ``hold=True``. Type order is fixed: none, move, click, drag, hold, key (the ones present).
@@ -198,9 +199,9 @@ class HybridActionSpec:
     # -- construction --------------------------------------------------------------------------------
     @classmethod
     def from_seed_dict(cls, d: Mapping, move: bool = False, hold: bool = False) -> HybridActionSpec:
-        """Build from the seed's dict: ``{"keys": [...], "mouse": {"min_pos", "max_pos", "actions"}}``.
+        """Build from the hybrid-RL framework's dict: ``{"keys": [...], "mouse": {"min_pos", "max_pos", "actions"}}``.
 
-        ``max_pos`` may be a window size ``[w, h]`` as in the seed; pointer +1 then maps to pixel
+        ``max_pos`` may be a window size ``[w, h]`` as in the hybrid-RL framework; pointer +1 then maps to pixel
         ``max_pos - 1`` when ``max_pos`` equals the region size (see :meth:`to_pixels`).
         """
         if not isinstance(d, Mapping):
@@ -297,17 +298,23 @@ class HybridActionSpec:
                             f"env.action_spec.make({self.type_names[-1]!r}, ...)), got {action!r} "
                             f"({type(action).__name__})")
         expected = ("type", *PARAM_KEYS)
-        missing = [k for k in expected if k not in action]
         unknown = sorted((k for k in action if k not in expected), key=str)
+        # a parameter the action's type does not read may be left out: a key-only game sends {"type", "keys"}
+        try:
+            used = PARAMS_USED[self.type_names[self._check_type(action["type"])]] if "type" in action else ()
+        except ValueError:  # a type outside the space: said below, after what else is missing
+            used = PARAM_KEYS
+        missing = [k for k in expected if k not in action and (k == "type" or k in used)]
         if missing or unknown:
             what = "; ".join(s for s in (f"missing {missing}" if missing else "",
                                          f"unknown {unknown}" if unknown else "") if s)
-            raise ValueError(f"action: {what}; need exactly the keys {list(expected)} (every type's action has all "
-                             "four; env.action_spec.make(type_name, ...) builds one)")
+            raise ValueError(f"action: {what}; the keys are {list(expected)}, 'type' and the parameters its type "
+                             "reads required (env.action_spec.make(type_name, ...) builds one)")
         return {"type": self._check_type(action["type"]),
-                "pointer": self._check_point(action["pointer"], "pointer"),
-                "drag_end": self._check_point(action["drag_end"], "drag_end"),
-                "keys": self._check_keys(action["keys"])}
+                "pointer": self._check_point(action.get("pointer", (0.0, 0.0)), "pointer"),
+                "drag_end": self._check_point(action.get("drag_end", (0.0, 0.0)), "drag_end"),
+                "keys": self._check_keys(action["keys"] if "keys" in action
+                                         else np.zeros(self.space["keys"].n, np.int8))}
 
     def check_region(self, region_size: tuple[int, int]) -> None:
         """ValueError unless the pointer range fits the captured region of ``region_size`` = (width, height):
@@ -353,14 +360,14 @@ class HybridActionSpec:
         size = np.array(region_size, dtype=np.float64)
         lo = np.array(self.min_pos if self.min_pos is not None else (0.0, 0.0), dtype=np.float64)
         hi = np.array(self.max_pos if self.max_pos is not None else size, dtype=np.float64)
-        # a coordinate equal to the region's size (the seed's window size) is its last pixel, axis by axis
+        # a coordinate equal to the region's size (the hybrid-RL framework's window size) is its last pixel, axis by axis
         hi = np.where(hi == size, size - 1, hi)
         return lo, hi
 
     def to_pixels(self, pointer: Sequence[float], region_size: tuple[int, int]) -> tuple[int, int]:
         """Pointer in [-1, 1]^2 -> integer pixel (x, y) relative to the region's top-left corner.
 
-        ``region_size`` is ``(width, height)``. A ``max_pos`` equal to the region size (the seed's
+        ``region_size`` is ``(width, height)``. A ``max_pos`` equal to the region size (the hybrid-RL framework's
         ``window_size``) is read as the size, so +1 maps to the last pixel, ``size - 1`` (axis by axis).
         Values outside [-1, 1] are clipped (NaN is refused); the pixel is always inside ``[min_pos, max_pos]``
         and inside the region.

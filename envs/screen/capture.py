@@ -27,6 +27,27 @@ from envs.optional import import_optional
 from envs.screen.preprocess import COLOUR_ORDERS
 
 
+def _as_rect(value: object, name: str) -> Region:
+    """``(left, top, width, height)`` integers as a :class:`Region`, width and height > 0 (ValueError naming
+    ``name`` otherwise)."""
+    if isinstance(value, Region):
+        region = value
+    else:
+        try:
+            values = [int(v) for v in value]  # type: ignore[union-attr]
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: need (left, top, width, height) integers, got {value!r}") from None
+        if len(values) != 4:
+            raise ValueError(f"{name}: need (left, top, width, height), got {value!r}")
+        region = Region(*values)
+    if region.width <= 0 or region.height <= 0:
+        raise ValueError(f"{name}: width and height must be > 0, got {region.astuple()}")
+    if name == "crop" and (region.left < 0 or region.top < 0):
+        raise ValueError(f"crop: left and top must be >= 0 (pixels from the captured area's corner), got "
+                         f"{region.astuple()}")
+    return region
+
+
 @dataclass(frozen=True)
 class Region:
     """A screen rectangle in absolute screen pixels."""
@@ -94,6 +115,7 @@ class X11Windows:
         whose title contains ``title``; raises :class:`WindowNotFound`."""
         if wm_class is None and title is None:
             raise ValueError("give wm_class or title")
+        seen: list[str] = []
         stack = [self._root]
         while stack:
             w = stack.pop()
@@ -109,15 +131,19 @@ class X11Windows:
                 if attrs.map_state != 2:  # IsViewable
                     continue
                 cls = w.get_wm_class() or ()
-                name = self._title(w) if title is not None else ""
+                name = self._title(w)
             except Exception:
                 continue
+            if cls or name:
+                seen.append(f"class={'/'.join(cls)!r} title={name!r}")
             if wm_class is not None and wm_class not in cls:
                 continue
             if title is not None and title not in name:
                 continue
             return int(w.id)
-        raise WindowNotFound(f"no mapped X11 window with class={wm_class!r} title={title!r}")
+        listed = "; ".join(seen[:30]) + (f"; and {len(seen) - 30} more" if len(seen) > 30 else "")
+        raise WindowNotFound(f"no mapped X11 window with class={wm_class!r} title={title!r}; the mapped windows "
+                             f"with a class or title: {listed or 'none'}")
 
     def geometry(self, wid: int) -> Region:
         """The window's client area in absolute screen coordinates; :class:`WindowNotFound` once it is gone."""
@@ -169,13 +195,18 @@ class MssCapture:
 
     With a window, :meth:`region` is re-read before each grab when ``follow=True``, so the capture
     follows the window; ``wait_s`` waits that long for the window to appear.
+
+    ``crop=(left, top, width, height)`` captures only that rectangle of the window (or region, or monitor), in
+    its own pixels from its top-left corner: e.g. a browser game without the browser's tab strip. It moves with
+    a followed window; a crop that does not fit inside it is a ``ValueError`` (at construction) or a
+    :class:`CaptureError` (a followed window that shrank).
     """
 
     order = "bgra"
 
     def __init__(self, region: Region | Sequence[int] | None = None, monitor: int | None = None,
                  window_class: str | None = None, window_title: str | None = None, follow: bool = True,
-                 wait_s: float = 0.0):
+                 wait_s: float = 0.0, crop: Region | Sequence[int] | None = None):
         mss = import_optional("mss", "Screen capture (ScreenGame-v0's capture='mss')")
 
         # mss 10.2 made the class mss.MSS the way in and deprecated the factory mss.mss() of mss 9 to 10.1
@@ -184,6 +215,7 @@ class MssCapture:
         self._wid: int | None = None
         self.follow = follow
         self._what = f"window class={window_class!r} title={window_title!r}"
+        self._crop = None if crop is None else _as_rect(crop, "crop")
         try:
             monitors = self._sct.monitors
             m = monitors[0]  # the whole screen: every monitor's bounding box
@@ -202,6 +234,11 @@ class MssCapture:
                                      f"together) or 1..{len(monitors) - 1}")
                 m = monitors[monitor]
                 self._region = Region(m["left"], m["top"], m["width"], m["height"])
+            if self._crop is not None:
+                try:
+                    self._cropped(self._region)
+                except CaptureError as e:
+                    raise ValueError(str(e)) from None
         except BaseException:
             self.close()
             raise
@@ -220,17 +257,17 @@ class MssCapture:
                     raise
                 time.sleep(0.05)
 
+    def _cropped(self, base: Region) -> Region:
+        c = self._crop
+        if c is None:
+            return base
+        if c.left + c.width > base.width or c.top + c.height > base.height:
+            raise CaptureError(f"crop: {c.astuple()} (left, top, width, height) does not fit inside the captured "
+                               f"{base.width}x{base.height} (width x height)")
+        return Region(base.left + c.left, base.top + c.top, c.width, c.height)
+
     def _check_region(self, region: Region | Sequence[int]) -> Region:
-        if not isinstance(region, Region):
-            try:
-                values = [int(v) for v in region]
-            except (TypeError, ValueError):
-                raise ValueError(f"region: need (left, top, width, height) integers, got {region!r}") from None
-            if len(values) != 4:
-                raise ValueError(f"region: need (left, top, width, height), got {region!r}")
-            region = Region(*values)
-        if region.width <= 0 or region.height <= 0:
-            raise ValueError(f"region: width and height must be > 0, got {region.astuple()}")
+        region = _as_rect(region, "region")
         if region.intersect(self._screen) != region:
             raise ValueError(f"region: {region.astuple()} is not inside the screen {self._screen.astuple()} "
                              "(left, top, width, height)")
@@ -251,14 +288,14 @@ class MssCapture:
             raise WindowNotFound(f"the captured {self._what}: {e}") from None
 
     def region(self) -> Region:
-        """The rectangle the next grab reads (re-read from the window when following one); raises
+        """The rectangle the next grab reads (re-read from the window when following one, then cropped); raises
         :class:`WindowNotFound` when the followed window was closed."""
         if self._wid is not None and self.follow:
             try:
                 self._region = self._windows.geometry(self._wid)
             except WindowNotFound as e:
                 raise WindowNotFound(f"the captured {self._what} was closed: {e}") from None
-        return self._region
+        return self._cropped(self._region)
 
     def grab(self) -> np.ndarray:
         """One frame, BGRA (H, W, 4) uint8, the size of :meth:`region`; the part of it off the screen is black."""

@@ -27,6 +27,11 @@ from envs.screen.capture import Region
 from envs.screen.options import check_methods, finite_number
 
 BACKEND_METHODS = ("move", "button", "key", "close")
+# The stop switch's default: a chord games do not use. pynput's listener only watches keys, it does not take them
+# from the focused window, so a lone F12 also reached the game (a browser opened its developer tools on it).
+# Not Ctrl+Alt+F12: X's keyboard map turns F12 pressed with Ctrl+Alt into XF86Switch_VT_12 (on a Linux console
+# it switches to virtual terminal 12), so the listener never sees an F12 press in that chord.
+DEFAULT_STOP_HOTKEY = "<ctrl>+<shift>+<f12>"
 
 
 def check_backend(backend: object, where: str = "input") -> None:
@@ -56,8 +61,70 @@ class DryRunInput:
         pass
 
 
+class KeyRepeat:
+    """Turns the X server's key auto-repeat off for each key the env holds, and back on at :meth:`restore`.
+
+    A key held through XTEST auto-repeats like a real one: the game gets a press event every 1/25 s (after a
+    660 ms delay) instead of one long press. Each key's own repeat flag (``XChangeKeyboardControl``) is cleared
+    the first time the env presses it, when it was set; :meth:`restore` sets it again (the env's ``close``, the
+    SIGINT/SIGTERM/SIGHUP handler and the interpreter's exit call it). A process killed with SIGKILL cannot; then
+    ``xset r <keycode>`` (or ``xset r on``) turns repeat back on. Only on X11 (python-xlib); elsewhere a no-op.
+    """
+
+    def __init__(self, display: str | None = None):
+        self._d = None
+        self._off: list[int] = []
+        self._lock = threading.Lock()
+        try:
+            from Xlib import display as xdisplay
+
+            self._d = xdisplay.Display(display)
+        except Exception:  # not X11 (or no python-xlib): nothing to do
+            self._d = None
+
+    def keycode(self, keysym: int) -> int:
+        return int(self._d.keysym_to_keycode(keysym)) if self._d is not None else 0
+
+    def hold(self, keysym: int | None) -> None:
+        """Called before a key is pressed: its repeat goes off (if it was on) until :meth:`restore`."""
+        if self._d is None or keysym is None:
+            return
+        from Xlib import X
+
+        with self._lock:
+            code = self.keycode(keysym)
+            if not code or code in self._off:
+                return
+            mask = self._d.get_keyboard_control().auto_repeats
+            if mask[code // 8] & (1 << (code % 8)):
+                self._d.change_keyboard_control(key=code, auto_repeat_mode=X.AutoRepeatModeOff)
+                self._d.sync()
+                self._off.append(code)
+
+    def restore(self) -> None:
+        """Auto-repeat back on for every key :meth:`hold` turned it off for (idempotent, thread-safe)."""
+        if self._d is None:
+            return
+        from Xlib import X
+
+        with self._lock:
+            for code in self._off:
+                with contextlib.suppress(Exception):
+                    self._d.change_keyboard_control(key=code, auto_repeat_mode=X.AutoRepeatModeOn)
+            self._off = []
+            with contextlib.suppress(Exception):
+                self._d.sync()
+
+    def close(self) -> None:
+        self.restore()
+        if self._d is not None:
+            with contextlib.suppress(Exception):
+                self._d.close()
+            self._d = None
+
+
 class PynputInput:
-    """Mouse and keyboard through pynput (XTEST on X11)."""
+    """Mouse and keyboard through pynput (XTEST on X11); a held key does not auto-repeat (see :class:`KeyRepeat`)."""
 
     def __init__(self):
         needed_for = "Mouse and keyboard input (ScreenGame-v0's input='pynput')"
@@ -67,6 +134,18 @@ class PynputInput:
         self._kb = keyboard.Controller()
         self._mouse = mouse.Controller()
         self._keys: dict[str, object] = {}
+        self.repeat = KeyRepeat()
+
+    def keysym(self, name: str) -> int | None:
+        """The X keysym of a key name (None where it has none, or off X11)."""
+        k = self.resolve_key(name)
+        vk = getattr(getattr(k, "value", k), "vk", None)
+        if vk is None and getattr(k, "char", None):
+            with contextlib.suppress(Exception):
+                from pynput._util.xorg import char_to_keysym
+
+                vk = char_to_keysym(k.char)
+        return int(vk) if vk else None
 
     def resolve_key(self, name: str):
         if name not in self._keys:
@@ -84,9 +163,17 @@ class PynputInput:
 
     def key(self, name: str, down: bool) -> None:
         k = self.resolve_key(name)
+        if down:
+            with contextlib.suppress(Exception):  # never keeps a key from being pressed
+                self.repeat.hold(self.keysym(name))
         (self._kb.press if down else self._kb.release)(k)
 
+    def restore(self) -> None:
+        """Auto-repeat back on for the keys this backend held."""
+        self.repeat.restore()
+
     def close(self) -> None:
+        self.repeat.close()
         # drop the controllers now, so their X connections close while the display is still there
         self._kb = None
         self._mouse = None
@@ -178,6 +265,36 @@ class InputController:
                 self.backend.button("left", False)
                 self.button_held = False
 
+    # -- direct input, for reset hooks (tracked like an action's, so release_all covers it) ------------------
+    def press_key(self, name: str) -> None:
+        """Hold ``name`` down (any key name, not only the action space's) until :meth:`release_key` or
+        :meth:`release_all`; nothing is sent while input is disabled (the stop switch)."""
+        check_key_name(name, "key")
+        with self._lock:
+            if not self.enabled or name in self.held_keys:
+                return
+            self.held_keys.append(name)
+            self.backend.key(name, True)
+
+    def release_key(self, name: str) -> None:
+        with self._lock:
+            if name in self.held_keys:
+                self.held_keys.remove(name)
+                self.backend.key(name, False)
+
+    def click_at(self, x: int, y: int, button: str = "left") -> None:
+        """Move to the absolute screen pixel (x, y) and click ``button``."""
+        with self._lock:
+            if not self.enabled:
+                return
+            self.backend.move(int(x), int(y))
+            if button == "left":
+                self.button_held = True
+            self.backend.button(button, True)
+            self.backend.button(button, False)
+            if button == "left":
+                self.button_held = False
+
     @property
     def holding(self) -> bool:
         return bool(self.held_keys) or self.button_held
@@ -250,8 +367,11 @@ def check_hotkey(hotkey: str, where: str = "stop_hotkey") -> None:
 
 
 class StopSwitch:
-    """A global hotkey (pynput ``GlobalHotKeys`` syntax, e.g. ``"<f12>"`` or ``"<ctrl>+<alt>+q"``) that
-    calls ``on_stop`` from its listener thread and sets :attr:`pressed`."""
+    """A global hotkey (pynput ``GlobalHotKeys`` syntax, e.g. ``"<ctrl>+<shift>+<f12>"``, the default
+    :data:`DEFAULT_STOP_HOTKEY`) that calls ``on_stop`` from its listener thread and sets :attr:`pressed`.
+
+    The hotkey is watched, not consumed: the focused window (the game) receives the keys too. So pick a chord
+    the game does not react to; a lone function key such as F12 opens a browser's developer tools."""
 
     def __init__(self, hotkey: str, on_stop: Callable[[], None]):
         check_hotkey(hotkey)
@@ -271,16 +391,19 @@ class StopSwitch:
 
     def stop(self) -> None:
         if self._listener is not None:
-            lst = self._listener
-            lst.stop()
-            # pynput's X11 listener disables its RECORD context without flushing, so its thread lingers
-            # until the next input event (and dies noisily when the X server goes away): flush it
-            # through the listener's own stop connection (pynput 1.8 internals; harmless if absent).
-            with contextlib.suppress(Exception):
-                lst._display_stop.record_disable_context(lst._context)
-                lst._display_stop.flush()
-            lst.join(timeout=2.0)
+            stop_listener(self._listener)
             self._listener = None
+
+
+def stop_listener(lst: object) -> None:
+    """Stop a pynput listener and wait for its thread. pynput's X11 listener disables its RECORD context without
+    flushing, so its thread lingers until the next input event (and dies noisily when the X server goes away):
+    it is flushed through the listener's own stop connection (pynput 1.8 internals; harmless if absent)."""
+    lst.stop()
+    with contextlib.suppress(Exception):
+        lst._display_stop.record_disable_context(lst._context)
+        lst._display_stop.flush()
+    lst.join(timeout=2.0)
 
 
 def as_action(spec: HybridActionSpec, action: Mapping) -> dict:

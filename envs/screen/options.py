@@ -2,9 +2,9 @@
 a ``ValueError`` naming the option and what was wrong (worded as :func:`envs.options.positive_int_option`, which
 these envs use for their integer options).
 
-Bools are refused where a number is wanted (``stack=True`` is not 1) and numbers where a bool is wanted
-(``grayscale="no"`` is not a bool, and would have been true); floats are refused where an integer is wanted
-(``stack=2.5`` is not silently 2).
+Bools are refused where a number is wanted (``stack=True`` is not 1), and a flag takes True or False (or 1 or
+0: :func:`envs.options.flag_option`, the rule every env's flags share; ``grayscale="no"`` would have been true);
+floats are refused where an integer is wanted (``stack=2.5`` is not silently 2).
 """
 
 from __future__ import annotations
@@ -29,13 +29,6 @@ def finite_number(name: str, value: object, minimum: float | None = None, above:
         bound = "" if minimum is None else f" {'>' if above else '>='} {minimum:g}"
         raise ValueError(f"{name}: a finite number{bound}, got {value!r}")
     return float(value)
-
-
-def flag(name: str, value: object) -> bool:
-    """``value`` of the option ``name``: True or False (numpy bools too; ``"no"`` or 0 are refused)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name}: True or False, got {value!r}")
-    return bool(value)
 
 
 def positive_int_pair(name: str, value: object, what: str = "(height, width)") -> tuple[int, int]:

@@ -21,8 +21,8 @@ from collections import deque
 import numpy as np
 
 from envs.optional import import_optional
-from envs.options import positive_int_option
-from envs.screen.options import flag, is_real, positive_int_pair
+from envs.options import flag_option, positive_int_option
+from envs.screen.options import is_real, positive_int_pair
 
 INTERPOLATIONS = ("area", "linear", "nearest", "cubic")
 ORDERS = ("auto", "bgra", "rgba", "bgr", "rgb", "gray")
@@ -78,7 +78,7 @@ class FramePreprocessor:
         if channel_order not in ORDERS:
             raise ValueError(f"channel_order: {channel_order!r} not one of {ORDERS}")
         self.size = positive_int_pair("size", size)  # 84.7 was silently 84
-        self.grayscale = flag("grayscale", grayscale)  # "no" was True
+        self.grayscale = flag_option("grayscale", grayscale)  # "no" was True
         self.interpolation = interpolation
         self.channel_order = channel_order
         self.gray_weights = None if gray_weights is None else _gray_weights(gray_weights)

@@ -1,6 +1,6 @@
 """Reward and termination for ScreenGame-v0, from the user or composed from pixel probes.
 
-The env accepts any object with the seed's method::
+The env accepts any object with the hybrid-RL framework's method::
 
     calculate_reward(current_frame, previous_frames, action) -> float
 
@@ -311,13 +311,16 @@ class When:
 @dataclass
 class ProbeReward:
     """A reward function made of probes: the sum of ``terms``, plus the bonus of each ``When`` in
-    ``end`` that holds; terminated / truncated when one holds."""
+    ``end`` that holds, plus ``per_step`` on every step (a constant: e.g. ``-0.01`` to hurry, ``+0.1`` for
+    staying alive); terminated / truncated when one holds."""
 
     terms: Sequence[Term] = ()
     end: Sequence[When] = ()
+    per_step: float = 0.0
     _last: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        self.per_step = _number(self.per_step, "ProbeReward.per_step")
         for name, cls in (("terms", Term), ("end", When)):
             items = getattr(self, name)
             if isinstance(items, (Term, When)) or not isinstance(items, Sequence):
@@ -340,7 +343,7 @@ class ProbeReward:
 
     def calculate_reward(self, current_frame: np.ndarray, previous_frames: Sequence[np.ndarray],
                          action: object) -> float:
-        r = 0.0
+        r = self.per_step
         for i, t in enumerate(self.terms):
             v = t.probe.value(current_frame)
             if t.mode == "value":

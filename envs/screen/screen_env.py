@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -15,10 +17,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.options import positive_int_option
+from envs.options import flag_option, positive_int_option
 from envs.screen.actions import HybridActionSpec
 from envs.screen.capture import MssCapture, Region, ReplayCapture
 from envs.screen.inputs import (
+    DEFAULT_STOP_HOTKEY,
     DryRunInput,
     InputController,
     PynputInput,
@@ -27,7 +30,7 @@ from envs.screen.inputs import (
     check_hotkey,
     check_hotkey_not_in_keys,
 )
-from envs.screen.options import check_methods, finite_number, flag, is_real, positive_int_pair
+from envs.screen.options import check_methods, finite_number, is_real, positive_int_pair
 from envs.screen.preprocess import COLOUR_ORDERS, FramePreprocessor, FrameStack, to_rgb
 
 _DRY_RUN = ("dry-run", "dry_run", "dryrun")
@@ -43,7 +46,7 @@ class ResetTimeout(RuntimeError):
 
 
 def _check_reward(reward: Any) -> None:
-    """TypeError unless ``reward`` is None or has the seed's ``calculate_reward`` (and its optional methods are
+    """TypeError unless ``reward`` is None or has the hybrid-RL framework's ``calculate_reward`` (and its optional methods are
     callable): a wrong object fails when the env is made, not at its first step."""
     if reward is None:
         return
@@ -82,15 +85,30 @@ def _check_capture(capture: Any) -> None:
 
 
 class _CtrlC:
-    """One SIGINT handler for every open ScreenGameEnv: it releases what each of them holds, then does what the
-    handler it replaced did (by default, raise KeyboardInterrupt). An env that opens in the main thread (Python
+    """One handler of SIGINT, SIGTERM and SIGHUP for every open ScreenGameEnv: it releases what each of them holds
+    (keys, buttons, and the keys' auto-repeat), then does what the handler it replaced did: by default
+    KeyboardInterrupt for SIGINT, and for SIGTERM / SIGHUP the default action again (the process ends by that
+    signal, as ``timeout``, ``kill`` or a closed terminal meant). An env that opens in the main thread (Python
     runs signal handlers there only) installs it unless it is in place; the last env to close puts the replaced
-    handler back, unless something else has replaced ours since. (One handler per env, each restoring its own
-    predecessor, lost the other envs' release when they closed out of order.)"""
+    handlers back, unless something else has replaced ours since. The interpreter's exit (an uncaught exception
+    included) releases every env still open too. (One handler per env, each restoring its own predecessor, lost
+    the other envs' release when they closed out of order.)"""
 
+    SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
     envs: weakref.WeakSet = weakref.WeakSet()
-    previous: Any = None
+    previous: dict[int, Any] = {}
     busy = False
+    at_exit = False
+
+    @classmethod
+    def release_everything(cls) -> None:
+        for env in list(cls.envs):
+            with contextlib.suppress(Exception):
+                env.input.release_all()
+            with contextlib.suppress(Exception):
+                restore = getattr(env._backend, "restore", None)
+                if restore is not None:
+                    restore()
 
     @classmethod
     def handler(cls, signum: int, frame: Any) -> None:
@@ -98,34 +116,46 @@ class _CtrlC:
             return
         cls.busy = True
         try:
-            for env in list(cls.envs):
-                with contextlib.suppress(Exception):
-                    env.input.release_all()
-            old = cls.previous
+            cls.release_everything()
+            old = cls.previous.get(signum)
             if old is signal.SIG_IGN:
                 return
-            if callable(old):
+            if callable(old) and old is not signal.default_int_handler:
                 old(signum, frame)
-            else:
+            elif signum == signal.SIGINT:
                 raise KeyboardInterrupt
+            else:  # SIG_DFL: end the process by the signal, as it would have without the env
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
         finally:
             cls.busy = False
 
     @classmethod
     def add(cls, env: ScreenGameEnv) -> None:
         cls.envs.add(env)
-        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) != cls.handler:
-            cls.previous = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, cls.handler)
+        if not cls.at_exit:
+            atexit.register(cls.release_everything)
+            cls.at_exit = True
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in cls.SIGNALS:
+            if signal.getsignal(sig) != cls.handler:
+                cls.previous[sig] = signal.getsignal(sig)
+                signal.signal(sig, cls.handler)
 
     @classmethod
     def discard(cls, env: ScreenGameEnv) -> None:
         cls.envs.discard(env)
         if cls.envs or threading.current_thread() is not threading.main_thread():
             return
-        if signal.getsignal(signal.SIGINT) == cls.handler:  # else someone else's came after ours: keep it
-            signal.signal(signal.SIGINT, signal.default_int_handler if cls.previous is None else cls.previous)
-        cls.previous = None
+        for sig in cls.SIGNALS:
+            if sig not in cls.previous:
+                continue
+            if signal.getsignal(sig) == cls.handler:  # else someone else's came after ours: keep it
+                old = cls.previous[sig]
+                signal.signal(sig, (signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+                              if old is None else old)
+        cls.previous = {}
 
 
 class ScreenGameEnv(gym.Env):
@@ -143,7 +173,7 @@ class ScreenGameEnv(gym.Env):
 
     ## Action Space
 
-    A ``Dict`` built from the seed README's ``action_space`` description by
+    A ``Dict`` built from the hybrid-RL framework's ``action_space`` description by
     :class:`~envs.screen.actions.HybridActionSpec` (see that module for exactly what each type sends)::
 
         {"keys": ["w", "a", "s", "d", "space"],
@@ -171,7 +201,7 @@ class ScreenGameEnv(gym.Env):
     ## Rewards
 
     From ``reward``: any object with ``calculate_reward(current_frame, previous_frames, action)``
-    (the seed's signature; frames are full-resolution RGB arrays, ``previous_frames`` the last
+    (the hybrid-RL framework's signature; frames are full-resolution RGB arrays, ``previous_frames`` the last
     ``stack`` frames before it, oldest first, ``action`` the dict just applied), or a
     :class:`~envs.screen.rewards.ProbeReward` composed of pixel probes (``MeanColour``,
     ``TemplateMatch``, ``BarFill``). ``None``: reward 0. An object without ``calculate_reward`` is a
@@ -186,12 +216,8 @@ class ScreenGameEnv(gym.Env):
     | Condition   | When                                                                              |
     |-------------|-----------------------------------------------------------------------------------|
     | terminated  | ``reward.is_terminated(current_frame, previous_frames)`` returns True               |
-    | truncated   | ``reward.is_truncated(...)`` returns True, or ``max_episode_steps`` steps were taken |
-    |             | (the argument, else ``self.spec.max_episode_steps``)                                 |
-    | stop switch | the hotkey was pressed: input is released at once, and no more is sent. With     |
-    |             | ``on_stop="raise"`` the step it was pressed in, and every ``step`` or ``reset``     |
-    |             | after it, raises `StopRequested` (``reset_hook`` does not run) until ``resume()``;  |
-    |             | with ``"truncate"`` that step returns ``truncated=True`` with ``info["stopped"]``   |
+    | truncated | ``reward.is_truncated(...)`` returns True, or ``max_episode_steps`` steps were taken (the argument, else ``self.spec.max_episode_steps``) |
+    | stop switch | the hotkey was pressed: input is released at once, and no more is sent. With ``on_stop="raise"`` the step it was pressed in, and every ``step`` or ``reset`` after it, raises `StopRequested` (``reset_hook`` does not run) until ``resume()``; with ``"truncate"`` that step returns ``truncated=True`` with ``info["stopped"]`` |
 
     Whatever ends an episode, everything held is released in that step. ``gym.make("ScreenGame-v0",
     max_episode_steps=N)`` keeps ``N`` for its own ``TimeLimit`` wrapper (the env never sees it), so the
@@ -208,34 +234,28 @@ class ScreenGameEnv(gym.Env):
 
     | Argument            | Default          | Meaning                                                              |
     |---------------------|------------------|----------------------------------------------------------------------|
-    | `action_space`      | required         | the seed's dict, or a `HybridActionSpec`; `keys` a list, `mouse` a    |
-    |                     |                  | dict or absent, `min_pos`/`max_pos` two finite numbers each,          |
-    |                     |                  | 0 <= min_pos < max_pos, max_pos <= the region's size (at reset)       |
+    | `action_space` | required | the hybrid-RL framework's dict, or a `HybridActionSpec`; `keys` a list, `mouse` a dict or absent, `min_pos`/`max_pos` two finite numbers each, 0 <= min_pos < max_pos, max_pos <= the region's size (at reset) |
     | `region`            | None             | `(left, top, width, height)` of the screen to capture                 |
     | `monitor`           | None             | an mss monitor index (1 = first screen); used when no region/window   |
     | `window_class`      | None             | capture the X11 window with this WM_CLASS (follows it when it moves)  |
     | `window_title`      | None             | ... or whose title contains this                                       |
     | `window_wait_s`     | 5.0              | how long to wait for the window to appear (a finite number >= 0)      |
+    | `crop` | None | `(left, top, width, height)` inside the window / region / monitor, from its top-left corner: only that part is captured and the pointer range is relative to it (e.g. a browser page without its tab strip) |
     | `reward`            | None             | reward/termination object (see Rewards)                               |
-    | `step_hz`           | 15.0             | steps per second, a finite number > 0; `None`: no pacing (replay /    |
-    |                     |                  | tests)                                                                |
+    | `step_hz` | 15.0 | steps per second, a finite number > 0; `None`: no pacing (replay / tests) |
     | `frame_size`        | (84, 84)         | observation frame (height, width): two integers >= 1                  |
     | `grayscale`         | True             | gray or RGB frames (True or False)                                    |
     | `interpolation`     | "area"           | OpenCV resize: area, linear, nearest, cubic                           |
     | `stack`             | 4                | frames stacked (an integer >= 1)                                      |
     | `input`             | "pynput"         | "pynput", "dry-run", or a backend object (move/button/key/close)      |
-    | `capture`           | "mss"            | "mss", or a capture object (grab/region/close, optionally rewind and  |
-    |                     |                  | `order` "rgb", "bgr", "bgra" or "rgba"; e.g. `ReplayCapture`)         |
-    | `stop_hotkey`       | "<f12>"          | pynput GlobalHotKeys string ("<f12>", "<ctrl>+<alt>+q"); None         |
-    |                     |                  | disables it (off with dry-run input)                                  |
+    | `capture` | "mss" | "mss", or a capture object (grab/region/close, optionally rewind and `order` "rgb", "bgr", "bgra" or "rgba"; e.g. `ReplayCapture`) |
+    | `stop_hotkey` | `"<ctrl>+<shift>+<f12>"` | pynput GlobalHotKeys string (`"<ctrl>+<alt>+q"`, `"<f12>"`); None disables it (off with dry-run input). Watched, not consumed: the game receives the keys too, so the default is a chord games do not use |
     | `on_stop`           | "raise"          | "raise" or "truncate"                                                 |
     | `max_episode_steps` | None             | truncate after this many steps                                        |
     | `reset_hook`        | None             | `callable(env)` run by reset                                          |
-    | `reset_timeout_s`   | 10.0             | reset waits at most this long (a finite number >= 0) for the end      |
-    |                     |                  | condition to clear, then raises `ResetTimeout`                        |
+    | `reset_timeout_s` | 10.0 | reset waits at most this long (a finite number >= 0) for the end condition to clear, then raises `ResetTimeout` |
     | `drag_steps`        | 8                | pointer moves between a drag's start and end (an integer >= 1)        |
-    | `preprocessor`      | None             | a `FramePreprocessor` to use (overrides the three frame options):     |
-    |                     |                  | pass the one used for training, so train and play match exactly       |
+    | `preprocessor` | None | a `FramePreprocessor` to use (overrides the three frame options): pass the one used for training, so train and play match exactly |
     | `render_mode`       | None             | "rgb_array": ``render()`` returns the last full-resolution RGB frame  |
 
     ## Info
@@ -268,8 +288,25 @@ class ScreenGameEnv(gym.Env):
 
     ## Safety
 
-    Everything held is released on ``reset``, ``close``, an exception inside ``step``, Ctrl+C
-    (a SIGINT handler is installed while the env is open, in the main thread) and the stop switch.
+    Everything held is released on ``reset``, ``close``, an exception inside ``step``, Ctrl+C, SIGTERM and
+    SIGHUP (a handler of the three is installed while the env is open, in the main thread; after the release
+    SIGTERM and SIGHUP end the process as they would have), the interpreter's exit (an uncaught exception
+    anywhere) and the stop switch. Only SIGKILL cannot release anything.
+
+    Key auto-repeat: with ``input="pynput"`` on X11 a held key does not auto-repeat: the env turns the X server's
+    repeat off for each key it holds and back on at ``close`` (and on the signals and exit above), so a key held
+    over consecutive ``key`` steps is one long press, as the game would see a person's held key without repeat.
+
+    ## Reset hooks
+
+    ``reset_hook(env)`` drives the game between episodes with the env's public methods: ``env.tap_key("enter")``,
+    ``env.press_key(name)`` / ``env.release_key(name)``, ``env.click(x, y)`` (region pixels),
+    ``env.wait_until(condition, timeout_s)`` (a ``callable(frame) -> bool`` or a ``When`` probe condition; returns
+    the frame, ``TimeoutError`` after the timeout) and ``env.grab_frame()`` (full-resolution RGB). What they hold
+    is released like an action's.
+
+    ``env.action_spec`` is the action space's description; on an env from ``gym.make`` (wrapped) read it with
+    :func:`action_spec_of` (or ``env.unwrapped.action_spec``), which never warns.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 15}
@@ -290,7 +327,7 @@ class ScreenGameEnv(gym.Env):
         stack: int = 4,
         input: str | Any = "pynput",  # noqa: A002 - the natural name for the option
         capture: str | Any = "mss",
-        stop_hotkey: str | None = "<f12>",
+        stop_hotkey: str | None = DEFAULT_STOP_HOTKEY,
         on_stop: str = "raise",
         max_episode_steps: int | None = None,
         reset_hook: Callable[[ScreenGameEnv], None] | None = None,
@@ -298,6 +335,7 @@ class ScreenGameEnv(gym.Env):
         drag_steps: int = 8,
         preprocessor: FramePreprocessor | None = None,
         render_mode: str | None = None,
+        crop: Region | tuple[int, int, int, int] | None = None,
     ):
         super().__init__()
         if on_stop not in ("raise", "truncate"):
@@ -324,6 +362,13 @@ class ScreenGameEnv(gym.Env):
         # reset, or inside the cleanup of a failed construction, which hid the real error
         if not isinstance(capture, str):
             _check_capture(capture)
+            if crop is not None:
+                raise ValueError("crop: only with capture='mss' (crop a capture object's frames yourself)")
+            for name, value in (("region", region), ("monitor", monitor)):
+                if value is not None:  # it would be ignored without a word: the object captures what it captures
+                    raise ValueError(f"{name}: {value!r} chooses what capture='mss' grabs; the capture object given "
+                                     f"({type(capture).__name__}) grabs its own frames (its region()), so {name} "
+                                     "would be ignored. Leave it out, or set it on the capture object")
         if not isinstance(input, str):
             check_backend(input, "input")
         if reset_hook is not None and not callable(reset_hook):
@@ -340,7 +385,7 @@ class ScreenGameEnv(gym.Env):
             check_hotkey_not_in_keys(stop_hotkey, self.action_spec.keys)
         if preprocessor is None:
             frame_size = positive_int_pair("frame_size", frame_size)
-            grayscale = flag("grayscale", grayscale)
+            grayscale = flag_option("grayscale", grayscale)
         self.preprocess = preprocessor or FramePreprocessor(frame_size, grayscale, interpolation)
         self.frames = FrameStack(stack)
         self.observation_space = spaces.Box(0, 255, (stack, *self.preprocess.shape), np.uint8)
@@ -358,7 +403,8 @@ class ScreenGameEnv(gym.Env):
         self._stop_switch = None
         try:
             if capture == "mss":
-                self._capture = MssCapture(region, monitor, window_class, window_title, wait_s=window_wait_s)
+                self._capture = MssCapture(region, monitor, window_class, window_title, wait_s=window_wait_s,
+                                           crop=crop)
             elif isinstance(capture, str):
                 raise ValueError(f"capture: {capture!r} not 'mss' or a capture object")
             else:
@@ -399,11 +445,74 @@ class ScreenGameEnv(gym.Env):
         self.stopped.clear()
         self.input.enabled = True
 
+    @property
+    def dry_run(self) -> bool:
+        """True when the env sends no input (``input="dry-run"``: a person is being recorded); a reset hook then
+        leaves starting the next round to the person."""
+        return isinstance(self._backend, DryRunInput)
+
     def release_all(self) -> None:
+        """Release every key and button the env holds (actions' and the hook methods' alike)."""
         self.input.release_all()
 
     def _install_sigint(self) -> None:
         _CtrlC.add(self)
+
+    # -- for reset hooks (and scripts): direct input and frames --------------------------------------
+    def press_key(self, name: str) -> None:
+        """Hold key ``name`` down (a single character or a pynput ``Key`` name, any key, not only the action
+        space's) until :meth:`release_key`, the next step that is not a ``key`` step, :meth:`release_all`,
+        ``reset`` or ``close``; the captured window gets the keyboard focus first. Nothing is sent after the
+        stop switch."""
+        self._focus()
+        self.input.press_key(name)
+
+    def release_key(self, name: str) -> None:
+        """Release a key :meth:`press_key` holds."""
+        self.input.release_key(name)
+
+    def tap_key(self, name: str, hold_s: float = 0.05) -> None:
+        """Press ``name``, wait ``hold_s`` seconds, release it: one key press as the game sees it (a short
+        ``hold_s`` never reaches the auto-repeat delay)."""
+        hold_s = finite_number("hold_s", hold_s, minimum=0.0)
+        self.press_key(name)
+        try:
+            time.sleep(hold_s)
+        finally:
+            self.release_key(name)
+
+    def click(self, x: float, y: float, button: str = "left") -> None:
+        """Click at pixel (x, y) of the captured region (0, 0 its top-left corner; the region follows the
+        window), e.g. a game's "play again" button."""
+        if button not in ("left", "right", "middle"):
+            raise ValueError(f"button: {button!r} not 'left', 'right' or 'middle'")
+        r = self._region()
+        if not (0 <= x < r.width and 0 <= y < r.height):
+            raise ValueError(f"click: ({x}, {y}) is outside the captured region ({r.width}x{r.height}, width x "
+                             "height; pixels from its top-left corner)")
+        self.input.click_at(r.left + int(x), r.top + int(y), button)
+
+    def grab_frame(self) -> np.ndarray:
+        """A frame of the captured region now: full-resolution RGB ``(H, W, 3)`` uint8, the array the reward
+        sees (it does not enter the observation's frame stack)."""
+        return self._grab()[1]
+
+    def wait_until(self, condition: Any, timeout_s: float = 10.0, poll_s: float = 0.05) -> np.ndarray:
+        """Grab frames until ``condition`` holds, and return that frame; ``TimeoutError`` after ``timeout_s``.
+        ``condition`` is ``callable(frame) -> bool`` or a probe condition with ``holds(frame)`` (a
+        :class:`~envs.screen.rewards.When`, e.g. ``When(MeanColour(...), ">", 200)``)."""
+        check = getattr(condition, "holds", condition)
+        if not callable(check):
+            raise TypeError(f"condition: {condition!r} is neither callable(frame) -> bool nor has holds(frame)")
+        timeout_s = finite_number("timeout_s", timeout_s, minimum=0.0)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            frame = self.grab_frame()
+            if bool(check(frame)):
+                return frame
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"wait_until: {condition!r} did not hold within {timeout_s} s")
+            time.sleep(poll_s)
 
     # -- frames --------------------------------------------------------------------------------------
     def _grab(self) -> tuple[np.ndarray, np.ndarray]:
@@ -434,7 +543,20 @@ class ScreenGameEnv(gym.Env):
             focus()
 
     # -- gymnasium API -------------------------------------------------------------------------------
+    def _step_limit(self) -> int | None:
+        """The steps after which an episode is truncated: the ``max_episode_steps`` argument, else the spec's
+        (``gym.make(..., max_episode_steps=N)``); ValueError for a spec's limit below 1, which truncated every
+        step."""
+        if self.max_episode_steps is not None:
+            return self.max_episode_steps
+        limit = None if self.spec is None else self.spec.max_episode_steps
+        if limit is not None and (not isinstance(limit, (int, np.integer)) or isinstance(limit, bool) or limit < 1):
+            raise ValueError(f"max_episode_steps: need an integer >= 1 or None, got {limit!r} (gym.make's "
+                             "max_episode_steps)")
+        return limit
+
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        self._step_limit()  # a bad limit fails here, before any input is touched
         super().reset(seed=seed)
         self._t_next = None  # until this reset succeeds, step has no episode to go on with
         if self.stopped.is_set() and self.on_stop == "raise":
@@ -537,9 +659,7 @@ class ScreenGameEnv(gym.Env):
             self._history.append(rgb)
             self._rgb = rgb
             self._steps += 1
-            limit = self.max_episode_steps
-            if limit is None and self.spec is not None:
-                limit = self.spec.max_episode_steps
+            limit = self._step_limit()
             if limit is not None and self._steps >= limit:
                 truncated = True
             stopped = self.stopped.is_set()
@@ -602,6 +722,21 @@ class ReleaseInputOnEpisodeEnd(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def __init__(self, env: gym.Env):
         gym.utils.RecordConstructorArgs.__init__(self)
         gym.Wrapper.__init__(self, env)
+        inner = env
+        while isinstance(inner, gym.Wrapper):  # gym.make(..., max_episode_steps=0) truncated every step
+            limit = getattr(inner, "_max_episode_steps", None) if isinstance(inner, gym.wrappers.TimeLimit) else None
+            if limit is not None and (not isinstance(limit, (int, np.integer)) or isinstance(limit, bool)
+                                      or limit < 1):
+                env.close()  # made already: let go of its capture and input before refusing
+                raise ValueError(f"max_episode_steps: need an integer >= 1 or None, got {limit!r} (gym.make's "
+                                 "max_episode_steps)")
+            inner = inner.env
+
+    @property
+    def action_spec(self) -> HybridActionSpec:
+        """The env's :class:`~envs.screen.actions.HybridActionSpec` (``gym.make``'s env reaches it here without
+        Gymnasium's warning about attributes of wrapped envs)."""
+        return self.env.unwrapped.action_spec
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
@@ -612,4 +747,12 @@ class ReleaseInputOnEpisodeEnd(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return obs, reward, terminated, truncated, info
 
 
-__all__ = ["ScreenGameEnv", "StopRequested", "ResetTimeout", "ReleaseInputOnEpisodeEnd", "ReplayCapture", "Region"]
+def action_spec_of(env: gym.Env) -> HybridActionSpec | None:
+    """The ``HybridActionSpec`` of a ScreenGame-v0 / FishingPixels-v0 env however it is wrapped (``gym.make``'s
+    result included), read from ``env.unwrapped``: ``env.action_spec`` through a wrapper other than
+    ``gym.make``'s outermost one goes through Gymnasium's deprecated attribute forwarding, with its warning.
+    None for an env without one."""
+    return getattr(env.unwrapped, "action_spec", None)
+
+
+__all__ = ["ScreenGameEnv", "action_spec_of", "StopRequested", "ResetTimeout", "ReleaseInputOnEpisodeEnd", "ReplayCapture", "Region"]

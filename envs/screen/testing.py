@@ -5,9 +5,8 @@ window, real XTEST input).
         with GameWindow(x.display) as game:  # python -m envs.games.fishing --state-file ...
             game.state()                   # the game's latest state, read back from its process
 
-The pytest fixtures ``xvfb`` (session) and ``fishing_window`` in :mod:`envs.screen.pytest_plugin` wrap
-these; a test folder's conftest imports them with
-``from envs.screen.pytest_plugin import fishing_window, xvfb  # noqa: F401``.
+The project's own tests wrap these in pytest fixtures (``tests/conftest.py``); a test suite of your own can do
+the same in a few lines.
 """
 
 from __future__ import annotations

@@ -68,6 +68,36 @@ FEATURES: dict[str, Feature] = {
     )
 }
 
+# The physical range of every number of a minigame's state under the game's own field names: what the game can
+# hold, for every option the env accepts (the raw features' bounds above, the bar 96..316 px tall, fishing levels
+# 0..20). The bridge client refuses a state message outside them and the seed-mod CSV loader a row outside them
+# (agents.dqn.replay), so that a row the recorder wrote from a state the client took always loads again.
+MAX_BAR_HEIGHT = 316  # level 20, 1.6 rules, two Cork Bobbers and Deluxe Bait
+STATE_RANGES: dict[str, tuple[float, float]] = {
+    **{n: (FEATURES[n].low, FEATURES[n].high) for n in (
+        "bobberBarPos", "bobberPosition", "bobberBarSpeed", "distanceFromCatching", "bobberSpeed",
+        "bobberTargetPosition", "floaterSinkerAcceleration")},
+    "lastBobberPosition": (FEATURES["bobberPosition"].low, FEATURES["bobberPosition"].high),
+    "bobberBarHeight": (96, MAX_BAR_HEIGHT),  # 96 + 8 per level, + Cork Bobbers, Deluxe Bait, beginner's rod
+    "fishing_level": (0, 20),  # 10, plus food and rings
+    "difficulty": (0, 200),  # the game's fish lie in 15..110; fish added by other mods may be harder
+    "bar_tick": (0, 2**31 - 1),  # ticks since the bar opened: a year at 60 per second fits
+    "treasurePosition": (0, R.BAR_TRACK_HEIGHT),
+    "treasureCatchLevel": (0.0, 1.0135),  # overshoots 1 by up to one step
+    "treasureScale": (0.0, 1.0),
+    "fadeInScale": (0.0, 1.0),
+}
+
+
+def out_of_range(name: str, value: float) -> str | None:
+    """Why ``value`` of the state field ``name`` is impossible in the game (``None`` when it is possible, or when
+    :data:`STATE_RANGES` has no range for ``name``): "<name> <value> is outside the game's range [lo, hi]"."""
+    rng = STATE_RANGES.get(name)
+    if rng is None or rng[0] <= value <= rng[1]:  # NaN fails both comparisons
+        return None
+    return f"{name} {value!r} is outside the game's range [{rng[0]:g}, {rng[1]:g}]"
+
+
 PRESETS: dict[str, tuple[str, ...]] = {
     # the default: everything a player sees that matters without a chest
     "default": ("bar_center", "bar_speed", "bar_height", "fish_pos", "fish_vel", "fish_rel", "progress", "in_bar"),

@@ -80,15 +80,13 @@ class StardewFishingEnv(gym.Env):
     | signal     | when                                                            |
     |------------|-----------------------------------------------------------------|
     | terminated | the fish is caught (progress reaches 1) or escapes (reaches 0)  |
-    | truncated  | ``max_ticks`` game ticks (20,000 by default) without either     |
-    |            | (checked after each step: up to ``frame_skip - 1`` ticks past)  |
+    | truncated | ``max_ticks`` game ticks (20,000 by default) without either (checked after each step: up to ``frame_skip - 1`` ticks past) |
 
     ## Options (``gym.make`` keyword arguments; the game options also per episode via ``reset(options=...)``)
 
     | option          | default     | meaning                                                                |
     |-----------------|-------------|------------------------------------------------------------------------|
-    | fish            | None        | None: uniform over the 60-fish table; a name or id; a list; or         |
-    |                 |             | ``{"difficulty": 95, "behavior": "dart"}``                             |
+    | fish | None | None: uniform over the 60-fish table; a name or id; a list; or ``{"difficulty": 95, "behavior": "dart"}`` |
     | level           | (0, 10)     | fishing level, or an inclusive range drawn uniformly per episode       |
     | tackle          | ()          | names or ids: cork, trap, lead, barbed, treasure_hunter (691-695)      |
     | treasure        | False       | a treasure chest in every minigame (True) or with a probability        |
@@ -97,16 +95,12 @@ class StardewFishingEnv(gym.Env):
     | caught_before   | True        | False: a first-ever fish (starts at 0.1, never drains)                 |
     | deluxe_bait     | False       | 1.6 Deluxe Bait (+12 px bar); needs ``version="1.6"``                  |
     | frame_skip      | 1           | game ticks per step (action repeat)                                    |
-    | max_ticks       | 20000       | truncation cap in game ticks (the 20 fade-in ticks included, so above  |
-    |                 |             | 20 when ``skip_fade_in``)                                              |
-    | features        | None        | "default" ("treasure" with treasure on), a preset ("default",          |
-    |                 |             | "treasure", "seed") or a list of names; fixed when the env is made     |
+    | max_ticks | 20000 | truncation cap in game ticks (the 20 fade-in ticks included, so above 20 when ``skip_fade_in``) |
+    | features | None | "default" ("treasure" with treasure on), a preset ("default", "treasure", "seed") or a list of names; fixed when the env is made |
     | reward          | "shaped"    | "shaped", "seed" or "sparse"                                           |
     | backend         | "sim"       | "sim" (embedded simulator) or "socket" (live game bridge)              |
-    | host, port      | 127.0.0.1,  | the game's bridge address (socket backend only; port 1..65535)         |
-    |                 | 8765        |                                                                        |
-    | socket_timeouts | None        | {"timeout", "reset_timeout", "connect_timeout"} in seconds (socket     |
-    |                 |             | backend only)                                                          |
+    | host, port | 127.0.0.1, 8765 | the game's bridge address (socket backend only; port 1..65535) |
+    | socket_timeouts | None | {"timeout", "reset_timeout", "connect_timeout"} in seconds (socket backend only) |
     | render_mode     | None        | "human" (a pygame window at 60 fps) or "rgb_array"                     |
 
     A bad option raises ``ValueError`` naming it; a rejected ``reset(options=...)`` changes nothing, and
@@ -116,10 +110,21 @@ class StardewFishingEnv(gym.Env):
 
     ## Info
 
-    The game's raw values under its own names: ``bobberBarPos``, ``bobberPosition``,
-    ``bobberBarSpeed``, ``bobberSpeed``, ``bobberBarHeight``, ``distanceFromCatching``,
-    ``bobberInBar``, ``buttonPressed``, ``perfect``, ``caught``, ``escaped``, treasure fields, and
-    ``fish``, ``fish_id``, ``difficulty``, ``motion_type``, ``fishing_level``, ``tick``.
+    The game's raw values under its own names:
+
+    | key                                                                          | meaning                                                         |
+    |------------------------------------------------------------------------------|-----------------------------------------------------------------|
+    | ``bobberBarPos``, ``bobberBarSpeed``, ``bobberBarHeight``                    | the bar: top position (px), speed (px/tick), height (px)        |
+    | ``bobberPosition``, ``bobberSpeed``                                          | the fish: position (px), internal speed (px/tick)               |
+    | ``distanceFromCatching``                                                     | catch progress, 0..1                                            |
+    | ``bobberInBar``, ``buttonPressed``                                           | the fish was in the bar on the last tick; the press applied     |
+    | ``perfect``, ``caught``, ``escaped``                                         | outcome flags                                                   |
+    | ``treasure``, ``treasurePosition``, ``treasureCatchLevel``, ``treasureCaught`` | the treasure chest                                            |
+    | ``fish``, ``fish_id``, ``difficulty``, ``motion_type``, ``fishing_level``    | what this minigame is                                           |
+    | ``tick``                                                                     | game ticks since the minigame opened (fade-in included)         |
+
+    The socket backend adds ``late``, ``missed_ticks``, ``applied_press``, ``game_tick`` and ``closed``
+    (see :class:`envs.stardew.bridge.client.RemoteGame`).
     """
 
     metadata = {"render_modes": ["human", "rgb_array"], "render_fps": 60}

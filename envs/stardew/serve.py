@@ -19,7 +19,7 @@ import signal
 import socket
 import sys
 
-from envs.argtypes import float_above, int_at_least, int_between, output_file
+from envs.cli.argtypes import float_above, int_at_least, int_between, output_file
 from envs.stardew.bridge.protocol import DEFAULT_HOST, DEFAULT_PORT
 from envs.stardew.bridge.server import GameServer
 from envs.stardew.sim import GameConfig
@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="exit after serving this many agents (>= 1)")
     ap.add_argument("--idle-timeout", type=float_above(0.0), default=30.0,
                     help="drop an agent silent this long (s, > 0; default 30)")
+    ap.add_argument("--hello-timeout", type=float_above(0.0), default=3.0,
+                    help="drop a connection that has not answered the hello in this time (s, > 0; default 3)")
     ap.add_argument("--stats", type=output_file, default=None,
                     help="write round-trip statistics (JSON) here on exit (checked at start; if it cannot be "
                          "written at exit, the JSON goes to stdout)")
@@ -117,7 +119,7 @@ def _check_address(parser: argparse.ArgumentParser, host: str, port: int) -> Non
 
 def _write_stats(path: str, stats: dict) -> None:
     """Write the statistics to ``path``; if that fails (the folder went away...), print them on stdout instead
-    of losing a whole session's measurements."""
+    of losing a whole run's measurements."""
     text = json.dumps(stats)
     try:
         with open(path, "w") as f:
@@ -150,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     try:  # GameServer compiles the simulator's kernels before its port opens (seconds on a cold cache)
         server = GameServer(config, host=args.host, port=args.port, mode=args.mode, tick_hz=args.hz,
                             gap=args.gap, seed=args.seed, max_connections=args.max_connections,
-                            idle_timeout=args.idle_timeout, game_version=args.game_version, verbose=not args.quiet)
+                            idle_timeout=args.idle_timeout, hello_timeout=args.hello_timeout, game_version=args.game_version, verbose=not args.quiet)
     except OSError as e:  # the address was free a moment ago, taken during the warm-up
         parser.error(f"argument --host/--port: cannot bind {args.host}:{args.port} ({e})")
     # then take everything alive out of the cyclic collector's reach: a full collection of numba's objects

@@ -11,13 +11,16 @@ import dataclasses
 import math
 import numbers
 import operator
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
+from numpy.lib.stride_tricks import as_strided
 
-from envs.options import positive_int_option
+from envs.options import flag_option, positive_int_option
 from envs.stardew import features as feats
 from envs.stardew import rules as R
 from envs.stardew.fish import Fish, FishChoice, resolve_fish
@@ -83,9 +86,9 @@ class GameConfig:
         cfg_i[R.C_VERSION] = VERSIONS[self.version]
         lo, hi = _level_range(self.level)
         cfg_i[R.C_LEVEL_LO], cfg_i[R.C_LEVEL_HI] = lo, hi
-        cfg_i[R.C_BEGINNER_ROD] = int(_flag("training_rod", self.training_rod))
-        cfg_i[R.C_CAUGHT_BEFORE] = int(_flag("caught_before", self.caught_before))
-        cfg_i[R.C_DELUXE_BAIT] = int(_flag("deluxe_bait", self.deluxe_bait))
+        cfg_i[R.C_BEGINNER_ROD] = int(flag_option("training_rod", self.training_rod))
+        cfg_i[R.C_CAUGHT_BEFORE] = int(flag_option("caught_before", self.caught_before))
+        cfg_i[R.C_DELUXE_BAIT] = int(flag_option("deluxe_bait", self.deluxe_bait))
         if isinstance(self.tackle, (str, bytes)) or not isinstance(self.tackle, (Mapping, Sequence, np.ndarray)):
             raise ValueError(f"tackle: a list of names or ids (e.g. ['cork']) or {{name: count}}, got {self.tackle!r}")
         items = self.tackle.items() if isinstance(self.tackle, Mapping) else ((t, 1) for t in self.tackle)
@@ -117,7 +120,7 @@ class GameConfig:
         cfg_f[R.CF_TREASURE_PROB] = prob
         cfg_f[R.CF_PENALTY_MOD] = 1.0
         cfg_i[R.C_MAX_TICKS] = positive_int_option("max_ticks", self.max_ticks)
-        cfg_i[R.C_SKIP_FADE_IN] = int(_flag("skip_fade_in", self.skip_fade_in))
+        cfg_i[R.C_SKIP_FADE_IN] = int(flag_option("skip_fade_in", self.skip_fade_in))
         if cfg_i[R.C_SKIP_FADE_IN] and self.max_ticks <= R.FADE_IN_TICKS:
             # reset() has already run the fade-in, so such a cap would end every episode on its first step
             raise ValueError(f"max_ticks: the cap counts the {R.FADE_IN_TICKS} fade-in ticks that reset() runs "
@@ -132,7 +135,7 @@ class GameConfig:
         cfg_f[R.CF_W_CATCH] = w["catch"]
         cfg_f[R.CF_W_ESCAPE] = w["escape"]
         cfg_f[R.CF_W_PERFECT] = w["perfect"]
-        return cfg_i, cfg_f, resolve_fish(self.fish)
+        return cfg_i, cfg_f, resolve_fish(self.fish, self.version)
 
 
 def _level_range(level: object) -> tuple[int, int]:
@@ -149,12 +152,6 @@ def _level_range(level: object) -> tuple[int, int]:
     if not 0 <= lo <= hi <= 20:
         raise ValueError(f"level: need 0 <= lo <= hi <= 20, got {level!r}")
     return lo, hi
-
-
-def _flag(name: str, value: object) -> bool:
-    if not (isinstance(value, (bool, np.bool_)) or (isinstance(value, numbers.Integral) and value in (0, 1))):
-        raise ValueError(f"{name}: True or False, got {value!r}")
-    return bool(value)
 
 
 def number_dict_option(name: str, value: object, known: Sequence[str], must_be: str,
@@ -180,16 +177,24 @@ NO = 6
 # Every array of a simulator lives in one of two byte buffers, the game state and the configuration,
 # described by the layout L. The kernels take the two buffers instead of ~18 arrays because numba
 # spends ~0.1 us per argument on each call, which would dominate a single-game step.
-(L_N, L_K, L_P, L_F, L_I, L_R, L_E, L_OBS, L_FOBS, L_REW, L_OUT, L_TERM, L_TRUNC,
- L_CI, L_CF, L_FD, L_FM, L_POOL, L_FEAT, L_STATE_BYTES, L_CFG_BYTES) = range(21)
+#
+# The state buffer begins with one record per game holding all of that game's state, contiguous:
+# its F row, its I row, its .NET generator R and its episode stream E (REC bytes). A step reads and
+# writes one record per game, so the games a thread steps are one contiguous block of memory. The
+# outputs (observations, rewards, flags, outcomes) follow as ordinary C-contiguous arrays.
+# F, I, R and E are strided views into the records, with the shapes and dtypes they always had.
+REC_F, REC_I, REC_R, REC_E = 0, R.NF * 4, R.NF * 4 + R.NI * 8, R.NF * 4 + R.NI * 8 + R.NR * 8
+REC = REC_E + 8  # bytes per game record (a multiple of 8)
+
+(L_N, L_K, L_P, L_OBS, L_FOBS, L_REW, L_OUT, L_TERM, L_TRUNC,
+ L_CI, L_CF, L_FD, L_FM, L_POOL, L_FEAT, L_STATE_BYTES, L_CFG_BYTES) = range(17)
 
 
 def _layout(n: int, k: int, p: int) -> np.ndarray:
-    L = np.zeros(21, dtype=np.int64)
+    L = np.zeros(17, dtype=np.int64)
     L[L_N], L[L_K], L[L_P] = n, k, p
-    off = 0
-    for slot, nbytes in ((L_F, n * R.NF * 4), (L_I, n * R.NI * 8), (L_R, n * R.NR * 8), (L_E, n * 8),
-                         (L_OBS, n * k * 4), (L_FOBS, n * k * 4), (L_REW, n * 8), (L_OUT, n * NO * 8),
+    off = n * REC  # the game records come first
+    for slot, nbytes in ((L_OBS, n * k * 4), (L_FOBS, n * k * 4), (L_REW, n * 8), (L_OUT, n * NO * 8),
                          (L_TERM, n), (L_TRUNC, n)):
         L[slot] = off
         off += (nbytes + 7) // 8 * 8
@@ -206,10 +211,10 @@ def _layout(n: int, k: int, p: int) -> np.ndarray:
 @njit(cache=True, inline="always")
 def _views(S, C, L):
     n, k, p = L[L_N], L[L_K], L[L_P]
-    F = S[L[L_F]:L[L_F] + n * R.NF * 4].view(np.float32).reshape((n, R.NF))
-    I = S[L[L_I]:L[L_I] + n * R.NI * 8].view(np.int64).reshape((n, R.NI))
-    Rs = S[L[L_R]:L[L_R] + n * R.NR * 8].view(np.int64).reshape((n, R.NR))
-    E = S[L[L_E]:L[L_E] + n * 8].view(np.uint64)
+    F = as_strided(S.view(np.float32)[REC_F // 4:], shape=(n, R.NF), strides=(REC, 4))
+    I = as_strided(S.view(np.int64)[REC_I // 8:], shape=(n, R.NI), strides=(REC, 8))
+    Rs = as_strided(S.view(np.int64)[REC_R // 8:], shape=(n, R.NR), strides=(REC, 8))
+    E = as_strided(S.view(np.uint64)[REC_E // 8:], shape=(n,), strides=(REC,))
     obs = S[L[L_OBS]:L[L_OBS] + n * k * 4].view(np.float32).reshape((n, k))
     fobs = S[L[L_FOBS]:L[L_FOBS] + n * k * 4].view(np.float32).reshape((n, k))
     rew = S[L[L_REW]:L[L_REW] + n * 8].view(np.float64)
@@ -257,7 +262,8 @@ def play(F, I, Rs, cfg_i, cfg_f, feat, actions, obs, rew, term, trunc, out):
 
     Games that end stay ended (the caller decides about autoreset). The scalar env calls this
     directly, with the arrays of its single game, since building the array views of
-    :func:`step_games` costs more than one game's tick.
+    :func:`step_games` costs more than one game's tick. The loop is :func:`_play_range`'s, written out
+    again: calling it from here made the scalar env's step 4% slower.
     """
     mode = cfg_i[R.C_REWARD]
     skip = cfg_i[R.C_FRAME_SKIP]
@@ -286,19 +292,92 @@ def play(F, I, Rs, cfg_i, cfg_f, feat, actions, obs, rew, term, trunc, out):
 
 
 @njit(cache=True)
-def step_games(S, C, L, actions, autoreset):
-    """Step every game one env step with its action; games that end begin anew if ``autoreset``."""
+def _play_range(F, I, Rs, cfg_i, cfg_f, feat, actions, obs, rew, term, trunc, out, lo, hi):
+    """:func:`play` for the games ``lo .. hi - 1``.
+
+    The loop is written out here rather than calling a helper inlined by numba: an inlined helper that takes
+    arrays counts references to them on every game (an atomic update, and from several threads a contended one),
+    which cost a fifth of a step."""
+    mode = cfg_i[R.C_REWARD]
+    skip = cfg_i[R.C_FRAME_SKIP]
+    for g in range(lo, hi):
+        pressed = actions[g] != 0
+        p0 = F[g, R.F_PROGRESS]
+        r = 0.0
+        for _ in range(skip):
+            R.tick(F, I, Rs, g, pressed, cfg_i)
+            if mode == R.REWARD_SEED:
+                r += F[g, R.F_PROGRESS]
+            if I[g, R.I_STATUS] != R.PLAYING:
+                break
+        r, st = end_step(F, I, g, p0, r, cfg_i, cfg_f)
+        rew[g] = r
+        term[g] = st == R.CAUGHT or st == R.ESCAPED
+        trunc[g] = st == R.TRUNCATED
+        if st != R.PLAYING:
+            out[g, O_STATUS] = st
+            out[g, O_PERFECT] = I[g, R.I_PERFECT] if st == R.CAUGHT else 0
+            out[g, O_TICKS] = I[g, R.I_TICK]
+            out[g, O_FISH] = I[g, R.I_FISH_INDEX]
+            out[g, O_LEVEL] = I[g, R.I_LEVEL]
+            out[g, O_TREASURE_CAUGHT] = I[g, R.I_TREASURE_CAUGHT]
+        feats.write_obs(F, I, g, feat, obs[g])
+
+
+@njit(cache=True, inline="always")
+def _check_actions(actions):
     for g in range(actions.shape[0]):  # every action is checked before any game moves
         if actions[g] != 0 and actions[g] != 1:
             raise ValueError("step: actions must be 0 (release) or 1 (hold)")
+
+
+@njit(cache=True)
+def _autoreset(F, I, Rs, E, obs, fobs, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat, lo, hi):
+    """Begin anew the games among ``lo .. hi - 1`` whose episode just ended, keeping their last observation."""
+    for g in range(lo, hi):
+        if term[g] or trunc[g]:
+            fobs[g, :] = obs[g, :]
+            R.begin_episode(F, I, Rs, E, g, fd, fm, pool, cfg_i, cfg_f)
+            feats.write_obs(F, I, g, feat, obs[g])
+
+
+TILE = 256  # games stepped before the ended ones among them begin anew
+
+
+@njit(cache=True)
+def _step_block(F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat, actions, autoreset,
+                lo, hi):
+    """Step games ``lo`` to ``hi - 1``. The arrays come in as arguments so that the loop holds no reference
+    counting (a view made in the loop's own function is counted on every call that takes it, and from several
+    threads that count is one contended cache line)."""
+    for t in range(lo, hi, TILE):
+        end = min(t + TILE, hi)
+        _play_range(F, I, Rs, cfg_i, cfg_f, feat, actions, obs, rew, term, trunc, out, t, end)
+        if autoreset:  # while the tile's records are still in the core's cache
+            _autoreset(F, I, Rs, E, obs, fobs, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat, t, end)
+
+
+@njit(cache=True)
+def step_games(S, C, L, actions, autoreset):
+    """Step every game one env step with its action, on the calling thread; games that end begin anew if
+    ``autoreset``."""
+    _check_actions(actions)
     F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat = _views(S, C, L)
-    play(F, I, Rs, cfg_i, cfg_f, feat, actions, obs, rew, term, trunc, out)
-    if autoreset:
-        for g in range(F.shape[0]):
-            if term[g] or trunc[g]:
-                fobs[g, :] = obs[g, :]
-                R.begin_episode(F, I, Rs, E, g, fd, fm, pool, cfg_i, cfg_f)
-                feats.write_obs(F, I, g, feat, obs[g])
+    _step_block(F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat, actions, autoreset,
+                0, actions.shape[0])
+
+
+@njit(cache=True, parallel=True)
+def step_games_parallel(S, C, L, actions, autoreset, num_threads):
+    """:func:`step_games` with the games split into ``num_threads`` contiguous blocks, stepped on numba's threads
+    (each game is stepped by one thread and depends on nothing outside its own record, so every game plays
+    exactly as it does on one thread)."""
+    _check_actions(actions)
+    F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat = _views(S, C, L)
+    n = actions.shape[0]
+    for c in prange(num_threads):
+        _step_block(F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat, actions,
+                    autoreset, c * n // num_threads, (c + 1) * n // num_threads)
 
 
 @njit(cache=True)
@@ -315,6 +394,50 @@ def reset_games(S, C, L, idx, seeds, reseed):
         trunc[g] = False
         rew[g] = 0.0
         feats.write_obs(F, I, g, feat, obs[g])
+
+
+# A thread steps at least this many games: below it, starting the threads costs more than they save.
+PARALLEL_MIN_GAMES = 512
+
+
+def check_num_threads(num_threads: object) -> int:
+    """``num_threads`` as the int a simulator steps its games on: None is numba's thread count (the machine's
+    cores, or ``NUMBA_NUM_THREADS``); otherwise an integer from 1 to that count, or a ValueError naming it."""
+    most = numba.config.NUMBA_NUM_THREADS
+    if num_threads is None:
+        return most
+    if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral) or not 1 <= num_threads <= most:
+        raise ValueError(f"num_threads: an integer from 1 to {most} (numba's thread count, NUMBA_NUM_THREADS), "
+                         f"got {num_threads!r}")
+    return int(num_threads)
+
+
+_pool_pid: list[int] = []  # the process that started numba's thread pool
+
+
+def _parallel_allowed() -> bool:
+    """Whether this process may step games on numba's threads; starts them on the first call.
+
+    GNU OpenMP (numba's usual threading layer on Linux) cannot run in a child forked from a process that had
+    started its threads: there the games step on the calling thread instead (the same games, only slower).
+
+    GNU OpenMP's threads spin for a while after each parallel step before they sleep. Between the steps of a
+    simulator that is time taken from the thread that calls ``step``, and on a machine with more busy threads
+    than cores it made two threads ten times slower than one (measured on a 2-core machine). Unless the user
+    set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, numba's OpenMP is started with ``OMP_WAIT_POLICY=PASSIVE``
+    (read once, when the library loads; the variable is removed again, so other libraries never see it).
+    """
+    if not _pool_pid:
+        _pool_pid.append(os.getpid())
+        passive = "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
+        if passive:
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        try:
+            numba.get_num_threads()  # starts numba's threading layer
+        finally:
+            if passive:
+                del os.environ["OMP_WAIT_POLICY"]
+    return _pool_pid[0] == os.getpid()
 
 
 # the envs take seeds 0..2**64 - 1 (each its own stream): a larger one would share a smaller one's stream
@@ -340,11 +463,17 @@ class FishingSim:
     ``reward`` (N,) float64, ``terminated``/``truncated`` (N,) bool, ``final_obs`` (N, K) (the last
     observation of an episode that just ended, when stepping with ``autoreset``), ``outcome`` (N, 6)
     (status, perfect, ticks, fish row, level, treasure caught of the last episode that ended).
+
+    ``num_threads`` is how many of numba's threads step the games (default: numba's thread count, the
+    machine's cores or ``NUMBA_NUM_THREADS``); a batch gets at most one thread per ``PARALLEL_MIN_GAMES``
+    games. Each game is stepped whole by one thread, so every game plays the same on any number of threads.
+    ``F``, ``I``, ``R`` and ``E`` are strided views into one contiguous record per game.
     """
 
     def __init__(self, num_games: int = 1, config: GameConfig | None = None,
-                 features: str | Sequence[str] | None = None):
+                 features: str | Sequence[str] | None = None, num_threads: int | None = None):
         num_games = positive_int_option("num_games", num_games)
+        self.num_threads = check_num_threads(num_threads)
         self.configure(config or GameConfig())
         if features is None:
             features = "treasure" if self.cfg_f[R.CF_TREASURE_PROB] > 0 else "default"
@@ -359,10 +488,11 @@ class FishingSim:
         def view(slot, dtype, count, shape):
             return S[L[slot]:L[slot] + count * np.dtype(dtype).itemsize].view(dtype).reshape(shape)
 
-        self.F = view(L_F, np.float32, n * R.NF, (n, R.NF))
-        self.I = view(L_I, np.int64, n * R.NI, (n, R.NI))
-        self.R = view(L_R, np.int64, n * R.NR, (n, R.NR))
-        self.E = view(L_E, np.uint64, n, (n,))
+        records = S[:n * REC].reshape(n, REC)  # one row of bytes per game: its F, I, R and E
+        self.F = records[:, REC_F:REC_I].view(np.float32)
+        self.I = records[:, REC_I:REC_R].view(np.int64)
+        self.R = records[:, REC_R:REC_E].view(np.int64)
+        self.E = records[:, REC_E:REC].view(np.uint64).reshape(n)
         self.obs = view(L_OBS, np.float32, n * k, (n, k))
         self.final_obs = view(L_FOBS, np.float32, n * k, (n, k))
         self.reward = view(L_REW, np.float64, n, (n,))
@@ -376,16 +506,28 @@ class FishingSim:
         self.E[:] = np.random.default_rng().integers(0, 2**63, n, dtype=np.uint64)  # until seeded
         self._all = np.arange(n, dtype=np.int64)
         self._action = np.zeros(1, dtype=np.int64)
-        self._play_args = (self.F[:1], self.I[:1], self.R[:1], self.cfg_i, self.cfg_f, self.feat, self._action,
-                           self.obs[:1], self.reward[:1], self.terminated[:1], self.truncated[:1], self.outcome[:1])
+        # game 0's record as C-contiguous one-row arrays: the scalar env's step indexes them with constant strides
+        self._play_args = (S[REC_F:REC_I].view(np.float32).reshape(1, R.NF),
+                           S[REC_I:REC_R].view(np.int64).reshape(1, R.NI),
+                           S[REC_R:REC_E].view(np.int64).reshape(1, R.NR), self.cfg_i, self.cfg_f, self.feat,
+                           self._action, self.obs[:1], self.reward[:1], self.terminated[:1], self.truncated[:1],
+                           self.outcome[:1])
+        self._threads_for_games()
+
+    def _threads_for_games(self) -> None:
+        # threads that each get at least PARALLEL_MIN_GAMES games (fewer would wait on the threads' start more
+        # than they gain); one thread steps on the caller's thread, without the threading layer
+        self._step_threads = max(1, min(self.num_threads, self.num_games // PARALLEL_MIN_GAMES))
 
     def __getstate__(self) -> dict:
         # the compiled entry point and the array views cannot be pickled; the state is one buffer
         return {"num_games": self.num_games, "config": self.config, "features": self.feature_names,
-                "state": self._S.copy()}
+                "num_threads": self.num_threads, "state": self._S.copy()}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["num_games"], state["config"], state["features"])
+        threads = state.get("num_threads")  # a machine with fewer threads steps it on all of its own
+        threads = None if threads is None else min(threads, numba.config.NUMBA_NUM_THREADS)
+        self.__init__(state["num_games"], state["config"], state["features"], threads)
         self._S[:] = state["state"]
 
     def configure(self, config: GameConfig) -> None:
@@ -457,8 +599,18 @@ class FishingSim:
             if a.dtype != np.bool_ and not np.issubdtype(a.dtype, np.integer):
                 raise ValueError(f"step: actions must be integers 0 or 1, got dtype {a.dtype}")
             a = a.astype(np.int64)
-        step_games(self._S, self._C, self.L, a, autoreset)
+        if self._step_threads > 1 and _parallel_allowed():
+            step_games_parallel(self._S, self._C, self.L, a, autoreset, self._step_threads)
+        else:
+            step_games(self._S, self._C, self.L, a, autoreset)
         return self.obs
+
+    def set_num_threads(self, num_threads: int | None) -> None:
+        """Step the games on ``num_threads`` threads from now on (None: the default, numba's thread count).
+
+        Every game plays the same whatever the count: each is stepped whole by one thread."""
+        self.num_threads = check_num_threads(num_threads)
+        self._threads_for_games()
 
     # -- what the game holds, by its own names ------------------------------------------------------
     @property

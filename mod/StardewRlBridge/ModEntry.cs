@@ -45,19 +45,23 @@ namespace StardewRlBridge
         public override void Entry(IModHelper helper)
         {
             config = helper.ReadConfig<ModConfig>();
-            string mode = (config.Mode ?? "bridge").Trim().ToLowerInvariant();
-            config.Mode = mode;
-            if (mode != "bridge" && mode != "observe" && mode != "onnx")
+            if (config == null)
             {
-                Monitor.Log($"config.json: Mode '{config.Mode}' is not bridge, observe or onnx; using bridge.", LogLevel.Warn);
-                config.Mode = "bridge";
+                Monitor.Log("config.json could not be read as the mod's settings; using the defaults.", LogLevel.Warn);
+                config = new ModConfig();
             }
-            if (config.Mode != "observe")
-                InputPatch.Apply(ModManifest.UniqueID);
-            UpdatePatch.Apply(ModManifest.UniqueID);
+            foreach (string fix in config.Normalise())
+                Monitor.Log(fix, LogLevel.Warn);
+            bool inputPatched = config.Mode != "observe" && InputPatch.Apply(ModManifest.UniqueID, Monitor);
+            if (config.Mode != "observe" && !inputPatched)
+                Monitor.Log("No agent or policy can press the button in this game; the mod only streams states.", LogLevel.Warn);
+            if (!UpdatePatch.Apply(ModManifest.UniqueID, Monitor))
+                return; // without it every tick would look paused: nothing to stream
 
             if (config.Mode == "onnx")
             {
+                NativeOnnx.Register(typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly, helper.DirectoryPath,
+                                    (msg, problem) => Monitor.Log(msg, problem ? LogLevel.Warn : LogLevel.Debug));
                 policy = new OnnxPolicy(Path.Combine(helper.DirectoryPath, config.ModelPath), Monitor);
             }
             else
@@ -86,7 +90,7 @@ namespace StardewRlBridge
                 barTick = 0;
                 ended = false;
                 firstStateTick = long.MaxValue;
-                lastFishPos = Get<float>("bobberPosition");
+                lastFishPos = newBar.bobberPosition;
                 policyPress = false;
                 prev = null;
                 csvRows.Clear();
@@ -123,7 +127,7 @@ namespace StardewRlBridge
             if (config.Mode == "onnx")
             {
                 appliedPress = policyPress;
-                appliedTick = e.Ticks - 1;
+                appliedTick = (long)e.Ticks - 1;
             }
             else
             {
@@ -142,7 +146,7 @@ namespace StardewRlBridge
         {
             if (bar == null || ended || Game1.activeClickableMenu != bar || !UpdatePatch.Ran)
                 return;
-            float progress = Get<float>("distanceFromCatching");
+            float progress = bar.distanceFromCatching;
             if (progress < 0f)
             {
                 // BobberBar.emergencyShutDown (the player pressed Escape/E, or the game shut the menu) sets -1 and fades
@@ -157,12 +161,12 @@ namespace StardewRlBridge
             barTick++;
             if (barTick == 1)
                 firstStateTick = e.Ticks;
-            float barPos = Get<float>("bobberBarPos");
-            float fishPos = Get<float>("bobberPosition");
-            float barSpeed = Get<float>("bobberBarSpeed");
-            bool fadeIn = Get<bool>("fadeIn");
+            float barPos = bar.bobberBarPos;
+            float fishPos = bar.bobberPosition;
+            float barSpeed = bar.bobberBarSpeed;
+            bool fadeIn = bar.fadeIn;
             string phase = progress >= 1f ? "caught" : progress <= 0f ? "escaped" : fadeIn ? "fade-in" : "playing";
-            bool pressed = Get<bool>("buttonPressed");
+            bool pressed = bar.buttonPressed;
 
             if (config.RecordCsv.Length > 0 && prev != null && phase != "fade-in")
                 csvRows.Add(string.Join(",", F(prev[0]), F(prev[1]), F(prev[2]), F(barPos), F(fishPos), F(barSpeed), F(progress),
@@ -178,16 +182,16 @@ namespace StardewRlBridge
                 var w = new JsonWriter()
                     .Add("type", "state").Add("tick", (long)e.Ticks).Add("minigame", minigame).Add("bar_tick", barTick)
                     .Add("phase", phase).Add("applied_tick", appliedTick).Add("applied_press", appliedPress && InputPatch.Active)
-                    .Add("bobberBarPos", barPos).Add("bobberBarSpeed", barSpeed).Add("bobberBarHeight", Get<int>("bobberBarHeight"))
+                    .Add("bobberBarPos", barPos).Add("bobberBarSpeed", barSpeed).Add("bobberBarHeight", bar.bobberBarHeight)
                     .Add("bobberPosition", fishPos).Add("lastBobberPosition", lastFishPos)
-                    .Add("bobberSpeed", Get<float>("bobberSpeed")).Add("bobberTargetPosition", Get<float>("bobberTargetPosition"))
-                    .Add("floaterSinkerAcceleration", Get<float>("floaterSinkerAcceleration"))
-                    .Add("distanceFromCatching", progress).Add("bobberInBar", Get<bool>("bobberInBar"))
-                    .Add("buttonPressed", pressed).Add("perfect", Get<bool>("perfect"))
-                    .Add("treasure", Get<bool>("treasure")).Add("treasurePosition", Get<float>("treasurePosition"))
-                    .Add("treasureCatchLevel", Get<float>("treasureCatchLevel")).Add("treasureCaught", Get<bool>("treasureCaught"))
-                    .Add("treasureAppearTimer", Get<float>("treasureAppearTimer")).Add("treasureScale", Get<float>("treasureScale"))
-                    .Add("fadeInScale", Get<float>("scale"))
+                    .Add("bobberSpeed", bar.bobberSpeed).Add("bobberTargetPosition", bar.bobberTargetPosition)
+                    .Add("floaterSinkerAcceleration", bar.floaterSinkerAcceleration)
+                    .Add("distanceFromCatching", progress).Add("bobberInBar", bar.bobberInBar)
+                    .Add("buttonPressed", pressed).Add("perfect", bar.perfect)
+                    .Add("treasure", bar.treasure).Add("treasurePosition", bar.treasurePosition)
+                    .Add("treasureCatchLevel", bar.treasureCatchLevel).Add("treasureCaught", bar.treasureCaught)
+                    .Add("treasureAppearTimer", bar.treasureAppearTimer).Add("treasureScale", bar.treasureScale)
+                    .Add("fadeInScale", bar.scale)
                     .Add("agent_paused", paused);
                 AddFish(w);
                 server.Send(w.ToString());
@@ -203,7 +207,7 @@ namespace StardewRlBridge
 
         private void AddFish(JsonWriter w)
         {
-            string fishId = Get<string>("whichFish") ?? "";
+            string fishId = bar.whichFish ?? "";
             string name = fishId;
             try
             {
@@ -214,9 +218,9 @@ namespace StardewRlBridge
                 // keep the id as the name
             }
             string bare = fishId.StartsWith("(O)") ? fishId.Substring(3) : fishId;
-            int motion = Get<int>("motionType");
+            int motion = bar.motionType;
             string[] motions = { "mixed", "dart", "smooth", "sinker", "floater" };
-            var bobbers = Get<List<string>>("bobbers") ?? new List<string>();
+            var bobbers = bar.bobbers ?? new List<string>();
             var tackle = new List<int>();
             foreach (string b in bobbers)
             {
@@ -227,8 +231,8 @@ namespace StardewRlBridge
             if (int.TryParse(bare, NumberStyles.Integer, CultureInfo.InvariantCulture, out int numericId))
                 w.Add("fish_id", numericId);
             else
-                w.Add("fish_id", fishId);
-            w.Add("fish", name).Add("difficulty", Get<float>("difficulty"))
+                w.Add("fish_id", bare); // a fish 1.6 added ("(O)Goby"): its Data/Fish key, as envs/stardew/data names it
+            w.Add("fish", name).Add("difficulty", bar.difficulty)
              .Add("motion_type", motion >= 0 && motion < motions.Length ? motions[motion] : "mixed")
              .Add("fishing_level", Game1.player?.FishingLevel ?? 0).Add("tackle", tackle.ToArray())
              .Add("fishing_rod", Game1.player?.CurrentTool?.DisplayName ?? "");
@@ -266,14 +270,20 @@ namespace StardewRlBridge
         }
 
         // -- helpers -----------------------------------------------------------------------------------------
-        /// <summary>A BobberBar field by the game's name (public in 1.6, private in 1.5; reflection reads both).</summary>
-        private T Get<T>(string field)
-        {
-            var f = Helper.Reflection.GetField<T>(bar, field, required: false);
-            return f == null ? default : f.GetValue();
-        }
-
         private static string F(float v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+        /// <summary>Stops the server and releases the ONNX session when SMAPI disposes the mod.</summary>
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                server?.Dispose();
+                policy?.Dispose();
+                server = null;
+                policy = null;
+            }
+            base.Dispose(disposing);
+        }
 
         private void FlushCsv()
         {

@@ -13,6 +13,8 @@ namespace StardewRlBridge
     /// [bobberBarPos, bobberPosition, bobberBarSpeed] (double or float, shape [3] or [1,3]), output 2 Q-values;
     /// hold when Q[1] > Q[0]. The model file is reloaded when it changes (checked once a second); a model that
     /// fails to load, or reads anything but those three numbers (PolicyContract), leaves the previous one in use.
+    /// Every session and every result collection is disposed: the previous session when a new one loads, a failed
+    /// one at once, the results of each Run after reading them, and the last session when the mod is disposed.
     /// </summary>
     internal sealed class OnnxPolicy : IDisposable
     {
@@ -47,9 +49,19 @@ namespace StardewRlBridge
             InferenceSession fresh = null;
             try
             {
-                var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR };
-                options.AppendExecutionProvider_CPU(1);
-                fresh = new InferenceSession(File.ReadAllBytes(path), options);
+                // one intra-op and one inter-op thread: these models are a few small matrix products, which a
+                // thread pool sized to the CPU only slows down (and it would compete with the game's own threads);
+                // the options are released once the session is built
+                using (var options = new SessionOptions
+                {
+                    LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+                    IntraOpNumThreads = 1,
+                    InterOpNumThreads = 1,
+                })
+                {
+                    options.AppendExecutionProvider_CPU(1);
+                    fresh = new InferenceSession(File.ReadAllBytes(path), options);
+                }
                 int[] shape = PolicyContract.Check(Ports(fresh.InputMetadata), Ports(fresh.OutputMetadata),
                                                    fresh.ModelMetadata.CustomMetadataMap);
                 var input = fresh.InputMetadata.First();

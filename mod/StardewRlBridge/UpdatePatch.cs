@@ -1,5 +1,6 @@
 using HarmonyLib;
 using Microsoft.Xna.Framework;
+using StardewModdingAPI;
 using StardewValley.Menus;
 
 namespace StardewRlBridge
@@ -16,11 +17,19 @@ namespace StardewRlBridge
         /// <summary>Cleared before each update (UpdateTicking), set when BobberBar.update has run.</summary>
         public static bool Ran;
 
-        public static void Apply(string harmonyId)
+        /// <summary>Patches BobberBar.update(GameTime), looked up with its parameter types; false (and one error
+        /// logged) if this game has no such method.</summary>
+        public static bool Apply(string harmonyId, IMonitor monitor)
         {
-            new Harmony(harmonyId).Patch(
-                original: AccessTools.Method(typeof(BobberBar), nameof(BobberBar.update), new[] { typeof(GameTime) }),
-                postfix: new HarmonyMethod(typeof(UpdatePatch), nameof(Postfix)));
+            var original = AccessTools.Method(typeof(BobberBar), nameof(BobberBar.update), new[] { typeof(GameTime) });
+            if (original == null)
+            {
+                monitor.Log("This game has no BobberBar.update(GameTime) (the mod follows Stardew Valley 1.6): " +
+                            "the mod cannot tell a paused game from a running one and sends no states.", LogLevel.Error);
+                return false;
+            }
+            new Harmony(harmonyId).Patch(original: original, postfix: new HarmonyMethod(typeof(UpdatePatch), nameof(Postfix)));
+            return true;
         }
 
         private static void Postfix()

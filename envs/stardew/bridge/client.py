@@ -36,6 +36,14 @@ episode is over; the next ``reset()`` reconnects.
 
 If the game closes a minigame without a result (the player cancelled, the mod's menu went away),
 the step ends with ``truncated=True`` and ``info["closed"] = True``.
+
+Every state is checked against the game's physical ranges (:data:`envs.stardew.features.STATE_RANGES`, the
+same ranges the seed-mod CSV loader checks): a state no game can be in (a bar 0 px tall, progress 7, a bar
+past its track's end) raises
+:class:`~envs.stardew.bridge.protocol.ImpossibleState` naming the field, its value and the range, and the
+game is told why (an ``error`` with code ``protocol``). So observations stay inside the observation space,
+rewards inside the simulator's, and a recording of the episode loads again. ``info`` describes the state just
+received (its bar height, level and chest), not the one at reset.
 """
 
 from __future__ import annotations
@@ -78,6 +86,25 @@ def _json_value(v: Any) -> Any:
     return v
 
 
+def check_state(m: dict[str, Any]) -> None:
+    """Raise :class:`~envs.stardew.bridge.protocol.ImpossibleState` unless every number of the state message ``m``
+    (types already checked by the protocol) lies in the game's physical range, and the bar within its track."""
+    where = f"state of tick {m.get('tick')!r}"
+    for name in feats.STATE_RANGES:
+        v = m.get(name)
+        if v is None or isinstance(v, bool):
+            continue
+        why = feats.out_of_range(name, v)
+        if why is not None:
+            raise P.ImpossibleState(f"{where}: {why}")
+    if m.get("phase") == "waiting":
+        return
+    bar, height = m["bobberBarPos"], m["bobberBarHeight"]
+    if bar + height > R.BAR_TRACK_HEIGHT:
+        raise P.ImpossibleState(f"{where}: bobberBarPos {bar!r} + bobberBarHeight {height!r} is past the end of the "
+                                f"bar's track ({R.BAR_TRACK_HEIGHT} px)")
+
+
 class RemoteGame:
     """One live (or reference-server) game behind the protocol, mirrored into ``sim`` row 0."""
 
@@ -98,6 +125,7 @@ class RemoteGame:
         self.missed_total = 0
         self.connections = 0
         self._fish_rows: dict[tuple, int] = {}  # (fish_id, name) -> row of sim.pool_fish
+        self._bounds: tuple[np.ndarray, np.ndarray] | None = None  # the observation space's, for _clip_obs
 
     # -- connection ----------------------------------------------------------------------------------
     @property
@@ -174,6 +202,13 @@ class RemoteGame:
     def _accept(self, msg: dict[str, Any]) -> bool:
         kind = msg["type"]
         if kind == "state":
+            try:
+                check_state(msg)
+            except P.ImpossibleState as e:
+                if self.conn is not None:
+                    with contextlib.suppress(P.BridgeError):
+                        self.conn.send({"type": "error", "code": "protocol", "message": str(e)})
+                raise
             return True
         if kind == "error":
             if msg["code"] == "version":
@@ -247,6 +282,7 @@ class RemoteGame:
         sim.I[0, R.I_STATUS] = R.PLAYING
         sim.F[0, R.F_PREV_PROGRESS] = sim.F[0, R.F_PROGRESS]
         feats.write_obs(sim.F, sim.I, 0, sim.feat, sim.obs[0])
+        self._clip_obs()
         info = self._info(msg)
         info.update(late=False, missed_ticks=0)
         return sim.obs[0].copy(), info
@@ -306,6 +342,7 @@ class RemoteGame:
             st = R.TRUNCATED
             sim.I[0, R.I_STATUS] = st
         feats.write_obs(sim.F, sim.I, 0, sim.feat, sim.obs[0])
+        self._clip_obs()
         terminated = st == R.CAUGHT or st == R.ESCAPED
         truncated = st == R.TRUNCATED
         if terminated or truncated:
@@ -358,8 +395,21 @@ class RemoteGame:
             self._fish_rows[key] = k
         return k
 
+    def _clip_obs(self) -> None:
+        """Keep the observation inside the observation space. The checked fields put every feature inside it but
+        one: the fish's movement over the last tick (``fish_vel``), which a game side other than the simulator
+        (a dart the simulator never makes) can push past its bound of 64 px a tick; it is clipped there."""
+        if self._bounds is None:
+            self._bounds = feats.bounds(self.sim.feature_names)
+        np.clip(self.sim.obs[0], *self._bounds, out=self.sim.obs[0])
+
     def _info(self, m: dict[str, Any]) -> dict[str, Any]:
         info = self.sim.state_dict(0)
+        # the per-minigame fields from this state, not from the one reset() saw
+        info["bobberBarHeight"] = int(m["bobberBarHeight"])
+        info["fishing_level"] = int(m["fishing_level"])
+        if "treasure" in m:
+            info["treasure"] = bool(m["treasure"])
         for key in ("fish", "fish_id", "difficulty", "motion_type"):
             if key in m:
                 info[key] = m[key]

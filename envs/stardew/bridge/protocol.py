@@ -7,7 +7,9 @@ The bridge connects a *game side* (the SMAPI mod inside Stardew Valley, the refe
 
 Transport
     TCP, bound to ``127.0.0.1`` by default (default port 8765), ``TCP_NODELAY`` on both sides. One
-    agent at a time; the game side accepts the next connection when the current one ends.
+    agent at a time; the game side accepts the next connection when the current one ends. The
+    reference server answers an agent that connects meanwhile with an ``error`` of code ``busy``
+    in place of its hello, and closes that connection.
 
 Framing
     Every message is one frame: a 4-byte big-endian unsigned length ``n`` followed by ``n`` bytes
@@ -79,7 +81,9 @@ Agent -> game:
   tackle, treasure, ...), which the reference server applies to the minigames that follow.
 * ``{"type": "bye"}``: the agent is leaving; the game side closes the connection.
 
-Either side: ``{"type": "error", "code": "...", "message": "..."}`` then close.
+Either side: ``{"type": "error", "code": "...", "message": "..."}`` then close. Codes: ``version``,
+``protocol`` (a malformed message, or a state outside the game's physical ranges: :class:`ImpossibleState`),
+``timeout`` (the agent did not answer the hello in time, or went silent), ``busy``, ``internal``.
 
 Rules for readers: unknown fields and unknown message types are ignored (so version 1 can grow
 fields); a frame that is not a JSON object, lacks ``type`` or a required field, or has a field of
@@ -166,6 +170,11 @@ class ProtocolError(BridgeError):
 
 class MalformedMessage(ProtocolError):
     """A frame that is not a valid protocol message; the message says what was wrong."""
+
+
+class ImpossibleState(MalformedMessage):
+    """A well-formed ``state`` whose numbers no game can hold (a bar 0 px tall, progress 7...): the message names
+    the field, its value and the game's range (:data:`envs.stardew.features.STATE_RANGES`)."""
 
 
 class MessageTooLarge(ProtocolError):

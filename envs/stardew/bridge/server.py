@@ -17,13 +17,24 @@ Modes
     ``gap`` seconds after its end, is played with that reset's seed and options).
 
 A ``reset`` may carry ``options`` (the env's ``reset(options=...)``: fish, level, tackle, treasure,
-version, training_rod, caught_before, deluxe_bait), applied to the minigames that follow.
+version, training_rod, caught_before, deluxe_bait), applied to the minigames that follow in the same
+connection: every connection starts from the server's own configuration, whose rules its hello states
+(a ``version`` option other than those rules is refused). A reset's ``seed`` is an integer 0..2**64-1
+or null.
+
+Connections
+    One agent is served at a time. A second agent that connects meanwhile is told so at once: an
+    ``error`` message with code ``busy`` (never silence), then the server closes that connection.
+    An agent must answer the hello within ``hello_timeout`` (3 s) and then say something at least
+    every ``idle_timeout`` (30 s); a silent one is sent an ``error`` with code ``timeout`` (saying
+    how long it waited) before it is dropped, so a peer that says nothing holds the slot 3 s.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import queue
 import socket
 import threading
 import time
@@ -40,6 +51,9 @@ _TACKLE_BY_CFG = {R.C_CORK: 695, R.C_TRAP: 694, R.C_LEAD: 692, R.C_BARBED: 691, 
 assert set(_TACKLE_BY_CFG.values()) == set(TACKLE_IDS.values())
 # the options a reset message may carry: what decides the minigame, not how the agent scores it
 GAME_OPTIONS = {"fish", "level", "tackle", "treasure", "version", "training_rod", "caught_before", "deluxe_bait"}
+MAX_SEED = 2**64 - 1  # a reset's seed: the simulator's seed range
+BACKLOG = 8  # connections the OS holds before the server's acceptor takes them (and answers "busy")
+BUSY_GRACE = 0.3  # s a second connection waits for the slot before it is answered "busy"
 
 
 def _conn_stats() -> dict[str, Any]:
@@ -52,7 +66,10 @@ class GameServer:
     ``port=0`` binds a free port (read ``server.port``). ``start()`` serves in a daemon thread,
     ``serve_forever()`` in the caller's; ``stop()`` ends either within about 0.2 s.
     ``max_connections`` ends serving after that many connections; ``idle_timeout`` closes a
-    connection whose agent sent nothing for that long (a hung agent never blocks the server).
+    connection whose agent sent nothing for that long (a hung agent never blocks the server), and
+    ``hello_timeout`` one that did not answer the hello in that time; either is sent an ``error``
+    (code ``timeout``) first. An agent that connects while another is served gets an ``error`` with
+    code ``busy`` at once, and the connection is closed.
     ``stats`` holds the measured state-to-action round trips (s) and the ticks that ran without
     the answer to the previous state (late; ``late_ticks_server_behind`` counts those where the
     server itself had stalled and ran the tick less than half a period after the state, catching up
@@ -62,12 +79,13 @@ class GameServer:
     def __init__(self, config: GameConfig | None = None, host: str = P.DEFAULT_HOST, port: int = P.DEFAULT_PORT,
                  mode: str = "lockstep", tick_hz: float = 60.0, gap: float = 1.0, seed: int | None = None,
                  max_connections: int | None = None, idle_timeout: float = 30.0, game_version: str | None = None,
-                 drop_after_ticks: int | None = None, verbose: bool = False):
+                 drop_after_ticks: int | None = None, verbose: bool = False, hello_timeout: float = 3.0):
         if mode not in ("lockstep", "realtime"):
             raise ValueError(f"mode: {mode!r} not one of ['lockstep', 'realtime']")
         config = config or GameConfig()
         # the server never truncates (the env does) and streams the fade-in like the game
         self.config = dataclasses.replace(config, skip_fade_in=False, max_ticks=2**62, frame_skip=1)
+        self.base_config = self.config  # what every connection starts from; a reset's options last one connection
         self.sim = FishingSim(1, self.config, features="seed")
         # load (on a cold cache, compile: about 15 s) the kernels on a game of their own before the port opens: an
         # agent that connected meanwhile would wait that long for its first state, past a step or reset timeout
@@ -81,8 +99,12 @@ class GameServer:
         self.gap_ticks = max(1, round(gap * tick_hz))
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
+        self.hello_timeout = min(hello_timeout, idle_timeout)
         self.game_version = game_version or {"1.5": "1.5.4", "1.5.4": "1.5.4", "1.6": "1.6.15"}[config.version]
         self.rules = "1.6" if self.game_version.startswith("1.6") else "1.5"
+        if self.rules != config.version:  # the hello would state other rules than the game played
+            raise ValueError(f"game_version: {self.game_version!r} is not a version of the rules served "
+                             f"(version {config.version!r})")
         self.drop_after_ticks = drop_after_ticks  # tests: drop the connection after this many minigame ticks
         self.verbose = verbose
         self.tackle = [tid for c, tid in _TACKLE_BY_CFG.items() for _ in range(int(self.sim.cfg_i[c]))]
@@ -92,14 +114,20 @@ class GameServer:
         try:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self._sock.bind((host, port))
-            self._sock.listen(1)
+            self._sock.listen(BACKLOG)
         except BaseException:  # an address in use: the socket must not outlive the error
             self._sock.close()
             raise
-        self._sock.settimeout(0.2)
+        self._sock.settimeout(0.05)  # the acceptor looks at the connections waiting for the slot this often
         self.host, self.port = self._sock.getsockname()[:2]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # the acceptor hands one connection at a time to the serving loop and answers the others "busy"
+        self._incoming: queue.Queue = queue.Queue(maxsize=1)
+        self._slot_lock = threading.Lock()
+        self._slot_taken = False
+        self._acceptor: threading.Thread | None = None
+        self.busy_replies = 0
         self.tick = 0
         self.minigame = 0
         self.in_minigame = False
@@ -134,16 +162,16 @@ class GameServer:
 
     def serve_forever(self) -> None:
         served = 0
+        self._acceptor = threading.Thread(target=self._accept_loop, name="stardew-game-server-accept", daemon=True)
+        self._acceptor.start()
         try:
             while not self._stop.is_set():
                 if self.max_connections is not None and served >= self.max_connections:
                     break
                 try:
-                    sock, addr = self._sock.accept()
-                except TimeoutError:
+                    sock, addr = self._incoming.get(timeout=0.2)
+                except queue.Empty:
                     continue
-                except OSError:
-                    break
                 served += 1
                 self.stats["connections"] = served
                 self._cstats = _conn_stats()
@@ -161,9 +189,67 @@ class GameServer:
                     self._send_error(conn, "internal", f"{type(e).__name__}: {e}")
                 finally:
                     conn.close()
+                    with self._slot_lock:
+                        self._slot_taken = False
         finally:
+            self._stop.set()  # the acceptor too
+            if self._acceptor is not threading.current_thread():
+                self._acceptor.join(timeout=5.0)
             with contextlib.suppress(OSError):
                 self._sock.close()
+            while not self._incoming.empty():  # taken by the acceptor, never served: closed, not leaked
+                with contextlib.suppress(queue.Empty, OSError):
+                    self._incoming.get_nowait()[0].close()
+
+    def _accept_loop(self) -> None:
+        """Take every connection as it comes. One goes to the serving loop when no agent is served; the others wait
+        up to ``BUSY_GRACE`` seconds for the slot (an agent reconnecting at once while the server still closes its
+        last connection is served, not turned away) and are then told at once that the game is busy, rather than
+        left waiting in the backlog for a hello that never comes."""
+        waiting: list[tuple[socket.socket, Any, float]] = []
+        while not self._stop.is_set():
+            try:
+                sock, addr = self._sock.accept()
+                waiting.append((sock, addr, time.monotonic()))
+            except TimeoutError:
+                pass
+            except OSError:
+                break
+            while waiting:
+                with self._slot_lock:
+                    free = not self._slot_taken
+                    self._slot_taken = True
+                if not free:
+                    break
+                sock, addr, _ = waiting.pop(0)
+                self._incoming.put((sock, addr))
+            now = time.monotonic()
+            for item in list(waiting):
+                if now - item[2] >= BUSY_GRACE or len(waiting) > BACKLOG:
+                    waiting.remove(item)
+                    self._busy(item[0], item[1])
+        for sock, _, _ in waiting:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _busy(self, sock: socket.socket, addr: Any) -> None:
+        self.busy_replies += 1
+        self._log(f"agent {addr[0]}:{addr[1]} told the game is busy (another agent is connected)")
+        try:
+            sock.settimeout(1.0)
+            sock.sendall(P.encode({"type": "error", "code": "busy", "message": (
+                "the game serves another agent; it serves one at a time: try again when that one has left")}))
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _drop_idle(self, conn: P.Connection, waited: float) -> None:
+        """Tell an agent silent past ``idle_timeout`` why it is dropped (the caller then closes the connection)."""
+        self._send_error(conn, "timeout", f"no message from the agent for {waited:.2f} s (the game waits "
+                                          f"{self.idle_timeout:g} s); closing")
+        self._log(f"connection ended: {conn.peer} silent for {waited:.2f} s (idle_timeout {self.idle_timeout:g} s)")
 
     @staticmethod
     def _send_error(conn: P.Connection, code: str, message: str) -> None:
@@ -172,11 +258,13 @@ class GameServer:
 
     # -- one connection ------------------------------------------------------------------------------
     def _serve(self, conn: P.Connection) -> None:
+        self._restore_config()  # the last agent's reset options were its own
         conn.send({"type": "hello", "protocol": P.PROTOCOL_VERSION, "role": "game",
                    "game": "stardew-rl reference server", "game_version": self.game_version, "rules": self.rules,
                    "mode": self.mode, "tick_hz": self.tick_hz})
         # the agent's hello, heard in slices so that stop() ends the wait within about 0.2 s as documented
-        deadline = time.perf_counter() + min(10.0, self.idle_timeout)
+        start = time.perf_counter()
+        deadline = start + self.hello_timeout
         while True:
             if self._stop.is_set():
                 return
@@ -185,7 +273,10 @@ class GameServer:
                 break
             except P.BridgeTimeout:
                 if time.perf_counter() >= deadline:
-                    raise
+                    waited = time.perf_counter() - start
+                    self._send_error(conn, "timeout", f"no hello from the agent within {waited:.2f} s (the game "
+                                                      f"waits {self.hello_timeout:g} s for it); closing")
+                    raise P.BridgeTimeout(f"no hello from agent {conn.peer} within {waited:.2f} s") from None
         try:
             P.check_hello(hello, "agent")
         except P.VersionMismatch as e:
@@ -200,7 +291,27 @@ class GameServer:
         else:
             self._realtime(conn)
 
+    def _restore_config(self) -> None:
+        if self.config != self.base_config:
+            self.sim.configure(self.base_config)
+            self.config = self.base_config
+            self.tackle = [tid for c, tid in _TACKLE_BY_CFG.items() for _ in range(int(self.sim.cfg_i[c]))]
+
+    @staticmethod
+    def _check_seed(seed: Any) -> None:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED):
+            raise P.MalformedMessage(f"reset: seed must be an integer 0..2**64-1 or null, got {seed!r}")
+
+    def _check_reset(self, msg: dict[str, Any]) -> None:
+        """MalformedMessage for a reset whose seed or options the next minigame could not be played with (checked
+        when it arrives, also in real time where the minigame it asks for starts later)."""
+        self._check_seed(msg.get("seed"))
+        options = msg.get("options")
+        if options:
+            self._options_config(options)
+
     def _begin(self, seed: Any, options: Any = None) -> None:
+        self._check_seed(seed)
         if options:
             self._configure(options)
         if seed is None:
@@ -212,15 +323,25 @@ class GameServer:
         self.press = False
         self.stats["minigames"] += 1
 
-    def _configure(self, options: Any) -> None:
-        """Apply a ``reset``'s game options (the env's ``reset(options=...)``) to the next minigames."""
+    def _options_config(self, options: Any) -> GameConfig:
+        """The configuration a ``reset``'s game options ask for, checked (MalformedMessage) but not applied."""
         if not isinstance(options, dict) or set(options) - GAME_OPTIONS:
             raise P.MalformedMessage(f"reset: options must be an object with keys among {sorted(GAME_OPTIONS)}")
+        if "version" in options and options["version"] != self.config.version:
+            raise P.MalformedMessage(f"reset: options version {options['version']!r}: this game serves "
+                                     f"{self.config.version} rules, as its hello said; a reset cannot change them")
         try:
             config = self.config.with_options(options)
-            self.sim.configure(config)
+            config.compile()
         except (TypeError, ValueError) as e:
             raise P.MalformedMessage(f"reset: bad options: {e}") from None
+        return config
+
+    def _configure(self, options: Any) -> None:
+        """Apply a ``reset``'s game options (the env's ``reset(options=...)``) to the next minigames of this
+        connection."""
+        config = self._options_config(options)
+        self.sim.configure(config)
         self.config = config
         self.tackle = [tid for c, tid in _TACKLE_BY_CFG.items() for _ in range(int(self.sim.cfg_i[c]))]
 
@@ -285,7 +406,7 @@ class GameServer:
 
     @staticmethod
     def _agent_left(msg: dict[str, Any]) -> bool:
-        """True when the agent said goodbye; an agent's error message ends the session as RemoteError."""
+        """True when the agent said goodbye; an agent's error message ends the connection as RemoteError."""
         if msg["type"] == "error":
             raise P.RemoteError(msg["code"], msg["message"])
         return msg["type"] == "bye"
@@ -300,7 +421,7 @@ class GameServer:
                 msg = conn.recv(timeout=0.2)
             except P.BridgeTimeout:
                 if time.perf_counter() - heard > self.idle_timeout:
-                    self._send_error(conn, "timeout", f"no message from the agent for {self.idle_timeout} s")
+                    self._drop_idle(conn, time.perf_counter() - heard)
                     return
                 continue
             heard = time.perf_counter()
@@ -354,14 +475,16 @@ class GameServer:
                     if self.in_minigame:
                         self.press = msg["press"]
                         self.action_tick = msg["tick"]
-                elif kind == "reset" and self.in_minigame:
+                elif kind == "reset":
+                    self._check_reset(msg)
+                if kind == "reset" and self.in_minigame:
                     # the minigame in flight plays on; the env has applied the options already, so the minigames
                     # that follow must have them (they were lost, and the env's config and the game disagreed)
                     deferred = (msg.get("seed"), msg.get("options"))
-                elif kind == "reset":
+                elif kind == "reset":  # checked above
                     pending_reset.append((msg.get("seed"), msg.get("options")))
             if time.perf_counter() - heard > self.idle_timeout:
-                self._send_error(conn, "timeout", f"no message from the agent for {self.idle_timeout} s")
+                self._drop_idle(conn, time.perf_counter() - heard)
                 return
             now = time.perf_counter()
             next_t += period

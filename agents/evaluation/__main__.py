@@ -1,0 +1,3 @@
+from agents.evaluation.evaluate import main
+
+main()
