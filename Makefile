@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-EXTRAS := render,screen,agents,distributed,platform,dev,docs
+EXTRAS := render,screen,agents,advisor,distributed,platform,dev,docs
 # Debian packages the tests use: an X server for the screen env, xdotool/xset/xwininfo to drive it, Mono's C#
 # compiler and runtime for the mod's C# programs, and xjump (86 KB), the second real game the screen env and the
 # hybrid agent are tested on (XJumpScreen-v0).
@@ -266,3 +266,8 @@ sweep: $(STAMP)  ## hyperparameters and training seeds on Ray Tune: SWEEP=dqn|hy
 	PYTHONPATH=$(CURDIR) $(PY) -m agents.sweep $(SWEEP) --preset $(PRESET) $(if $(TRIALS),--trials $(TRIALS)) \
 	  $(if $(MINUTES),--minutes $(MINUTES)) $(if $(STORAGE),--storage $(STORAGE)) $(if $(NAME),--name $(NAME)) \
 	  $(if $(filter 1,$(RESUME)),--resume)
+
+# the advisor against oracle, noisy and adversarial advice servers (docs/advisor.md)
+ADVISOR_EPISODES ?= 200
+advisor-measure: $(STAMP)  ## the advisor against oracle, noisy and adversarial advice servers on held-out fish
+	$(PY) -m agents.advisor.measure --episodes $(ADVISOR_EPISODES)

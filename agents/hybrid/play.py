@@ -40,8 +40,12 @@ from envs.screen.inputs import DEFAULT_STOP_HOTKEY
 
 
 def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float = 600.0,
-                gif_frames: list | None = None, stop_hotkey: str | None = DEFAULT_STOP_HOTKEY) -> dict[str, Any]:
+                gif_frames: list | None = None, stop_hotkey: str | None = DEFAULT_STOP_HOTKEY,
+                advise: Any = None) -> dict[str, Any]:
     """Play ``episodes`` minigames on the window (``policy``: a HybridActorCriticPolicy or "scripted").
+
+    ``advise(policy, env)``, when given, returns the policy behind an advisor
+    (:func:`agents.advisor.evaluate.live_policy_from_args`); its counters come back under ``"advisor"``.
 
     ``stop_hotkey`` is the env's stop switch (when ``env`` is None): pressing it releases all input and ends the
     run early with ``"stopped": True``. Pass None only where no person's desktop is driven (a private Xvfb).
@@ -57,11 +61,14 @@ def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float 
     out = {"episodes": 0, "caught": 0, "escaped": 0, "truncated": 0, "steps": 0, "overruns": 0,
            "stopped": False, "step_time_ms": [], "step_gaps": []}
     t_end = time.monotonic() + max_seconds
+    advised = advise(policy, env) if advise is not None else None
     try:
         obs, _ = env.reset()
         last_frame = None
         while out["episodes"] < episodes and time.monotonic() < t_end:
-            if layout is None:
+            if advised is not None:
+                act = advised.to_env(advised.predict(obs, deterministic=True)[0])
+            elif layout is None:
                 act = scripted_action(env.action_spec, env.render())
             else:
                 with th.no_grad():
@@ -84,12 +91,17 @@ def play_window(policy: Any, episodes: int, env: Any = None, max_seconds: float 
                     out["truncated"] += 1
                 out["overruns"] += info["overruns"]
                 obs, _ = env.reset()
+                if advised is not None:
+                    advised.new_episode()
                 last_frame = None  # the rate is measured within episodes, not across the resets
     except StopRequested:
         out["stopped"] = True
         print("stop switch pressed: all input released, stopping (the counts cover the finished episodes)",
               flush=True)
     finally:
+        if advised is not None and advised.advisor is not None:
+            advised.advisor.close()
+            out["advisor"] = dict(advised.advisor.summary(), query_rate=advised.asked / max(1, out["steps"]))
         if own:
             env.close()
     st = out.pop("step_time_ms")
@@ -161,7 +173,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=900_000)
     p.add_argument("--xvfb", action="store_true", help="start Xvfb and the game window here")
     p.add_argument("--out", default=None, help="write the result JSON here")
+    from agents.advisor.evaluate import add_advisor_args, live_policy_from_args
+
+    add_advisor_args(p)
     args = p.parse_args(argv)
+    advise = None
+    if args.advisor != "none":
+        from agents.advisor.backends import make_backend
+        from agents.advisor.evaluate import settings_from_args
+
+        try:  # the settings, the key and the server's URL are checked before the window is driven
+            settings = settings_from_args(args, args.advisor)
+            make_backend(args.advisor, model=settings.model, base_url=settings.base_url, timeout=settings.timeout_s)
+        except ValueError as e:
+            p.error(f"--advisor: {e}")
+
+        def advise(policy: Any, env: Any) -> Any:
+            return live_policy_from_args(policy, env, args)
     # everything is checked before the window is driven: a bad --out found afterwards would cost the whole run
     if args.out:
         out = Path(args.out)
@@ -203,14 +231,15 @@ def main(argv: list[str] | None = None) -> None:
                                      max_seconds=args.max_seconds + 60) as g:
             before = g.state()
             # a private X server: no desktop of the user's to take over, so no stop switch is needed
-            res = play_window(policy, args.episodes, max_seconds=args.max_seconds, stop_hotkey=None)
+            res = play_window(policy, args.episodes, max_seconds=args.max_seconds, stop_hotkey=None,
+                              advise=advise)
             time.sleep(0.3)
             after = g.state()
             res["game_counted"] = {"caught": after["caught_total"] - before["caught_total"],
                                    "escaped": after["escaped_total"] - before["escaped_total"]}
     else:
         print("playing on $DISPLAY: the policy drives your pointer and keys; press Ctrl+Shift+F12 to stop", flush=True)
-        res = play_window(policy, args.episodes, max_seconds=args.max_seconds)
+        res = play_window(policy, args.episodes, max_seconds=args.max_seconds, advise=advise)
     _finish(p, res, args)
 
 

@@ -493,7 +493,15 @@ def cmd_eval(args: argparse.Namespace) -> None:
             read_record(Path(args.record))
         except ValueError as e:
             raise InputError("--record", str(e)) from None
-    if args.policy == "scripted":
+    if args.advisor != "none":  # the policy behind the advisor, one fish at a time (agents.advisor.evaluate)
+        from agents.advisor.evaluate import evaluate_from_args
+
+        policy = "scripted" if args.policy == "scripted" else load_policy_arg("--policy", args.policy, "pixels")
+        try:
+            res = evaluate_from_args(policy, args, args.episodes, EVAL_SEED)
+        except ValueError as err:
+            raise InputError("--advisor", str(err)) from None
+    elif args.policy == "scripted":
         res = evaluate_scripted(args.episodes)
     else:
         policy = load_policy_arg("--policy", args.policy)
@@ -515,7 +523,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
     print(json.dumps({k: v for k, v in res.items() if k not in ("caught_per_seed", "first_seed", "returns",
                                                                 "lengths")}), flush=True)
     if args.record:  # with the outcome of every seed, for paired comparisons between policies
-        key = args.policy + (" (stochastic)" if args.stochastic else "")
+        key = args.policy + (" (stochastic)" if args.stochastic else "") + (
+            f" + {args.advisor} advisor" if args.advisor != "none" else "")
         try:
             record_result(Path(args.record), key, res)
         except (OSError, ValueError) as e:  # the file changed (or the disk failed) during the evaluation
@@ -616,6 +625,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     e.add_argument("--episodes", type=int_at_least(1), default=100)
     e.add_argument("--stochastic", action="store_true", help="sample actions instead of the mode")
     e.add_argument("--record", default=None, help="also keep the result in this JSON file, under the policy's name")
+    from agents.advisor.evaluate import add_advisor_args
+
+    add_advisor_args(e)
     return p, {"demos-scripted": d, "bc": b, "ppo": q, "eval": e}
 
 
