@@ -1,4 +1,4 @@
-// A stand-in for SMAPI and the game, for the tests (tests/test_mod_host.py): it loads the compiled mod
+// A stand-in for SMAPI and the game, for the tests (tests/mod/test_host.py): it loads the compiled mod
 // (StardewRlBridge.dll, built against the reference assemblies in mod/RefStubs) against the BEHAVIOUR builds of
 // those stubs, and plays scripted fishing minigames with it.
 //

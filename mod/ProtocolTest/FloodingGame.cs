@@ -1,5 +1,5 @@
 // A game side that sends "waiting" states from its main thread as fast as it can, whoever is connected: the
-// mod's game thread at its most demanding, for testing that agents can come and go (tests/test_bridge_csharp.py).
+// mod's game thread at its most demanding, for testing that agents can come and go (tests/mod/test_csharp_protocol.py).
 //
 //   mcs -out:FloodingGame.exe mod/StardewRlBridge/Protocol.cs mod/ProtocolTest/FloodingGame.cs
 //   mono FloodingGame.exe seconds

@@ -1,6 +1,6 @@
 // Runs the mod's model check (mod/StardewRlBridge/PolicyContract.cs) on a model interface, for the tests.
 //
-// Build and run (what tests/test_mod_policy_contract.py does):
+// Build and run (what tests/mod/test_policy_contract.py does):
 //   mcs -out:PolicyContractCheck.exe mod/StardewRlBridge/Protocol.cs mod/StardewRlBridge/PolicyContract.cs \
 //       mod/ProtocolTest/PolicyContractCheck.cs
 //   mono PolicyContractCheck.exe interface.json

@@ -1,6 +1,6 @@
 // A scripted fishing minigame on the game side of the bridge, for testing Protocol.cs for real.
 //
-// Build and run (what tests/test_bridge_csharp.py does):
+// Build and run (what tests/mod/test_csharp_protocol.py does):
 //   mcs -out:ScriptedPlayer.exe mod/StardewRlBridge/Protocol.cs mod/ProtocolTest/ScriptedPlayer.cs
 //   mono ScriptedPlayer.exe [port (0: any free port)] [minigames (default 2)] [lockstep|realtime]
 //
