@@ -48,7 +48,7 @@ endef
 	play-fishing record-demos demos-scripted train-hybrid hybrid-eval hybrid-plots sweep
 
 help:  ## this list
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 # --- set-up: the venv with every extra, the Debian packages, and two venvs at the ends of the envs' ranges ---
 # the Makefile too: the extras installed are written here
