@@ -50,6 +50,7 @@ RUN_ELSEWHERE = {
     (DOCS / "own-game.md", "# my_games.py"): "tests/agents/hybrid/test_xjump_game.py (the module and its commands)",
     (DOCS / "own-game.md", "def reset_hook(env):"): "tests/agents/hybrid/test_xjump_game.py (xjump's reset hook)",
     (DOCS / "own-game.md", "from agents.hybrid.api import"): "tests/agents/hybrid/test_api.py",
+    (DOCS / "hybrid-platform.md", "import gym_platform"): "tests/agents/hybrid/test_platform.py",
 }
 
 # examples shown again on another page: (page, name of the example it repeats word for word)

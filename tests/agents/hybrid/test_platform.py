@@ -158,3 +158,12 @@ def test_the_shipped_platform_policy_reaches_the_goal_in_platform_v0_itself() ->
     # the first 40 of the held-out episodes its figures were measured on: the same outcomes, episode by episode
     assert goals == [bool(g) for g in card["shipped"]["goals_first_40"]]
     assert np.mean(returns) == pytest.approx(np.mean(card["shipped"]["returns_first_40"]), abs=1e-6)
+
+
+def test_the_docs_example_plays_the_shipped_policy_to_the_goal() -> None:
+    page = (ROOT / "docs" / "hybrid-platform.md").read_text()
+    example = next(b for b in page.split("```python\n")[1:] if "import gym_platform" in b).split("```")[0]
+    r = subprocess.run([sys.executable, "-W", "ignore", "-c", example + "\nprint('reward', reward)\n"], cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.strip().splitlines()[-1].startswith("reward")
