@@ -27,7 +27,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from agents.dqn.config import BEST_ENSEMBLE, DistillConfig, ImproveConfig, parse_cli
 
@@ -55,21 +55,20 @@ class Children:
 
     def __init__(self, nice: int):
         self.nice = nice
-        self.procs: list[subprocess.Popen] = []
+        self.procs: dict[subprocess.Popen, IO[str] | None] = {}  # each child and the log file it writes, if any
 
     def start(self, cmd: list[str], log: Path | None = None) -> subprocess.Popen:
-        out = open(log, "w") if log else None  # noqa: SIM115 - closed with the process, in wait()
+        out = open(log, "w") if log else None  # noqa: SIM115 - closed in wait(), when the child has ended
         kw = {"stdout": out, "stderr": subprocess.STDOUT} if out else {}
         p = subprocess.Popen(cmd, preexec_fn=lambda: os.nice(self.nice), **kw)
-        p.log_file = out  # type: ignore[attr-defined]
-        self.procs.append(p)
+        self.procs[p] = out
         return p
 
     def wait(self, p: subprocess.Popen) -> int:
         rc = p.wait()
-        if p.log_file:  # type: ignore[attr-defined]
-            p.log_file.close()  # type: ignore[attr-defined]
-        self.procs.remove(p)
+        out = self.procs.pop(p)
+        if out:
+            out.close()
         return rc
 
     def stop(self, signum: int, frame: object) -> None:

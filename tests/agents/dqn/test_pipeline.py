@@ -40,3 +40,19 @@ def test_the_check_stage_refuses_bad_seed_levels_before_anything_is_written(tmp_
     assert r.returncode == 2, r.stdout + r.stderr
     assert "level: need 0 <= lo <= hi <= 20, got (7, 3)" in r.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_stop_signal_reaches_every_child_and_closes_their_logs(tmp_path):
+    import signal
+
+    from agents.dqn.pipeline import Children
+
+    children = Children(nice=0)
+    wait = [sys.executable, "-c", "import time; time.sleep(120)"]
+    procs = [children.start(wait, tmp_path / "a.log"), children.start(wait)]
+    logs = [f for f in children.procs.values() if f]
+    with pytest.raises(SystemExit) as stopped:
+        children.stop(signal.SIGINT, None)
+    assert stopped.value.code == 130
+    assert [p.returncode for p in procs] == [-signal.SIGTERM] * 2  # each ended by the SIGTERM it was sent
+    assert children.procs == {} and all(f.closed for f in logs)
