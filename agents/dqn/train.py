@@ -617,7 +617,6 @@ def parse_args(argv: list[str] | None = None) -> TrainCommand:
 
 
 def main(argv: list[str] | None = None) -> None:
-    prog = PROG
     args = parse_args(argv)
     cfg = args.config
     try:
@@ -637,7 +636,7 @@ def main(argv: list[str] | None = None) -> None:
             shutil.rmtree(RUNS / cfg.name, ignore_errors=True)
         summary = train(cfg, progress=args.progress)
     except (ConfigError, RunFileError) as e:
-        usage_error(prog, str(e))
+        usage_error(PROG, str(e))
     except KeyboardInterrupt:
         raise SystemExit(130) from None
     print(json.dumps(summary, indent=2))
