@@ -199,5 +199,31 @@ def write_obs(F, I, g, feat, out):
 
 
 @njit(cache=True)
+def is_default(feat):
+    """Whether ``feat`` is the default preset's codes, 0 to 7 in order (:func:`write_default_obs` writes them)."""
+    k = 0
+    while k < feat.shape[0] and feat[k] == k:
+        k += 1
+    return k == 8 and feat.shape[0] == 8
+
+
+@njit(cache=True, inline="always")
+def write_default_obs(F, I, g, out):
+    """:func:`write_obs` for the default preset, without the loop over the codes: the same expressions in the same
+    order, so the same float32 values bit for bit."""
+    h = I[g, R.I_HEIGHT]
+    bar = F[g, R.F_BAR_POS]
+    fish = F[g, R.F_FISH_POS]
+    out[0] = (bar + h * 0.5) / 284.0 - 1.0
+    out[1] = F[g, R.F_BAR_SPEED] / 16.0
+    out[2] = h / 284.0 - 1.0
+    out[3] = fish / 284.0 - 1.0
+    out[4] = (fish - F[g, R.F_PREV_FISH_POS]) / 16.0
+    out[5] = (fish - (bar + h * 0.5 - 30.0)) / 284.0
+    out[6] = 2.0 * F[g, R.F_PROGRESS] - 1.0
+    out[7] = 1.0 if I[g, R.I_IN_BAR] != 0 else -1.0
+
+
+@njit(cache=True)
 def _treasure_visible(F, I, g):
     return I[g, R.I_TREASURE] != 0 and F[g, R.F_TREASURE_TIMER] <= 0.0 and F[g, R.F_TREASURE_SCALE] > 0.0

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 import numba
 import numpy as np
 from numba import njit, prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+from numba.np.arrayobj import make_array, populate_array
 from numpy.lib.stride_tricks import as_strided
 
 from envs.options import flag_option, positive_int_option
@@ -208,8 +211,59 @@ def _layout(n: int, k: int, p: int) -> np.ndarray:
     return L
 
 
+@intrinsic
+def _borrowed(typingctx, arr):
+    """``arr`` without its reference count: the same memory, shape and strides, no meminfo.
+
+    Every call that takes an array counts a reference to it on the way in and out, an atomic update. In the games'
+    loop that was a quarter of a step (eight such updates per game-step for the state arrays alone), and from two
+    threads a contended cache line. Views of a borrowed array are borrowed too, so the loop counts nothing. Only
+    for arrays that live no longer than the kernel call that borrows them: the caller's own arrays keep the
+    memory alive."""
+    if not isinstance(arr, types.Array):
+        return None
+
+    def codegen(context, builder, sig, args):
+        src = make_array(sig.args[0])(context, builder, args[0])
+        out = make_array(sig.return_type)(context, builder)
+        populate_array(out, data=src.data, shape=src.shape, strides=src.strides, itemsize=src.itemsize,
+                       meminfo=None)
+        return out._getvalue()
+
+    return arr(arr), codegen
+
+
+@intrinsic
+def _row(typingctx, arr, g):
+    """Row ``g`` of the 2-d array ``arr``, whose rows are contiguous, as a C-contiguous array of shape (1, columns).
+
+    The game's loop steps one game at a time through its rows: indexed by the constant 0 with constant strides,
+    every field of a game is a fixed offset from the record's start, where the strided views of all the games
+    cost a multiplication by the runtime stride (and a negative-index check) on every access. Borrowed, as
+    :func:`_borrowed`."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 2 and isinstance(g, types.Integer)):
+        return None
+    out_type = types.Array(arr.dtype, 2, "C")
+
+    def codegen(context, builder, sig, args):
+        src = make_array(sig.args[0])(context, builder, args[0])
+        out = make_array(out_type)(context, builder)
+        shape = cgutils.unpack_tuple(builder, src.shape, 2)
+        strides = cgutils.unpack_tuple(builder, src.strides, 2)
+        g_val = context.cast(builder, args[1], sig.args[1], types.intp)
+        raw = builder.bitcast(src.data, cgutils.voidptr_t)
+        data = builder.bitcast(builder.gep(raw, [builder.mul(g_val, strides[0])]), src.data.type)
+        one = context.get_constant(types.intp, 1)
+        populate_array(out, data=data, shape=[one, shape[1]], strides=[builder.mul(shape[1], strides[1]), strides[1]],
+                       itemsize=src.itemsize, meminfo=None)
+        return out._getvalue()
+
+    return out_type(arr, g), codegen
+
+
 @njit(cache=True, inline="always")
 def _views(S, C, L):
+    S, C = _borrowed(S), _borrowed(C)
     n, k, p = L[L_N], L[L_K], L[L_P]
     F = as_strided(S.view(np.float32)[REC_F // 4:], shape=(n, R.NF), strides=(REC, 4))
     I = as_strided(S.view(np.int64)[REC_I // 8:], shape=(n, R.NI), strides=(REC, 8))
@@ -293,35 +347,38 @@ def play(F, I, Rs, cfg_i, cfg_f, feat, actions, obs, rew, term, trunc, out):
 
 @njit(cache=True)
 def _play_range(F, I, Rs, cfg_i, cfg_f, feat, actions, obs, rew, term, trunc, out, lo, hi):
-    """:func:`play` for the games ``lo .. hi - 1``.
-
-    The loop is written out here rather than calling a helper inlined by numba: an inlined helper that takes
-    arrays counts references to them on every game (an atomic update, and from several threads a contended one),
-    which cost a fifth of a step."""
+    """:func:`play` for the games ``lo .. hi - 1`` of borrowed arrays (:func:`_borrowed`), one game's record at a
+    time through its rows (:func:`_row`); the default observation is written without the loop over feature codes
+    (:func:`envs.stardew.features.write_default_obs`, the same values bit for bit)."""
     mode = cfg_i[R.C_REWARD]
     skip = cfg_i[R.C_FRAME_SKIP]
+    default_obs = feats.is_default(feat)
     for g in range(lo, hi):
+        Fg, Ig, Rg = _row(F, g), _row(I, g), _row(Rs, g)  # this game's fields at constant offsets
         pressed = actions[g] != 0
-        p0 = F[g, R.F_PROGRESS]
+        p0 = Fg[0, R.F_PROGRESS]
         r = 0.0
         for _ in range(skip):
-            R.tick(F, I, Rs, g, pressed, cfg_i)
+            R.tick(Fg, Ig, Rg, 0, pressed, cfg_i)
             if mode == R.REWARD_SEED:
-                r += F[g, R.F_PROGRESS]
-            if I[g, R.I_STATUS] != R.PLAYING:
+                r += Fg[0, R.F_PROGRESS]
+            if Ig[0, R.I_STATUS] != R.PLAYING:
                 break
-        r, st = end_step(F, I, g, p0, r, cfg_i, cfg_f)
+        r, st = end_step(Fg, Ig, 0, p0, r, cfg_i, cfg_f)
         rew[g] = r
         term[g] = st == R.CAUGHT or st == R.ESCAPED
         trunc[g] = st == R.TRUNCATED
         if st != R.PLAYING:
             out[g, O_STATUS] = st
-            out[g, O_PERFECT] = I[g, R.I_PERFECT] if st == R.CAUGHT else 0
-            out[g, O_TICKS] = I[g, R.I_TICK]
-            out[g, O_FISH] = I[g, R.I_FISH_INDEX]
-            out[g, O_LEVEL] = I[g, R.I_LEVEL]
-            out[g, O_TREASURE_CAUGHT] = I[g, R.I_TREASURE_CAUGHT]
-        feats.write_obs(F, I, g, feat, obs[g])
+            out[g, O_PERFECT] = Ig[0, R.I_PERFECT] if st == R.CAUGHT else 0
+            out[g, O_TICKS] = Ig[0, R.I_TICK]
+            out[g, O_FISH] = Ig[0, R.I_FISH_INDEX]
+            out[g, O_LEVEL] = Ig[0, R.I_LEVEL]
+            out[g, O_TREASURE_CAUGHT] = Ig[0, R.I_TREASURE_CAUGHT]
+        if default_obs:
+            feats.write_default_obs(Fg, Ig, 0, obs[g])
+        else:
+            feats.write_obs(Fg, Ig, 0, feat, obs[g])
 
 
 @njit(cache=True, inline="always")
@@ -347,9 +404,7 @@ TILE = 256  # games stepped before the ended ones among them begin anew
 @njit(cache=True)
 def _step_block(F, I, Rs, E, obs, fobs, rew, out, term, trunc, cfg_i, cfg_f, fd, fm, pool, feat, actions, autoreset,
                 lo, hi):
-    """Step games ``lo`` to ``hi - 1``. The arrays come in as arguments so that the loop holds no reference
-    counting (a view made in the loop's own function is counted on every call that takes it, and from several
-    threads that count is one contended cache line)."""
+    """Step games ``lo`` to ``hi - 1`` of borrowed arrays (:func:`_views`)."""
     for t in range(lo, hi, TILE):
         end = min(t + TILE, hi)
         _play_range(F, I, Rs, cfg_i, cfg_f, feat, actions, obs, rew, term, trunc, out, t, end)
