@@ -5,7 +5,8 @@
 Prints single-env steps/s through ``gym.make`` and through the bare env/simulator for both, and the
 batched simulator's env-steps/s at 1, 256, 4,096 and 16,384 games (random actions, autoreset on), on one
 thread and on two, beside Gymnasium's own batched CartPole (``CartPoleVectorEnv``, numpy, autoreset in
-place) at the same sizes. The batched figures are medians of interleaved rounds (each round times every
+place) at the same sizes, and the default (``num_threads=None``, which steps on the threads while it measures
+them to be faster than one). The batched figures are medians of interleaved rounds (each round times every
 contender once, so all see the same load on a shared machine), and each ratio is the median of the
 rounds' ratios. Where a step's time goes: ``python benchmarks/profile_kernel.py`` (docs/benchmarks.md).
 Every episode after the first of a round starts with a plain ``reset()``, as in a training loop: a seeded
@@ -108,7 +109,7 @@ def batched_rounds(n: int, threads: tuple[int, ...] = THREADS, seconds: float = 
     for k in threads:
         sim = make_sim(n, k)
         sim.step(actions[0])
-        steps[f"{k} thread{'s' if k > 1 else ''}"] = sim.step
+        steps["default" if k is None else f"{k} thread{'s' if k > 1 else ''}"] = sim.step
     if reference:
         from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
 
@@ -170,20 +171,21 @@ def main(argv: list[str] | None = None) -> None:
           f"(load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})")
     threads = tuple(k for k in THREADS if k <= numba.config.NUMBA_NUM_THREADS)  # numba's threads on this machine
     head = "".join(f"{f'{k} thread' + ('s' if k > 1 else ''):>14}" for k in threads)
-    print(f"{'games':<8}{head}{'speed-up':>10}{'per thread':>12}{'CartPoleVectorEnv':>19}{'ratio':>8}")
+    print(f"{'games':<8}{head}{'speed-up':>10}{'per thread':>12}{'default':>14}{'CartPoleVectorEnv':>19}"
+          f"{'ratio':>8}{'default':>9}")
     for n in SIZES:
         # each contender is timed for --seconds in all, spread over the rounds
-        res = batched_rounds(n, threads, seconds=args.seconds * (len(threads) + 1) / args.rounds, rounds=args.rounds)
-        fish = [statistics.median(res[k]) for k in res if k != "cartpole"]
-        names = [k for k in res if k != "cartpole"]
+        res = batched_rounds(n, (*threads, None), seconds=args.seconds * (len(threads) + 2) / args.rounds,
+                             rounds=args.rounds)
+        names = [f"{k} thread{'s' if k > 1 else ''}" for k in threads]
         speedup = median_ratio(res[names[-1]], res[names[0]])
         ratio = median_ratio(res[names[-1]], res["cartpole"])
-        cells = "".join(f"{f:>14,.0f}" for f in fish)
-        print(f"{n:<8,}{cells}{speedup:>9.2f}x{speedup / threads[-1]:>11.2f}x"
-              f"{statistics.median(res['cartpole']):>19,.0f}{ratio:>8.2f}")
+        cells = "".join(f"{statistics.median(res[k]):>14,.0f}" for k in names)
+        print(f"{n:<8,}{cells}{speedup:>9.2f}x{speedup / threads[-1]:>11.2f}x{statistics.median(res['default']):>14,.0f}"
+              f"{statistics.median(res['cartpole']):>19,.0f}{ratio:>8.2f}{median_ratio(res['default'], res['cartpole']):>9.2f}")
     print(f"ratio: FishingSim on {threads[-1]} thread(s) / CartPoleVectorEnv (numpy, one thread), median of the rounds' "
-          "ratios; speed-up: the same for the thread counts; per thread: speed-up / threads")
-
+          "ratios, and the same for the default (num_threads=None: the threads while they are measured to be faster); "
+          "speed-up: the thread counts' ratio; per thread: speed-up / threads")
 
 if __name__ == "__main__":
     main()

@@ -30,13 +30,28 @@ from envs.stardew import rules as R
 from envs.stardew.sim import FishingSim, GameConfig, step_games
 from envs.stardew.vector_env import StardewFishingVectorEnv
 
+try:  # the kernel's own way through a game: borrowed arrays, one record's rows at constant offsets
+    from envs.stardew.sim import _borrowed, _row
+except ImportError:  # a tree from before it (profiled through PYTHONPATH): its tick took the strided arrays and g
+    @njit(inline="always")
+    def _borrowed(a):
+        return a
+
+    @njit(inline="always")
+    def _row(a, g):
+        return a[g:g + 1]
+
+_default_obs = getattr(feats, "is_default", None)  # trees with the default preset's own writer
+
 
 @njit
 def _draws(Rs, n, k):
+    Rs = _borrowed(Rs)
     s = 0
     for g in range(n):
+        Rg = _row(Rs, g)
         for _ in range(k):
-            s += R.net_next(Rs, g, -10, 11)
+            s += R.net_next(Rg, 0, -10, 11)
     return s
 
 
@@ -44,34 +59,51 @@ def _draws(Rs, n, k):
 def _draws_frac(Rs, n, k, extra_every):
     """``k`` draws per game, plus one more in every ``extra_every``-th game (a fractional mean)."""
     s = _draws(Rs, n, k)
+    Rs = _borrowed(Rs)
     for g in range(0, n, extra_every):
-        s += R.net_next(Rs, g, -10, 11)
+        s += R.net_next(_row(Rs, g), 0, -10, 11)
     return s
 
 
 @njit
 def _bar(F, I, actions, cfg_i):
+    F, I, cfg_i = _borrowed(F), _borrowed(I), _borrowed(cfg_i)
     for g in range(F.shape[0]):
-        h = I[g, R.I_HEIGHT]
-        pos = F[g, R.F_FISH_POS]
-        bar = F[g, R.F_BAR_POS]
+        Fg, Ig = _row(F, g), _row(I, g)
+        h = Ig[0, R.I_HEIGHT]
+        pos = Fg[0, R.F_FISH_POS]
+        bar = Fg[0, R.F_BAR_POS]
         in_bar = R.fish_in_bar(pos, bar, h)
-        bar, speed = R.move_bar(bar, F[g, R.F_BAR_SPEED], actions[g] != 0, in_bar, pos, h, cfg_i)
-        F[g, R.F_BAR_POS] = bar
-        F[g, R.F_BAR_SPEED] = speed
-        I[g, R.I_IN_BAR] = 1 if in_bar else 0
+        bar, speed = R.move_bar(bar, Fg[0, R.F_BAR_SPEED], actions[g] != 0, in_bar, pos, h, cfg_i)
+        Fg[0, R.F_BAR_POS] = bar
+        Fg[0, R.F_BAR_SPEED] = speed
+        Ig[0, R.I_IN_BAR] = 1 if in_bar else 0
 
 
 @njit
 def _ticks(F, I, Rs, actions, cfg_i):
+    F, I, Rs, cfg_i = _borrowed(F), _borrowed(I), _borrowed(Rs), _borrowed(cfg_i)
     for g in range(F.shape[0]):
-        R.tick(F, I, Rs, g, actions[g] != 0, cfg_i)
+        R.tick(_row(F, g), _row(I, g), _row(Rs, g), 0, actions[g] != 0, cfg_i)
 
 
 @njit
 def _features(F, I, feat, obs):
+    F, I, feat, obs = _borrowed(F), _borrowed(I), _borrowed(feat), _borrowed(obs)
     for g in range(F.shape[0]):
-        feats.write_obs(F, I, g, feat, obs[g])
+        feats.write_obs(_row(F, g), _row(I, g), 0, feat, obs[g])
+
+
+if _default_obs is not None:
+    @njit
+    def _features(F, I, feat, obs):  # noqa: F811 - the kernel's writer of the default preset
+        F, I, obs = _borrowed(F), _borrowed(I), _borrowed(obs)
+        default = feats.is_default(feat)
+        for g in range(F.shape[0]):
+            if default:
+                feats.write_default_obs(_row(F, g), _row(I, g), 0, obs[g])
+            else:
+                feats.write_obs(_row(F, g), _row(I, g), 0, feat, obs[g])
 
 
 @njit

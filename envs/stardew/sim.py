@@ -12,6 +12,7 @@ import math
 import numbers
 import operator
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -468,6 +469,9 @@ def check_num_threads(num_threads: object) -> int:
 
 
 _pool_pid: list[int] = []  # the process that started numba's thread pool
+# turns a thread of numba's OpenMP spins after a parallel step before it sleeps (1,000 to 30,000 measured alike on a
+# 2-core machine: long enough to span the caller's work between two steps)
+SPIN_COUNT = 10_000
 
 
 def _parallel_allowed() -> bool:
@@ -476,23 +480,73 @@ def _parallel_allowed() -> bool:
     GNU OpenMP (numba's usual threading layer on Linux) cannot run in a child forked from a process that had
     started its threads: there the games step on the calling thread instead (the same games, only slower).
 
-    GNU OpenMP's threads spin for a while after each parallel step before they sleep. Between the steps of a
-    simulator that is time taken from the thread that calls ``step``, and on a machine with more busy threads
-    than cores it made two threads ten times slower than one (measured on a 2-core machine). Unless the user
-    set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, numba's OpenMP is started with ``OMP_WAIT_POLICY=PASSIVE``
-    (read once, when the library loads; the variable is removed again, so other libraries never see it).
+    GNU OpenMP's threads spin for a while after each parallel step before they sleep, 300,000 turns by default.
+    A thread that sleeps between steps must be woken for the next one, and on a 2-core machine that cost
+    the two-thread step a third of its gain (1.27x one thread at 4,096 games, against 1.73x with a short spin);
+    a long spin takes the core from the thread that calls ``step`` on a machine busy with other work. Unless the
+    user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, numba's OpenMP starts with ``GOMP_SPINCOUNT`` =
+    ``SPIN_COUNT`` (read once, when the library loads; the variable is removed again, so other libraries never
+    see it). On a busy machine the default's :class:`ThreadChoice` steps on one thread instead.
     """
     if not _pool_pid:
         _pool_pid.append(os.getpid())
-        passive = "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
-        if passive:
-            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        ours = "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
+        if ours:
+            os.environ["GOMP_SPINCOUNT"] = str(SPIN_COUNT)
         try:
             numba.get_num_threads()  # starts numba's threading layer
         finally:
-            if passive:
-                del os.environ["OMP_WAIT_POLICY"]
+            if ours:
+                del os.environ["GOMP_SPINCOUNT"]
     return _pool_pid[0] == os.getpid()
+
+
+class ThreadChoice:
+    """Whether a simulator's default steps its games on its threads or on the calling thread: measured, not assumed.
+
+    Two threads are worth having only while the second core is free. Each threaded step wakes a sleeping thread
+    and waits for it at the end, and on a machine busy with other work the kernel's scheduler may let a woken thread
+    wait for another process's time slice (milliseconds, against a step of a fraction of one): measured on a 2-core
+    machine with two other programs running at the lowest priority, two threads stepped 4,096 games at 0.95x the
+    speed of one. So the default times both ways now and then, a few steps each, interleaved, and steps the games
+    the faster way until the next trial; trials that keep choosing the same way come ever more rarely (up to one
+    per ``MAX_PERIOD`` steps), and a step much slower than the trial promised brings the next trial forward. Every
+    game plays the same either way, so the choice changes only the speed.
+    """
+
+    TRIAL = 3  # steps of each way per trial, interleaved; the fastest of each counts
+    MIN_PERIOD, MAX_PERIOD = 64, 4096  # steps between trials
+    SLOWER = 2.0  # a step this many times slower than the trial's figure for the chosen way starts a trial
+
+    def __init__(self) -> None:
+        self.threaded = True
+        self.period = self.MIN_PERIOD
+        self.left = 0  # steps until the next trial
+        self._trial: list[bool] = []  # the ways still to time in this trial
+        self._times: dict[bool, list[float]] = {True: [], False: []}
+        self._expected = 0.0
+
+    def next_way(self) -> bool:
+        """Whether the next step should use the threads."""
+        if self.left <= 0 and not self._trial:
+            self._trial = [True, False] * self.TRIAL
+            self._times = {True: [], False: []}
+        return self._trial[0] if self._trial else self.threaded
+
+    def record(self, threaded: bool, seconds: float) -> None:
+        """What the step just made on ``threaded`` (as :meth:`next_way` said) took, wall clock."""
+        if self._trial:
+            self._trial.pop(0)
+            self._times[threaded].append(seconds)
+            if not self._trial:
+                best = {way: min(t) for way, t in self._times.items()}
+                choice = best[True] < best[False]
+                self.period = min(2 * self.period, self.MAX_PERIOD) if choice == self.threaded else self.MIN_PERIOD
+                self.threaded, self._expected, self.left = choice, best[choice], self.period
+            return
+        self.left -= 1
+        if seconds > self.SLOWER * self._expected:
+            self.left, self.period = 0, self.MIN_PERIOD
 
 
 # the envs take seeds 0..2**64 - 1 (each its own stream): a larger one would share a smaller one's stream
@@ -519,9 +573,11 @@ class FishingSim:
     observation of an episode that just ended, when stepping with ``autoreset``), ``outcome`` (N, 6)
     (status, perfect, ticks, fish row, level, treasure caught of the last episode that ended).
 
-    ``num_threads`` is how many of numba's threads step the games (default: numba's thread count, the
-    machine's cores or ``NUMBA_NUM_THREADS``); a batch gets at most one thread per ``PARALLEL_MIN_GAMES``
-    games. Each game is stepped whole by one thread, so every game plays the same on any number of threads.
+    ``num_threads`` is how many of numba's threads step the games; a batch gets at most one thread per
+    ``PARALLEL_MIN_GAMES`` games. The default (None) is numba's thread count (the machine's cores or
+    ``NUMBA_NUM_THREADS``), used while it is measured to be faster than the calling thread alone
+    (:class:`ThreadChoice`); a number is used as given. Each game is stepped whole by one thread, so every game
+    plays the same on any number of threads.
     ``F``, ``I``, ``R`` and ``E`` are strided views into one contiguous record per game.
     """
 
@@ -529,6 +585,7 @@ class FishingSim:
                  features: str | Sequence[str] | None = None, num_threads: int | None = None):
         num_games = positive_int_option("num_games", num_games)
         self.num_threads = check_num_threads(num_threads)
+        self._choice = ThreadChoice() if num_threads is None else None  # the default measures which way is faster
         self.configure(config or GameConfig())
         if features is None:
             features = "treasure" if self.cfg_f[R.CF_TREASURE_PROB] > 0 else "default"
@@ -577,7 +634,7 @@ class FishingSim:
     def __getstate__(self) -> dict:
         # the compiled entry point and the array views cannot be pickled; the state is one buffer
         return {"num_games": self.num_games, "config": self.config, "features": self.feature_names,
-                "num_threads": self.num_threads, "state": self._S.copy()}
+                "num_threads": None if self._choice is not None else self.num_threads, "state": self._S.copy()}
 
     def __setstate__(self, state: dict) -> None:
         threads = state.get("num_threads")  # a machine with fewer threads steps it on all of its own
@@ -655,16 +712,28 @@ class FishingSim:
                 raise ValueError(f"step: actions must be integers 0 or 1, got dtype {a.dtype}")
             a = a.astype(np.int64)
         if self._step_threads > 1 and _parallel_allowed():
-            step_games_parallel(self._S, self._C, self.L, a, autoreset, self._step_threads)
+            choice = self._choice
+            if choice is None:
+                step_games_parallel(self._S, self._C, self.L, a, autoreset, self._step_threads)
+            else:
+                threaded = choice.next_way()
+                t0 = time.perf_counter()
+                if threaded:
+                    step_games_parallel(self._S, self._C, self.L, a, autoreset, self._step_threads)
+                else:
+                    step_games(self._S, self._C, self.L, a, autoreset)
+                choice.record(threaded, time.perf_counter() - t0)
         else:
             step_games(self._S, self._C, self.L, a, autoreset)
         return self.obs
 
     def set_num_threads(self, num_threads: int | None) -> None:
-        """Step the games on ``num_threads`` threads from now on (None: the default, numba's thread count).
+        """Step the games on ``num_threads`` threads from now on (None: the default, numba's thread count while it
+        is measured to be faster than one thread, :class:`ThreadChoice`).
 
         Every game plays the same whatever the count: each is stepped whole by one thread."""
         self.num_threads = check_num_threads(num_threads)
+        self._choice = ThreadChoice() if num_threads is None else None
         self._threads_for_games()
 
     # -- what the game holds, by its own names ------------------------------------------------------

@@ -122,8 +122,10 @@ class StardewFishingVectorEnv(VectorEnv):
         }
 
     def _final_obs(self, ended: np.ndarray) -> np.ndarray:
-        final_obs = np.full(self.num_envs, None, dtype=object)
-        final_obs[ended] = list(self.sim.final_obs[ended])  # one row each, copied out of the simulator's buffer
+        final_obs = np.empty(self.num_envs, dtype=object)  # None everywhere (numpy fills object arrays with None)
+        rows = self.sim.final_obs[ended]  # copied out of the simulator's buffer, one row per ended game
+        for j, i in enumerate(ended.tolist()):
+            final_obs[i] = rows[j]
         return final_obs
 
     def _final_infos(self, done: np.ndarray, ended: np.ndarray) -> dict[str, Any]:
@@ -131,7 +133,7 @@ class StardewFishingVectorEnv(VectorEnv):
         # through _add_info, game by game, a 4,096-game step was 13% slower
         final_info: dict[str, Any] = {}
         for key, values in self._outcomes(ended).items():
-            column = np.full(self.num_envs, None, dtype=object) if key == "fish" else np.zeros(
+            column = np.empty(self.num_envs, dtype=object) if key == "fish" else np.zeros(
                 self.num_envs, dtype=values.dtype)
             column[ended] = values
             final_info[key], final_info["_" + key] = column, done.copy()

@@ -8,7 +8,7 @@ import numba
 import numpy as np
 import pytest
 
-from envs.stardew.sim import PARALLEL_MIN_GAMES, FishingSim, GameConfig
+from envs.stardew.sim import PARALLEL_MIN_GAMES, FishingSim, GameConfig, ThreadChoice
 from envs.stardew.vector_env import StardewFishingVectorEnv
 
 ARRAYS = ("obs", "final_obs", "reward", "terminated", "truncated", "outcome", "F", "I", "R", "E")
@@ -74,6 +74,59 @@ def test_the_default_thread_count_is_numbas_and_a_small_batch_steps_on_the_calli
     assert FishingSim(4).num_threads == numba.config.NUMBA_NUM_THREADS
     assert FishingSim(PARALLEL_MIN_GAMES * 2 - 1, num_threads=1)._step_threads == 1
     assert FishingSim(PARALLEL_MIN_GAMES - 1)._step_threads == 1  # too few games to share out
+
+
+def _steps(choice: ThreadChoice, k: int, threaded_s: float, one_s: float) -> list[bool]:
+    """``k`` steps of ``choice`` taking these times; the ways it chose."""
+    ways = []
+    for _ in range(k):
+        way = choice.next_way()
+        choice.record(way, threaded_s if way else one_s)
+        ways.append(way)
+    return ways
+
+
+def test_the_default_steps_the_faster_way_and_tries_again_ever_more_rarely():
+    choice, trial = ThreadChoice(), 2 * ThreadChoice.TRIAL
+    assert set(_steps(choice, trial, threaded_s=1e-3, one_s=2e-3)) == {True, False}  # a trial times both ways
+    assert choice.threaded and choice.period == 2 * ThreadChoice.MIN_PERIOD
+    assert _steps(choice, choice.period, 1e-3, 2e-3) == [True] * choice.period  # no trial until the period is over
+    _steps(choice, trial, 1e-3, 2e-3)
+    assert choice.threaded and choice.period == 4 * ThreadChoice.MIN_PERIOD  # the same answer: rarer trials
+
+
+def test_a_step_much_slower_than_its_trial_brings_the_next_trial_forward():
+    choice, trial = ThreadChoice(), 2 * ThreadChoice.TRIAL
+    _steps(choice, trial, threaded_s=1e-3, one_s=2e-3)
+    assert choice.threaded and choice.left > 1
+    # other work takes the second core: the first slow step starts a trial, which chooses one thread
+    _steps(choice, 1 + trial, threaded_s=5e-3, one_s=2e-3)
+    assert not choice.threaded and choice.period == ThreadChoice.MIN_PERIOD
+
+
+@needs_two_threads
+def test_the_default_plays_the_same_games_as_one_thread_whichever_way_it_chooses():
+    n = 2 * PARALLEL_MIN_GAMES + 5
+    default, one = FishingSim(n), FishingSim(n, num_threads=1)
+    for sim in (default, one):
+        sim.reset(seeds=range(50, 50 + n))
+    ways = set()
+    rng = np.random.default_rng(3)
+    for t in range(300):
+        if t % 40 == 0:  # force a trial now and then: both ways are used
+            default._choice.left = 0
+        ways.add(default._choice.next_way())
+        actions = rng.integers(0, 2, n)
+        default.step(actions)
+        one.step(actions)
+        for name in ARRAYS:
+            assert getattr(default, name).tobytes() == getattr(one, name).tobytes(), f"step {t}: {name}"
+    assert ways == {True, False}
+
+
+def test_a_pickled_default_simulator_is_the_default_again():
+    copy = pickle.loads(pickle.dumps(FishingSim(8)))
+    assert copy._choice is not None and copy.num_threads == numba.config.NUMBA_NUM_THREADS
 
 
 def test_a_pickled_simulator_keeps_its_thread_count_and_its_games():
