@@ -16,7 +16,7 @@ Faithfulness (see ``shared/design/stardew-fishing-facts.md`` section 1):
   bobber drain, lead bobber factor, treasure placement guard, re-roll guard).
 
 State layout: each game is one row of three arrays, ``F`` (float32 game fields), ``I`` (int64 flags
-and counters) and ``R`` (the .NET generator's 56-word table and two indices), plus ``E``, a
+and counters) and ``R`` (int32: the .NET generator's 56-word table, C# ``int``s, and two indices), plus ``E``, a
 splitmix64 stream that draws each new episode's fish, level, treasure and .NET seed.
 """
 

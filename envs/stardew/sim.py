@@ -187,7 +187,7 @@ NO = 6
 # writes one record per game, so the games a thread steps are one contiguous block of memory. The
 # outputs (observations, rewards, flags, outcomes) follow as ordinary C-contiguous arrays.
 # F, I, R and E are strided views into the records, with the shapes and dtypes they always had.
-REC_F, REC_I, REC_R, REC_E = 0, R.NF * 4, R.NF * 4 + R.NI * 8, R.NF * 4 + R.NI * 8 + R.NR * 8
+REC_F, REC_I, REC_R, REC_E = 0, R.NF * 4, R.NF * 4 + R.NI * 8, R.NF * 4 + R.NI * 8 + R.NR * 4
 REC = REC_E + 8  # bytes per game record (a multiple of 8)
 
 (L_N, L_K, L_P, L_OBS, L_FOBS, L_REW, L_OUT, L_TERM, L_TRUNC,
@@ -268,7 +268,7 @@ def _views(S, C, L):
     n, k, p = L[L_N], L[L_K], L[L_P]
     F = as_strided(S.view(np.float32)[REC_F // 4:], shape=(n, R.NF), strides=(REC, 4))
     I = as_strided(S.view(np.int64)[REC_I // 8:], shape=(n, R.NI), strides=(REC, 8))
-    Rs = as_strided(S.view(np.int64)[REC_R // 8:], shape=(n, R.NR), strides=(REC, 8))
+    Rs = as_strided(S.view(np.int32)[REC_R // 4:], shape=(n, R.NR), strides=(REC, 4))
     E = as_strided(S.view(np.uint64)[REC_E // 8:], shape=(n,), strides=(REC,))
     obs = S[L[L_OBS]:L[L_OBS] + n * k * 4].view(np.float32).reshape((n, k))
     fobs = S[L[L_FOBS]:L[L_FOBS] + n * k * 4].view(np.float32).reshape((n, k))
@@ -603,7 +603,7 @@ class FishingSim:
         records = S[:n * REC].reshape(n, REC)  # one row of bytes per game: its F, I, R and E
         self.F = records[:, REC_F:REC_I].view(np.float32)
         self.I = records[:, REC_I:REC_R].view(np.int64)
-        self.R = records[:, REC_R:REC_E].view(np.int64)
+        self.R = records[:, REC_R:REC_E].view(np.int32)
         self.E = records[:, REC_E:REC].view(np.uint64).reshape(n)
         self.obs = view(L_OBS, np.float32, n * k, (n, k))
         self.final_obs = view(L_FOBS, np.float32, n * k, (n, k))
@@ -621,7 +621,7 @@ class FishingSim:
         # game 0's record as C-contiguous one-row arrays: the scalar env's step indexes them with constant strides
         self._play_args = (S[REC_F:REC_I].view(np.float32).reshape(1, R.NF),
                            S[REC_I:REC_R].view(np.int64).reshape(1, R.NI),
-                           S[REC_R:REC_E].view(np.int64).reshape(1, R.NR), self.cfg_i, self.cfg_f, self.feat,
+                           S[REC_R:REC_E].view(np.int32).reshape(1, R.NR), self.cfg_i, self.cfg_f, self.feat,
                            self._action, self.obs[:1], self.reward[:1], self.terminated[:1], self.truncated[:1],
                            self.outcome[:1])
         self._threads_for_games()
