@@ -46,7 +46,7 @@ class StardewFishingVectorEnv(VectorEnv):
     | seeding | ``reset(seed=s)`` seeds game ``i`` with ``s + i`` (a list seeds each); game ``i`` then plays exactly the episodes ``StardewFishing-v0`` plays after ``reset(seed=s + i)`` followed by plain ``reset()`` calls; a ``reset()`` without a seed lets every game go on with its own stream |
     | autoreset | in the same step: a game whose episode ends returns the first observation of its next episode. Gymnasium 0.29: the last one is in ``infos["final_observation"][i]`` and its outcome in ``infos["final_info"][i]`` (masks ``_final_observation``/``_final_info``). Gymnasium 1.x (``AutoresetMode.SAME_STEP``): ``infos["final_obs"][i]``, and ``infos["final_info"]["caught"][i]``, ... (masks ``_final_obs``, ``_final_info``, ``final_info["_caught"]``, ...) |
     | outcome keys | ``caught``, ``perfect`` (bool), ``tick``, ``fishing_level`` (int), ``fish`` (name) |
-    | ``num_threads`` | threads the games are stepped on (default: numba's thread count, the machine's cores); each game plays the same on any number of threads |
+    | ``num_threads`` | threads the games are stepped on; the default (None) uses numba's thread count (the machine's cores) while it measures them to be faster than one thread (:class:`envs.stardew.sim.ThreadChoice`); each game plays the same on any number of threads |
 
     Training code that wants no Python per game reads the arrays of :attr:`sim` directly
     (``sim.final_obs``, ``sim.outcome``) after ``step``.
