@@ -164,15 +164,24 @@ _ACTIVATIONS = {f.__name__: f for f in (nn.Tanh, nn.ReLU, nn.ELU, nn.LeakyReLU, 
 _BUILD_DEFAULTS = {"activation_fn": "Tanh", "normalize_images": True, "share_features_extractor": True}
 
 
+def _bound_to_json(bound: np.ndarray) -> Any:
+    # one number where every element has it: a frame stack's bounds are 84,672 zeros and as many 255s, which
+    # written out made a 2.5 MB policy.json
+    flat = bound.reshape(-1)
+    return flat[0].item() if flat.size and (flat == flat[0]).all() else bound.tolist()
+
+
 def _space_to_json(space: spaces.Box) -> dict[str, Any]:
-    return {"low": space.low.tolist(), "high": space.high.tolist(), "shape": list(space.shape),
+    return {"low": _bound_to_json(space.low), "high": _bound_to_json(space.high), "shape": list(space.shape),
             "dtype": str(space.dtype)}
 
 
 def _space_from_json(d: dict[str, Any]) -> spaces.Box:
     dtype = np.dtype(d["dtype"])
-    return spaces.Box(np.array(d["low"], dtype=dtype).reshape(d["shape"]),
-                      np.array(d["high"], dtype=dtype).reshape(d["shape"]), dtype=dtype)
+    shape = tuple(d["shape"])
+    low, high = (np.broadcast_to(np.array(d[k], dtype=dtype), shape).copy() if np.ndim(d[k]) == 0
+                 else np.array(d[k], dtype=dtype).reshape(shape) for k in ("low", "high"))
+    return spaces.Box(low, high, dtype=dtype)
 
 
 def policy_kwargs_for(observation_space: gym.Space, layout: HybridLayout, small: bool = False) -> dict[str, Any]:

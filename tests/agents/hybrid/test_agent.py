@@ -193,6 +193,27 @@ def test_wrapper_on_screengame_keeps_its_type_names_and_parameter_usage() -> Non
     env.close()
 
 
+def test_a_saved_policy_keeps_uniform_bounds_as_one_number_and_loads_them_as_the_same_space(tmp_path) -> None:
+    """A frame stack's bounds are tens of thousands of equal numbers: the policy file holds one of each, small enough
+    to read, and the space it loads is the one it was trained on; bounds that differ stay a list."""
+    import json
+
+    from gymnasium import spaces
+
+    from agents.hybrid.policy import _space_from_json, _space_to_json
+
+    env = HybridBoxWrapper(_DictEnv(), layout())
+    pol = HybridActorCriticPolicy(env.observation_space, env.action_space, lambda _: 1e-3,
+                                  **policy_kwargs_for(env.observation_space, env.layout, small=True))
+    save_policy(pol, tmp_path / "p")
+    meta = json.loads((tmp_path / "p.json").read_text())
+    assert (meta["observation_space"]["low"], meta["observation_space"]["high"]) == (0, 255)
+    assert (tmp_path / "p.json").stat().st_size < 10_000
+    assert load_policy(tmp_path / "p").observation_space == env.observation_space
+    mixed = spaces.Box(np.array([-1.0, 0.0], np.float32), np.array([1.0, 2.0], np.float32))
+    assert _space_to_json(mixed)["low"] == [-1.0, 0.0] and _space_from_json(_space_to_json(mixed)) == mixed
+
+
 def test_saved_policy_reloads_and_acts_identically(tmp_path) -> None:
     th.manual_seed(0)
     env = HybridBoxWrapper(_DictEnv(), layout())
