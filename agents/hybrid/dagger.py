@@ -56,6 +56,7 @@ class FrameStackDataset(Dataset):
         self.acts = np.zeros((0, 0), np.float32)
 
     def add(self, frames: np.ndarray, acts: np.ndarray) -> None:
+        """Append one episode: ``frames`` (N+1, *frame), ``acts`` (N, D); a length mismatch is a ValueError."""
         if len(frames) != len(acts) + 1:
             raise ValueError(f"FrameStackDataset.add: {len(frames)} frames for {len(acts)} actions (need one more "
                              "frame than actions)")
@@ -93,6 +94,7 @@ class FrameDemoCollector(InteractiveTrajectoryCollector):
         self.steps = 0  # env steps taken (each env's step counts one)
 
     def reset(self) -> np.ndarray:
+        """Reset the vector; each env's writer starts an episode at its first observation."""
         obs = self.venv.reset()
         for w, ob in zip(self.writers, obs, strict=True):
             w.start(ob)
@@ -102,6 +104,8 @@ class FrameDemoCollector(InteractiveTrajectoryCollector):
         return obs
 
     def step_wait(self) -> Any:
+        """Step the vector; each env's step is recorded with the teacher's label, and a finished episode is written
+        (its outcome from the env's ``info``: caught / escaped / truncated)."""
         next_obs, rews, dones, infos = self.venv.step_wait()
         assert self._last_user_actions is not None
         self.steps += self.num_envs

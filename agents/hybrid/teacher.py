@@ -26,6 +26,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.policies import BasePolicy
 
 from agents.hybrid.layout import HybridLayout
 
@@ -150,13 +151,7 @@ def evaluate_teacher(seeds: Sequence[int], model: str | Path = DEFAULT_TEACHER, 
             "mean_steps": float(np.mean(steps)), "env_steps": int(sum(steps)), "caught_per_seed": caught}
 
 
-def _policy_base() -> type:
-    from stable_baselines3.common.policies import BasePolicy
-
-    return BasePolicy
-
-
-class TeacherPolicy(_policy_base()):  # type: ignore[misc]
+class TeacherPolicy(BasePolicy):
     """The teacher as an SB3 policy over a vector of FishingPixels-v0 envs (imitation's DAgger expert).
 
     ``envs`` are the vector's envs, in order (SB3's ``DummyVecEnv.envs``, wrappers allowed), ``layout`` the Box
@@ -180,6 +175,8 @@ class TeacherPolicy(_policy_base()):  # type: ignore[misc]
 
     def predict(self, observation: Any, state: Any = None, episode_start: np.ndarray | None = None,
                 deterministic: bool = False) -> tuple[np.ndarray, None]:
+        """(one Box-layout action per env, None): the teacher's hold / none in each env of the vector now;
+        ``episode_start`` (where given) marks envs whose episode just began. The teacher is deterministic."""
         obs = np.asarray(observation)
         if obs.shape[0] != len(self.sims):
             raise ValueError(f"TeacherPolicy.predict: {obs.shape[0]} observations for {len(self.sims)} envs; the "
