@@ -236,10 +236,10 @@ else ifeq ($(RUN),dagger)
 	$(HYBRID) dagger --rounds $(DAGGER_ROUNDS) --round-steps 4000 --beta-rounds 3 --batches-per-round 600 \
 	  --out $(HYBRID_RUNS)/dagger --seed $(SEED)
 	mkdir -p $(PIXELS_OUT) && rm -f $(PIXELS_OUT)/results.json
-	$(HYBRID) eval --policy teacher --episodes 1000 --record $(PIXELS_OUT)/results.json
-	$(HYBRID) eval --policy $(HYBRID_RUNS)/dagger/policy --episodes 1000 --record $(PIXELS_OUT)/results.json
 	cp $(HYBRID_RUNS)/dagger/policy.pt $(HYBRID_RUNS)/dagger/policy.json $(HYBRID_RUNS)/dagger/curve.csv \
 	  $(HYBRID_RUNS)/dagger/run.json $(PIXELS_OUT)/
+	$(HYBRID) eval --policy teacher --episodes 1000 --record $(PIXELS_OUT)/results.json
+	$(HYBRID) eval --policy $(PIXELS_OUT)/policy --episodes 1000 --record $(PIXELS_OUT)/results.json
 endif
 
 # WINDOW=1: the policies play the real window (Xvfb) through ScreenGame-v0, 20 fish each

@@ -156,3 +156,30 @@ def test_bad_teacher_and_dagger_input_is_a_usage_error_naming_the_option(argv: l
         main([*argv, *out])
     assert ex.value.code == 2 and says in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_shipped_pixel_policy_loads_catches_easy_fish_in_the_envs_own_actions_and_its_figures_add_up() -> None:
+    from pathlib import Path
+
+    from agents.hybrid import load_policy
+    from agents.hybrid.train import EVAL_SEED
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    shipped = Path(__file__).resolve().parents[3] / "exported" / "hybrid_pixels"
+    policy = load_policy(shipped / "policy")
+    env = FishingPixelsEnv(**EASY)
+    for seed in (12, 13):  # never reeling and always reeling both lose these two
+        obs, _ = env.reset(seed=seed)
+        while True:
+            action, _ = policy.predict(obs, deterministic=True)
+            assert env.action_space.contains(action)
+            obs, _, term, trunc, info = env.step(action)
+            if term or trunc:
+                break
+        assert info["caught"]
+    results = json.loads((shipped / "results.json").read_text())
+    assert {"teacher", "exported/hybrid_pixels/policy"} <= set(results)
+    for res in results.values():
+        per_seed = res["caught_per_seed"]
+        assert res["first_seed"] == EVAL_SEED and res["episodes"] == len(per_seed)
+        assert res["caught"] == sum(per_seed) and res["catch_rate"] == res["caught"] / res["episodes"]
