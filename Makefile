@@ -134,11 +134,11 @@ perfect-bound: $(STAMP)  ## the perfect-catch rate no policy can pass, on the 5,
 	$(PY) -m analysis.perfect_bound
 
 # BENCH=env (simulator speed beside CartPole), inference (ONNX latency), bridge (socket round trip), screen
-# (capture and preprocessing, input-to-pixel latency)
+# (capture and preprocessing, input-to-pixel latency), pixels (where the time of a pixel training step goes)
 BENCH ?= env
-bench: $(STAMP) $(SYSTEM_STAMP)  ## a benchmark: BENCH=env|inference|bridge|screen (default env)
-	@case "$(BENCH)" in env|inference|bridge|screen) ;; \
-	  *) echo "make bench: BENCH must be env, inference, bridge or screen, not '$(BENCH)'"; exit 2;; esac
+bench: $(STAMP) $(SYSTEM_STAMP)  ## a benchmark: BENCH=env|inference|bridge|screen|pixels (default env)
+	@case "$(BENCH)" in env|inference|bridge|screen|pixels) ;; \
+	  *) echo "make bench: BENCH must be env, inference, bridge, screen or pixels, not '$(BENCH)'"; exit 2;; esac
 	$(PY) benchmarks/bench_$(BENCH).py
 
 # alternating runs of this working tree and commit REF (in a temporary git worktree), and their ratio
