@@ -403,8 +403,9 @@ def cmd_dagger(args: argparse.Namespace) -> None:
     trainer_bc = bc.BC(observation_space=obs_space, action_space=layout.box_space(), rng=rng, policy=policy,
                        batch_size=args.batch_size, optimizer_kwargs={"lr": args.lr}, ent_weight=1e-3,
                        l2_weight=0.0, device="cpu", custom_logger=logger)
-    env = source.make_raw().unwrapped
-    header = _teacher_header(env, layout, args.teacher)
+    raw = source.make_raw()
+    header = _teacher_header(raw.unwrapped, layout, args.teacher)
+    raw.close()
     header["controller"] = (f"DAgger: the learner or the teacher ({args.teacher}) acting, every step labelled "
                             "with the teacher's action")
     dagger = FrameDAggerTrainer(venv=venv, scratch_dir=rounds_dir, expert_policy=teacher, rng=rng,
