@@ -134,11 +134,11 @@ perfect-bound: $(STAMP)  ## the perfect-catch rate no policy can pass, on the 5,
 	$(PY) -m analysis.perfect_bound
 
 # BENCH=env (simulator speed beside CartPole), inference (ONNX latency), bridge (socket round trip), screen
-# (capture and preprocessing, input-to-pixel latency)
+# (capture and preprocessing, input-to-pixel latency), pixels (where the time of a pixel training step goes)
 BENCH ?= env
-bench: $(STAMP) $(SYSTEM_STAMP)  ## a benchmark: BENCH=env|inference|bridge|screen (default env)
-	@case "$(BENCH)" in env|inference|bridge|screen) ;; \
-	  *) echo "make bench: BENCH must be env, inference, bridge or screen, not '$(BENCH)'"; exit 2;; esac
+bench: $(STAMP) $(SYSTEM_STAMP)  ## a benchmark: BENCH=env|inference|bridge|screen|pixels (default env)
+	@case "$(BENCH)" in env|inference|bridge|screen|pixels) ;; \
+	  *) echo "make bench: BENCH must be env, inference, bridge, screen or pixels, not '$(BENCH)'"; exit 2;; esac
 	$(PY) benchmarks/bench_$(BENCH).py
 
 # alternating runs of this working tree and commit REF (in a temporary git worktree), and their ratio
@@ -188,9 +188,16 @@ PLATFORM_STEPS ?= 100000
 PLATFORM_PPO := --env PlatformHybrid-v0 --gym-packages agents.hybrid.platform --n-envs 8 --n-steps 64 \
   --batch-size 128 --n-epochs 10 --lr 1e-3 --target-kl 0.03 --ent-coef 0.001 --q-coef 0 --eval-every 10000 --eval-episodes 100
 
-train-hybrid: $(STAMP)  ## the hybrid agent: RUN=bc|ppo|bc-ppo|bc-ppo-noq|ppo-state|q-seeds|platform (SEED=, STEPS=, DEMOS=)
-	@case "$(RUN)" in bc|ppo|bc-ppo|bc-ppo-noq|ppo-state|q-seeds|platform) ;; \
-	  *) echo "make train-hybrid: RUN must be bc, ppo, bc-ppo, bc-ppo-noq, ppo-state, q-seeds or platform, not '$(RUN)'"; \
+# RUN=dagger: the pixel policy taught by the state DQN (agents/hybrid/teacher.py) with imitation's DAgger, each round
+# labelling the states the policy itself visits; then the teacher and the policy on 1,000 held-out fish, the policy
+# copied to exported/hybrid_pixels with the figures in its results.json. The teacher's own demonstrations:
+# python -m agents.hybrid.train demos-teacher --out demos/teacher
+DAGGER_ROUNDS ?= 10
+PIXELS_OUT := exported/hybrid_pixels
+
+train-hybrid: $(STAMP)  ## the hybrid agent: RUN=bc|ppo|bc-ppo|bc-ppo-noq|ppo-state|q-seeds|platform|dagger (SEED=, STEPS=, DEMOS=)
+	@case "$(RUN)" in bc|ppo|bc-ppo|bc-ppo-noq|ppo-state|q-seeds|platform|dagger) ;; \
+	  *) echo "make train-hybrid: RUN must be bc, ppo, bc-ppo, bc-ppo-noq, ppo-state, q-seeds, platform or dagger, not '$(RUN)'"; \
 	     exit 2;; esac
 ifeq ($(RUN),bc)
 	@# --balance none: the published fishing figures were trained on the demonstrations as recorded (BC's default
@@ -225,6 +232,14 @@ else ifeq ($(RUN),platform)
 	PYTHONPATH=$(CURDIR) nice -n 10 $(PY) -W ignore -m agents.hybrid.platform --episodes 1000 \
 	  --runs $(foreach s,$(PLATFORM_SEEDS),$(PLATFORM_RUNS)/s$(s)) --out exported/hybrid_platform \
 	  --plot docs/hybrid/platform_curves.png
+else ifeq ($(RUN),dagger)
+	$(HYBRID) dagger --rounds $(DAGGER_ROUNDS) --round-steps 4000 --beta-rounds 3 --batches-per-round 600 \
+	  --out $(HYBRID_RUNS)/dagger --seed $(SEED)
+	mkdir -p $(PIXELS_OUT) && rm -f $(PIXELS_OUT)/results.json
+	cp $(HYBRID_RUNS)/dagger/policy.pt $(HYBRID_RUNS)/dagger/policy.json $(HYBRID_RUNS)/dagger/curve.csv \
+	  $(HYBRID_RUNS)/dagger/run.json $(PIXELS_OUT)/
+	$(HYBRID) eval --policy teacher --episodes 1000 --record $(PIXELS_OUT)/results.json
+	$(HYBRID) eval --policy $(PIXELS_OUT)/policy --episodes 1000 --record $(PIXELS_OUT)/results.json
 endif
 
 # WINDOW=1: the policies play the real window (Xvfb) through ScreenGame-v0, 20 fish each

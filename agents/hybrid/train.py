@@ -9,6 +9,8 @@ passes ``gym.make`` arguments; see :mod:`agents.hybrid.env_source`), and ``pixel
 fishing envs, whose commands follow:
 
     python -m agents.hybrid.train demos-scripted --out demos/scripted --episodes 40
+    python -m agents.hybrid.train demos-teacher --out demos/teacher --episodes 40
+    python -m agents.hybrid.train dagger --rounds 8 --out runs/hybrid/dagger
     python -m agents.hybrid.train bc  --demos demos/scripted --out runs/hybrid/bc
     python -m agents.hybrid.train ppo --env pixels --steps 30000 --out runs/hybrid/ppo
     python -m agents.hybrid.train ppo --env pixels --steps 30000 --init runs/hybrid/bc/policy --out runs/hybrid/bc_ppo
@@ -19,7 +21,8 @@ Every run writes ``policy.pt`` + ``policy.json`` (weights-only state_dict), ``cu
 against the evaluation catch rate), ``run.json`` (arguments, seeds, wall time, CPU count) and ``log/``, the
 library's own training log: ``progress.csv`` (BC's losses, or PPO's per update), BC's ``log.txt``, and PPO's
 TensorBoard events with ``--tensorboard``.
-Seeds: training envs ``seed*1000 + i``; scripted demos 100_000+; evaluation (held out) 900_000+ (the state env's
+``eval --policy teacher`` plays the state teacher (:mod:`agents.hybrid.teacher`) on the held-out pixel fish.
+Seeds: training envs ``seed*1000 + i``; scripted demos 100_000+; teacher demos 200_000+; evaluation (held out) 900_000+ (the state env's
 5_000_000+). Every seed from 900_000 up is reserved for evaluation: a ``--seed`` that would train or record on one
 is refused.
 
@@ -60,10 +63,12 @@ from agents.hybrid.policy import (
     policy_kwargs_for,
     save_policy,
 )
+from agents.hybrid.teacher import DEFAULT_TEACHER
 from envs.cli.argtypes import float_above, int_at_least
 from envs.cli.paths import file_in_the_way
 
 DEMO_SEED = 100_000
+TEACHER_DEMO_SEED = 200_000
 EVAL_SEED = 900_000
 STATE_EVAL_SEED = 5_000_000
 # every seed from here up is held out for evaluation (pixels EVAL_SEED+, state STATE_EVAL_SEED+): no training env
@@ -293,6 +298,149 @@ def cmd_demos_scripted(args: argparse.Namespace) -> None:
     print(json.dumps(summarize(args.out)))
 
 
+# ---- the state teacher's demonstrations -------------------------------------------------------------------
+def _teacher_header(env: Any, layout: HybridLayout, model: str) -> dict[str, Any]:
+    from envs.games.fishing_pixels import DEFAULT_ACTIONS
+
+    spec = env.action_spec
+    return {"source": "teacher",
+            "controller": f"agents.hybrid.teacher.StateTeacher: {model} (the state DQN) on the game's true state",
+            "env": "FishingPixels-v0", "env_options": {"ticks_per_step": env.ticks_per_step},
+            "action_spec": DEFAULT_ACTIONS, "type_names": list(spec.type_names), "keys": list(spec.keys),
+            "layout": layout.to_json(), "preprocess": repr(env.pre), "frame_stack": env.stack.depth,
+            "ticks_per_step": env.ticks_per_step, "teacher": model}
+
+
+def _check_teacher(model: str) -> None:
+    from agents.dqn.onnx_io import OnnxFileError, OnnxPolicy
+
+    try:
+        OnnxPolicy(model)
+    except (OnnxFileError, ValueError) as e:
+        raise InputError("--teacher", str(e)) from None
+
+
+def cmd_demos_teacher(args: argparse.Namespace) -> None:
+    from agents.hybrid.teacher import StateTeacher, teacher_action
+    from envs.games.fishing_pixels import FishingPixelsEnv
+
+    check_out_dir("--out", args.out)
+    _check_teacher(args.teacher)
+    env = FishingPixelsEnv()
+    spec = env.action_spec
+    layout = HybridLayout.from_space(env.action_space, spec.type_names, spec.params_used)
+    header = _teacher_header(env, layout, args.teacher)
+    seeds = [TEACHER_DEMO_SEED + args.seed * TRAIN_SEED_STRIDE + ep for ep in range(args.episodes)]
+    try:  # the episodes already in --out: one this code cannot read is reported, not skipped or overwritten
+        have = recorded_seeds(args.out, header)
+    except DemoFormatError as e:
+        raise InputError("--out", str(e)) from None
+    todo = [s for s in seeds if s not in have]
+    if len(todo) < len(seeds):
+        print(f"{args.out}: {len(seeds) - len(todo)} of the {len(seeds)} episodes are already there; "
+              f"recording the other {len(todo)}", file=sys.stderr)
+    teacher = StateTeacher(args.teacher)
+    writer = DemoWriter(args.out, header)
+    for seed in todo:
+        obs, _ = env.reset(seed=seed)
+        writer.start(obs)
+        new = True
+        while True:
+            act = teacher_action(teacher, env, new_episode=new)
+            new = False
+            obs, r, term, trunc, info = env.step(act)
+            writer.add(act, r, obs)
+            if term or trunc:
+                break
+        writer.end(terminal=term, outcome="caught" if info["caught"] else "escaped" if term else "truncated",
+                   seed=seed)
+    print(json.dumps(summarize(args.out)))
+
+
+# ---- DAgger: the pixel policy labelled by the state teacher on the states it visits ------------------------
+def cmd_dagger(args: argparse.Namespace) -> None:
+    from imitation.algorithms import bc
+    from imitation.algorithms.dagger import LinearBetaSchedule
+    from imitation.data import rollout
+    from imitation.util import logger as imitation_logger
+    from stable_baselines3.common.monitor import Monitor
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from agents.hybrid.dagger import FrameDAggerTrainer, episodes_of
+    from agents.hybrid.teacher import TeacherPolicy
+
+    out = Path(args.out)
+    check_out_dir("--out", out)
+    source = EnvSource("pixels")
+    layout, obs_space = _probe(source)
+    _check_teacher(args.teacher)
+    init = load_policy_arg("--init", args.init, source, obs_space) if args.init else None
+    rounds_dir = out / "rounds"
+    if rounds_dir.exists() and any(rounds_dir.iterdir()):
+        raise InputError("--out", f"{rounds_dir}: holds an earlier DAgger run's rounds; use another --out or move "
+                                  "it away (nothing there is overwritten)")
+    initial = []
+    if args.demos:
+        try:
+            check_demo_dir(args.demos)
+        except (FileNotFoundError, ValueError) as err:
+            raise InputError("--demos", str(err)) from None
+        initial = episodes_of(args.demos, layout)
+    th.manual_seed(args.seed)
+    seed0 = args.seed * TRAIN_SEED_STRIDE
+    venv = DummyVecEnv([(lambda i=i: Monitor(source.make(seed0 + i))) for i in range(args.n_envs)])
+    venv.seed(seed0)  # env i plays the fish stream of seed s*1000 + i, round after round
+    teacher = TeacherPolicy(venv.observation_space, venv.action_space, [e for e in venv.envs], layout,
+                            model=args.teacher)
+    policy = HybridActorCriticPolicy(obs_space, layout.box_space(), lambda _: args.lr,
+                                     **policy_kwargs_for(obs_space, layout, small=True))
+    policy.env_meta = source.to_json()
+    if init is not None:
+        load_weights_arg("--init", args.init, policy, init)
+    out.mkdir(parents=True, exist_ok=True)
+    logger = imitation_logger.configure(out / "log", ["log", "csv"])
+    rng = np.random.default_rng(args.seed)
+    trainer_bc = bc.BC(observation_space=obs_space, action_space=layout.box_space(), rng=rng, policy=policy,
+                       batch_size=args.batch_size, optimizer_kwargs={"lr": args.lr}, ent_weight=1e-3,
+                       l2_weight=0.0, device="cpu", custom_logger=logger)
+    raw = source.make_raw()
+    header = _teacher_header(raw.unwrapped, layout, args.teacher)
+    raw.close()
+    header["controller"] = (f"DAgger: the learner or the teacher ({args.teacher}) acting, every step labelled "
+                            "with the teacher's action")
+    dagger = FrameDAggerTrainer(venv=venv, scratch_dir=rounds_dir, expert_policy=teacher, rng=rng,
+                                beta_schedule=LinearBetaSchedule(args.beta_rounds), bc_trainer=trainer_bc,
+                                custom_logger=logger, header=header, layout=layout,
+                                depth=obs_space.shape[0], initial=initial)
+    rows: list[dict[str, Any]] = []
+    t0 = time.time()
+    env_steps = episodes = 0
+    for r in range(args.rounds):
+        beta = float(dagger.beta_schedule(dagger.round_num))
+        collector = dagger.create_trajectory_collector()
+        policy.set_training_mode(False)
+        trajs = rollout.generate_trajectories(
+            policy=teacher, venv=collector, deterministic_policy=True, rng=collector.rng,
+            sample_until=rollout.make_sample_until(min_timesteps=max(args.round_steps, args.batch_size),
+                                                   min_episodes=1))
+        episodes += len(trajs)
+        env_steps += collector.steps
+        dagger.extend_and_update({"n_batches": args.batches_per_round, "log_rollouts_venv": None,
+                                  "progress_bar": False, "log_interval": 10**9})
+        policy.set_training_mode(False)
+        ev = _eval(source, policy, args.eval_episodes)
+        rows.append({"round": r + 1, "beta": round(beta, 4), "expert_labels": len(dagger.data),
+                     "episodes": episodes, "env_steps": env_steps, **_curve_fields(ev),
+                     "wall_s": round(time.time() - t0, 1)})
+        print(json.dumps(rows[-1]), flush=True)
+        _write_curve(out / "curve.csv", rows)
+        save_policy(policy, out / "policy", env=source.to_json())  # every round: a cut-off run keeps the last
+    (out / "run.json").write_text(json.dumps({
+        "args": _args_json(args), "final": rows[-1], "initial_demo_steps": dagger.initial_steps,
+        "train_seeds": [seed0, seed0 + args.n_envs - 1], "eval_first_seed": EVAL_SEED, "cpus": os.cpu_count(),
+        "wall_s": round(time.time() - t0, 1)}, indent=1))
+
+
 # ---- behavioural cloning -----------------------------------------------------------------------------------
 def cmd_bc(args: argparse.Namespace) -> None:
     from imitation.algorithms import bc
@@ -503,6 +651,12 @@ def cmd_eval(args: argparse.Namespace) -> None:
             raise InputError("--advisor", str(err)) from None
     elif args.policy == "scripted":
         res = evaluate_scripted(args.episodes)
+    elif args.policy == "teacher":
+        from agents.hybrid.teacher import evaluate_teacher
+
+        _check_teacher(args.teacher)
+        res = dict(evaluate_teacher(range(EVAL_SEED, EVAL_SEED + args.episodes), args.teacher),
+                   first_seed=EVAL_SEED)
     else:
         policy = load_policy_arg("--policy", args.policy)
         if args.env is None and getattr(args, "env_source", None) is None:
@@ -574,6 +728,28 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     d.add_argument("--out", default="demos/scripted")
     d.add_argument("--episodes", type=int_at_least(1), default=40)
     d.add_argument("--seed", type=int_at_least(0), default=0)
+    t = sub.add_parser("demos-teacher")
+    t.add_argument("--out", default="demos/teacher")
+    t.add_argument("--episodes", type=int_at_least(1), default=40)
+    t.add_argument("--seed", type=int_at_least(0), default=0)
+    t.add_argument("--teacher", default=DEFAULT_TEACHER, help="the teacher's ONNX Q-network")
+    g = sub.add_parser("dagger")
+    g.add_argument("--out", default="runs/hybrid/dagger")
+    g.add_argument("--teacher", default=DEFAULT_TEACHER, help="the teacher's ONNX Q-network")
+    g.add_argument("--demos", default=None, help="teacher demonstrations to train on from the first round")
+    g.add_argument("--init", default=None, help="a saved pixel policy to start from")
+    g.add_argument("--rounds", type=int_at_least(1), default=8)
+    g.add_argument("--round-steps", type=int_at_least(1), default=4000,
+                   help="env steps collected a round (at least; finished episodes only are kept)")
+    g.add_argument("--beta-rounds", type=int_at_least(1), default=3,
+                   help="rounds over which the teacher's share of the actions falls from 1 to 0 (imitation's "
+                        "LinearBetaSchedule)")
+    g.add_argument("--batches-per-round", type=int_at_least(1), default=600)
+    g.add_argument("--batch-size", type=int_at_least(1), default=64)
+    g.add_argument("--lr", type=float_above(0.0), default=1e-3)
+    g.add_argument("--n-envs", type=int_at_least(1), default=8)
+    g.add_argument("--eval-episodes", type=int_at_least(1), default=48)
+    g.add_argument("--seed", type=int_at_least(0), default=0)
     b = sub.add_parser("bc")
     add_env_args(b)
     b.add_argument("--balance", choices=["balanced", "sqrt", "none"], default="balanced",
@@ -620,7 +796,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     q.add_argument("--tensorboard", action="store_true")
     q.add_argument("--seed", type=int_at_least(0), default=0)
     e = sub.add_parser("eval")
-    e.add_argument("--policy", required=True, help="a saved policy, or 'scripted' for the demonstrator")
+    e.add_argument("--policy", required=True, help="a saved policy, 'scripted' for the scripted demonstrator or "
+                                                   "'teacher' for the state teacher")
+    e.add_argument("--teacher", default=DEFAULT_TEACHER, help="the teacher's ONNX Q-network (--policy teacher)")
     add_env_args(e, default=None, help_extra="; default: the env the policy was trained on")
     e.add_argument("--episodes", type=int_at_least(1), default=100)
     e.add_argument("--stochastic", action="store_true", help="sample actions instead of the mode")
@@ -628,7 +806,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     from agents.advisor.evaluate import add_advisor_args
 
     add_advisor_args(e)
-    return p, {"demos-scripted": d, "bc": b, "ppo": q, "eval": e}
+    return p, {"demos-scripted": d, "demos-teacher": t, "dagger": g, "bc": b, "ppo": q, "eval": e}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -647,7 +825,9 @@ def run(args: argparse.Namespace) -> None:
     usage error; the Python API of :mod:`agents.hybrid.api` raises it)."""
     if args.cmd == "demos-scripted":  # before anything is recorded on a held-out seed
         check_seed_range(args.seed, DEMO_SEED, args.episodes, f"with --episodes {args.episodes}")
-    if args.cmd == "ppo":
+    if args.cmd == "demos-teacher":
+        check_seed_range(args.seed, TEACHER_DEMO_SEED, args.episodes, f"with --episodes {args.episodes}")
+    if args.cmd in ("ppo", "dagger"):
         check_seed_range(args.seed, 0, args.n_envs, f"with --n-envs {args.n_envs}")
     if args.cmd == "bc" or (args.cmd == "ppo" and args.bc_coef > 0):
         try:  # before any env or model is built: a mistyped path fails here, not inside imitation
@@ -655,9 +835,10 @@ def run(args: argparse.Namespace) -> None:
         except (FileNotFoundError, ValueError) as err:
             raise InputError("--demos", str(err)) from None
     try:
-        {"demos-scripted": cmd_demos_scripted, "bc": cmd_bc, "ppo": cmd_ppo, "eval": cmd_eval}[args.cmd](args)
+        {"demos-scripted": cmd_demos_scripted, "demos-teacher": cmd_demos_teacher, "dagger": cmd_dagger,
+         "bc": cmd_bc, "ppo": cmd_ppo, "eval": cmd_eval}[args.cmd](args)
     except DemoFormatError as err:  # a demo file found bad while loading: bc's and ppo's come from --demos
-        raise InputError("--out" if args.cmd == "demos-scripted" else "--demos", str(err)) from None
+        raise InputError("--out" if args.cmd.startswith("demos-") else "--demos", str(err)) from None
     except EnvArgError as err:
         raise InputError(err.option, str(err)) from None
 
