@@ -248,6 +248,8 @@ hybrid-eval: $(STAMP) $(SYSTEM_STAMP)  ## every pixel policy and the demonstrato
 ifeq ($(WINDOW),1)
 	for p in scripted $(HYBRID_RUNS)/bc/policy $(HYBRID_RUNS)/bc_ppo/policy; do \
 	  PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.play --policy $$p --episodes 20 --xvfb || exit 1; done
+	PYTHONPATH=$(CURDIR) $(PY) -W ignore -m agents.hybrid.play --policy exported/hybrid_pixels/policy --episodes 60 \
+	  --xvfb --out exported/hybrid_pixels/window.json
 else
 	for p in scripted $(HYBRID_RUNS)/bc/policy $(HYBRID_RUNS)/ppo/policy $(HYBRID_RUNS)/bc_ppo/policy \
 	  $(HYBRID_RUNS)/bc_ppo_noq/policy; do \
