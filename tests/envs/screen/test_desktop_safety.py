@@ -66,8 +66,11 @@ def hold_then(how: str, server, tmp_path: Path) -> int:
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     env = {**os.environ, "DISPLAY": server.display, "PYTHONPATH": str(ROOT)}
+    # the child starts with SIGHUP's default action, as a program started from a terminal does: under nohup the
+    # test run's ignored SIGHUP would be handed on, and an env rightly keeps a signal its process ignores
     p = subprocess.Popen([sys.executable, "-W", "ignore", str(script), "raise" if how == "raise" else "sleep"],
-                         env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                         env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     try:
         assert p.stdout.readline().strip() == "held"
         # while it runs: both keys are down in the server, and space (which repeats) is not repeating
