@@ -258,57 +258,63 @@ def balance_indices(types: np.ndarray, how: str, rng: np.random.Generator) -> np
     return rng.choice(len(types), size=len(types), replace=True, p=w / w.sum())
 
 
-# ---- scripted demonstrations -----------------------------------------------------------------------------
-def cmd_demos_scripted(args: argparse.Namespace) -> None:
-    from envs.games.fishing_pixels import DEFAULT_ACTIONS, FishingPixelsEnv
-    from envs.games.fishing_screen import scripted_action
+# ---- demonstrations on FishingPixels-v0: the scripted controller's and the state teacher's ----------------
+def _pixel_demo_header(env: Any, layout: HybridLayout, source: str, controller: str, **extra: Any) -> dict[str, Any]:
+    """The demo header of a FishingPixels-v0 demonstrator: what recorded it, and the env, actions and frames."""
+    from envs.games.fishing_pixels import DEFAULT_ACTIONS
 
-    env = FishingPixelsEnv()
     spec = env.action_spec
-    layout = HybridLayout.from_space(env.action_space, spec.type_names, spec.params_used)
-    header = {"source": "scripted",
-              "controller": "envs.games.fishing_screen.scripted_action: hold C while the fish is above the bar "
-                            "centre (read from pixels)",
-              "env": "FishingPixels-v0", "env_options": {"ticks_per_step": env.ticks_per_step},
-              "action_spec": DEFAULT_ACTIONS, "type_names": list(spec.type_names), "keys": list(spec.keys),
-              "layout": layout.to_json(), "preprocess": repr(env.pre), "frame_stack": env.stack.depth,
-              "ticks_per_step": env.ticks_per_step}
-    seeds = [DEMO_SEED + args.seed * TRAIN_SEED_STRIDE + ep for ep in range(args.episodes)]
-    check_out_dir("--out", args.out)
+    return {"source": source, "controller": controller,
+            "env": "FishingPixels-v0", "env_options": {"ticks_per_step": env.ticks_per_step},
+            "action_spec": DEFAULT_ACTIONS, "type_names": list(spec.type_names), "keys": list(spec.keys),
+            "layout": layout.to_json(), "preprocess": repr(env.pre), "frame_stack": env.stack.depth,
+            "ticks_per_step": env.ticks_per_step, **extra}
+
+
+def _record_pixel_demos(out: str, env: Any, header: dict[str, Any], seeds: list[int], act: Any) -> None:
+    """Record the episodes of ``seeds`` not already in ``out``, ``act(new_episode)`` choosing each step's action."""
     try:  # the episodes already in --out: one this code cannot read is reported, not skipped or overwritten
-        have = recorded_seeds(args.out, header)
+        have = recorded_seeds(out, header)
     except DemoFormatError as e:
         raise InputError("--out", str(e)) from None
     todo = [s for s in seeds if s not in have]
     if len(todo) < len(seeds):
-        print(f"{args.out}: {len(seeds) - len(todo)} of the {len(seeds)} episodes are already there; "
+        print(f"{out}: {len(seeds) - len(todo)} of the {len(seeds)} episodes are already there; "
               f"recording the other {len(todo)}", file=sys.stderr)
-    writer = DemoWriter(args.out, header)
+    writer = DemoWriter(out, header)
     for seed in todo:
         obs, _ = env.reset(seed=seed)
         writer.start(obs)
+        new = True
         while True:
-            act = scripted_action(spec, env.render())
-            obs, r, term, trunc, info = env.step(act)
-            writer.add(act, r, obs)
+            a = act(new)
+            new = False
+            obs, r, term, trunc, info = env.step(a)
+            writer.add(a, r, obs)
             if term or trunc:
                 break
         writer.end(terminal=term, outcome="caught" if info["caught"] else "escaped" if term else "truncated",
                    seed=seed)
-    print(json.dumps(summarize(args.out)))
+    print(json.dumps(summarize(out)))
 
 
-# ---- the state teacher's demonstrations -------------------------------------------------------------------
-def _teacher_header(env: Any, layout: HybridLayout, model: str) -> dict[str, Any]:
-    from envs.games.fishing_pixels import DEFAULT_ACTIONS
+def _pixels_env() -> tuple[Any, HybridLayout]:
+    from envs.games.fishing_pixels import FishingPixelsEnv
 
+    env = FishingPixelsEnv()
     spec = env.action_spec
-    return {"source": "teacher",
-            "controller": f"agents.hybrid.teacher.StateTeacher: {model} (the state DQN) on the game's true state",
-            "env": "FishingPixels-v0", "env_options": {"ticks_per_step": env.ticks_per_step},
-            "action_spec": DEFAULT_ACTIONS, "type_names": list(spec.type_names), "keys": list(spec.keys),
-            "layout": layout.to_json(), "preprocess": repr(env.pre), "frame_stack": env.stack.depth,
-            "ticks_per_step": env.ticks_per_step, "teacher": model}
+    return env, HybridLayout.from_space(env.action_space, spec.type_names, spec.params_used)
+
+
+def cmd_demos_scripted(args: argparse.Namespace) -> None:
+    from envs.games.fishing_screen import scripted_action
+
+    env, layout = _pixels_env()
+    header = _pixel_demo_header(env, layout, "scripted", "envs.games.fishing_screen.scripted_action: hold C while "
+                                "the fish is above the bar centre (read from pixels)")
+    check_out_dir("--out", args.out)
+    seeds = [DEMO_SEED + args.seed * TRAIN_SEED_STRIDE + ep for ep in range(args.episodes)]
+    _record_pixel_demos(args.out, env, header, seeds, lambda new: scripted_action(env.action_spec, env.render()))
 
 
 def _check_teacher(model: str) -> None:
@@ -322,39 +328,15 @@ def _check_teacher(model: str) -> None:
 
 def cmd_demos_teacher(args: argparse.Namespace) -> None:
     from agents.hybrid.teacher import StateTeacher, teacher_action
-    from envs.games.fishing_pixels import FishingPixelsEnv
 
     check_out_dir("--out", args.out)
     _check_teacher(args.teacher)
-    env = FishingPixelsEnv()
-    spec = env.action_spec
-    layout = HybridLayout.from_space(env.action_space, spec.type_names, spec.params_used)
-    header = _teacher_header(env, layout, args.teacher)
+    env, layout = _pixels_env()
+    header = _pixel_demo_header(env, layout, "teacher", f"agents.hybrid.teacher.StateTeacher: {args.teacher} (the "
+                                "state DQN) on the game's true state", teacher=args.teacher)
     seeds = [TEACHER_DEMO_SEED + args.seed * TRAIN_SEED_STRIDE + ep for ep in range(args.episodes)]
-    try:  # the episodes already in --out: one this code cannot read is reported, not skipped or overwritten
-        have = recorded_seeds(args.out, header)
-    except DemoFormatError as e:
-        raise InputError("--out", str(e)) from None
-    todo = [s for s in seeds if s not in have]
-    if len(todo) < len(seeds):
-        print(f"{args.out}: {len(seeds) - len(todo)} of the {len(seeds)} episodes are already there; "
-              f"recording the other {len(todo)}", file=sys.stderr)
     teacher = StateTeacher(args.teacher)
-    writer = DemoWriter(args.out, header)
-    for seed in todo:
-        obs, _ = env.reset(seed=seed)
-        writer.start(obs)
-        new = True
-        while True:
-            act = teacher_action(teacher, env, new_episode=new)
-            new = False
-            obs, r, term, trunc, info = env.step(act)
-            writer.add(act, r, obs)
-            if term or trunc:
-                break
-        writer.end(terminal=term, outcome="caught" if info["caught"] else "escaped" if term else "truncated",
-                   seed=seed)
-    print(json.dumps(summarize(args.out)))
+    _record_pixel_demos(args.out, env, header, seeds, lambda new: teacher_action(teacher, env, new_episode=new))
 
 
 # ---- DAgger: the pixel policy labelled by the state teacher on the states it visits ------------------------
@@ -404,10 +386,10 @@ def cmd_dagger(args: argparse.Namespace) -> None:
                        batch_size=args.batch_size, optimizer_kwargs={"lr": args.lr}, ent_weight=1e-3,
                        l2_weight=0.0, device="cpu", custom_logger=logger)
     raw = source.make_raw()
-    header = _teacher_header(raw.unwrapped, layout, args.teacher)
+    header = _pixel_demo_header(raw.unwrapped, layout, "teacher", f"DAgger: the learner or the teacher "
+                                f"({args.teacher}) acting, every step labelled with the teacher's action",
+                                teacher=args.teacher)
     raw.close()
-    header["controller"] = (f"DAgger: the learner or the teacher ({args.teacher}) acting, every step labelled "
-                            "with the teacher's action")
     dagger = FrameDAggerTrainer(venv=venv, scratch_dir=rounds_dir, expert_policy=teacher, rng=rng,
                                 beta_schedule=LinearBetaSchedule(args.beta_rounds), bc_trainer=trainer_bc,
                                 custom_logger=logger, header=header, layout=layout,
