@@ -87,16 +87,15 @@ def _ticks(F, I, Rs, actions, cfg_i):
         R.tick(_row(F, g), _row(I, g), _row(Rs, g), 0, actions[g] != 0, cfg_i)
 
 
-@njit
-def _features(F, I, feat, obs):
-    F, I, feat, obs = _borrowed(F), _borrowed(I), _borrowed(feat), _borrowed(obs)
-    for g in range(F.shape[0]):
-        feats.write_obs(_row(F, g), _row(I, g), 0, feat, obs[g])
-
-
-if _default_obs is not None:
+if _default_obs is None:
     @njit
-    def _features(F, I, feat, obs):  # noqa: F811 - the kernel's writer of the default preset
+    def _features(F, I, feat, obs):
+        F, I, feat, obs = _borrowed(F), _borrowed(I), _borrowed(feat), _borrowed(obs)
+        for g in range(F.shape[0]):
+            feats.write_obs(_row(F, g), _row(I, g), 0, feat, obs[g])
+else:  # the kernel's own writer of the default preset
+    @njit
+    def _features(F, I, feat, obs):
         F, I, obs = _borrowed(F), _borrowed(I), _borrowed(obs)
         default = feats.is_default(feat)
         for g in range(F.shape[0]):
