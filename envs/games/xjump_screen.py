@@ -215,28 +215,32 @@ def make_xjump_env(**kwargs: Any) -> ScreenGameEnv:
     return ScreenGameEnv(**opts)
 
 
+def _player_mask(tower: np.ndarray) -> np.ndarray:
+    return _is(tower, PLAYER_RGB[0]) | _is(tower, PLAYER_RGB[1])
+
+
 def _player(frame: np.ndarray) -> tuple[float, float] | None:
-    tower = _rect(frame, TOWER_RECT)
-    mask = _is(tower, PLAYER_RGB[0]) | _is(tower, PLAYER_RGB[1])
-    ys, xs = np.nonzero(mask)
+    ys, xs = np.nonzero(_player_mask(_rect(frame, TOWER_RECT)))
     if len(xs) < 5:
         return None
     return float(xs.mean()), float(ys.max())
 
 
 def _floors(frame: np.ndarray) -> list[tuple[int, int, int]]:
-    """(row, left, right) of each floor segment in the tower (red block rows)."""
-    red = _is(_rect(frame, TOWER_RECT), FLOOR_RGB)
+    """(row, left, right) of each floor segment in the tower: runs of red blocks (5-pixel gaps between blocks), side by
+    side floors apart, the player's own red (drawn between its green and skin pixels) left out."""
+    tower = _rect(frame, TOWER_RECT)
+    red = _is(tower, FLOOR_RGB)
+    ys, xs = np.nonzero(_player_mask(tower))
+    if len(xs):
+        red[max(0, ys.min() - 4):ys.max() + 5, max(0, xs.min() - 4):xs.max() + 5] = False
     rows = np.nonzero(red.sum(axis=1) >= 8)[0]
     out: list[tuple[int, int, int]] = []
-    start = None
-    for i, r in enumerate(rows):
-        if start is None:
-            start = r
-        if i + 1 == len(rows) or rows[i + 1] != r + 1:
-            xs = np.nonzero(red[start:r + 1].any(axis=0))[0]
-            out.append((int(start), int(xs.min()), int(xs.max())))
-            start = None
+    for band in np.split(rows, np.nonzero(np.diff(rows) != 1)[0] + 1) if len(rows) else []:
+        cols = np.flatnonzero(red[band[0]:band[-1] + 1].any(axis=0))
+        for run in np.split(cols, np.nonzero(np.diff(cols) > 8)[0] + 1):
+            if len(run) and run[-1] - run[0] >= 8:
+                out.append((int(band[0]), int(run[0]), int(run[-1])))
     return out
 
 
