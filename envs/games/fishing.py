@@ -32,7 +32,7 @@ import numpy as np
 
 from envs.cli.argtypes import float_above, int_at_least, int_between, output_file
 from envs.stardew import rules as R
-from envs.stardew.render import HEIGHT, METER_W, METER_X, TRACK_Y, WIDTH, MinigameRenderer
+from envs.stardew.render import HEIGHT, METER_W, METER_X, TRACK_Y, WIDTH, ArrayRenderer, MinigameRenderer
 from envs.stardew.sim import FishingSim, GameConfig
 
 TITLE = "Stardew fishing"
@@ -141,23 +141,34 @@ class FishingGame:
         return st
 
     # -- picture -------------------------------------------------------------------------------------
-    def _draw(self):
-        if self.renderer is None:
-            self.renderer = MinigameRenderer(window=False)
-        r, sim = self.renderer, self.sim
-        fv, iv = sim.F[0], sim.I[0]
+    def _values(self) -> dict:
+        """What the picture shows: :meth:`~envs.stardew.render.MinigameRenderer.draw_values`'s arguments."""
+        fv, iv = self.sim.F[0], self.sim.I[0]
         visible = iv[R.I_TREASURE] != 0 and fv[R.F_TREASURE_TIMER] <= 0 and fv[R.F_TREASURE_SCALE] > 0
-        surf = r.draw_values(
+        return dict(
             bar_pos=float(fv[R.F_BAR_POS]), bar_height=int(iv[R.I_HEIGHT]), fish_pos=float(fv[R.F_FISH_POS]),
             progress=float(fv[R.F_PROGRESS]), treasure_pos=float(fv[R.F_TREASURE_POS]) if visible else None,
             treasure_level=float(fv[R.F_TREASURE_LEVEL]), in_bar=bool(iv[R.I_IN_BAR]), tick=int(iv[R.I_TICK]))
+
+    def _draw(self):
+        if self.renderer is None:
+            self.renderer = MinigameRenderer(window=False)
+        surf = self.renderer.draw_values(**self._values())
         surf.fill(LAMP_ON if self.pressed else LAMP_OFF, LAMP_RECT)
         return surf
 
-    def frame(self) -> np.ndarray:
-        """The current picture, RGB (600, 168, 3) uint8, exactly what the window shows."""
-        self._draw()
-        return self.renderer.rgb_array()
+    def frame(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The current picture, RGB (600, 168, 3) uint8, exactly what the window shows: drawn into an array by
+        :class:`~envs.stardew.render.ArrayRenderer`, bit for bit the window's pygame picture (``out``: an array
+        to draw into)."""
+        global _ARRAY_RENDERER
+        if _ARRAY_RENDERER is None:  # one for every game: what it holds (the still parts, the sprites) is shared
+            _ARRAY_RENDERER = ArrayRenderer()
+        return _ARRAY_RENDERER.draw_values(**self._values(), lamp=(LAMP_RECT, LAMP_ON if self.pressed else LAMP_OFF),
+                                           out=out)
+
+
+_ARRAY_RENDERER: ArrayRenderer | None = None
 
 
 # -- the window --------------------------------------------------------------------------------------

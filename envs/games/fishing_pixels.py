@@ -182,12 +182,8 @@ class FishingPixelsEnv(gym.Env):
         return False
 
     def frame(self) -> np.ndarray:
-        """The game's picture, RGB (600, 168, 3): ``FishingGame.frame()`` bit for bit, without its slow copy."""
-        import pygame
-
-        surf = self.game._draw()
-        buf = pygame.image.tobytes(surf, "RGB")
-        return np.frombuffer(buf, np.uint8).reshape(surf.get_height(), surf.get_width(), 3)
+        """The game's picture, RGB (600, 168, 3): ``FishingGame.frame()``, the window's picture bit for bit."""
+        return self.game.frame()
 
     def _obs(self, first: bool = False) -> np.ndarray:
         self._last_frame = self.frame()

@@ -135,3 +135,98 @@ class MinigameRenderer:
     def close(self) -> None:
         if self.window:
             self._pg.display.quit()
+
+
+class ArrayRenderer:
+    """:meth:`MinigameRenderer.draw_values`'s picture drawn into a NumPy array, bit for bit (tested against it).
+
+    Offscreen frames (FishingPixels-v0, the pixel agent's training) need no surface: what never moves (the frame,
+    the water, the meter's background, the reel) is drawn once with pygame and copied; the rectangles (bar, chest,
+    meter) are array slices; the shapes pygame rasterises (the fish, the reel's hand at each of its angles) are
+    drawn once with pygame and stamped where they go. ``lamp`` (``(rect, colour)``) fills one more rectangle last,
+    as :meth:`envs.games.fishing.FishingGame.frame` draws its reel lamp.
+    """
+
+    def __init__(self) -> None:
+        pg_renderer = MinigameRenderer(window=False)
+        self._pg = pg_renderer._pg
+        s = pg_renderer.surface
+        pg = self._pg
+        # the parts of draw_values that do not move; none overlaps a moving part drawn before it there (the track's
+        # bar, chest and fish lie left of the meter and the reel), so drawing them first changes no pixel
+        s.fill(FRAME)
+        pg.draw.rect(s, FRAME_DARK, (TRACK_X - 6, TRACK_Y - 6, TRACK_W + 12, 568 + 12), border_radius=4)
+        pg.draw.rect(s, WATER, (TRACK_X, TRACK_Y, TRACK_W, 568))
+        pg.draw.rect(s, WATER_DEEP, (TRACK_X, TRACK_Y + 400, TRACK_W, 168))
+        pg.draw.rect(s, METER_BG, (METER_X, TRACK_Y, METER_W, 568))
+        self.reel_centre = (METER_X + METER_W // 2 + 30, TRACK_Y + 560)
+        pg.draw.circle(s, FRAME_DARK, self.reel_centre, 12)
+        self.background = pg_renderer.rgb_array()
+        cx = TRACK_X + TRACK_W // 2
+        fy = HEIGHT // 2
+        self.fish = self._sprite(lambda t: (pg.draw.ellipse(t, FISH, (cx - 11, fy - 7, 22, 14)),
+                                            pg.draw.polygon(t, FISH, [(cx + 8, fy), (cx + 15, fy - 7),
+                                                                      (cx + 15, fy + 7)]),
+                                            pg.draw.circle(t, FISH_EYE, (cx - 5, fy - 2), 2)), origin_y=fy)
+        self._hands: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def _sprite(self, draw, origin_y: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows relative to ``origin_y``, columns, RGB) of the pixels ``draw`` paints: drawn on black and on white,
+        a painted pixel is the same in both."""
+        pictures = []
+        for bg in ((0, 0, 0), (255, 255, 255)):
+            t = self._pg.Surface((WIDTH, HEIGHT))
+            t.fill(bg)
+            draw(t)
+            pictures.append(np.transpose(self._pg.surfarray.array3d(t), (1, 0, 2)))
+        ys, xs = np.nonzero((pictures[0] == pictures[1]).all(-1))
+        return ys - origin_y, xs, pictures[0][ys, xs]
+
+    @staticmethod
+    def _stamp(out: np.ndarray, sprite: tuple[np.ndarray, np.ndarray, np.ndarray], y: int) -> None:
+        dy, xs, rgb = sprite
+        ys = dy + y
+        inside = (ys >= 0) & (ys < HEIGHT)
+        out[ys[inside], xs[inside]] = rgb[inside]
+
+    @staticmethod
+    def _rect(out: np.ndarray, colour: tuple[int, int, int], x: int, y: int, w: int, h: int) -> None:
+        if w > 0 and h > 0:  # pygame clips at the picture's edges and draws nothing for an empty rectangle
+            out[max(0, y):max(0, y + h), max(0, x):max(0, x + w)] = colour
+
+    def draw_values(self, bar_pos: float, bar_height: int, fish_pos: float, progress: float,
+                    treasure_pos: float | None = None, treasure_level: float = 0.0, in_bar: bool = False,
+                    tick: int = 0, lamp: tuple[tuple[int, int, int, int], tuple[int, int, int]] | None = None,
+                    out: np.ndarray | None = None) -> np.ndarray:
+        """The picture as an (HEIGHT, WIDTH, 3) uint8 array (written into ``out`` when given)."""
+        if out is None:
+            out = np.empty_like(self.background)
+        np.copyto(out, self.background)
+        y = TRACK_Y + int(round(bar_pos))
+        h = int(bar_height)
+        self._rect(out, BAR, TRACK_X + 2, y, TRACK_W - 4, h)
+        for bx, by, bw, bh in ((TRACK_X + 2, y, TRACK_W - 4, 2), (TRACK_X + 2, y + h - 2, TRACK_W - 4, 2),
+                               (TRACK_X + 2, y, 2, h), (TRACK_X + TRACK_W - 4, y, 2, h)):  # the 2-pixel edge
+            self._rect(out, BAR_EDGE, bx, by, bw, bh)
+        if treasure_pos is not None:
+            ty = TRACK_Y + int(round(treasure_pos)) + FISH_OFFSET
+            self._rect(out, CHEST, TRACK_X + 12, ty - 8, 16, 14)
+            self._rect(out, CHEST_LID, TRACK_X + 12, ty - 8, 16, 4)
+            if treasure_level > 0:
+                self._rect(out, BAR, TRACK_X + 10, ty + 8, int(20 * min(1.0, treasure_level)), 3)
+        self._stamp(out, self.fish, TRACK_Y + int(round(fish_pos)) + FISH_OFFSET)
+        fill = int(round(568 * min(1.0, max(0.0, progress))))
+        if fill > 0:
+            self._rect(out, meter_colour(progress), METER_X, TRACK_Y + 568 - fill, METER_W, fill)
+        angle = (tick * (0.4 if in_bar else -0.1)) % (2 * np.pi)
+        end = (int(10 * np.cos(angle)), int(10 * np.sin(angle)))
+        hand = self._hands.get(end)
+        if hand is None:
+            rc = self.reel_centre
+            hand = self._hands[end] = self._sprite(
+                lambda t: self._pg.draw.line(t, CHEST_LID, rc, (rc[0] + end[0], rc[1] + end[1]), 3))
+        self._stamp(out, hand, 0)
+        if lamp is not None:
+            (x, y, w, h), colour = lamp
+            self._rect(out, colour, x, y, w, h)
+        return out
