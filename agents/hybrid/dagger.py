@@ -18,6 +18,9 @@ reads 84 KB observations back as int64 nested lists, ~6 s an episode), and BC re
 :class:`FrameStackDataset`, which rebuilds each stack from the stored frames when a batch is drawn (a quarter of
 the memory of stacked observations). The rounds' episodes are kept under ``<scratch_dir>/demos/round-NNN/env-I/``
 and load with :func:`~agents.hybrid.demos.load_trajectories` like any demo set.
+
+BC's batches are runs of ``chunk`` consecutive labelled steps (:class:`ChunkBatchSampler`), so the CNN computes
+each frame of a batch once, not once per stack holding it (:func:`~agents.hybrid.policy.shared_frames`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from imitation.algorithms.dagger import (
     NeedsDemosException,
     SimpleDAggerTrainer,
 )
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from agents.hybrid.demos import DemoWriter, episode_files, read_episode
 from agents.hybrid.layout import HybridLayout
@@ -79,6 +82,39 @@ class FrameStackDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, np.ndarray]:
         return {"obs": self.frames[self.index[i]], "acts": self.acts[i]}
+
+
+class ChunkBatchSampler(Sampler[list[int]]):
+    """Batches of ``batch_size`` dataset indices made of runs of ``chunk`` consecutive indices, the runs in a new
+    random order each pass (``generator``); the last incomplete batch of a pass is dropped. Consecutive items of a
+    :class:`FrameStackDataset` are consecutive steps of an episode: their stacks share all frames but one."""
+
+    def __init__(self, n: int, batch_size: int, chunk: int, generator: th.Generator):
+        if n < batch_size:
+            raise ValueError(f"ChunkBatchSampler: {n} items, fewer than one batch of {batch_size}")
+        if chunk < 1:
+            raise ValueError(f"ChunkBatchSampler: chunk must be >= 1, got {chunk}")
+        self.n, self.batch_size, self.chunk, self.generator = n, batch_size, chunk, generator
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size
+
+    def __iter__(self):
+        starts = th.arange(0, self.n, self.chunk)[th.randperm((self.n + self.chunk - 1) // self.chunk,
+                                                               generator=self.generator)]
+        order = (starts[:, None] + th.arange(self.chunk)[None, :]).reshape(-1)
+        order = order[order < self.n]
+        for b in range(len(self)):
+            yield order[b * self.batch_size:(b + 1) * self.batch_size].tolist()
+
+
+def chunk_loader(data: Dataset, batch_size: int, chunk: int, generator: th.Generator) -> DataLoader:
+    """A DataLoader of :class:`ChunkBatchSampler` batches; ``chunk=1`` is imitation's usual loader,
+    ``DataLoader(data, batch_size, shuffle=True, drop_last=True, generator=generator)``, batch for batch."""
+    if chunk == 1:
+        return DataLoader(data, batch_size, shuffle=True, drop_last=True, generator=generator)
+    return DataLoader(data, batch_sampler=ChunkBatchSampler(len(data), batch_size, chunk, generator),
+                      generator=generator)
 
 
 class FrameDemoCollector(InteractiveTrajectoryCollector):
@@ -127,12 +163,14 @@ class FrameDAggerTrainer(SimpleDAggerTrainer):
 
     Extra keyword arguments: ``header`` (the demo header of the rounds' episodes), ``layout`` (the learner's Box
     layout), ``depth`` (the frame stack), ``initial`` (a list of ``(frames, acts)`` episodes, e.g. the shipped
-    teacher demonstrations, trained on from round 0). Everything else is imitation's: the beta schedule, the
+    teacher demonstrations, trained on from round 0), ``chunk`` (BC's batches: runs of this many consecutive
+    steps, :class:`ChunkBatchSampler`; 1 draws single steps). Everything else is imitation's: the beta schedule, the
     collector's mixing of the teacher's and the learner's actions, ``extend_and_update`` (BC on all rounds)."""
 
     def __init__(self, *, header: Mapping[str, Any], layout: HybridLayout, depth: int,
-                 initial: Sequence[tuple[np.ndarray, np.ndarray]] = (), **kwargs: Any):
+                 initial: Sequence[tuple[np.ndarray, np.ndarray]] = (), chunk: int = 1, **kwargs: Any):
         super().__init__(**kwargs)
+        self.chunk = chunk
         self.header = dict(header)
         self.layout = layout
         self.data = FrameStackDataset(depth)
@@ -169,9 +207,8 @@ class FrameDAggerTrainer(SimpleDAggerTrainer):
             if len(self.data) < self.batch_size:
                 raise ValueError(f"DAgger: {len(self.data)} labelled steps, fewer than one batch of "
                                  f"{self.batch_size}")
-            loader = DataLoader(self.data, self.batch_size, shuffle=True, drop_last=True,
-                                generator=th.Generator().manual_seed(int(self.rng.integers(2**31))))
-            self.bc_trainer.set_demonstrations(loader)
+            generator = th.Generator().manual_seed(int(self.rng.integers(2**31)))
+            self.bc_trainer.set_demonstrations(chunk_loader(self.data, self.batch_size, self.chunk, generator))
             self._last_loaded_round = self.round_num
 
 
@@ -186,4 +223,4 @@ def episodes_of(directory: str | Path, layout: HybridLayout) -> list[tuple[np.nd
     return out
 
 
-__all__ = ["FrameDAggerTrainer", "FrameDemoCollector", "FrameStackDataset", "episodes_of"]
+__all__ = ["ChunkBatchSampler", "FrameDAggerTrainer", "chunk_loader", "FrameDemoCollector", "FrameStackDataset", "episodes_of"]

@@ -23,7 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch as th
 from gymnasium import spaces
-from stable_baselines3.common.policies import ActorCriticPolicy
+from stable_baselines3.common.policies import ActorCriticPolicy, BaseModel
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor, FlattenExtractor
 from torch import nn
 
@@ -36,6 +36,45 @@ def is_frame_stack(space: gym.Space) -> bool:
     return isinstance(space, spaces.Box) and len(space.shape) in (3, 4) and space.dtype == np.uint8
 
 
+def _as_words(obs: th.Tensor) -> th.Tensor:
+    """(N, S, ...) -> (N, S, D): each frame's bytes, as 8-byte words where they divide evenly (8x fewer
+    comparisons for uint8 frames, 2x for float32)."""
+    flat = obs.reshape(*obs.shape[:2], -1)
+    if (flat.shape[-1] * flat.element_size()) % 8 == 0:
+        return flat.contiguous().view(th.int64)
+    return flat
+
+
+def _equal_frames(a: th.Tensor, b: th.Tensor) -> th.Tensor:
+    return (a == b).all(-1)
+
+
+def shared_frames(obs: th.Tensor) -> tuple[th.Tensor, th.Tensor] | None:
+    """Frames that a batch of stacks holds twice: consecutive steps of one game share all frames but the newest.
+
+    ``obs`` (N, S, ...): stack i+1's frame j is the same frame as stack i's frame j+1 when the two are equal (exactly;
+    compared, not assumed, so any batch order is correct and a shuffled batch simply shares nothing). Returns
+    ``(distinct, inverse)``: flat indices (into the N*S frames) of one copy of each frame, and for every frame the
+    position of its copy in ``distinct``; None when no frame repeats."""
+    n, s = obs.shape[:2]
+    if n < 2 or s < 2:
+        return None
+    flat = _as_words(obs)
+    if not bool(_equal_frames(flat[1:, :-1, ::61], flat[:-1, 1:, ::61]).any()):  # a shuffled batch: a glance
+        return None
+    same = _equal_frames(flat[1:, :-1], flat[:-1, 1:])
+    if not bool(same.any()):
+        return None
+    idx = th.arange(n * s).reshape(n, s)
+    parent = idx.clone()
+    parent[1:, :-1] = th.where(same, idx[:-1, 1:], idx[1:, :-1])
+    parent = parent.reshape(-1)
+    for _ in range((s - 1).bit_length()):  # pointer jumping: a frame's chain of copies is at most S-1 long
+        parent = parent[parent]
+    root = parent == th.arange(n * s)
+    return root.nonzero().squeeze(1), (th.cumsum(root, 0) - 1)[parent]
+
+
 class FrameStackCNNLSTM(BaseFeaturesExtractor):
     """A small Nature-style CNN on every frame of a (S, H, W) or (S, H, W, C) stack, then an LSTM over the S frames.
 
@@ -44,15 +83,25 @@ class FrameStackCNNLSTM(BaseFeaturesExtractor):
 
     SB3 scales (S, H, W) uint8 images to [0, 1] itself; (S, H, W, C) stacks are not images to SB3, so this extractor
     divides them by 255.
+
+    ``share_frames`` (default True): the CNN runs once per distinct frame, not once per frame of every stack.
+    Consecutive observations of a game share S-1 frames, so a batch of consecutive steps (what
+    ``agents.hybrid.ppo.ChunkedRolloutBuffer`` and DAgger's chunked batches draw) costs about a quarter of the CNN
+    work (:func:`shared_frames`), forward and backward; and without gradients (acting, evaluating) the CNN codes of
+    the last call are reused for the frames a new observation shares with it, while the weights are unchanged. The
+    result is the same function of the observation either way.
     """
 
-    def __init__(self, observation_space: spaces.Box, cnn_dim: int = 128, lstm_hidden: int = 128):
+    def __init__(self, observation_space: spaces.Box, cnn_dim: int = 128, lstm_hidden: int = 128,
+                 share_frames: bool = True):
         super().__init__(observation_space, features_dim=lstm_hidden)
         shape = observation_space.shape
         s, h, w = shape[:3]
         self.channels = shape[3] if len(shape) == 4 else 1
         self.colour = len(shape) == 4
         self.n_frames = s
+        self.share_frames = share_frames
+        self._last: tuple[th.Tensor, th.Tensor, tuple[int, ...]] | None = None  # (obs, codes, weight versions)
         if min(h, w) >= 36:  # the Nature CNN's kernels need 36 pixels
             self.cnn = nn.Sequential(
                 nn.Conv2d(self.channels, 16, 8, stride=4), nn.ReLU(),
@@ -71,15 +120,67 @@ class FrameStackCNNLSTM(BaseFeaturesExtractor):
         self.proj = nn.Sequential(nn.Linear(n_flat, cnn_dim), nn.ReLU())
         self.lstm = nn.LSTM(cnn_dim, lstm_hidden, batch_first=True)
 
-    def forward(self, obs: th.Tensor) -> th.Tensor:
-        if self.colour:
+    def _frames(self, obs: th.Tensor) -> th.Tensor:
+        """(N, S, ...) observations -> (N*S, C, H, W) CNN inputs on [0, 1]: uint8 frames (passed as they are by
+        :class:`HybridActorCriticPolicy`) and colour stacks are divided by 255 here; float gray stacks come
+        scaled by SB3."""
+        if self.colour and self.share_frames:
+            # (N*S, C, H, W) as a view of the frames' own (H, W, C) bytes: channels-last, the layout oneDNN's CPU
+            # convolutions run fastest on (1.5x forward + backward here); the weights follow on first use
             n, s, h, w, c = obs.shape
-            x = obs.permute(0, 1, 4, 2, 3).reshape(n * s, c, h, w) / 255.0
+            x = obs.reshape(n * s, h, w, c).permute(0, 3, 1, 2)
+            if not self.cnn[0].weight.is_contiguous(memory_format=th.channels_last):
+                self.cnn.to(memory_format=th.channels_last)
+        elif self.colour:
+            n, s, h, w, c = obs.shape
+            x = obs.permute(0, 1, 4, 2, 3).reshape(n * s, c, h, w)
         else:
             n, s, h, w = obs.shape
             x = obs.reshape(n * s, 1, h, w)
-        z = self.proj(self.cnn(x)).reshape(n, s, -1)
-        _, (h_n, _) = self.lstm(z)
+        if x.dtype == th.uint8:
+            return x.float() / 255.0
+        return x / 255.0 if self.colour else x
+
+    def _code(self, obs: th.Tensor) -> th.Tensor:
+        """(N, S, ...) -> (N*S, cnn_dim): the CNN code of every frame, each distinct frame computed once."""
+        shared = shared_frames(obs) if self.share_frames else None
+        if shared is None:
+            return self.proj(self.cnn(self._frames(obs)))
+        distinct, inverse = shared
+        frames = obs.reshape(-1, *obs.shape[2:])[distinct].unsqueeze(1)
+        return self.proj(self.cnn(self._frames(frames)))[inverse]
+
+    def _versions(self) -> tuple[int, ...]:
+        # in-place updates (an optimizer step, load_state_dict) bump a tensor's version: the cached codes are stale
+        return tuple(p._version for p in (*self.cnn.parameters(), *self.proj.parameters()))
+
+    def _code_reusing_last(self, obs: th.Tensor) -> th.Tensor:
+        """Like :meth:`_code` (no gradients), reusing the last call's codes for the frames each stack shares with
+        the same row of the last call (a vector of games stepped once: all frames but the newest)."""
+        n, s = obs.shape[:2]
+        last = self._last
+        versions = self._versions()
+        if last is None or last[0].shape != obs.shape or last[0].dtype != obs.dtype or last[2] != versions:
+            z = self._code(obs).reshape(n, s, -1)
+        else:
+            prev_obs, prev_z, _ = last
+            words = _as_words(obs)
+            same = _equal_frames(words[:, :-1], _as_words(prev_obs)[:, 1:])  # (N, S-1)
+            z = th.empty(n, s, prev_z.shape[-1], dtype=prev_z.dtype)
+            z[:, :-1][same] = prev_z[:, 1:][same]
+            todo = th.ones(n, s, dtype=th.bool)
+            todo[:, :-1] = ~same
+            z[todo] = self.proj(self.cnn(self._frames(obs[todo].unsqueeze(1))))
+        self._last = (obs.clone(), z, versions)
+        return z.reshape(n * s, -1)
+
+    def forward(self, obs: th.Tensor) -> th.Tensor:
+        n, s = obs.shape[:2]
+        if self.share_frames and not th.is_grad_enabled() and s > 1:
+            z = self._code_reusing_last(obs)
+        else:
+            z = self._code(obs)
+        _, (h_n, _) = self.lstm(z.reshape(n, s, -1))
         return h_n[-1]
 
 
@@ -130,6 +231,25 @@ class HybridActorCriticPolicy(ActorCriticPolicy):
             for module, gain in gains.items():
                 module.apply(partial(self.init_weights, gain=gain))
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def extract_features(self, obs: th.Tensor, features_extractor: BaseFeaturesExtractor | None = None) -> Any:
+        if features_extractor is None:
+            if not self.share_features_extractor:
+                return super().extract_features(obs)
+            features_extractor = self.features_extractor
+        if obs.dtype == th.uint8 and self.normalize_images and isinstance(features_extractor, FrameStackCNNLSTM):
+            # uint8 frames go in as they are: the extractor compares bytes and converts only the distinct frames
+            # to float (SB3 would convert every frame of every stack first)
+            return features_extractor(obs)
+        return BaseModel.extract_features(self, obs, features_extractor)
+
+    def get_distribution(self, obs: th.Tensor) -> HybridDistribution:
+        features = self.extract_features(obs, self.pi_features_extractor)
+        return self._get_action_dist_from_latent(self.mlp_extractor.forward_actor(features))
+
+    def predict_values(self, obs: th.Tensor) -> th.Tensor:
+        features = self.extract_features(obs, self.vf_features_extractor)
+        return self.value_net(self.mlp_extractor.forward_critic(features))
 
     def _get_action_dist_from_latent(self, latent_pi: th.Tensor) -> HybridDistribution:
         return self.action_dist.proba_distribution(self.action_net(latent_pi), self.log_std)
@@ -184,13 +304,17 @@ def _space_from_json(d: dict[str, Any]) -> spaces.Box:
     return spaces.Box(low, high, dtype=dtype)
 
 
-def policy_kwargs_for(observation_space: gym.Space, layout: HybridLayout, small: bool = False) -> dict[str, Any]:
-    """The policy kwargs every entry point uses (PPO, BC, save/load) for this observation space."""
+def policy_kwargs_for(observation_space: gym.Space, layout: HybridLayout, small: bool = False,
+                      share_frames: bool = True) -> dict[str, Any]:
+    """The policy kwargs every entry point uses (PPO, BC, save/load) for this observation space;
+    ``share_frames=False`` makes the CNN run on every frame of every stack (:class:`FrameStackCNNLSTM`)."""
     image = is_frame_stack(observation_space)
     kw: dict[str, Any] = {"layout": layout.to_json(), "q_net_arch": [64]}
     if image:
         kw["features_extractor_class"] = FrameStackCNNLSTM
         kw["features_extractor_kwargs"] = {"cnn_dim": 64, "lstm_hidden": 64} if small else {}
+        if not share_frames:
+            kw["features_extractor_kwargs"]["share_frames"] = False
         kw["net_arch"] = {"pi": [64], "vf": [64]}
     else:
         kw["net_arch"] = {"pi": [64, 64], "vf": [64, 64]}
