@@ -163,10 +163,13 @@ DEMOS ?= demos/scripted
 # the Q-head comparison's training seeds (RUN=q-seeds: about 40 min for two)
 Q_SEEDS ?= 1 2
 HYBRID := PYTHONPATH=$(CURDIR) nice -n 10 $(PY) -W ignore -m agents.hybrid.train
+# The published pixel figures (docs/hybrid.md) were made with minibatches of single steps and the CNN on every frame:
+# their runs keep that path, so they reproduce exactly. The commands' defaults are faster (make bench BENCH=pixels).
+PUBLISHED := --chunk 1 --no-share-frames
 # Pixel PPO scales rewards by the return's running std (--norm-reward): the critic shares the CNN+LSTM with the
 # policy, and unscaled returns (tens) let its loss overwrite the features BC learnt.
 HYBRID_PPO := --norm-reward --lr 2.5e-4 --clip 0.2 --eval-every 10000 --eval-episodes 48
-HYBRID_BCPPO := --env pixels --steps $(STEPS) --init $(HYBRID_RUNS)/bc/policy $(HYBRID_PPO) --ent-coef 0.0 \
+HYBRID_BCPPO := --env pixels --steps $(STEPS) --init $(HYBRID_RUNS)/bc/policy $(HYBRID_PPO) $(PUBLISHED) --ent-coef 0.0 \
   --critic-warmup 3
 NEED_BC := test -f $(HYBRID_RUNS)/bc/policy.pt || $(MAKE) train-hybrid RUN=bc
 
@@ -202,9 +205,9 @@ train-hybrid: $(STAMP)  ## the hybrid agent: RUN=bc|ppo|bc-ppo|bc-ppo-noq|ppo-st
 ifeq ($(RUN),bc)
 	@# --balance none: the published fishing figures were trained on the demonstrations as recorded (BC's default
 	@# resamples action types to equal shares; the scripted fishing demos are not dominated by one action)
-	$(HYBRID) bc --demos $(DEMOS) --out $(HYBRID_RUNS)/bc --epochs 12 --balance none --seed $(SEED)
+	$(HYBRID) bc --demos $(DEMOS) --out $(HYBRID_RUNS)/bc --epochs 12 --balance none --no-share-frames --seed $(SEED)
 else ifeq ($(RUN),ppo)
-	$(HYBRID) ppo --env pixels --steps $(STEPS) $(HYBRID_PPO) --ent-coef 0.01 --out $(HYBRID_RUNS)/ppo --seed $(SEED)
+	$(HYBRID) ppo --env pixels --steps $(STEPS) $(HYBRID_PPO) $(PUBLISHED) --ent-coef 0.01 --out $(HYBRID_RUNS)/ppo --seed $(SEED)
 else ifeq ($(RUN),bc-ppo)
 	$(NEED_BC)
 	$(HYBRID) ppo $(HYBRID_BCPPO) --q-coef 0.5 --out $(HYBRID_RUNS)/bc_ppo --seed $(SEED)
@@ -234,7 +237,7 @@ else ifeq ($(RUN),platform)
 	  --plot docs/hybrid/platform_curves.png
 else ifeq ($(RUN),dagger)
 	$(HYBRID) dagger --rounds $(DAGGER_ROUNDS) --round-steps 4000 --beta-rounds 3 --batches-per-round 600 \
-	  --out $(HYBRID_RUNS)/dagger --seed $(SEED)
+	  $(PUBLISHED) --out $(HYBRID_RUNS)/dagger --seed $(SEED)
 	mkdir -p $(PIXELS_OUT) && rm -f $(PIXELS_OUT)/results.json
 	cp $(HYBRID_RUNS)/dagger/policy.pt $(HYBRID_RUNS)/dagger/policy.json $(HYBRID_RUNS)/dagger/curve.csv \
 	  $(HYBRID_RUNS)/dagger/run.json $(PIXELS_OUT)/
