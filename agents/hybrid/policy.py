@@ -92,6 +92,8 @@ class FrameStackCNNLSTM(BaseFeaturesExtractor):
     result is the same function of the observation either way.
     """
 
+    REUSE_MAX_BATCH = 256  # acting on more observations at once keeps no copy of them for the next call
+
     def __init__(self, observation_space: spaces.Box, cnn_dim: int = 128, lstm_hidden: int = 128,
                  share_frames: bool = True):
         super().__init__(observation_space, features_dim=lstm_hidden)
@@ -166,12 +168,13 @@ class FrameStackCNNLSTM(BaseFeaturesExtractor):
             prev_obs, prev_z, _ = last
             words = _as_words(obs)
             same = _equal_frames(words[:, :-1], _as_words(prev_obs)[:, 1:])  # (N, S-1)
-            z = th.empty(n, s, prev_z.shape[-1], dtype=prev_z.dtype)
+            z = th.empty(n, s, prev_z.shape[-1], dtype=prev_z.dtype, device=prev_z.device)
             z[:, :-1][same] = prev_z[:, 1:][same]
-            todo = th.ones(n, s, dtype=th.bool)
+            todo = th.ones(n, s, dtype=th.bool, device=obs.device)
             todo[:, :-1] = ~same
             z[todo] = self.proj(self.cnn(self._frames(obs[todo].unsqueeze(1))))
-        self._last = (obs.clone(), z, versions)
+        # kept for a vector of envs' next step; a large batch (an offline evaluation) is not worth a copy
+        self._last = (obs.clone(), z, versions) if n <= self.REUSE_MAX_BATCH else None
         return z.reshape(n * s, -1)
 
     def forward(self, obs: th.Tensor) -> th.Tensor:
