@@ -75,7 +75,10 @@ def test_the_hybrid_policy_behind_the_advisor_takes_the_advice_in_its_box_layout
     # the policy alone: its own action, nothing asked
     alone = advise_hybrid(policy, env, None, Gate(threshold=-np.inf))
     box2, _ = alone.predict(obs, deterministic=True)
-    assert alone.asked == 0 and np.array_equal(box2, policy.predict(obs, deterministic=True)[0])
+    own = policy.predict(obs, deterministic=True)[0]
+    # the same action: its type and keys exactly, its parameters to float precision (the policy reuses CNN codes
+    # computed in another batch, whose last bits may differ)
+    assert alone.asked == 0 and box2[0] == own[0] and np.allclose(box2, own, rtol=1e-5, atol=1e-7)
 
 
 def test_the_evaluate_command_finishes_against_a_server_that_answers_529_to_everything(tmp_path, monkeypatch):
