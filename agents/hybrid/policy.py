@@ -337,7 +337,8 @@ def save_policy(policy: HybridActorCriticPolicy, path: str | Path, env: dict[str
         "q_net_arch": policy.q_net_arch,
         "net_arch": policy.net_arch,
         "features_extractor_class": policy.features_extractor_class.__name__,
-        "features_extractor_kwargs": policy.features_extractor_kwargs,
+        # how the CNN is run (share_frames) is not the network: a loaded policy takes the default, the fast way
+        "features_extractor_kwargs": {k: v for k, v in policy.features_extractor_kwargs.items() if k != "share_frames"},
         "log_std_init": policy.log_std_init,
         # these change what the network computes: a reload without them acted differently, silently
         "activation_fn": policy.activation_fn.__name__,

@@ -151,3 +151,13 @@ def test_pixel_ppo_keeps_uint8_rollouts_in_runs_and_the_old_way_keeps_sb3s_buffe
         assert type(model.rollout_buffer) is buffer and model.rollout_buffer.observations.dtype == dtype
         model.learn(32)  # two rollouts and updates through the Q head's pass as well
         assert model.num_timesteps == 32
+
+
+def test_a_policy_trained_the_old_way_saves_the_same_file_and_loads_the_fast_way(tmp_path) -> None:
+    from agents.hybrid.policy import load_policy, save_policy
+
+    shared, every = policies()
+    save_policy(every, tmp_path / "old")
+    save_policy(shared, tmp_path / "new")
+    assert (tmp_path / "old.json").read_text() == (tmp_path / "new.json").read_text()
+    assert load_policy(tmp_path / "old").features_extractor.share_frames
