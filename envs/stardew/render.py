@@ -65,15 +65,20 @@ class MinigameRenderer:
             pygame.display.set_caption(title)
             self._clock = pygame.time.Clock()
 
+    def draw_track(self) -> None:
+        """The frame and the water, which every picture starts from."""
+        pg, s = self._pg, self.surface
+        s.fill(FRAME)
+        pg.draw.rect(s, FRAME_DARK, (TRACK_X - 6, TRACK_Y - 6, TRACK_W + 12, 568 + 12), border_radius=4)
+        pg.draw.rect(s, WATER, (TRACK_X, TRACK_Y, TRACK_W, 568))
+        pg.draw.rect(s, WATER_DEEP, (TRACK_X, TRACK_Y + 400, TRACK_W, 168))
+
     def draw_values(self, bar_pos: float, bar_height: int, fish_pos: float, progress: float,
                     treasure_pos: float | None = None, treasure_level: float = 0.0, in_bar: bool = False,
                     tick: int = 0) -> pygame.Surface:  # noqa: F821
         pg = self._pg
         s = self.surface
-        s.fill(FRAME)
-        pg.draw.rect(s, FRAME_DARK, (TRACK_X - 6, TRACK_Y - 6, TRACK_W + 12, 568 + 12), border_radius=4)
-        pg.draw.rect(s, WATER, (TRACK_X, TRACK_Y, TRACK_W, 568))
-        pg.draw.rect(s, WATER_DEEP, (TRACK_X, TRACK_Y + 400, TRACK_W, 168))
+        self.draw_track()
         # the green bar
         y = TRACK_Y + int(round(bar_pos))
         pg.draw.rect(s, BAR, (TRACK_X + 2, y, TRACK_W - 4, int(bar_height)))
@@ -154,10 +159,7 @@ class ArrayRenderer:
         pg = self._pg
         # the parts of draw_values that do not move; none overlaps a moving part drawn before it there (the track's
         # bar, chest and fish lie left of the meter and the reel), so drawing them first changes no pixel
-        s.fill(FRAME)
-        pg.draw.rect(s, FRAME_DARK, (TRACK_X - 6, TRACK_Y - 6, TRACK_W + 12, 568 + 12), border_radius=4)
-        pg.draw.rect(s, WATER, (TRACK_X, TRACK_Y, TRACK_W, 568))
-        pg.draw.rect(s, WATER_DEEP, (TRACK_X, TRACK_Y + 400, TRACK_W, 168))
+        pg_renderer.draw_track()
         pg.draw.rect(s, METER_BG, (METER_X, TRACK_Y, METER_W, 568))
         self.reel_centre = (METER_X + METER_W // 2 + 30, TRACK_Y + 560)
         pg.draw.circle(s, FRAME_DARK, self.reel_centre, 12)
